@@ -1,0 +1,75 @@
+# hnn_trading: `make demo` and `make test` work on a fresh machine with Python 3.11+ and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test setup check-export check-clean check-readme nbtest pytest test-slow bench lab report export readme lock clean-venv
+
+setup: $(STAMP)
+
+# Re-runs only when the pinned requirements or the project metadata change: a second `make` is instant.
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hnn_trading needs Python 3.11+, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (hnn_trading)" >/dev/null
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/hnn demo
+
+# The whole test suite: package == notebooks, notebooks clean, README == index.ipynb, every notebook runs, pytest.
+test: setup check-export check-clean check-readme nbtest pytest
+
+check-export: setup
+	$(BIN)/nbdev-export
+	@out=$$(git status --porcelain -- hnn_trading); if [ -n "$$out" ]; then \
+	  echo "FAIL: hnn_trading/ differs from what nbs/ export (edit the notebooks, run nbdev-export, commit both):"; \
+	  echo "$$out"; git --no-pager diff --stat -- hnn_trading; exit 1; fi
+	@echo "ok: hnn_trading/ matches nbs/"
+
+check-clean: setup
+	$(BIN)/nbdev-clean
+	@out=$$(git status --porcelain -- nbs); if [ -n "$$out" ]; then \
+	  echo "FAIL: nbdev-clean changed these notebooks (run nbdev-clean and commit):"; echo "$$out"; exit 1; fi
+	@echo "ok: notebooks are clean"
+
+check-readme: setup
+	$(BIN)/python tools/make_readme.py --check
+
+nbtest: setup
+	$(BIN)/nbdev-test --n-workers 2 --timing
+
+pytest: setup
+	$(BIN)/python -m pytest -q -n 2 tests
+
+test-slow: setup
+	$(BIN)/nbdev-test --n-workers 2 --flags slow
+	$(BIN)/python -m pytest -q -m slow tests
+
+bench: setup
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=nbs
+
+report: setup
+	$(BIN)/hnn report $(NAME)
+
+export: setup
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean && $(BIN)/python tools/make_readme.py
+
+readme: setup
+	$(BIN)/python tools/make_readme.py
+
+lock: setup
+	( echo "# Exact versions installed by \`make\` (pip freeze of a working .venv). torch is the CPU build 2.13.0;"; \
+	  echo "# see the README for a CUDA build. Regenerate with \`make lock\`."; \
+	  $(BIN)/python -m pip freeze --exclude-editable | grep -vi '^hnn' | sed 's/^torch==\(.*\)+cpu/torch==\1/' ) > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)
