@@ -59,4 +59,6 @@ d = { 'settings': { 'branch': 'main',
                                   'hnn_trading.data.panel_from_frame': ('data.html#panel_from_frame', 'hnn_trading/data.py'),
                                   'hnn_trading.data.summary': ('data.html#summary', 'hnn_trading/data.py'),
                                   'hnn_trading.data.universe_filter': ('data.html#universe_filter', 'hnn_trading/data.py'),
-                                  'hnn_trading.data.validate_bars': ('data.html#validate_bars', 'hnn_trading/data.py')}}}
+                                  'hnn_trading.data.validate_bars': ('data.html#validate_bars', 'hnn_trading/data.py')},
+            'hnn_trading.synthetic': { 'hnn_trading.synthetic._markov_chain': ('synthetic.html#_markov_chain', 'hnn_trading/synthetic.py'),
+                                       'hnn_trading.synthetic.make_market': ('synthetic.html#make_market', 'hnn_trading/synthetic.py')}}}
