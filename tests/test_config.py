@@ -1,0 +1,63 @@
+import dataclasses, re
+import pytest, yaml
+from hypothesis import given, settings, strategies as st
+from hnn_trading.config import RunConfig, ConfigError, Section
+
+SECTIONS = [f.name for f in dataclasses.fields(RunConfig) if f.name != "seed"]
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_unknown_key_in_every_section_raises_naming_it(section):
+    with pytest.raises(ConfigError) as e: RunConfig.from_dict({section: {"no_such_key": 1}})
+    msg = str(e.value)
+    assert f"unknown key 'no_such_key' in RunConfig.{section}" in msg and "Valid keys:" in msg
+    valid = [f.name for f in dataclasses.fields(getattr(RunConfig(), section))]
+    assert all(k in msg for k in valid)
+
+def test_unknown_top_level_key():
+    with pytest.raises(ConfigError, match="unknown key 'stratgy' in RunConfig. Did you mean 'strategy'"): RunConfig.from_dict({"stratgy": {}})
+
+def test_section_must_be_mapping():
+    with pytest.raises(ConfigError, match="RunConfig.strategy: expected a mapping"): RunConfig.from_dict({"strategy": 0.6})
+
+def test_file_errors_name_the_file(tmp_path):
+    p = tmp_path/"c.yaml"; p.write_text("strategy: {threshold: [0.5\n")
+    with pytest.raises(ConfigError, match="c.yaml: not valid YAML"): RunConfig.from_yaml(p)
+    p.write_text("model:\n  name: mlp\n  hiden_dim: 3\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: unknown key 'hiden_dim' in RunConfig\.model\. Did you mean 'hidden_dim'"): RunConfig.from_yaml(p)
+
+def test_demo_config_loads(root):
+    c = RunConfig.from_yaml(root/"configs"/"demo.yaml")
+    assert c.backtest.position_cap == 0.5 and c.model.name == "mlp"
+
+def _random_overrides():
+    c = RunConfig()
+    opts = []
+    for s in SECTIONS:
+        for f in dataclasses.fields(getattr(c, s)):
+            md = f.metadata
+            v = getattr(getattr(c, s), f.name)
+            if md.get("choices"): opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.sampled_from(md["choices"])))
+            elif isinstance(v, bool): opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.booleans()))
+            elif isinstance(v, int) and md.get("lo") is not None:
+                opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.integers(int(md["lo"]), int(md["hi"]) if md.get("hi") is not None else 10**6)))
+            elif isinstance(v, float) and md.get("lo") is not None and md.get("hi") is not None:
+                opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.floats(md["lo"], md["hi"], allow_nan=False)))
+    return st.lists(st.one_of(*opts), max_size=12).map(dict)
+
+@settings(max_examples=60, deadline=None)
+@given(_random_overrides())
+def test_yaml_round_trip_is_exact(tmp_path_factory, ov):
+    c = RunConfig().override(ov)
+    p = tmp_path_factory.mktemp("cfg")/"c.yaml"
+    c.to_yaml(p)
+    c2 = RunConfig.from_yaml(p)
+    assert c2 == c and c2.to_yaml() == c.to_yaml()
+
+@pytest.mark.parametrize("key,value,msg", [
+    ("training.learning_rate", -1.0, "out of range"), ("training.epochs", 2.5, "expected an integer"),
+    ("backtest.long_only", "yes", "expected true or false"), ("model.density", "student", "choose one of"),
+    ("data.symbols", "SPY", "expected a list"), ("splits.window", "rolling", "choose one of ['expanding', 'sliding']"),
+])
+def test_bad_values(key, value, msg):
+    with pytest.raises(ConfigError, match=re.escape(msg)) as e: RunConfig().override({key: value})
+    assert key.split(".")[-1] in str(e.value)

@@ -1,0 +1,109 @@
+"""A catalogue of malformed market data: each case must raise DataError naming what is wrong and where."""
+import gzip, shutil
+from pathlib import Path
+import numpy as np, pandas as pd, pytest
+from hnn_trading.data import load_ohlcv, DataError, load_sample, gap_report, universe_filter, align_exog, panel_from_frame
+
+H = "Date,Open,High,Low,Close,Volume\n"
+GOOD = "2024-01-02,10,11,9,10.5,100\n"
+
+# (file name, content, [substrings the error must contain])
+CASES = {
+    "missing_column": ("a.csv", "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10.5\n", ["a.csv", "missing column(s) ['volume']"]),
+    "missing_two_columns": ("a.csv", "Date,Open,Close,Volume\n2024-01-02,10,10.5,1\n", ["missing column(s) ['high', 'low']"]),
+    "no_time_column": ("a.csv", "Open,High,Low,Close,Volume\n10,11,9,10.5,100\n", ["no time column"]),
+    "empty_file": ("a.csv", "", ["a.csv", "the file is empty"]),
+    "header_only": ("a.csv", H, ["a.csv", "no rows"]),
+    "unparseable_number": ("a.csv", H + GOOD + "2024-01-03,10,1O.8,9,10.5,100\n", ["row 2 (line 3)", "timestamp 2024-01-03", "column 'high'", "cannot parse number '1O.8'"]),
+    "unparseable_volume": ("a.csv", H + GOOD + "2024-01-03,10,11,9,10.5,lots\n", ["row 2", "column 'volume'", "'lots'"]),
+    "unparseable_timestamp": ("a.csv", H + GOOD + "2024-13-45,10,11,9,10.5,100\n", ["row 2 (line 3)", "column 'date'", "cannot parse timestamp '2024-13-45'"]),
+    "missing_timestamp": ("a.csv", H + GOOD + ",10,11,9,10.5,100\n", ["row 2", "missing timestamp"]),
+    "mixed_timezones": ("a.csv", "timestamp,open,high,low,close,volume\n2024-01-02T10:00:00+00:00,10,11,9,10.5,1\n2024-01-02T11:00:00,10,11,9,10.5,1\n",
+                        ["row 2", "mixed time zones", "naive"]),
+    "unsorted": ("a.csv", H + "2024-01-03,10,11,9,10.5,100\n" + GOOD, ["row 2", "timestamp 2024-01-02", "not sorted"]),
+    "duplicate_timestamp": ("a.csv", H + GOOD + GOOD, ["row 2", "duplicate timestamp (also at row 1)"]),
+    "zero_price": ("a.csv", H + GOOD + "2024-01-03,10,11,9,0,100\n", ["row 2", "column 'close'", "price must be positive, got 0.0"]),
+    "negative_price": ("a.csv", H + "2024-01-02,-10,11,-11,10.5,100\n", ["row 1", "column 'open'", "-10.0"]),
+    "high_below_max": ("a.csv", H + "2024-01-02,10,10.4,9,10.5,100\n", ["row 1", "column 'high'", "high 10.4 is below max(open, close) = 10.5"]),
+    "low_above_min": ("a.csv", H + "2024-01-02,10,11,10.2,10.5,100\n", ["row 1", "column 'low'", "low 10.2 is above min(open, close) = 10.0"]),
+    "negative_volume": ("a.csv", H + GOOD + "2024-01-03,10,11,9,10.5,-5\n", ["row 2", "column 'volume'", "must not be negative, got -5.0"]),
+    "all_nan_column": ("a.csv", H + "2024-01-02,10,11,9,10.5,\n2024-01-03,10,11,9,10.5,\n", ["column 'volume'", "all NaN"]),
+    "nan_in_price_row": ("a.csv", H + GOOD + "2024-01-03,10,,9,10.5,100\n", ["row 2", "column 'high'", "missing price (NaN)", "nan='drop'"]),
+    "nan_word_in_price_row": ("a.csv", H + GOOD + "2024-01-03,10,11,NaN,10.5,100\n", ["row 2", "column 'low'", "missing price"]),
+    "nan_volume": ("a.csv", H + GOOD + "2024-01-03,10,11,9,10.5,\n", ["row 2", "column 'volume'", "missing volume"]),
+    "duplicate_columns": ("a.csv", "Date,Open,High,Low,Close,close,Volume\n2024-01-02,10,11,9,10.5,10.5,1\n", ["columns ['close'] appear more than once"]),
+    "unsupported_type": ("a.xlsx", "x", ["unsupported file type"]),
+    "long_panel_bad_symbol": ("p.csv", "timestamp,symbol,open,high,low,close,volume\n2024-01-02,AAA,10,11,9,10.5,1\n2024-01-02,BBB,10,11,9,10.5,1\n2024-01-03,BBB,10,9,9,10.5,1\n",
+                              ["[symbol BBB]", "row 3", "column 'high'"]),
+    "long_panel_duplicate": ("p.csv", "timestamp,symbol,open,high,low,close,volume\n2024-01-02,AAA,10,11,9,10.5,1\n2024-01-02,AAA,10,11,9,10.5,1\n",
+                             ["[symbol AAA]", "row 2", "duplicate timestamp"]),
+}
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_csv(tmp_path, case):
+    name, txt, parts = CASES[case]
+    (tmp_path/name).write_text(txt)
+    with pytest.raises(DataError) as e: load_ohlcv(tmp_path/name)
+    for p in parts: assert p in str(e.value), f"{case}: {p!r} not in {str(e.value)!r}"
+    assert isinstance(e.value, ValueError)
+
+def test_bad_gzip_csv_names_file_and_row(tmp_path):
+    p = tmp_path/"b.csv.gz"
+    with gzip.open(p, "wt") as f: f.write(H + GOOD + "2024-01-03,10,11,9,abc,100\n")
+    with pytest.raises(DataError, match=r"b\.csv\.gz, row 2 \(line 3\).*column 'close'.*'abc'"): load_ohlcv(p)
+
+def test_bad_parquet(tmp_path):
+    df = pd.DataFrame(dict(timestamp=pd.date_range("2024-01-01", periods=3, tz="UTC"), open=[1.0, 2, 3], high=[1.0, 2, 3],
+                           low=[1.0, 2, 3], close=[1.0, 2.5, 3], volume=[1.0, 1, 1]))
+    df.to_parquet(tmp_path/"x.parquet")
+    with pytest.raises(DataError, match=r"x\.parquet, row 2, timestamp 2024-01-02.*column 'high': high 2.0 is below"): load_ohlcv(tmp_path/"x.parquet")
+
+def test_missing_path_and_empty_folder(tmp_path):
+    with pytest.raises(DataError, match="no such file or folder"): load_ohlcv(tmp_path/"nope.csv")
+    (tmp_path/"empty").mkdir()
+    with pytest.raises(DataError, match="folder has no data files"): load_ohlcv(tmp_path/"empty")
+
+def test_same_symbol_in_two_files(tmp_path):
+    (tmp_path/"AAA.csv").write_text(H + GOOD)
+    (tmp_path/"both.csv").write_text("timestamp,symbol,open,high,low,close,volume\n2024-01-02,AAA,10,11,9,10.5,1\n")
+    with pytest.raises(DataError, match="symbol 'AAA' at 2024-01-02.*more than one file"): load_ohlcv(tmp_path)
+
+def test_nan_drop_is_explicit_and_counted(tmp_path):
+    (tmp_path/"a.csv").write_text(H + GOOD + "2024-01-03,10,,9,10.5,100\n2024-01-04,10,11,9,10.5,100\n")
+    p = load_ohlcv(tmp_path/"a.csv", nan="drop")
+    assert len(p) == 2 and p.attrs["load_report"][0]["dropped_nan_rows"] == 1
+    with pytest.raises(ValueError, match="nan='keep'"): load_ohlcv(tmp_path/"a.csv", nan="keep")
+
+@pytest.mark.parametrize("cols", [["Date", "Open", "High", "Low", "Close", "Volume"], ["date", "open", "high", "low", "close", "volume"],
+                                  ["DATE", "OPEN", "HIGH", "LOW", "CLOSE", "VOLUME"], ["Timestamp", " Open", "HIGH ", "low", "Close", "vOlUmE"]])
+def test_column_names_any_case(tmp_path, cols):
+    (tmp_path/"a.csv").write_text(",".join(cols) + "\n" + GOOD)
+    assert list(load_ohlcv(tmp_path/"a.csv").columns) == ["open", "high", "low", "close", "volume"]
+
+def test_timezones_become_utc(tmp_path):
+    (tmp_path/"a.csv").write_text("timestamp,open,high,low,close,volume\n2024-06-03T09:30:00-04:00,10,11,9,10.5,1\n2024-06-03T10:30:00-04:00,10,11,9,10.5,1\n")
+    t = load_ohlcv(tmp_path/"a.csv").index.get_level_values(0)
+    assert str(t.tz) == "UTC" and t[0] == pd.Timestamp("2024-06-03 13:30", tz="UTC")
+
+def test_bundled_data_is_valid():
+    p = load_sample("us_indices")
+    assert len(p) == 10062 and not p.isna().any().any()
+    g = gap_report(p)
+    assert (g["missing_vs_panel"] == 0).all()
+
+def test_universe_filter_keeps_complete_symbols(tmp_path):
+    (tmp_path/"AAA.csv").write_text(H + GOOD + "2024-01-03,10,11,9,10.5,100\n")
+    (tmp_path/"BBB.csv").write_text(H + GOOD)
+    u = universe_filter(load_ohlcv(tmp_path))
+    assert u.index.get_level_values("symbol").unique().tolist() == ["AAA"]
+    assert universe_filter(load_ohlcv(tmp_path), min_coverage=0.5).index.get_level_values("symbol").nunique() == 2
+
+def test_vix_alignment_never_uses_a_later_value():
+    sp = load_sample("sp500"); vix = load_sample("vix")
+    v = align_exog(sp, vix["close"], "vix")
+    vt = vix.index.get_level_values(0)
+    t = sp.index.get_level_values(0)
+    src_pos = np.searchsorted(vt.asi8, t.asi8, side="right") - 1
+    ok = src_pos >= 0
+    assert (vt[src_pos[ok]] <= t[ok]).all()
+    assert v[~ok].isna().all() and v[ok].notna().all()

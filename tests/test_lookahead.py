@@ -1,0 +1,93 @@
+"""Perturb the future, check the past: features, labels, fold membership, scalers and fills at or before a cut
+must be bit-identical when every bar after the cut is replaced by garbage."""
+import numpy as np, pandas as pd, pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
+from hnn_trading import features, labels
+from hnn_trading.features import perturb_future
+from hnn_trading.data import load_sample
+from hnn_trading.synthetic import make_market
+from hnn_trading.splits import RollingOriginSplitter
+from hnn_trading.datasets import Scaler, time_positions, rows_in
+from hnn_trading.backtest import run_backtest
+from hnn_trading.config import BacktestConfig
+
+SP = load_sample("us_indices")
+SP = SP[SP.index.get_level_values(0) >= pd.Timestamp("2016-01-01", tz="UTC")]   # two symbols, ~750 bars
+SYN, _ = make_market(n_symbols=4, n_bars=500, signal_strength=0.1, seed=11)
+PANELS = {"bundled": SP, "synthetic": SYN}
+HS = dict(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+def _cut(panel, frac):
+    t = panel.index.get_level_values("timestamp").unique()
+    return t[int(frac * (len(t) - 2)) + 1]
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@pytest.mark.parametrize("fset", features.available())
+@settings(**HS)
+@given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6))
+def test_features_ignore_the_future(name, fset, frac, seed):
+    panel = PANELS[name]; cut = _cut(panel, frac)
+    a, b = features.build(panel, fset), features.build(perturb_future(panel, cut, seed), fset)
+    past = a.index.get_level_values("timestamp") <= cut
+    pd.testing.assert_frame_equal(a[past], b[past], check_exact=True)
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@pytest.mark.parametrize("kind", labels.KINDS)
+@settings(**HS)
+@given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6), h=st.integers(1, 10))
+def test_known_labels_ignore_the_future(name, kind, frac, seed, h):
+    panel = PANELS[name]; cut = _cut(panel, frac)
+    a, b = labels.make(panel, kind, h), labels.make(perturb_future(panel, cut, seed), kind, h)
+    known = a["known_at"] <= cut
+    pd.testing.assert_frame_equal(a[known], b[known], check_exact=True)
+    # and nothing is known before its horizon has passed
+    t = a.index.get_level_values("timestamp")
+    assert (a["known_at"].dropna() > t[a["known_at"].notna().values]).all()
+
+@settings(**HS)
+@given(n=st.integers(400, 1200), extra=st.integers(1, 300), folds=st.integers(1, 5), purge=st.integers(0, 5), emb=st.integers(0, 3),
+       window=st.sampled_from(["expanding", "sliding"]))
+def test_folds_of_past_bars_do_not_move_when_data_is_appended_in_a_new_block(n, extra, folds, purge, emb, window):
+    """Appending whole validation blocks only adds folds at the end: the earlier folds' train/calib/val bars are unchanged."""
+    sp = RollingOriginSplitter(n_folds=folds, val_block=50, calib_size=30, purge=purge, embargo=emb, min_train=100, window=window)
+    a = sp.split(n)
+    sp2 = RollingOriginSplitter(n_folds=folds + 2, val_block=50, calib_size=30, purge=purge, embargo=emb, min_train=100, window=window)
+    b = sp2.split(n + 100)
+    for fa, fb in zip(a, b[:-2]):
+        if window == "expanding": np.testing.assert_array_equal(fa.train, fb.train)
+        np.testing.assert_array_equal(fa.calib, fb.calib); np.testing.assert_array_equal(fa.val, fb.val)
+    for f in b:
+        assert f.train[-1] + purge + emb < (f.calib[0] if len(f.calib) else f.val[0])
+        assert f.calib[-1] + purge + emb < f.val[0]
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@settings(**HS)
+@given(frac=st.floats(0.3, 0.95), seed=st.integers(0, 10**6))
+def test_scaler_fitted_on_train_ignores_the_future(name, frac, seed):
+    panel = PANELS[name]
+    t = panel.index.get_level_values("timestamp").unique()
+    folds = RollingOriginSplitter(n_folds=2, val_block=60, calib_size=40, purge=1, min_train=100).split(len(t))
+    cut = t[folds[0].train[-1] + 1 + int(frac * 20)]
+    scalers = []
+    for p in (panel, perturb_future(panel, cut, seed)):
+        X = features.build(p, "basic").values
+        tpos, _ = time_positions(p.index)
+        scalers.append(Scaler().fit(X[rows_in(tpos, folds[0].train, X)]))
+    np.testing.assert_array_equal(scalers[0].mean, scalers[1].mean); np.testing.assert_array_equal(scalers[0].std, scalers[1].std)
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@settings(**HS)
+@given(frac=st.floats(0.05, 0.9), seed=st.integers(0, 10**6))
+def test_fills_and_equity_ignore_the_future(name, frac, seed):
+    panel = PANELS[name]; cut = _cut(panel, frac)
+    t = panel.index.get_level_values("timestamp").unique(); syms = panel.index.get_level_values("symbol").unique()
+    rng = np.random.default_rng(seed)
+    W = pd.DataFrame(rng.choice([0.0, 0.1, 0.25], size=(len(t), len(syms))), index=t, columns=syms)
+    cfg = BacktestConfig(position_cap=0.25)
+    a = run_backtest(panel, W, cfg)
+    W2 = W.copy(); W2[W2.index > cut] = 0.25 - W2[W2.index > cut]
+    b = run_backtest(perturb_future(panel, cut, seed), W2, cfg)
+    k = t.get_loc(cut)
+    np.testing.assert_array_equal(a.equity.values[:k + 1], b.equity.values[:k + 1])
+    closed = a.trades[a.trades.exit_time <= cut].reset_index(drop=True)
+    pd.testing.assert_frame_equal(closed, b.trades[b.trades.exit_time <= cut].reset_index(drop=True))
