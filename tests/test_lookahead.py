@@ -15,6 +15,10 @@ SP = load_sample("us_indices")
 SP = SP[SP.index.get_level_values(0) >= pd.Timestamp("2016-01-01", tz="UTC")]   # two symbols, ~750 bars
 SYN, _ = make_market(n_symbols=4, n_bars=500, signal_strength=0.1, seed=11)
 PANELS = {"bundled": SP, "synthetic": SYN}
+_t = SYN.index.get_level_values(0).unique()
+EXOG = {"bundled": load_sample("vix"),
+        "synthetic": pd.DataFrame({"close": 15 * np.exp(np.cumsum(np.random.default_rng(1).normal(0, 0.05, len(_t))))},
+                                  index=pd.MultiIndex.from_arrays([_t, ["VIX"] * len(_t)], names=["timestamp", "symbol"]))}
 HS = dict(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 def _cut(panel, frac):
@@ -27,7 +31,9 @@ def _cut(panel, frac):
 @given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6))
 def test_features_ignore_the_future(name, fset, frac, seed):
     panel = PANELS[name]; cut = _cut(panel, frac)
-    a, b = features.build(panel, fset), features.build(perturb_future(panel, cut, seed), fset)
+    ex = EXOG[name]
+    a = features.build(panel, fset, exog={"vix": ex["close"]})
+    b = features.build(perturb_future(panel, cut, seed), fset, exog={"vix": perturb_future(ex, cut, seed)["close"]})
     past = a.index.get_level_values("timestamp") <= cut
     pd.testing.assert_frame_equal(a[past], b[past], check_exact=True)
 
