@@ -43,7 +43,9 @@ def test_features_ignore_the_future(name, fset, frac, seed):
 @given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6), h=st.integers(1, 10))
 def test_known_labels_ignore_the_future(name, kind, frac, seed, h):
     panel = PANELS[name]; cut = _cut(panel, frac)
-    a, b = labels.make(panel, kind, h), labels.make(perturb_future(panel, cut, seed), kind, h)
+    kw = dict(profit_target=0.01 * h ** 0.5, stop_loss=0.008 * h ** 0.5, max_hold=h) if kind == "triple_barrier" else dict(horizon=h)
+    a, b = labels.make(panel, kind, **kw), labels.make(perturb_future(panel, cut, seed), kind, **kw)
+    assert labels.audit(a)["max_bars_ahead"] <= h
     known = a["known_at"] <= cut
     pd.testing.assert_frame_equal(a[known], b[known], check_exact=True)
     # and nothing is known before its horizon has passed
@@ -97,3 +99,26 @@ def test_fills_and_equity_ignore_the_future(name, frac, seed):
     np.testing.assert_array_equal(a.equity.values[:k + 1], b.equity.values[:k + 1])
     closed = a.trades[a.trades.exit_time <= cut].reset_index(drop=True)
     pd.testing.assert_frame_equal(closed, b.trades[b.trades.exit_time <= cut].reset_index(drop=True))
+
+def _slow_triple_barrier(panel, pt, sl, H):
+    "Bar-by-bar reference of the triple-barrier rules (stop first on a bar that touches both)."
+    out, idx = [], []
+    for sym, g in panel.groupby(level="symbol", sort=False):
+        idx += list(g.index)
+        o, h, l, c = (g[k].values for k in ("open", "high", "low", "close")); n = len(c)
+        for i in range(n):
+            up, dn, res = c[i] * (1 + pt), c[i] * (1 - sl), None
+            for j in range(i + 1, min(i + H, n - 1) + 1):
+                if l[j] <= dn: res = (0.0, -1.0, min(o[j], dn) / c[i] - 1); break
+                if h[j] >= up: res = (1.0, 1.0, max(o[j], up) / c[i] - 1); break
+            if res is None and i + H <= n - 1: r = c[i + H] / c[i] - 1; res = (float(r > 0), 0.0, r)
+            out.append(res or (np.nan, np.nan, np.nan))
+    return pd.DataFrame(out, index=pd.MultiIndex.from_tuples(idx)).reindex(panel.index).values
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_triple_barrier_matches_a_bar_by_bar_reference(seed):
+    p, _ = make_market(n_symbols=2, n_bars=300, seed=seed)
+    pt, sl, H = [(0.01, 0.01, 10), (0.02, 0.005, 5), (0.003, 0.02, 30)][seed]
+    fast = labels.triple_barrier(p, pt, sl, H)
+    ref = _slow_triple_barrier(p, pt, sl, H)
+    np.testing.assert_allclose(fast[["label", "barrier", "fwd_return"]].values, ref, rtol=1e-12, equal_nan=True)
