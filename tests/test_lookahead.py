@@ -122,3 +122,16 @@ def test_triple_barrier_matches_a_bar_by_bar_reference(seed):
     fast = labels.triple_barrier(p, pt, sl, H)
     ref = _slow_triple_barrier(p, pt, sl, H)
     np.testing.assert_allclose(fast[["label", "barrier", "fwd_return"]].values, ref, rtol=1e-12, equal_nan=True)
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@settings(**HS)
+@given(frac=st.floats(0.1, 0.9), seed=st.integers(0, 10**6), window=st.integers(1, 30))
+def test_window_contents_ignore_the_future(name, frac, seed, window):
+    from hnn_trading.datasets import WindowDataset
+    panel = PANELS[name]; cut = _cut(panel, frac)
+    da = WindowDataset(features.build(panel, "core23"), window)
+    db = WindowDataset(features.build(perturb_future(panel, cut, seed), "core23"), window)
+    past = (panel.index.get_level_values("timestamp") <= cut)
+    np.testing.assert_array_equal(da.valid[past], db.valid[past])
+    rows = np.flatnonzero(past & da.valid)
+    np.testing.assert_array_equal(da.batch(da.tensor(), rows).numpy(), db.batch(db.tensor(), rows).numpy())
