@@ -81,3 +81,10 @@ def test_demo_end_to_end_through_the_cli(hnn, tmp_path):
     assert P.timestamp.min() >= pd.Timestamp("2013-12-01", tz="UTC") and len(P) == 2 * 5 * 252
     eq = pd.read_csv(d/"equity.csv", index_col=0, parse_dates=True)
     assert eq.index[0] == P.timestamp.min().tz_convert(None) or str(eq.index[0])[:10] == str(P.timestamp.min())[:10]
+
+def test_es_vix28_config_runs_through_the_cli(hnn, root, tmp_path):
+    r = _hnn(hnn, "run", "--config", str(root/"configs/es_vix28.yaml"), "--set", "training.epochs=2", "--no-report", "--quiet",
+             "--output-dir", str(tmp_path), "--run-id", "vix")
+    assert r.returncode == 0, r.stderr[-3000:]
+    P = pd.read_parquet(tmp_path/"vix"/"predictions.parquet")
+    assert len(P) == 3 * 126 and P.timestamp.min() >= pd.Timestamp("2017-01-01", tz="UTC")
