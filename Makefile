@@ -52,6 +52,7 @@ test-slow: setup
 	$(BIN)/python -m pytest -q -m slow tests
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -r benchmarks/requirements.txt
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 lab: setup

@@ -69,7 +69,7 @@ def test_demo_end_to_end_through_the_cli(hnn, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     d = tmp_path/"e2e"
     for f in ["config.yaml", "metrics.json", "equity.csv", "trades.csv", "folds.csv", "predictions.parquet", "manifest.json",
-              "backtest_tearsheet.ipynb", "backtest_tearsheet.html"]:
+              "backtest_tearsheet.ipynb", "backtest_tearsheet.html", "equity.png", "tearsheet.html"]:
         assert (d/f).exists(), f
     assert "Sharpe" in r.stdout and "buy & hold" in r.stdout and str(d/"backtest_tearsheet.html") in r.stdout
     m = json.loads((d/"metrics.json").read_text())
