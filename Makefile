@@ -41,11 +41,12 @@ check-clean: setup
 check-readme: setup
 	$(BIN)/python tools/make_readme.py --check
 
+# Two workers on two cores: one torch thread each, or they fight over the cores (small models run 5-10x slower).
 nbtest: setup
-	$(BIN)/nbdev-test --n-workers 2 --timing
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 
 pytest: setup
-	$(BIN)/python -m pytest -q -n 2 tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests
 
 test-slow: setup
 	$(BIN)/nbdev-test --n-workers 2 --flags slow
