@@ -75,3 +75,11 @@ def test_legacy_preset_trains_on_raw_targets():
     assert np.isfinite(r.predictions["p_up"]).all()
     p = r.predictions
     assert np.allclose(p["mu"].abs().max(), p["mu"].abs().max())   # raw targets: no rescaling by s_y (s_y = 1)
+
+def test_lightgbm_baseline_through_the_walk_forward():
+    c = CFG.override({"model.name": "lightgbm", "model.feature_window": 1})
+    panel, truth = make_market(n_symbols=4, n_bars=2400, signal_strength=0.2, seed=21)
+    r = run_walk_forward(c, panel)
+    print(f"lightgbm: planted IC {truth['ic_idio']:.3f} -> OOF AUC {r.metrics['auc']:.3f}")
+    assert r.metrics["auc"] > 0.5 + 4 * se(r.metrics["n"])
+    assert r.folds[0]["history"][0]["best_iteration_cls"] >= 1
