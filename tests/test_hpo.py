@@ -1,0 +1,115 @@
+"""Studies spread over processes, survive a SIGKILL, and export a config that reproduces its trial (issue 6)."""
+import glob, json, os, shutil, signal, socket, subprocess, sys, time
+from pathlib import Path
+import numpy as np, optuna, pytest, yaml
+from hnn_trading.hpo import make_storage, make_study, quick_config, stage1_score, redact
+from hnn_trading.config import RunConfig
+from hnn_trading.training import run_walk_forward
+from hnn_trading.pipeline import load_data
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+def _create(storage, name, d):
+    base, space = quick_config()
+    st = make_study(name, storage, 20, 0, prune=False)
+    st.set_user_attr("base_config", base.to_yaml()); st.set_user_attr("space", dict(objective=space.objective, params=space.params, fixed=space.fixed))
+    st.set_user_attr("study_dir", str(d))
+    return st
+
+def _workers(hnn, storage, name, n_workers, trials, extra=()):
+    cmd = [hnn, "hpo", "worker", "--storage", storage, "--study", name, "--trials", str(trials), "--no-prune", *extra]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ps = [subprocess.Popen(cmd + ["--seed", str(i)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) for i in range(n_workers)]
+    out = [p.communicate(timeout=900) for p in ps]
+    for p, (_, err) in zip(ps, out): assert p.returncode == 0, err.decode()[-3000:]
+
+def _check_20(storage, name):
+    st = optuna.load_study(study_name=name, storage=make_storage(storage))
+    nums = [t.number for t in st.trials]
+    assert len(nums) == len(set(nums)), "duplicate trial numbers"
+    done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 20, [t.state.name for t in st.trials]
+    assert all(np.isfinite(t.value) and "auc" in t.user_attrs for t in done)
+
+def test_four_workers_on_a_journal_file(hnn, tmp_path):
+    url = f"journal:///{tmp_path}/study.log"
+    _create(url, "j4", tmp_path/"trials")
+    _workers(hnn, url, "j4", 4, 5)
+    _check_20(url, "j4")
+
+def _pg_bin():
+    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.path.exists(f"{d}/initdb"): return d
+    p = shutil.which("initdb")
+    return os.path.dirname(p) if p else None
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    "A real PostgreSQL server in a temporary folder on a free loopback port (as the postgres user when run as root)."
+    b = _pg_bin()
+    if b is None: pytest.skip("PostgreSQL server binaries (initdb) not found: install Debian's postgresql package (.ci/run does)")
+    import tempfile
+    d = Path(tempfile.mkdtemp(prefix="hnn-pg-")); data = d/"data"       # directly under /tmp: the postgres user must reach it
+    as_user = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(d, "postgres"); os.chmod(d, 0o700)
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    subprocess.run(as_user + [f"{b}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
+    log = d/"pg.log"
+    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run(as_user + [f"{b}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "hnn"], check=True, capture_output=True)
+    yield f"postgresql://postgres:not-a-secret@127.0.0.1:{port}/hnn"
+    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+    shutil.rmtree(d, ignore_errors=True)
+
+def test_four_workers_on_postgresql(hnn, postgres, tmp_path):
+    _create(postgres, "pg4", tmp_path/"trials")
+    _workers(hnn, postgres, "pg4", 4, 5)
+    _check_20(postgres, "pg4")
+    assert "not-a-secret" not in redact(postgres)
+
+def test_a_killed_worker_loses_nothing_and_the_study_completes(hnn, tmp_path):
+    url = f"sqlite:///{tmp_path}/study.db"
+    _create(url, "kill", tmp_path/"trials")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [hnn, "hpo", "worker", "--storage", url, "--study", "kill", "--no-prune", "--heartbeat", "1"]
+    p = subprocess.Popen(cmd + ["--trials", "8"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    storage = make_storage(url)
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        st = optuna.load_study(study_name="kill", storage=storage)
+        states = [t.state for t in st.trials]
+        if states.count(optuna.trial.TrialState.COMPLETE) >= 2 and optuna.trial.TrialState.RUNNING in states: break
+        time.sleep(0.2)
+    else: p.kill(); pytest.fail("the worker never got two trials done")
+    os.kill(p.pid, signal.SIGKILL); p.wait()
+    st = optuna.load_study(study_name="kill", storage=storage)
+    before = {t.number: t.value for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    killed = [t.number for t in st.trials if t.state == optuna.trial.TrialState.RUNNING]
+    assert killed, "no trial was running when the worker was killed"
+    time.sleep(4)                                                   # past the grace period (3 x 1 s heartbeat)
+    r = subprocess.run(cmd + ["--trials", "3"], capture_output=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    st = optuna.load_study(study_name="kill", storage=storage)
+    after = {t.number: t.value for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert all(after[k] == v for k, v in before.items())            # every completed trial intact
+    assert all(st.trials[k].state == optuna.trial.TrialState.FAIL for k in killed)
+    retried = [t for t in st.trials if t.system_attrs.get("failed_trial") in killed]
+    assert retried and retried[0].state == optuna.trial.TrialState.COMPLETE
+    if st.trials[killed[0]].params: assert retried[0].params == st.trials[killed[0]].params   # killed after sampling: same parameters
+    assert len(after) == len(before) + 3
+
+def test_exported_best_config_reproduces_its_trial(hnn, tmp_path):
+    url = f"sqlite:///{tmp_path}/study.db"
+    _create(url, "rep", tmp_path/"trials")
+    _workers(hnn, url, "rep", 1, 3)
+    r = subprocess.run([hnn, "hpo", "export", "--storage", url, "--study", "rep", "--out", str(tmp_path/"export")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    st = optuna.load_study(study_name="rep", storage=make_storage(url))
+    cfg = RunConfig.from_yaml(tmp_path/"export"/"best_config.yaml")
+    wf = run_walk_forward(cfg, load_data(cfg.data))
+    assert stage1_score(wf.folds) == st.best_value
+    corr = json.loads((tmp_path/"export"/"sharpe_correlation.json").read_text())
+    assert corr["n_trials"] == 3 and 0 <= corr["nan_sharpe_share"] <= 1
