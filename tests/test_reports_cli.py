@@ -69,7 +69,8 @@ def test_demo_end_to_end_through_the_cli(hnn, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     d = tmp_path/"e2e"
     for f in ["config.yaml", "metrics.json", "equity.csv", "trades.csv", "folds.csv", "predictions.parquet", "manifest.json",
-              "backtest_tearsheet.ipynb", "backtest_tearsheet.html", "equity.png", "tearsheet.html"]:
+              "backtest_tearsheet.ipynb", "backtest_tearsheet.html", "equity.png", "tearsheet.html",
+              "distribution_shift.ipynb", "distribution_shift.html", "index.html"]:
         assert (d/f).exists(), f
     assert "Sharpe" in r.stdout and "buy & hold" in r.stdout and str(d/"backtest_tearsheet.html") in r.stdout
     m = json.loads((d/"metrics.json").read_text())
@@ -88,3 +89,12 @@ def test_es_vix28_config_runs_through_the_cli(hnn, root, tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     P = pd.read_parquet(tmp_path/"vix"/"predictions.parquet")
     assert len(P) == 3 * 126 and P.timestamp.min() >= pd.Timestamp("2017-01-01", tz="UTC")
+
+
+def test_distribution_shift_report_and_index_page(quick_run):
+    from hnn_trading.reports import write_index
+    paths = run_report("distribution_shift", {"run_dir": str(quick_run.run_dir)}, run_dir=quick_run.run_dir)
+    html = paths["html"].read_text()
+    assert "Verdict" in html and "features at 5%" in html and "<img" in html
+    idx = write_index(quick_run.run_dir).read_text()
+    assert 'href="distribution_shift.html"' in idx and 'src="equity.png"' in idx
