@@ -98,3 +98,15 @@ def test_distribution_shift_report_and_index_page(quick_run):
     assert "Verdict" in html and "features at 5%" in html and "<img" in html
     idx = write_index(quick_run.run_dir).read_text()
     assert 'href="distribution_shift.html"' in idx and 'src="equity.png"' in idx
+
+def test_sharpe_correlation_report_on_a_real_study(tmp_path):
+    from pathlib import Path
+    from hnn_trading.hpo import quick_config, run_worker
+    base, space = quick_config()
+    url = f"sqlite:///{tmp_path}/s.db"
+    run_worker(url, "rep", 4, base, space, tmp_path/"trials", seed=1, prune=False)
+    paths = run_report("sharpe_correlation", {"storage": url, "study": "rep"}, run_dir=tmp_path/"report")
+    html = paths["html"].read_text()
+    assert "Verdict" in html and "Over 4 complete trials" in html and "<img" in html
+    with pytest.raises(ReportError, match="pass -p storage"):
+        run_report("sharpe_correlation", {}, run_dir=tmp_path/"report2")
