@@ -8,7 +8,8 @@ import numpy as np, pandas as pd
 from scipy import stats as ss
 
 # %% auto #0
-__all__ = ['benjamini_hochberg', 'psi', 'feature_shift', 'adversarial_auc', 'positive_class_profile']
+__all__ = ['benjamini_hochberg', 'psi', 'feature_shift', 'adversarial_auc', 'positive_class_profile', 'epoch_table',
+           'premature_stopping', 'cost_sensitivity', 'market_regimes', 'regime_breakdown']
 
 # %% ../nbs/16_diagnostics.ipynb #2603d024
 def benjamini_hochberg(p) -> np.ndarray:
@@ -72,3 +73,66 @@ def positive_class_profile(features:pd.DataFrame, labels:pd.Series, splits:dict)
             rows.append(dict(split=name, cls="positive" if cls else "negative", n=int(sel.sum()), pos_rate=float(y[ok].mean()) if ok.any() else np.nan,
                              **f[sel].mean().to_dict()))
     return pd.DataFrame(rows).set_index(["split", "cls"])
+
+# %% ../nbs/16_diagnostics.ipynb #c76b9967
+def epoch_table(history:dict) -> pd.DataFrame:
+    "Long table (fold, epoch, train_loss, calib_loss, gap = calib - train, calib_auc, lr) from {fold: [epoch dicts]} (a run's history.json)."
+    rows = [dict(fold=int(k), **h) for k, hs in history.items() for h in hs]
+    df = pd.DataFrame(rows)
+    if df.empty: return df
+    if "calib_loss" in df: df["gap"] = df["calib_loss"] - df["train_loss"]
+    return df
+
+def premature_stopping(history:dict, max_epochs:int|None=None) -> pd.DataFrame:
+    "Per fold: epochs run, best epoch, its relative position, calibration loss after the best epoch, gap at the best epoch, and a flag."
+    rows = []
+    for k, hs in history.items():
+        h = pd.DataFrame(hs)
+        if "calib_loss" not in h or h["calib_loss"].isna().all():
+            rows.append(dict(fold=int(k), epochs_run=len(h), best_epoch=len(h), flag="no calibration slice")); continue
+        b = int(h["calib_loss"].idxmin()); best = h.loc[b]; last = h.iloc[-1]
+        cap = max_epochs is not None and len(h) >= max_epochs
+        flag = ("best at epoch 1" if b == 0 and len(h) > 1 else "best at the epoch cap" if cap and b == len(h) - 1 else "ok")
+        rows.append(dict(fold=int(k), epochs_run=len(h), best_epoch=int(best["epoch"]), best_position=(b + 1) / len(h),
+                         calib_loss_best=float(best["calib_loss"]), calib_loss_last=float(last["calib_loss"]),
+                         worse_after_best=float(last["calib_loss"] - best["calib_loss"]),
+                         calib_auc_best=float(best.get("calib_auc", np.nan)), calib_auc_last=float(last.get("calib_auc", np.nan)),
+                         gap_at_best=float(best["calib_loss"] - best["train_loss"]), flag=flag))
+    return pd.DataFrame(rows).set_index("fold")
+
+# %% ../nbs/16_diagnostics.ipynb #32fd8419
+def cost_sensitivity(panel:pd.DataFrame, weights:pd.DataFrame, config, periods_per_year:int=252,
+                     commissions=(0.0, 0.0005, 0.001, 0.002), slippages_bps=(0.0, 5.0, 10.0), **backtest_kw) -> pd.DataFrame:
+    "Total return, Sharpe, max drawdown, trades and costs of the same target weights for each (commission, slippage_bps)."
+    from dataclasses import replace
+    from hnn_trading.backtest import run_backtest
+    rows = []
+    for c in commissions:
+        for s in slippages_bps:
+            m = run_backtest(panel, weights, replace(config, commission=float(c), slippage_bps=float(s)), periods_per_year, **backtest_kw).metrics
+            rows.append(dict(commission=float(c), slippage_bps=float(s), round_trip_bps=2 * (1e4 * c + s), total_return=m["total_return"],
+                             sharpe=m["sharpe"], sharpe_se=m["sharpe_se"], max_drawdown=m["max_drawdown"], trades=m["trades"], costs=m["costs"]))
+    return pd.DataFrame(rows)
+
+# %% ../nbs/16_diagnostics.ipynb #d308ab71
+def market_regimes(panel:pd.DataFrame, window:int=20, lookback:int=250) -> pd.Series:
+    "Per timestamp: 'calm' / 'normal' / 'volatile' from trailing market volatility against its trailing percentile (NaN-free after warm-up)."
+    c = panel["close"].unstack("symbol")
+    mret = c.pct_change(fill_method=None).mean(axis=1)
+    vol = mret.rolling(window, min_periods=window).std()
+    pct = vol.rolling(lookback, min_periods=min(lookback, 60)).rank(pct=True)
+    lab = pd.Series(np.where(pct <= 1 / 3, "calm", np.where(pct > 2 / 3, "volatile", "normal")), index=c.index, dtype=object)
+    return lab.where(pct.notna()).rename("regime")
+
+def regime_breakdown(returns:pd.Series, regimes:pd.Series, periods_per_year:int=252) -> pd.DataFrame:
+    "Per regime (known at the previous bar): bars, share, compounded return, annualised mean and volatility, Sharpe with its SE, hit rate."
+    from hnn_trading.metrics import sharpe_ratio, sharpe_se
+    known = regimes.shift(1).reindex(returns.index)
+    rows = []
+    for name in ["calm", "normal", "volatile"]:
+        r = returns[known == name].dropna().values
+        if len(r) == 0: continue
+        rows.append(dict(regime=name, bars=len(r), share=len(r) / len(returns), total_return=float(np.prod(1 + r) - 1),
+                         ann_return=float(np.mean(r) * periods_per_year), ann_vol=float(np.std(r, ddof=1) * np.sqrt(periods_per_year)) if len(r) > 1 else np.nan,
+                         sharpe=sharpe_ratio(r, periods_per_year), sharpe_se=sharpe_se(r, periods_per_year), hit_rate=float(np.mean(r > 0))))
+    return pd.DataFrame(rows).set_index("regime")
