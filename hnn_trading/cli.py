@@ -111,15 +111,25 @@ def _demo_args(p):
     _run_args(p, config_required=False)
     p.add_argument("--quick", action="store_true", help="fewer folds and epochs, for a first look")
 
-@subcommand("demo", "end-to-end run on the bundled S&P 500 and NASDAQ data", _demo_args)
+@subcommand("demo", "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports", _demo_args)
 def cmd_demo(ns):
-    "The demo: bundled data, causal features, walk-forward MLP, next-open backtest with costs vs buy-and-hold, a report."
-    import time
+    "The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold, every report, the index page."
+    import sys
+    import pandas as pd
     from hnn_trading.config import RunConfig
-    from hnn_trading.pipeline import run, demo_config
+    from hnn_trading.pipeline import demo, demo_config
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
-    _print_result(run(cfg, output_dir=ns.output_dir, run_id=ns.run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}",
-                      reports=not ns.no_report, progress=not ns.quiet)); return 0
+    res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet, config=cfg)
+    fmt = {"auc": "{:.3f}", "dir_acc": "{:.3f}", "total_return": "{:.1%}", "sharpe": "{:.2f}", "sharpe_se": "±{:.2f}", "dsr": "{:.2f}", "max_drawdown": "{:.1%}", "trades": "{:.0f}"}
+    V = res.verdict.copy()
+    for k, f in fmt.items(): V[k] = [("-" if pd.isna(v) else f.format(v)) for v in V[k]]
+    print(V.rename(columns={"dir_acc": "DirAcc", "total_return": "return", "sharpe_se": "SE", "dsr": "DSR", "max_drawdown": "max DD"}).to_string())
+    print(f"\nout of fold {res.runs[cfg.model.name].backtest.equity.index[0]:%Y-%m-%d} to {res.runs[cfg.model.name].backtest.equity.index[-1]:%Y-%m-%d}, net of costs; "
+          f"DSR deflates by all {res.studies['n_configurations']} configurations tried")
+    print(f"run folder: {res.run_dir}")
+    for name, msg in res.failed.items(): print(f"report {name} FAILED: {msg}", file=sys.stderr)
+    print(f"index page: {res.index}")
+    return 1 if res.failed else 0
 
 # %% ../nbs/19_cli.ipynb #12cdd6e4
 def _report_args(p):

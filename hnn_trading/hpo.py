@@ -164,8 +164,8 @@ class Stage2Cache:
         wide = lambda col: predictions.pivot(index="timestamp", columns="symbol", values=col).reindex(index=self.times, columns=self.syms).values
         self.p, self.mu, self.sigma = wide("p_up"), wide("mu"), wide("sigma")
 
-    def run(self, cfg:RunConfig) -> dict:
-        "Sharpe, trades and total return of one strategy config (the numba kernel only: no DataFrames)."
+    def run(self, cfg:RunConfig, returns:bool=False) -> dict:
+        "Sharpe, trades and total return of one strategy config (the numba kernel only: no DataFrames); the per-bar returns too when `returns`."
         from hnn_trading.strategy import signal_weights, _hysteresis
         from hnn_trading.backtest import _kernel
         from hnn_trading.metrics import sharpe_ratio
@@ -178,7 +178,9 @@ class Stage2Cache:
                                             float(b.slippage_bps) / 1e4, int(b.max_positions), float(s.stop_loss), float(s.take_profit), int(s.max_hold), False)
         if err[0]: raise ValueError(f"price missing for {self.syms[err[2]]} at {self.times[err[1]]}")
         r = np.empty_like(eq); r[0] = eq[0] / b.initial_equity - 1; r[1:] = eq[1:] / eq[:-1] - 1
-        return dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
+        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
+        if returns: out["returns"] = r
+        return out
 
 def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFrame, space:SearchSpace):
     "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once)."

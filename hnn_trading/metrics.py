@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 __all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
            'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
            'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'threshold_grid', 'pr_curve',
-           'regression_metrics', 'sharpe_se', 'trading_metrics']
+           'regression_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf:float, periods_per_year:int) -> float:
@@ -183,3 +183,16 @@ def trading_metrics(returns, periods_per_year:int=252, trades:pd.DataFrame|None=
                    worst_trade=float(tr.min()) if len(tr) else np.nan,
                    avg_bars_held=float(trades["bars_held"].mean()) if len(tr) else np.nan)
     return out
+
+# %% ../nbs/11_metrics.ipynb #401e7f84
+def reliability_table(y, p, n_bins:int=10, strategy:str="quantile") -> pd.DataFrame:
+    "Per bin: n, mean predicted probability, observed positive frequency, gap; attrs: ece, brier."
+    if strategy not in ("quantile", "uniform"): raise ValueError(f"strategy={strategy!r}: use 'quantile' or 'uniform'")
+    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p)); y, p = y[m], p[m]
+    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1))) if strategy == "quantile" else np.linspace(0, 1, n_bins + 1)
+    b = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    df = pd.DataFrame(dict(bin=b, p=p, y=y)).groupby("bin").agg(n=("y", "size"), mean_predicted=("p", "mean"), observed=("y", "mean"))
+    df["gap"] = df["observed"] - df["mean_predicted"]
+    df.attrs["ece"] = float((df["n"] * df["gap"].abs()).sum() / df["n"].sum()) if len(df) else np.nan
+    df.attrs["brier"] = float(np.mean((p - y) ** 2)) if len(y) else np.nan
+    return df

@@ -11,7 +11,7 @@ from .hermite import SymmetricHermiteBlock, Density, DENSITIES
 
 # %% auto #0
 __all__ = ['PROB_SOURCES', 'DistHeads', 'MLP', 'RNN', 'PatchTST', 'HermiteNet', 'register', 'available', 'build', 'LightGBMModel',
-           'is_torch', 'ensemble_predictions']
+           'is_torch', 'ensemble_predictions', 'inference_speed']
 
 # %% ../nbs/08_models.ipynb #2764e271
 PROB_SOURCES = ("pdf", "logit", "legacy_pdf")
@@ -192,3 +192,21 @@ def ensemble_predictions(frames:list, weights=None, cols=("p_up", "mu", "sigma")
     for c in cols:
         if c in base: out[c] = sum(wi * f.set_index(keys)[c].reindex(base.index) for wi, f in zip(w, frames))
     return out.reset_index()
+
+# %% ../nbs/08_models.ipynb #c7bf7675
+def inference_speed(cfg, n_features:int, n_assets:int=0, batch_sizes=(1, 256, 4096), repeats:int=20, device:str="cpu") -> pd.DataFrame:
+    "Per batch size: median milliseconds per forward pass and samples per second (torch models only)."
+    import time
+    if not is_torch(cfg.name): raise ValueError(f"model {cfg.name!r} is not a torch model; time its predict() directly")
+    model = build(cfg, n_features, n_assets).to(device).eval()
+    rows = []
+    for bs in batch_sizes:
+        x = torch.randn(bs, cfg.feature_window, n_features, device=device)
+        a = torch.zeros(bs, dtype=torch.long, device=device) if n_assets and cfg.asset_emb_dim else None
+        ts = []
+        with torch.inference_mode():
+            for i in range(repeats + 2):
+                t = time.perf_counter(); model(x, a); ts.append(time.perf_counter() - t)
+        ms = float(np.median(ts[2:]) * 1e3)
+        rows.append(dict(batch_size=bs, ms_per_batch=ms, samples_per_s=bs / ms * 1e3))
+    return pd.DataFrame(rows).set_index("batch_size")

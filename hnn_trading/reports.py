@@ -10,7 +10,7 @@ from .config import atomic_write
 
 # %% auto #0
 __all__ = ['ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'run_dir_for', 'to_html', 'run_report',
-           'write_index']
+           'write_index', 'RunFolder', 'load_run', 'run_studies']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
@@ -85,27 +85,104 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     return paths
 
 # %% ../nbs/17_reports.ipynb #c37bcc73
-def write_index(run_dir, title:str|None=None) -> Path:
-    "Write run_dir/index.html linking every report and artefact of the run (atomically)."
+def _verdict_html(d:Path) -> str:
+    "The verdict table (verdict.csv, written by the demo) or strategy vs buy-and-hold from metrics.json."
     import html, json
-    d = Path(run_dir)
-    files = sorted(p for p in d.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "index.html")
-    reports = [p for p in files if p.suffix == ".html" and p.with_suffix(".ipynb").exists()]
-    others = [p for p in files if p not in reports and p.suffix not in (".ipynb", ".png")]
-    pngs = [p for p in files if p.suffix == ".png"]
-    failed = [p for p in files if p.name.endswith(".failed.ipynb")]
-    head = ""
+    import pandas as pd
+    if (d/"verdict.csv").exists():
+        v = pd.read_csv(d/"verdict.csv", index_col=0)
+        fmts = {"auc": "{:.3f}", "dir_acc": "{:.3f}", "total_return": "{:.1%}", "sharpe": "{:.2f}", "sharpe_se": "{:.2f}", "dsr": "{:.2f}",
+                "max_drawdown": "{:.1%}", "trades": "{:.0f}"}
+        cells = lambda r: "".join(f"<td>{'-' if pd.isna(r[c]) else fmts.get(c, '{}').format(r[c])}</td>" for c in v.columns)
+        return ("<h2>Verdict</h2><table id='verdict'><tr><th>model</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in v.columns) + "</tr>"
+                + "".join(f"<tr><td>{html.escape(str(i))}</td>{cells(r)}</tr>" for i, r in v.iterrows()) + "</table>"
+                + "<p><small>Out-of-fold, net of costs. dsr: deflated Sharpe ratio, the probability that the true Sharpe is above zero "
+                  "after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials).</small></p>")
     if (d/"metrics.json").exists():
         m = json.loads((d/"metrics.json").read_text()); s, b = m.get("strategy", {}), m.get("benchmark", {})
         fmt = lambda v, f: "-" if v is None else format(v, f)
-        head = ("<table><tr><th></th><th>strategy</th><th>buy and hold</th></tr>" + "".join(
+        return ("<table><tr><th></th><th>strategy</th><th>buy and hold</th></tr>" + "".join(
             f"<tr><td>{k}</td><td>{fmt(s.get(k), f)}</td><td>{fmt(b.get(k), f)}</td></tr>"
             for k, f in [("total_return", ".2%"), ("sharpe", ".2f"), ("sharpe_se", ".2f"), ("max_drawdown", ".2%"), ("trades", ".0f")]) + "</table>")
+    return ""
+
+def write_index(run_dir, title:str|None=None) -> Path:
+    "Write run_dir/index.html: the verdict, links to every report, figures, and every artefact (one folder level down too), atomically."
+    import html
+    d = Path(run_dir)
+    visible = lambda p: not any(part.startswith(".") for part in p.relative_to(d).parts)
+    files = sorted(p for p in list(d.iterdir()) + [q for sub in d.iterdir() if sub.is_dir() for q in sub.rglob("*")]
+                   if p.is_file() and visible(p) and p.name != "index.html")
+    rel = lambda p: p.relative_to(d).as_posix()
+    reports = [p for p in files if p.parent == d and p.suffix == ".html" and p.with_suffix(".ipynb").exists()]
+    failed = [p for p in files if p.parent == d and p.name.endswith(".failed.ipynb")]
+    pngs = [p for p in files if p.suffix == ".png" and len(p.relative_to(d).parts) <= 3]
+    others = [p for p in files if p not in reports and p not in pngs and p.suffix != ".ipynb" and p.suffix != ".pt" and len(p.relative_to(d).parts) <= 3]
     e = html.escape
-    body = [f"<h1>{e(title or d.name)}</h1>", head, "<h2>Reports</h2><ul>"] + [f'<li><a href="{e(p.name)}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports] + ["</ul>"]
-    if failed: body += ["<h2>Failed reports</h2><ul>"] + [f'<li><a href="{e(p.name)}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed] + ["</ul>"]
-    body += ["<h2>Figures</h2>"] + [f'<figure><img src="{e(p.name)}" alt="{e(p.stem)}" style="max-width:100%"><figcaption>{e(p.name)}</figcaption></figure>' for p in pngs]
-    body += ["<h2>Artefacts</h2><ul>"] + [f'<li><a href="{e(p.name)}">{e(p.name)}</a> ({p.stat().st_size:,} bytes)</li>' for p in others] + ["</ul>"]
+    body = [f"<h1>{e(title or d.name)}</h1>", _verdict_html(d), "<h2>Reports</h2><ul>"]
+    body += [f'<li><a href="{e(rel(p))}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports] + ["</ul>"]
+    if failed: body += ["<h2>Failed reports</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed] + ["</ul>"]
+    body += ["<h2>Figures</h2>"] + [f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"><figcaption>{e(rel(p))}</figcaption></figure>' for p in pngs]
+    body += ["<h2>Artefacts</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(rel(p))}</a> ({p.stat().st_size:,} bytes)</li>' for p in others] + ["</ul>"]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + e(title or d.name) + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}</style></head><body>" + "\n".join(body) + "</body></html>")
     return atomic_write(d/"index.html", page)
+
+# %% ../nbs/17_reports.ipynb #1a2090ef
+class RunFolder:
+    "Lazy, read-only view of a run folder written by `pipeline.run` / `pipeline.demo`."
+    def __init__(self, run_dir):
+        self.dir = Path(run_dir)
+        if not (self.dir/"config.yaml").exists():
+            raise FileNotFoundError(f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, a folder written by `hnn demo` or `hnn run`")
+    def _need(self, name):
+        p = self.dir/name
+        if not p.exists(): raise FileNotFoundError(f"{p} is missing: this run folder was not written completely (re-run `hnn run`/`hnn demo`)")
+        return p
+    @property
+    def config(self):
+        from hnn_trading.config import RunConfig
+        return RunConfig.from_yaml(self.dir/"config.yaml")
+    @property
+    def metrics(self) -> dict:
+        import json
+        return json.loads(self._need("metrics.json").read_text())
+    @property
+    def predictions(self):
+        import pandas as pd
+        return pd.read_parquet(self._need("predictions.parquet"))
+    @property
+    def history(self) -> dict:
+        import json
+        return json.loads(self._need("history.json").read_text())
+    @property
+    def equity(self):
+        import pandas as pd
+        return pd.read_csv(self._need("equity.csv"), index_col=0, parse_dates=True)
+    @property
+    def models(self) -> dict:
+        "This run and, for a demo, every baseline in models/<name>/, by model name."
+        out = {self.config.model.name: self}
+        if (self.dir/"models").exists():
+            out.update({p.name: RunFolder(p) for p in sorted((self.dir/"models").iterdir()) if (p/"config.yaml").exists()})
+        return out
+    def __repr__(self): return f"RunFolder({str(self.dir)!r})"
+
+def load_run(run_dir) -> RunFolder:
+    "The run folder `run_dir`, checked; a clear error when it is not one."
+    if not run_dir: raise ValueError("no run folder: pass -p run_dir <reports/RUN_ID> (a folder written by `hnn demo` or `hnn run`)")
+    return RunFolder(run_dir)
+
+def run_studies(run_dir, storage:str="", study:str="", stage:str="stage1") -> tuple[str, str]:
+    "(storage URL, study name): the ones given, else those the demo recorded in run_dir/hpo/study.json for `stage`."
+    import json
+    if storage: 
+        if not study: raise ValueError("pass -p study NAME with -p storage")
+        return storage, study
+    f = Path(run_dir or ".")/"hpo"/"study.json"
+    if not run_dir or not f.exists():
+        raise ValueError("no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), or -p run_dir of a demo run (it records its studies in hpo/study.json)")
+    info = json.loads(f.read_text())
+    if stage not in info: raise ValueError(f"{f} records no {stage!r} study; it has {sorted(k for k in info if k != 'storage')}")
+    path = Path(info["storage"]); path = path if path.is_absolute() else f.parent/path
+    return f"journal:///{path.resolve()}", info[stage]
