@@ -160,7 +160,7 @@ class LightGBMModel:
     def fit(self, X, y, r, X_val=None, y_val=None, r_val=None):
         import lightgbm as lgb
         es = [lgb.early_stopping(30, verbose=False)] if X_val is not None and len(X_val) else []
-        ev = lambda t: dict(eval_set=[(X_val, t)], callbacks=es) if es else {}
+        ev = lambda t: dict(eval_X=X_val, eval_y=t, callbacks=es) if es else {}
         self.cls = lgb.LGBMClassifier(**self.kw).fit(X, y, **ev(y_val))
         self.reg = lgb.LGBMRegressor(**self.kw).fit(X, r, **ev(r_val))
         self.sigma = float(np.std(r - self.reg.predict(X))) or 1.0
@@ -193,7 +193,7 @@ def ensemble_predictions(frames:list, weights=None, cols=("p_up", "mu", "sigma")
         if c in base: out[c] = sum(wi * f.set_index(keys)[c].reindex(base.index) for wi, f in zip(w, frames))
     return out.reset_index()
 
-# %% ../nbs/08_models.ipynb #c7bf7675
+# %% ../nbs/08_models.ipynb #b4fa8672
 def inference_speed(cfg, n_features:int, n_assets:int=0, batch_sizes=(1, 256, 4096), repeats:int=20, device:str="cpu") -> pd.DataFrame:
     "Per batch size: median milliseconds per forward pass and samples per second (torch models only)."
     import time
