@@ -69,8 +69,8 @@ class RunResult:
 def _csv(df, **kw) -> str:
     b = io.StringIO(); df.to_csv(b, **kw); return b.getvalue()
 
-def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None) -> RunResult:
-    "Run the whole pipeline for `config`; write artefacts, manifest and reports to `output_dir/run_id`."
+def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None) -> RunResult:
+    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
     d.mkdir(parents=True, exist_ok=True)
@@ -86,7 +86,7 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics)
     with timer("save"):
         save_backtest(bt, d, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
-                      extra_metrics=dict(walk_forward=wf.metrics), tearsheet=reports)
+                      extra_metrics=dict(walk_forward=wf.metrics), tearsheet=reports if tearsheet is None else tearsheet)
     atomic_write(d/"folds.csv", _csv(wf.summary()))
     buf = io.BytesIO(); P.to_parquet(buf, index=False); atomic_write(d/"predictions.parquet", buf.getvalue())
     atomic_write(d/"history.json", json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
@@ -171,7 +171,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     steps = tqdm(total=1 + len(baselines) + 3 + len(templates), desc="demo", disable=not show)
     def step(what): steps.set_postfix_str(what); steps.update(1)
     steps.set_postfix_str(c.model.name)
-    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress); step(c.model.name)
+    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports); step(c.model.name)
     runs = {c.model.name: main}
     for name, ov in baselines.items():
         runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress); step(name)
