@@ -27,7 +27,9 @@ def test_file_errors_name_the_file(tmp_path):
 
 def test_demo_config_loads(root):
     c = RunConfig.from_yaml(root/"configs"/"demo.yaml")
-    assert c.backtest.position_cap == 0.5 and c.model.name == "mlp"
+    assert c.backtest.position_cap == 0.5 and c.model.name == "hermite" and c.features.set == "core23"
+    from hnn_trading.reports import available_reports
+    assert set(c.report.templates) <= set(available_reports())
 
 def _random_overrides():
     c = RunConfig()
