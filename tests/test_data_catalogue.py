@@ -12,6 +12,8 @@ CASES = {
     "missing_column": ("a.csv", "Date,Open,High,Low,Close\n2024-01-02,10,11,9,10.5\n", ["a.csv", "missing column(s) ['volume']"]),
     "missing_two_columns": ("a.csv", "Date,Open,Close,Volume\n2024-01-02,10,10.5,1\n", ["missing column(s) ['high', 'low']"]),
     "no_time_column": ("a.csv", "Open,High,Low,Close,Volume\n10,11,9,10.5,100\n", ["no time column"]),
+    "unnamed_first_column_not_dates": ("a.csv", ",Open,High,Low,Close,Volume\n0,10,11,9,10.5,100\n1,10,11,9,10.5,100\n", ["no time column", "unnamed first column of dates", "'unnamed:_0'"]),
+    "unnamed_first_column_some_not_dates": ("a.csv", ",Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\nfoo,10,11,9,10.5,100\n", ["no time column"]),
     "empty_file": ("a.csv", "", ["a.csv", "the file is empty"]),
     "header_only": ("a.csv", H, ["a.csv", "no rows"]),
     "unparseable_number": ("a.csv", H + GOOD + "2024-01-03,10,1O.8,9,10.5,100\n", ["row 2 (line 3)", "timestamp 2024-01-03", "column 'high'", "cannot parse number '1O.8'"]),
@@ -107,3 +109,20 @@ def test_vix_alignment_never_uses_a_later_value():
     ok = src_pos >= 0
     assert (vt[src_pos[ok]] <= t[ok]).all()
     assert v[~ok].isna().all() and v[ok].notna().all()
+
+
+def test_files_as_people_have_them_load_with_no_options(tmp_path):
+    "`df.to_csv()` of a DatetimeIndex (empty time header) and a Yahoo download (Date, ..., Adj Close, Volume) load as they are."
+    sp = load_sample("sp500").droplevel("symbol").iloc[:30]
+    df = sp.rename(columns=str.title); df.index = df.index.tz_convert(None); df.index.name = None
+    df.to_csv(tmp_path/"pandas.csv")
+    assert (tmp_path/"pandas.csv").read_text().startswith(",Open,High,Low,Close,Volume\n")
+    a = load_ohlcv(tmp_path/"pandas.csv")
+    np.testing.assert_allclose(a.values, sp.values, rtol=1e-12)
+    assert (a.index.get_level_values("timestamp") == sp.index).all()
+    y = df.copy(); y.insert(4, "Adj Close", y["Close"] * 0.9); y.index.name = "Date"; y.to_csv(tmp_path/"yahoo.csv")
+    b = load_ohlcv(tmp_path/"yahoo.csv")
+    np.testing.assert_allclose(b["close"].values, sp["close"].values, rtol=1e-12)      # the unadjusted Close, and it says so
+    assert "'Adj Close' is ignored" in b.attrs["load_report"][0]["note"]
+    df.to_parquet(tmp_path/"frame.parquet")                                             # a DatetimeIndex in Parquet too
+    np.testing.assert_allclose(load_ohlcv(tmp_path/"frame.parquet").values, sp.values, rtol=1e-12)

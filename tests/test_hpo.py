@@ -10,11 +10,10 @@ from hnn_trading.pipeline import load_data
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 def _create(storage, name, d):
-    base, space = quick_config()
-    st = make_study(name, storage, 20, 0, prune=False)
-    st.set_user_attr("base_config", base.to_yaml()); st.set_user_attr("space", dict(objective=space.objective, params=space.params, fixed=space.fixed))
-    st.set_user_attr("study_dir", str(d))
-    return st
+    "Create the study as a user does: `hnn hpo stage1 --quick --workers 0` stores its config, space and folder; workers join it."
+    r = subprocess.run([str(Path(sys.executable).parent/"hnn"), "hpo", "stage1", "--quick", "--workers", "0", "--storage", storage, "--study", name,
+                        "--output-dir", str(d)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "created; join it" in r.stdout, r.stderr[-3000:]
 
 def _workers(hnn, storage, name, n_workers, trials, extra=()):
     cmd = [hnn, "hpo", "worker", "--storage", storage, "--study", name, "--trials", str(trials), "--no-prune", *extra]
@@ -29,7 +28,7 @@ def _check_20(storage, name):
     assert len(nums) == len(set(nums)), "duplicate trial numbers"
     done = [t for t in st.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(done) == 20, [t.state.name for t in st.trials]
-    assert all(np.isfinite(t.value) and "auc" in t.user_attrs for t in done)
+    assert all(np.isfinite(t.value) and "auc_fold_mean" in t.user_attrs for t in done)
 
 def test_four_workers_on_a_journal_file(hnn, tmp_path):
     url = f"journal:///{tmp_path}/study.log"

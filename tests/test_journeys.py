@@ -1,0 +1,298 @@
+"""Journeys (issue 11): every command the README and the `--help` texts show, run as a user runs it.
+
+The commands are collected at test time from README.md's ```sh blocks and from the `Examples:` block that ends each
+subcommand's `--help`, so an example is tested the day it is written. Each runs as a subprocess of the installed `hnn`,
+in a clean folder holding only what a checkout gives a user (`configs/`, `data/`), with quick-sized settings (SIZE).
+The tests then read the artefacts the commands wrote: trial counts, files, numbers. Nothing here writes a study's or a
+run's internals by hand."""
+import json, math, os, re, shlex, shutil, signal, subprocess, sys, time
+from pathlib import Path
+import numpy as np, pandas as pd, optuna, pytest, yaml
+from hnn_trading.cli import commands
+from hnn_trading.hpo import make_storage, PENALTY
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+# Quick-sized settings per subcommand: a flag's value is replaced (or the flag added); --set pairs are appended.
+SIZE = {"demo": [("--quick", None)],
+        "run": [("--set", "training.epochs=1"), ("--set", "splits.n_folds=2")],
+        "hpo stage1": [("--quick", None), ("--trials", "4")],
+        "hpo worker": [("--trials", "2")],
+        "hpo stage2": [("--trials", "30"), ("--top-k", "2")]}
+# The order a user follows: a report on a run comes after the run, stage 2 after stage 1, ...
+PHASES = ["data validate", "report", "run", "report NAME", "demo", "hpo stage1", "hpo worker", "hpo stage2", "hpo export", "hpo best"]
+
+def _env():
+    return dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONWARNINGS="ignore")
+
+def _hnn(args, cwd, timeout=900, **kw):
+    return subprocess.run([str(BIN/"hnn"), *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, **kw)
+
+def _sh_commands(text:str) -> list:
+    "The `hnn ...` lines of the ```sh blocks of a Markdown text, comments stripped."
+    out = []
+    for block in re.findall(r"```(?:sh|bash|shell)\n(.*?)```", text, re.S):
+        out += [l.split(" #")[0].strip() for l in block.splitlines() if l.strip().startswith("hnn ")]
+    return out
+
+def _help_examples(path:str) -> list:
+    r = _hnn([*path.split(), "--help"], cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    block = r.stdout.split("Examples:\n", 1)[1] if "Examples:\n" in r.stdout else ""
+    return [l.split(" #")[0].strip() for l in block.splitlines() if l.strip().startswith("hnn ")]
+
+def _path_of(argv:list) -> str:
+    "The subcommand an argv runs (the longest registered path it starts with)."
+    words = argv[1:]
+    hits = [p for p in commands() if words[:len(p.split())] == p.split()]
+    assert hits, f"{shlex.join(argv)}: not a registered hnn subcommand"
+    return max(hits, key=len)
+
+def _phase(argv) -> int:
+    p = _path_of(argv)
+    if p == "report" and len(argv) > 2 and not argv[2].startswith("-"): p = "report NAME"
+    return PHASES.index(p)
+
+def _sized(argv:list) -> list:
+    a = list(argv)
+    for flag, val in SIZE.get(_path_of(argv), []):
+        if flag == "--set": a += [flag, val]
+        elif flag in a:
+            if val is not None: a[a.index(flag) + 1] = val
+        else: a += [flag] + ([val] if val is not None else [])
+    return a
+
+def documented() -> list:
+    "Every documented command (README, then each --help), de-duplicated, as argv lists."
+    cmds = _sh_commands((ROOT/"README.md").read_text())
+    for p in commands(): cmds += _help_examples(p)
+    seen, out = set(), []
+    for c in cmds:
+        if c not in seen: seen.add(c); out.append(shlex.split(c))
+    return out
+
+@pytest.fixture(scope="module")
+def journey(tmp_path_factory):
+    "A clean folder with what a checkout gives a user, and every documented command run there in a user's order."
+    ws = tmp_path_factory.mktemp("user")
+    for d in ("configs", "data"): shutil.copytree(ROOT/d, ws/d)
+    log = []
+    for argv in sorted(documented(), key=_phase):                     # sorted() is stable: examples keep their order within a phase
+        a = _sized(argv); t0 = time.time()
+        r = _hnn(a[1:], cwd=ws)
+        log.append(dict(documented=shlex.join(argv), argv=a, path=_path_of(argv), rc=r.returncode, out=r.stdout, err=r.stderr, secs=time.time() - t0))
+    return ws, log
+
+def _ran(log, path, *must):
+    "Log entries of `path` whose argv holds every string of `must`."
+    return [e for e in log if e["path"] == path and all(m in e["argv"] for m in must)]
+
+def _study(ws, url, name):
+    return optuna.load_study(study_name=name, storage=make_storage(url.replace("journal:///", f"journal:///{ws}/").replace("sqlite:///", f"sqlite:///{ws}/")))
+
+JOURNAL = "journal:///reports/hpo/hnn-stage1/study.log"
+
+def test_every_subcommand_documents_examples_and_the_readme_lists_commands():
+    for p in commands(): assert _help_examples(p), f"`hnn {p} --help` has no Examples: block"
+    readme = _sh_commands((ROOT/"README.md").read_text())
+    assert len(readme) >= 8 and all(_path_of(shlex.split(c)) for c in readme)
+    assert not re.search(r"^# #|^#$", (ROOT/"README.md").read_text(), re.M), "README has commented-markdown lines"
+
+def test_every_documented_command_succeeds(journey):
+    ws, log = journey
+    assert {e["path"] for e in log} >= {"demo", "run", "data validate", "report", "hpo stage1", "hpo worker", "hpo stage2", "hpo export", "hpo best"}
+    bad = [f"$ {shlex.join(e['argv'])}  (documented as `{e['documented']}`)\nexit {e['rc']}\n{e['err'][-2500:]}" for e in log if e["rc"] != 0]
+    assert not bad, "\n\n".join(bad)
+    assert not any("Traceback" in e["err"] for e in log), [e["documented"] for e in log if "Traceback" in e["err"]]
+    print("\n".join(f"{e['secs']:6.1f} s  {shlex.join(e['argv'])}" for e in log))
+
+def test_data_validate_and_report_list(journey):
+    ws, log = journey
+    v = _ran(log, "data validate", "data/")[0]
+    assert "OK: 2 symbols, 10,062 bars" in v["out"] and "series VIX" in v["out"]
+    from hnn_trading.reports import available_reports
+    lst = [e for e in _ran(log, "report") if len(e["argv"]) == 2][0]
+    for n in available_reports(): assert f"{n}:" in lst["out"], n
+
+def test_run_and_its_report(journey):
+    ws, log = journey
+    d = ws/"reports"/"my-run"
+    for f in ["config.yaml", "manifest.json", "metrics.json", "equity.csv", "trades.csv", "folds.csv", "predictions.parquet", "backtest_tearsheet.html", "index.html"]:
+        assert (d/f).exists(), f
+    assert len(pd.read_csv(d/"folds.csv")) == 2                                  # the sized run: 2 folds
+    m = json.loads((d/"metrics.json").read_text())
+    assert 0 < m["walk_forward"]["auc"] < 1 and math.isfinite(m["benchmark"]["sharpe"])
+    assert "Verdict" in (d/"model_evaluation.html").read_text()                   # `hnn report model_evaluation -p run_dir reports/my-run`
+    assert (d/"model_evaluation.html").stat().st_mode & 0o044, "artefacts must follow the umask, not be 0600"
+
+def test_stage1_worker_and_numbers_that_agree(journey):
+    ws, log = journey
+    st = _study(ws, JOURNAL, "hnn-stage1")
+    done = [t for t in st.trials if t.state.name == "COMPLETE"]
+    nums = [t.number for t in st.trials]
+    assert len(nums) == len(set(nums))
+    n_stage1 = 4                                                                  # every stage-1 example on this study is sized to 4 trials: the later ones resume it
+    n_workers = len(_ran(log, "hpo worker", "hnn-stage1"))
+    assert len([t for t in st.trials if t.state.name in ("COMPLETE", "PRUNED")]) == n_stage1 + 2 * n_workers
+    for t in done:
+        ua = t.user_attrs
+        assert (Path(ua["trial_dir"])/"predictions.parquet").exists() and (Path(ua["trial_dir"])/"config.yaml").exists()
+        assert abs(t.value - (0.7 * ua["auc_fold_mean"] + 0.3 * ua["dir_acc_fold_mean"])) < 1e-12   # the score is what its parts say
+        assert 0 < ua["auc_pooled"] < 1 and ua["n_bars"] > 0
+    assert "objective" in st.user_attrs and "auc_fold_mean" in st.user_attrs["objective"]
+    out = _ran(log, "hpo stage1", "--workers")[0]["out"]
+    assert "hnn hpo stage2 --storage" in out and re.search(r"trial +\d+: 0\.\d+", out)   # a line per trial, and the next step
+
+def test_hybrid_and_pareto_from_the_command_line(journey):
+    ws, log = journey
+    hy = _study(ws, "sqlite:///reports/hpo/hybrid/study.db", "hybrid")
+    w = yaml.safe_load((ws/"configs/search/hybrid.yaml").read_text())["weights"]
+    done = [t for t in hy.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 4
+    for t in done:                                                                # the hybrid objective ran, not stage 1
+        ua = t.user_attrs; sr = PENALTY if ua["sharpe"] is None or np.isnan(ua["sharpe"]) else ua["sharpe"]
+        assert abs(t.value - (w["auc"] * ua["auc_fold_mean"] + w["dir_acc"] * ua["dir_acc_fold_mean"] + w["sharpe"] * np.clip(sr, -3, 3) / 3)) < 1e-12
+    pa = _study(ws, "sqlite:///reports/hpo/pareto/study.db", "pareto")
+    assert len(pa.directions) == 2 and pa.metric_names == ["score", "sharpe"]
+    done = [t for t in pa.trials if t.state.name == "COMPLETE"]
+    assert len(done) == 4 and all(len(t.values) == 2 for t in done) and pa.best_trials
+
+def test_stage2_over_the_top_k_and_export(journey):
+    ws, log = journey
+    d = ws/"reports/hpo/hnn-stage1"
+    rows = json.loads((d/"stage2.json").read_text(), parse_constant=lambda c: pytest.fail(f"stage2.json holds {c}"))
+    st = _study(ws, JOURNAL, "hnn-stage1")
+    top = sorted([t for t in st.trials if t.state.name == "COMPLETE"], key=lambda t: -t.value)[:2]
+    assert [r["stage1_trial"] for r in rows] == [t.number for t in top]           # each of the K best, best first
+    for r in rows:
+        s2 = _study(ws, JOURNAL, f"hnn-stage1-stage2-t{r['stage1_trial']}")
+        assert r["strategy_trials"] == len(s2.trials) == 30
+    e = d/"export"
+    for f in ["top_trials.csv", "history.csv", "best_config.yaml", "importances.json", "sharpe_correlation.json"]: assert (e/f).exists(), f
+    sc = json.loads((e/"sharpe_correlation.json").read_text(), parse_constant=lambda c: pytest.fail(f"sharpe_correlation.json holds {c}"))
+    n = len([t for t in st.trials if t.state.name == "COMPLETE"])
+    assert sc["n_trials"] == n and sc["group_size"] == n // 2 and "half" in sc["groups"]   # fewer than 20 trials: halves that do not overlap
+    assert len(pd.read_csv(e/"top_trials.csv")) == min(10, n)
+
+def test_best_reruns_the_chosen_configuration(journey):
+    ws, log = journey
+    rows = {r["stage1_trial"]: r for r in json.loads((ws/"reports/hpo/hnn-stage1/stage2.json").read_text())}
+    d = ws/"reports/best"
+    cfg = yaml.safe_load((d/"config.yaml").read_text())
+    chosen = [r for r in rows.values() if r["best_params"] and all(cfg["strategy"][k.split(".")[1]] == v for k, v in r["best_params"].items())]
+    assert len(chosen) == 1
+    m = json.loads((d/"metrics.json").read_text())
+    assert abs(m["strategy"]["sharpe"] - chosen[0]["best_sharpe"]) < 1e-9         # the re-run reproduces the stage-2 number it was chosen for
+
+def test_a_stage1_study_resumes_after_an_interruption(journey):
+    ws, _ = journey
+    cmd = ["hpo", "stage1", "--quick", "--workers", "2", "--trials", "6", "--study", "resume", "--no-prune"]
+    p = subprocess.Popen([str(BIN/"hnn"), *cmd], cwd=ws, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url, deadline = "journal:///reports/hpo/resume/study.log", time.time() + 300
+    while time.time() < deadline:
+        time.sleep(0.5)
+        try: st = _study(ws, url, "resume")
+        except Exception: continue
+        if len([t for t in st.trials if t.state.name == "COMPLETE"]) >= 2: break
+    else: os.killpg(p.pid, signal.SIGKILL); pytest.fail("no two trials completed")
+    os.killpg(p.pid, signal.SIGINT); p.wait(timeout=120)                          # Ctrl-C in the terminal
+    st = _study(ws, url, "resume")
+    before = {t.number: t.value for t in st.trials if t.state.name == "COMPLETE"}
+    assert 2 <= len(before) < 6, "the interruption came too late to test a resume"
+    r = _hnn(cmd, cwd=ws)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert f"{len(before)} of 6 trials finished" in r.stdout
+    st = _study(ws, url, "resume")
+    after = {t.number: t.value for t in st.trials if t.state.name == "COMPLETE"}
+    assert len(after) == 6 and all(after[k] == v for k, v in before.items())       # exactly the trials asked; nothing completed was lost
+    assert not [t for t in st.trials if t.state.name == "RUNNING"]
+
+# The demo's run folder, as `hnn demo --quick` wrote it in the journey (moved here from test_reports_cli: one demo run, not two).
+@pytest.fixture(scope="module")
+def cli_demo(journey):
+    "`hnn demo --quick` as the journey ran it (a documented command), and the run folder it wrote."
+    ws, log = journey
+    e = _ran(log, "demo", "--quick")[0]
+    d = Path(re.search(r"^run folder: (.*)$", e["out"], re.M).group(1))
+    return subprocess.CompletedProcess(e["argv"], e["rc"], e["out"], e["err"]), d
+
+def test_demo_end_to_end_through_the_cli(cli_demo):
+    """Models, studies, verdict table, artefacts, manifest, every report template executed by papermill, the index page."""
+    from hnn_trading.reports import available_reports
+    r, d = cli_demo
+    assert r.returncode == 0, r.stderr[-3000:]
+    for f in ["config.yaml", "metrics.json", "equity.csv", "trades.csv", "folds.csv", "predictions.parquet", "manifest.json", "equity.png",
+              "tearsheet.html", "verdict.csv", "studies.json", "index.html", "hpo/study.json", "hpo/studies.log", "hpo/stage1/top_trials.csv",
+              "hpo/stage2/best_config.yaml", "models/mlp/metrics.json", "models/mlp/predictions.parquet"]:
+        assert (d/f).exists(), f
+    assert len(available_reports()) >= 6
+    for name in available_reports():                    # every template ran through papermill, with a verdict and at least one figure
+        html = (d/f"{name}.html").read_text()
+        assert "Verdict" in html and "<img" in html, name
+        assert not (d/f"{name}.failed.ipynb").exists(), name
+    V = pd.read_csv(d/"verdict.csv", index_col=0)
+    assert list(V.index) == ["hermite", "mlp", "hermite + stage-2 strategy", "buy and hold"]
+    assert V[["sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]].notna().all().all() and V.loc["hermite", "auc"] > 0
+    assert ((V["dsr"] >= 0) & (V["dsr"] <= 1)).all()
+    for k in ["hermite", "mlp", "buy and hold", "DSR", "index page: " + str(d/"index.html")]: assert k in r.stdout, k
+    m = json.loads((d/"metrics.json").read_text())
+    man = json.loads((d/"manifest.json").read_text())
+    assert man["seed"] == 42 and man["data_fingerprint"] and man["timings"]["walk_forward"] > 0
+    assert m["strategy"]["costs"] > 0 and m["benchmark"]["costs"] > 0       # fills at the next open, with costs, for both
+    P = pd.read_parquet(d/"predictions.parquet")
+    assert P.timestamp.min() >= pd.Timestamp("2015-12-01", tz="UTC")
+    assert 2 * 3 * 252 - 3 <= len(P) <= 2 * 3 * 252          # three yearly blocks x two indices, less any bar whose core23 features are NaN
+    # the verdict's rows are the runs' own numbers
+    assert abs(V.loc["hermite", "sharpe"] - m["strategy"]["sharpe"]) < 1e-9 and abs(V.loc["buy and hold", "sharpe"] - m["benchmark"]["sharpe"]) < 1e-9
+
+def test_failing_template_exits_nonzero_and_keeps_the_earlier_report(cli_demo):
+    r, d = cli_demo
+    before = (d/"overfitting.html").read_bytes(), (d/"overfitting.ipynb").read_bytes()
+    bad = _hnn(["report", "overfitting", "-p", "run_dir", str(d), "-p", "n_groups", "3", "--output-dir", str(d.parent), "--run-id", d.name], cwd=d.parent)
+    assert bad.returncode != 0 and "must be even" in bad.stderr, bad.stderr[-2000:]
+    assert ((d/"overfitting.html").read_bytes(), (d/"overfitting.ipynb").read_bytes()) == before
+    assert "must be even" in (d/"overfitting.failed.ipynb").read_text()
+    (d/"overfitting.failed.ipynb").unlink()
+
+def _chromium():
+    import shutil
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+_PROBE = """<script>window.addEventListener('load', () => {
+  const imgs = [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);
+  const links = [...document.links].map(a => a.getAttribute('href'));
+  const pre = document.createElement('pre'); pre.id = 'probe';
+  pre.textContent = JSON.stringify({imgs, links, verdict: !!document.getElementById('verdict')}); document.body.appendChild(pre);
+});</script></body>"""
+
+def test_index_page_renders_in_headless_chromium(cli_demo, tmp_path):
+    """Open the demo's index.html in Debian's chromium: every image decodes, every link resolves, the screenshot is not blank."""
+    import html as html_mod, re
+    import numpy as np
+    from PIL import Image
+    from hnn_trading.reports import available_reports
+    exe = _chromium()
+    if exe is None: pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+    _, d = cli_demo
+    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+             "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", f"--user-data-dir={tmp_path/'profile'}"]
+    shot = tmp_path/"index.png"
+    r = subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2400", (d/"index.html").as_uri()], capture_output=True, text=True, timeout=180)
+    assert shot.exists(), r.stderr[-2000:]
+    img = np.asarray(Image.open(shot).convert("L"), float)
+    assert img.std() > 10 and (img < 128).mean() > 0.01, "the screenshot is blank"
+    probe = d/".probe.html"                               # a copy of the page with a script that reports what the browser loaded
+    probe.write_text((d/"index.html").read_text().replace("</body>", _PROBE))
+    try:
+        dom = subprocess.run(flags + ["--virtual-time-budget=10000", "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    finally: probe.unlink()
+    m = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+    assert m, dom[-2000:]
+    got = json.loads(html_mod.unescape(m.group(1)))
+    assert got["verdict"] and len(got["imgs"]) >= 2          # the main equity figure and each baseline's
+    assert all(ok for _, ok in got["imgs"]), [s for s, ok in got["imgs"] if not ok]
+    for name in available_reports(): assert f"{name}.html" in got["links"], name
+    assert all((d/h).exists() for h in got["links"]), [h for h in got["links"] if not (d/h).exists()]
+
