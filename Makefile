@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup check-export check-clean check-readme nbtest pytest test-slow bench lab report export readme lock clean-venv
+.PHONY: demo test setup check-export check-clean check-readme check-markdown nbtest pytest test-slow bench lab report export readme lock clean-venv
 
 setup: $(STAMP)
 
@@ -23,7 +23,7 @@ demo: setup
 	$(BIN)/hnn demo
 
 # The whole test suite: package == notebooks, notebooks clean, README == index.ipynb, every notebook runs, pytest.
-test: setup check-export check-clean check-readme nbtest pytest
+test: setup check-export check-clean check-readme check-markdown nbtest pytest
 
 check-export: setup
 	$(BIN)/nbdev-export
@@ -41,12 +41,15 @@ check-clean: setup
 check-readme: setup
 	$(BIN)/python tools/make_readme.py --check
 
+check-markdown: setup
+	$(BIN)/python tools/check_markdown.py
+
 # Two workers on two cores: one torch thread each, or they fight over the cores (small models run 5-10x slower).
 nbtest: setup
 	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
 
 pytest: setup
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 test-slow: setup
 	$(BIN)/nbdev-test --n-workers 2 --flags slow

@@ -6,7 +6,7 @@ Docs: https://hnn-trading.github.io/hnn_trading/cli.html.md"""
 
 # %% ../nbs/19_cli.ipynb #65ba7d47
 from __future__ import annotations
-import argparse, os, sys
+import argparse, contextlib, os, sys
 from pathlib import Path
 
 # %% auto #0
@@ -124,7 +124,24 @@ def cmd_run(ns):
     from hnn_trading.config import RunConfig
     from hnn_trading.pipeline import run
     cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
-    _print_result(run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet)); return 0
+    with _warnings_to_summary() as got:
+        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet)
+    _print_result(res); got(res.run_dir); return 0
+
+@contextlib.contextmanager
+def _warnings_to_summary():
+    "Collect warnings while a run works; `got(run_dir)` then writes them all to run_dir/warnings.txt and prints a short summary."
+    import warnings
+    from hnn_trading.config import atomic_write, warning_summary
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        def got(run_dir):
+            if not w: return
+            msgs = [f"{m.category.__name__}: {m.message}" for m in w]
+            atomic_write(Path(run_dir)/"warnings.txt", "\n".join(msgs) + "\n")
+            print(f"\n{len(msgs)} warnings (all in {Path(run_dir)/'warnings.txt'}):\n" + "\n".join("  " + l for l in warning_summary([str(m.message) for m in w])),
+                  file=sys.stderr)
+        yield got
 
 def _demo_args(p):
     _run_args(p, config_required=False)
@@ -141,7 +158,8 @@ def cmd_demo(ns):
     from hnn_trading.config import RunConfig
     from hnn_trading.pipeline import demo, demo_config
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
-    res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet, config=cfg)
+    with _warnings_to_summary() as got:
+        res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet, config=cfg)
     fmt = {"auc": "{:.3f}", "dir_acc": "{:.3f}", "total_return": "{:.1%}", "sharpe": "{:.2f}", "sharpe_se": "±{:.2f}", "dsr": "{:.2f}", "max_drawdown": "{:.1%}", "trades": "{:.0f}"}
     V = res.verdict.copy()
     for k, f in fmt.items(): V[k] = [("-" if pd.isna(v) else f.format(v)) for v in V[k]]
@@ -151,6 +169,7 @@ def cmd_demo(ns):
     print(f"run folder: {res.run_dir}")
     for name, msg in res.failed.items(): print(f"report {name} FAILED: {msg}", file=sys.stderr)
     print(f"index page: {res.index}")
+    got(res.run_dir)
     return 1 if res.failed else 0
 
 # %% ../nbs/19_cli.ipynb #12cdd6e4
@@ -318,6 +337,7 @@ def cmd_hpo_stage2(ns):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.hpo import make_study, stage2_objective, deflated_best, SearchSpace, load_context, ranked
     from hnn_trading.pipeline import load_data
+    from hnn_trading.data import resolve_periods
     from hnn_trading.config import atomic_write
     from hnn_trading.config import resource
     st, base, _, d = load_context(ns.storage, ns.study)
@@ -329,7 +349,7 @@ def cmd_hpo_stage2(ns):
     rows = []
     for t in top:
         P = pd.read_parquet(Path(t.user_attrs["trial_dir"])/"predictions.parquet")
-        cfg = base.override({k: v for k, v in t.params.items()})
+        cfg = resolve_periods(base.override({k: v for k, v in t.params.items()}), panel)
         s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed)
         left = max(ns.trials - len(s2.trials), 0)
         if left: s2.optimize(stage2_objective(cfg, panel, P, space), n_trials=left)

@@ -6,7 +6,7 @@ Docs: https://hnn-trading.github.io/hnn_trading/config.html.md"""
 
 # %% ../nbs/00_config.ipynb #ab65059f
 from __future__ import annotations
-import dataclasses, difflib, hashlib, json, os, platform, subprocess, sys, tempfile, time, types, typing
+import dataclasses, difflib, hashlib, json, os, platform, re, subprocess, sys, tempfile, time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
@@ -14,7 +14,7 @@ import yaml
 # %% auto #0
 __all__ = ['ConfigError', 'resource', 'atomic_write', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig',
            'SplitConfig', 'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig',
-           'ReportConfig', 'RunConfig', 'git_commit', 'Timer', 'write_manifest']
+           'ReportConfig', 'RunConfig', 'git_commit', 'warning_summary', 'Timer', 'write_manifest']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -144,7 +144,7 @@ class DataConfig(Section):
     start: str|None = setting(None, help="first timestamp to keep (inclusive), e.g. 2005-01-01")
     end: str|None = setting(None, help="last timestamp to keep (inclusive)")
     exog: list[str] = setting([], help="exogenous series aligned as-of: 'vix' (bundled) or paths to single-series files")
-    periods_per_year: int = setting(252, lo=1, help="bars per year, for annualisation (252 daily, 252*7 hourly US equities)")
+    periods_per_year: int|None = setting(None, lo=1, help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)")
 
 @dataclass
 class FeatureConfig(Section):
@@ -324,6 +324,14 @@ def git_commit(path=None) -> str|None:
     except (OSError, subprocess.SubprocessError): return None
 
 # %% ../nbs/00_config.ipynb #3ca213bc
+def warning_summary(messages, top:int=5) -> list:
+    "Warnings grouped by their text with the numbers masked, most frequent first, each shown by its first instance."
+    groups = {}
+    for m in map(str, messages): groups.setdefault(re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", "#", m), []).append(m)
+    rows = sorted(groups.values(), key=len, reverse=True)
+    out = [f"{len(g)} x {g[0]}" + (" (and similar)" if len(g) > 1 else "") for g in rows[:top]]
+    return out + ([f"... and {len(rows) - top} other kinds"] if len(rows) > top else [])
+
 class Timer:
     "Collects named wall-clock timings: `with timer('train'): ...`; `timer.timings` is a dict of seconds."
     def __init__(self): self.timings, self._t0 = {}, time.perf_counter()

@@ -14,7 +14,7 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars', 'load_ohlcv',
            'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series', 'load_sample',
-           'data_fingerprint', 'summary']
+           'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods']
 
 # %% ../nbs/01_data.ipynb #50a0d892
 PRICE_COLS = ["open", "high", "low", "close"]
@@ -348,3 +348,27 @@ def summary(panel:pd.DataFrame) -> pd.DataFrame:
     g = gap_report(panel)
     g["first"] = g["first"].dt.strftime("%Y-%m-%d %H:%M"); g["last"] = g["last"].dt.strftime("%Y-%m-%d %H:%M")
     return g[["bars", "first", "last", "step", "gaps", "missing_bars", "max_gap", "missing_vs_panel"]]
+
+# %% ../nbs/01_data.ipynb #8c702d3d
+def infer_periods_per_year(panel:pd.DataFrame) -> tuple[int, str]:
+    "Bars per year from the timestamps of a panel, and how it was found."
+    t = panel.index.get_level_values("timestamp").unique().sort_values()
+    if len(t) < 3: raise DataError(f"cannot infer bars per year from {len(t)} timestamps; set data.periods_per_year")
+    step = pd.Series(t[1:] - t[:-1]).median()
+    if step >= pd.Timedelta(days=25): return 12, f"monthly bars (median step {step.days} days)"
+    if step >= pd.Timedelta(days=5): return 52, f"weekly bars (median step {step.days} days)"
+    days = pd.Series(t.normalize())
+    weekend = (days.drop_duplicates().dt.dayofweek >= 5).mean() >= 0.2
+    per_day, per_year = int(days.value_counts().median()), 365 if weekend else 252
+    what = "every day of the week" if weekend else "weekdays only"
+    return per_day * per_year, f"{per_day} bar{'s' if per_day > 1 else ''} a day x {per_year} days ({what}, median step {step})"
+
+def resolve_periods(config, panel:pd.DataFrame):
+    "The config with `data.periods_per_year` set: inferred from the bars when unset; a warning when a set value disagrees with the bars by more than 2x."
+    import warnings
+    n, how = infer_periods_per_year(panel)
+    ppy = config.data.periods_per_year
+    if ppy is None: return config.override({"data.periods_per_year": n})
+    if not 0.5 <= ppy / n <= 2:
+        warnings.warn(f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and volatility are annualised with {ppy}", stacklevel=2)
+    return config

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
-from .config import RunConfig, ConfigError, atomic_write
+from .config import RunConfig, ConfigError, atomic_write, warning_summary
 from .training import run_walk_forward
 from .strategy import positions, backtest_kwargs
 from .backtest import run_backtest
 from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
+from .data import resolve_periods
 
 # %% auto #0
 __all__ = ['DERIVED', 'OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'save_context',
@@ -166,13 +167,14 @@ def fold_means(folds:list) -> dict:
                 dir_acc_fold_mean=float(np.mean([f["val_dir_acc"] for f in v])) if v else float("nan"))
 
 def _oos_backtest(config, panel, P):
+    config = resolve_periods(config, panel)
     oos = panel[panel.index.get_level_values("timestamp") >= P["timestamp"].min()]
     W = positions(P, config.strategy, config.backtest.position_cap)
     return run_backtest(oos, W, config.backtest, config.data.periods_per_year, **backtest_kwargs(config.strategy))
 
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the stage-1 score."
-    study_dir = Path(study_dir)
+    study_dir, base = Path(study_dir), resolve_periods(base, panel)
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
         tdir = study_dir/f"trial_{trial.number:04d}"
@@ -213,6 +215,7 @@ class Stage2Cache:
         self.O, self.H, self.L, self.C = (np.ascontiguousarray(x.values) for x in (o, h, l, c))
         wide = lambda col: predictions.pivot(index="timestamp", columns="symbol", values=col).reindex(index=self.times, columns=self.syms).values
         self.p, self.mu, self.sigma = wide("p_up"), wide("mu"), wide("sigma")
+        self.periods_per_year = resolve_periods(RunConfig(), panel).data.periods_per_year      # when a config leaves it unset
 
     def confidence_threshold(self, q:float) -> float:
         "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile)."
@@ -232,13 +235,13 @@ class Stage2Cache:
                                             float(b.slippage_bps) / 1e4, int(b.max_positions), float(s.stop_loss), float(s.take_profit), int(s.max_hold), False)
         if err[0]: raise ValueError(f"price missing for {self.syms[err[2]]} at {self.times[err[1]]}")
         r = np.empty_like(eq); r[0] = eq[0] / b.initial_equity - 1; r[1:] = eq[1:] / eq[:-1] - 1
-        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
+        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year or self.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
         if returns: out["returns"] = r
         return out
 
 def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFrame, space:SearchSpace):
     "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once)."
-    cache = Stage2Cache(panel, predictions)
+    cache, base = Stage2Cache(panel, predictions), resolve_periods(base, panel)
     def objective(trial):
         ov = space.sample(trial)
         q = ov.pop("strategy.threshold_quantile", None)
@@ -346,17 +349,17 @@ def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:
     "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings); returns `n_trials`."
     from hnn_trading.pipeline import load_data, load_exog
     panel = load_data(base.data) if panel is None else panel
+    base = resolve_periods(base, panel)
     study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat)
     obj = make_objective(base, panel, space, study_dir, exog=load_exog(base.data))
-    seen = {}
-    def quiet(trial):                                                # training warnings are counted, not printed per fold
+    seen = []
+    def quiet(trial):                                                # training warnings are collected, not printed per fold
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             try: return obj(trial)
-            finally:
-                for m in w: k = re.sub(r"[-+]?\d+(\.\d+)?", "N", str(m.message)); seen[k] = seen.get(k, 0) + 1
+            finally: seen.extend(m.message for m in w)
     study.optimize(quiet, n_trials=n_trials, gc_after_trial=True, catch=(ValueError,), callbacks=[_say_trial] if verbose else [])
-    if verbose and seen: print("warnings during training:\n" + "\n".join(f"  {n} x {k}" for k, n in sorted(seen.items(), key=lambda x: -x[1])))
+    if verbose and seen: print(f"{len(seen)} warnings during training:\n" + "\n".join("  " + l for l in warning_summary(seen)))
     return n_trials
 
 def _say_trial(study, t):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import RunConfig, Timer, atomic_write, write_manifest
 from . import data as data_mod
+from .data import resolve_periods
 from .training import run_walk_forward
 from .strategy import positions, backtest_kwargs
 from .backtest import run_backtest, buy_and_hold, save_backtest
@@ -68,6 +69,9 @@ class RunResult:
     def _repr_markdown_(self): return f"Run `{self.run_dir}`\n\n" + self.table().to_markdown(floatfmt=".4f")
 
 # %% ../nbs/18_pipeline.ipynb #72559be1
+def _ppy_source(config, panel) -> str:
+    return "set in the config" if config.data.periods_per_year is not None else "inferred: " + data_mod.infer_periods_per_year(panel)[1]
+
 def _csv(df, **kw) -> str:
     b = io.StringIO(); df.to_csv(b, **kw); return b.getvalue()
 
@@ -75,9 +79,10 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
+    with timer("data"): panel = load_data(c.data)
+    c = resolve_periods(c, panel)
     d.mkdir(parents=True, exist_ok=True)
     c.to_yaml(d/"config.yaml")
-    with timer("data"): panel = load_data(c.data)
     with timer("walk_forward"): wf = run_walk_forward(c, panel, progress=progress, exog=load_exog(c.data))
     P = wf.predictions
     with timer("backtest"):
@@ -98,7 +103,8 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
         res.reports["index"] = dict(html=write_index(d, f"{c.model.name} on {c.data.source}: {d.name}"))
     write_manifest(d, c, data_fingerprint=data_mod.data_fingerprint(panel), timings=timer.timings,
-                   extra=dict(artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))
+                   extra=dict(periods_per_year=c.data.periods_per_year, periods_per_year_source=_ppy_source(config, panel),
+                              artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))
     return res
 
 # %% ../nbs/18_pipeline.ipynb #8d795493
@@ -177,7 +183,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     runs = {c.model.name: main}
     for name, ov in baselines.items():
         runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress); step(name)
-    panel = load_data(c.data)
+    panel = load_data(c.data); c = resolve_periods(c, panel)
     # stage 1: HermiteNet structure on a cheaper walk-forward; stage 2: strategy on the main run's cached predictions
     h = d/"hpo"; h.mkdir(exist_ok=True)
     atomic_write(h/"study.json", json.dumps({"storage": "studies.log", "stage1": "stage1", "stage2": "stage2"}, indent=1))

@@ -107,14 +107,15 @@ def _predict(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192)
     return {k: np.concatenate([o[k] for o in outs]) if outs else np.zeros(0, "float32") for k in keys}
 
 def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Generator, mcfg=None, device=torch.device("cpu"),
-             pos_weight:float|None=None, desc:str="", progress:bool=False) -> tuple:
-    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch)."
+             pos_weight:float|None=None, desc:str="", progress=False) -> tuple:
+    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     bs = tcfg.batch_size
     sched, per_batch = make_scheduler(opt, tcfg, math.ceil(len(tr) / bs))
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
     if ca is not None and len(ca): _, yc, rc, _, gc = batch(ca); yc, rc = yc.float().cpu(), rc.float().cpu()
-    bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=not progress, leave=False)
+    outer = progress if hasattr(progress, "set_postfix") else None      # one bar per stage: the walk-forward's fold bar shows the epoch
+    bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
     for ep in bar:
         frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
         rows = tr[int(round((1 - frac) * len(tr))):] if frac < 1 else tr          # the most recent share of training rows
@@ -141,7 +142,10 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
             if cl < best - 1e-7: best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
             else: bad += 1
         else: best_state, best_epoch = copy.deepcopy(model.state_dict()), ep
-        hist.append(h); bar.set_postfix(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
+        hist.append(h)
+        post = dict(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
+        if outer is not None: outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{tcfg.epochs}", **post})
+        else: bar.set_postfix(**post)
         if bad >= tcfg.patience: break
     model.load_state_dict(best_state)
     scale = hist[best_epoch - 1].get("pred_scale")
@@ -222,7 +226,8 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
     out_folds, preds = [], []
     ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
     A = torch.as_tensor(ds.asset_id, device=device); G = torch.as_tensor(tpos, device=device)
-    for f in tqdm(folds, desc="walk-forward", disable=not show, leave=False):
+    wbar = tqdm(folds, desc=f"walk-forward {c.model.name}", disable=not show, leave=False)
+    for f in wbar:
         tr = np.flatnonzero(np.isin(tpos, f.train) & usable); ca = np.flatnonzero(np.isin(tpos, f.calib) & usable)
         va = np.flatnonzero(np.isin(tpos, f.val) & ds.valid)
         if len(tr) < 10: raise ValueError(f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds")
@@ -238,7 +243,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols)).to(device)
-            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"fold {f.k}", show)
+            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"fold {f.k}", wbar if show else False)
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()

@@ -25,7 +25,7 @@ SIZE = {"demo": [("--quick", None)],
 PHASES = ["data validate", "report", "run", "report NAME", "demo", "hpo stage1", "hpo worker", "hpo stage2", "hpo export", "hpo best"]
 
 def _env():
-    return dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", PYTHONWARNINGS="ignore")
+    return dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
 
 def _hnn(args, cwd, timeout=900, **kw):
     return subprocess.run([str(BIN/"hnn"), *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout, **kw)
@@ -126,6 +126,18 @@ def test_run_and_its_report(journey):
     assert 0 < m["walk_forward"]["auc"] < 1 and math.isfinite(m["benchmark"]["sharpe"])
     assert "Verdict" in (d/"model_evaluation.html").read_text()                   # `hnn report model_evaluation -p run_dir reports/my-run`
     assert (d/"model_evaluation.html").stat().st_mode & 0o044, "artefacts must follow the umask, not be 0600"
+    man = json.loads((d/"manifest.json").read_text())
+    assert man["periods_per_year"] == 252 and man["periods_per_year_source"].startswith("inferred: 1 bar a day x 252 days")   # daily bars, not set in demo.yaml
+    assert yaml.safe_load((d/"config.yaml").read_text())["data"]["periods_per_year"] == 252
+
+def test_output_a_person_can_read(journey):
+    "No kernel noise, no warning tracebacks interleaved with progress: warnings end up summarised, and all of them in the run folder."
+    ws, log = journey
+    for e in log: assert "Kernel is running over TCP" not in e["err"] + e["out"], e["documented"]
+    for e in _ran(log, "run") + _ran(log, "demo"):
+        assert "warnings.warn(" not in e["err"], e["documented"]                   # the source line Python prints under each raw warning
+        d = Path(re.search(r"^run folder: (.*)$", e["out"], re.M).group(1))
+        if (d/"warnings.txt").exists(): assert f"warnings (all in {d/'warnings.txt'})" in e["err"]
 
 def test_stage1_worker_and_numbers_that_agree(journey):
     ws, log = journey
