@@ -17,10 +17,11 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 # Quick-sized settings per subcommand: a flag's value is replaced (or the flag added); --set pairs are appended.
 SIZE = {"demo": [("--quick", None)],
-        "run": [("--set", "training.epochs=1"), ("--set", "splits.n_folds=2")],
+        "run": [("--set", "training.epochs=1"), ("--set", "splits.n_folds=2"), ("--set", "report.templates=[backtest_tearsheet]")],   # the demo runs every template
         "hpo stage1": [("--quick", None), ("--trials", "4")],
         "hpo worker": [("--trials", "2")],
-        "hpo stage2": [("--trials", "30"), ("--top-k", "2")]}
+        "hpo stage2": [("--trials", "30"), ("--top-k", "2")],
+        "hpo best": [("--no-report", None)]}
 # The order a user follows: a report on a run comes after the run, stage 2 after stage 1, ...
 PHASES = ["data validate", "report", "run", "report NAME", "demo", "hpo stage1", "hpo worker", "hpo stage2", "hpo export", "hpo best"]
 

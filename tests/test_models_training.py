@@ -10,8 +10,8 @@ from hnn_trading.training import run_walk_forward, seed_everything, load_checkpo
 se = lambda n: np.sqrt(1 / (3 * n))                       # SE of an AUC near 0.5, balanced classes
 
 def test_hermite_net_recovers_a_linear_signal_in_skewed_noise():
-    """HERMITE.md section 8: y = 0.25 x_0 + skewed noise. The best any model can do is corr(mu, y) = corr(x_0, y) (0.25 in the
-    population) and the AUC of x_0 for y > 0 (0.615 in the population for this gamma noise: the ~0.63 of HERMITE.md is above what
+    """The model specification's check: y = 0.25 x_0 + skewed noise. The best any model can do is corr(mu, y) = corr(x_0, y) (0.25 in the
+    population) and the AUC of x_0 for y > 0 (0.615 in the population for this gamma noise: the specification's ~0.63 is above what
     this noise allows). The net, early-stopped on a validation split, must come within 0.05 and 0.025 of those ceilings."""
     import copy
     rng = np.random.default_rng(0); n, f = 12_000, 8
