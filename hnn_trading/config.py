@@ -174,7 +174,7 @@ class SplitConfig(Section):
 # %% ../nbs/00_config.ipynb #f4b5cd9e
 @dataclass
 class ModelConfig(Section):
-    "Model architecture; the Hermite names follow HERMITE.md."
+    "Model architecture; the Hermite names are explained in 08_models."
     name: str = setting("mlp", help="registered model name: mlp, lstm, gru, patchtst, hermite (models.available())")
     hidden_dim: int = setting(64, lo=1, hi=4096, help="hidden width of the MLP/LSTM/GRU/PatchTST baselines")
     n_layers: int = setting(2, lo=1, hi=16, help="hidden layers of the MLP")

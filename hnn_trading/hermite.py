@@ -1,4 +1,4 @@
-"""Hermite bases by recurrence, the per-unit Hermite activation, the symmetric (gradient) Hermite block with its Jacobian trace, and three predictive densities with closed-form CDFs and P(up). ../shared/HERMITE.md is the specification.
+"""Hermite bases by recurrence, the per-unit Hermite activation, the symmetric (gradient) Hermite block with its Jacobian trace, and three predictive densities with closed-form CDFs and P(up). The model is described in full here and in `08_models` (the network and its presets).
 
 Docs: https://hnn-trading.github.io/hnn_trading/hermite.html.md"""
 
