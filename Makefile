@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup check-export check-clean check-readme check-markdown nbtest pytest test-slow bench lab report export readme lock clean-venv
+.PHONY: demo test setup check-export check-clean check-readme check-markdown nbtest outputs docs pytest test-slow bench lab report export readme lock clean-venv
 
 setup: $(STAMP)
 
@@ -45,8 +45,19 @@ check-markdown: setup
 	$(BIN)/python tools/check_markdown.py
 
 # Two workers on two cores: one torch thread each, or they fight over the cores (small models run 5-10x slower).
+# Every notebook runs top to bottom; its fresh outputs are compared with the committed ones (same cells, same kinds of
+# output, an image wherever it plots), then the committed notebooks are put back untouched.
 nbtest: setup
-	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing
+	$(BIN)/python tools/check_outputs.py snapshot
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --timing --save; rc=$$?; $(BIN)/python tools/check_outputs.py compare || rc=1; exit $$rc
+
+# Run every notebook and keep its outputs (commit them: the notebooks are the documentation, with their tables and plots).
+outputs: setup
+	OMP_NUM_THREADS=1 $(BIN)/nbdev-test --n-workers 2 --save && $(BIN)/nbdev-clean && $(BIN)/python tools/make_readme.py
+
+# The documentation site: one HTML page per notebook, the README's notebook as home page, in _docs/.
+docs: setup
+	$(BIN)/python tools/make_docs.py _docs
 
 pytest: setup
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests

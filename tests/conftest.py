@@ -14,3 +14,57 @@ def hnn():
     p = BIN/"hnn"
     if not p.exists(): pytest.fail(f"the hnn command is not installed in {BIN}; run `make setup`")
     return str(p)
+
+class Browser:
+    "Headless Debian Chromium, as a person would open a page: screenshots and the DOM after the page's scripts ran."
+    def __init__(self, exe, profile):
+        self.flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                      "--disable-component-update", "--disable-sync", "--no-first-run", "--no-default-browser-check", "--hide-scrollbars",
+                      f"--user-data-dir={profile}"]
+
+    def screenshot(self, url, path, size="1280,2000", budget=None):
+        "Save a PNG of `url`; fail unless it is a real, non-blank picture."
+        import subprocess
+        import numpy as np
+        from PIL import Image
+        extra = [f"--virtual-time-budget={budget}"] if budget else []
+        r = subprocess.run(self.flags + extra + [f"--screenshot={path}", f"--window-size={size}", url], capture_output=True, text=True, timeout=180)
+        assert Path(path).exists(), r.stderr[-2000:]
+        img = np.asarray(Image.open(path).convert("L"), float)
+        assert img.std() > 10 and (img < 128).mean() > 0.01, f"the screenshot {path} is blank"
+        return path
+
+    def dom(self, url, budget=10000) -> str:
+        import subprocess
+        return subprocess.run(self.flags + [f"--virtual-time-budget={budget}", "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
+
+    @staticmethod
+    def probe_dom(dom:str) -> dict:
+        "The value the probe script (`probed_copy`) wrote into the dumped DOM."
+        import html as html_mod, json, re
+        m = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
+        assert m, "the probe did not run: " + dom[-1500:]
+        return json.loads(html_mod.unescape(m.group(1)))
+
+PROBE = """<script>window.addEventListener('load', () => setTimeout(() => {{
+  const pre = document.createElement('pre'); pre.id = 'probe'; pre.textContent = JSON.stringify({js}); document.body.appendChild(pre);
+}}, {delay}));</script></body>"""
+
+def probed_copy(page:Path, js:str, delay:int=0) -> Path:
+    "A copy of an HTML page, beside it, with a script that writes `js`'s value into the DOM once the page loaded."
+    probe = page.with_name(f".probe-{page.name}")
+    probe.write_text(page.read_text().replace("</body>", PROBE.format(js=js, delay=delay), 1))
+    return probe
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory):
+    import shutil
+    exe = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+    if exe is None: pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
+    return Browser(exe, tmp_path_factory.mktemp("chromium-profile"))
+
+@pytest.fixture
+def shots(request):
+    "A folder that keeps this test's screenshots for a person to look at: .test-output/<test name>/."
+    d = ROOT/".test-output"/request.node.name; d.mkdir(parents=True, exist_ok=True)
+    return d

@@ -269,43 +269,19 @@ def test_failing_template_exits_nonzero_and_keeps_the_earlier_report(cli_demo):
     assert "must be even" in (d/"overfitting.failed.ipynb").read_text()
     (d/"overfitting.failed.ipynb").unlink()
 
-def _chromium():
-    import shutil
-    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+INDEX_JS = """{imgs: [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]),
+  links: [...document.links].map(a => a.getAttribute('href')), verdict: !!document.getElementById('verdict')}"""
 
-_PROBE = """<script>window.addEventListener('load', () => {
-  const imgs = [...document.images].map(i => [i.getAttribute('src'), i.complete && i.naturalWidth > 0]);
-  const links = [...document.links].map(a => a.getAttribute('href'));
-  const pre = document.createElement('pre'); pre.id = 'probe';
-  pre.textContent = JSON.stringify({imgs, links, verdict: !!document.getElementById('verdict')}); document.body.appendChild(pre);
-});</script></body>"""
-
-def test_index_page_renders_in_headless_chromium(cli_demo, tmp_path):
+def test_index_page_renders_in_headless_chromium(cli_demo, browser, shots):
     """Open the demo's index.html in Debian's chromium: every image decodes, every link resolves, the screenshot is not blank."""
-    import html as html_mod, re
-    import numpy as np
-    from PIL import Image
+    from conftest import Browser, probed_copy
     from hnn_trading.reports import available_reports
-    exe = _chromium()
-    if exe is None: pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
     _, d = cli_demo
-    flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-             "--no-first-run", "--no-default-browser-check", "--hide-scrollbars", f"--user-data-dir={tmp_path/'profile'}"]
-    shot = tmp_path/"index.png"
-    r = subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1280,2400", (d/"index.html").as_uri()], capture_output=True, text=True, timeout=180)
-    assert shot.exists(), r.stderr[-2000:]
-    img = np.asarray(Image.open(shot).convert("L"), float)
-    assert img.std() > 10 and (img < 128).mean() > 0.01, "the screenshot is blank"
-    probe = d/".probe.html"                               # a copy of the page with a script that reports what the browser loaded
-    probe.write_text((d/"index.html").read_text().replace("</body>", _PROBE))
-    try:
-        dom = subprocess.run(flags + ["--virtual-time-budget=10000", "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=180).stdout
+    browser.screenshot((d/"index.html").as_uri(), shots/"index.png", size="1280,2400")
+    probe = probed_copy(d/"index.html", INDEX_JS)          # a copy of the page with a script that reports what the browser loaded
+    try: got = Browser.probe_dom(browser.dom(probe.as_uri()))
     finally: probe.unlink()
-    m = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
-    assert m, dom[-2000:]
-    got = json.loads(html_mod.unescape(m.group(1)))
     assert got["verdict"] and len(got["imgs"]) >= 2          # the main equity figure and each baseline's
     assert all(ok for _, ok in got["imgs"]), [s for s, ok in got["imgs"] if not ok]
     for name in available_reports(): assert f"{name}.html" in got["links"], name
     assert all((d/h).exists() for h in got["links"]), [h for h in got["links"] if not (d/h).exists()]
-

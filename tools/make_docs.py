@@ -70,8 +70,8 @@ def sidebar(current:str, entries:list) -> str:
 def render(nb:dict, name:str, entries:list) -> str:
     import nbformat
     from nbconvert import HTMLExporter
-    ex = HTMLExporter(template_name="lab")
-    body, _ = ex.from_notebook_node(nbformat.from_dict(prepare(nb)))
+    ex = HTMLExporter(template_name="lab", exclude_input_prompt=True, exclude_output_prompt=True)
+    body, _ = ex.from_notebook_node(nbformat.reads(json.dumps(prepare(nb)), as_version=4))   # reads joins multi-line outputs
     body = re.sub(r"<script[^>]*>[^<]*</script>\s*", lambda m: "" if "mathjax" in m.group(0).lower() or "MathJax" in m.group(0) else m.group(0), body)
     body = re.sub(r'<script[^>]*src="[^"]*mathjax[^"]*"[^>]*>\s*</script>', "", body, flags=re.I)
     body = re.sub(r'href="(?:\.\./)?(?:nbs/)?([\w.-]+)\.ipynb"', r'href="\1.html"', body)
