@@ -83,7 +83,7 @@ def cmd_validate(ns):
     for r in panel.attrs.get("load_report", []):
         if r.get("note"): print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
     dropped = sum(r.get("dropped_nan_rows", 0) for r in panel.attrs.get("load_report", []))
-    print(f"\nOK: {len(s)} symbols, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
+    print(f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
           f"{panel.index.get_level_values(0).max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"
           + (f"; {dropped} NaN rows dropped" if dropped else ""))
     return 0
@@ -107,8 +107,9 @@ def _run_args(p, config_required=True):
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 def _print_result(res):
-    import pandas as pd
-    with pd.option_context("display.float_format", "{:,.4f}".format): print(res.table().to_string())
+    from hnn_trading.reports import readable, verdict_sentence
+    print(readable(res.table(), by="index").to_string())
+    if verdict_sentence(res.run_dir): print("\n" + verdict_sentence(res.run_dir))
     print(f"\nrun folder: {res.run_dir}")
     for name, paths in res.reports.items():
         for kind, p in paths.items(): print(f"report {name} ({kind}): {p}")
@@ -123,8 +124,12 @@ def cmd_run(ns):
     from hnn_trading.pipeline import run
     cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
-        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet)
+        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns))
     _print_result(res); got(res.run_dir); return 0
+
+def _progress(ns) -> bool:
+    "Progress bars in a terminal only: a log file or a pipe gets the results, not a stream of redrawn bars."
+    return not ns.quiet and sys.stderr.isatty()
 
 @contextlib.contextmanager
 def _warnings_to_summary():
@@ -151,17 +156,14 @@ hnn demo                                    # the full demo (about 2.5 minutes o
 """)
 def cmd_demo(ns):
     "The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold, every report, the index page."
-    import sys
-    import pandas as pd
     from hnn_trading.config import RunConfig
     from hnn_trading.pipeline import demo, demo_config
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
-        res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=not ns.quiet, config=cfg)
-    fmt = {"auc": "{:.3f}", "dir_acc": "{:.3f}", "total_return": "{:.1%}", "sharpe": "{:.2f}", "sharpe_se": "±{:.2f}", "dsr": "{:.2f}", "max_drawdown": "{:.1%}", "trades": "{:.0f}"}
-    V = res.verdict.copy()
-    for k, f in fmt.items(): V[k] = [("-" if pd.isna(v) else f.format(v)) for v in V[k]]
-    print(V.rename(columns={"dir_acc": "DirAcc", "total_return": "return", "sharpe_se": "SE", "dsr": "DSR", "max_drawdown": "max DD"}).to_string())
+        res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns), config=cfg)
+    from hnn_trading.reports import readable, verdict_sentence
+    print(readable(res.verdict).to_string())
+    if verdict_sentence(res.run_dir): print("\n" + verdict_sentence(res.run_dir))
     print(f"\nout of fold {res.runs[cfg.model.name].backtest.equity.index[0]:%Y-%m-%d} to {res.runs[cfg.model.name].backtest.equity.index[-1]:%Y-%m-%d}, net of costs; "
           f"DSR deflates by all {res.studies['n_configurations']} configurations tried")
     print(f"run folder: {res.run_dir}")
@@ -203,6 +205,9 @@ def cmd_report(ns):
         for n in available_reports(): print(f"{n}: " + ", ".join(f"{k}={v['default']}" for k, v in template_parameters(n).items()))
         return 0
     params = _caller_paths({k: yaml.safe_load(v) for k, v in (ns.param or [])})
+    need = template_parameters(ns.name)
+    if "run_dir" in need and not params.get("run_dir") and not params.get("storage"):
+        raise ValueError(f"report {ns.name!r} reads a run: pass -p run_dir reports/<run id>" + (" (or -p storage URL -p study NAME)" if "storage" in need else ""))
     if "run_dir" in params and ns.run_id is None: run_dir = params["run_dir"]   # write next to the run it describes
     else: run_dir = None
     paths = run_report(ns.name, params, run_dir=run_dir, output_dir=ns.output_dir, run_id=ns.run_id, html=not ns.no_html)
@@ -252,7 +257,8 @@ hnn hpo stage1 --quick --space configs/search/pareto.yaml --study pareto --trial
 """)
 def cmd_hpo_stage1(ns):
     "Create or resume a study (run the same command again after any stop: only the missing trials run) and run local workers on it."
-    import subprocess, shutil
+    import subprocess, shutil, optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.config import RunConfig
     from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked
     from hnn_trading.reports import run_dir_for
@@ -290,8 +296,9 @@ def cmd_hpo_stage1(ns):
         for p in procs: p.wait()
         raise
     top = ranked(st)
-    if top: print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
-    else: print("no complete trial")
+    if not top: print("no complete trial")
+    elif len(space.directions) > 1: print(f"{len(top)} complete trials; {len(st.best_trials)} on the Pareto front of score and Sharpe; highest score {top[0].values[0]:.4f} (trial {top[0].number})")
+    else: print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
     print(_next_steps(storage, ns.study))
     return max(codes, default=0)
 
@@ -315,7 +322,7 @@ def cmd_hpo_worker(ns):
         st = make_study(ns.study, ns.storage, ns.trials, base.seed, heartbeat=ns.heartbeat)
         save_context(st, base, space, d)
     import optuna
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)                    # a line per trial is printed here; Ctrl-C shows no Optuna traceback
     run_worker(ns.storage, ns.study, ns.trials, base, space, d, seed=ns.seed, prune=not ns.no_prune, heartbeat=ns.heartbeat, verbose=True)
     return 0
 
@@ -423,7 +430,7 @@ def cmd_hpo_best(ns):
         cfg = cfg.override(rows[t.number]["best_params"])
     print(f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})" + (" with its stage-2 strategy" if ns.stage2 else "")
           + ": re-running its walk-forward; its numbers are on the period the study selected on, not a held-out one")
-    res = run(cfg.override({"training.progress": not ns.quiet}), output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-trial{t.number}",
-              reports=not ns.no_report, progress=not ns.quiet)
-    _print_result(res)
+    with _warnings_to_summary() as got:
+        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-trial{t.number}", reports=not ns.no_report, progress=_progress(ns))
+    _print_result(res); got(res.run_dir)
     return 0

@@ -356,7 +356,7 @@ def infer_periods_per_year(panel:pd.DataFrame) -> tuple[int, str]:
     if step >= pd.Timedelta(days=25): return 12, f"monthly bars (median step {step.days} days)"
     if step >= pd.Timedelta(days=5): return 52, f"weekly bars (median step {step.days} days)"
     days = pd.Series(t.normalize())
-    weekend = (days.drop_duplicates().dt.dayofweek >= 5).mean() >= 0.2
+    weekend = (days.drop_duplicates().dt.day_of_week >= 5).mean() >= 0.2
     per_day, per_year = int(days.value_counts().median()), 365 if weekend else 252
     what = "every day of the week" if weekend else "weekdays only"
     return per_day * per_year, f"{per_day} bar{'s' if per_day > 1 else ''} a day x {per_year} days ({what}, median step {step})"

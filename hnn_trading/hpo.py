@@ -125,6 +125,9 @@ def save_context(study, base:RunConfig, space:SearchSpace, study_dir):
 
 def load_context(storage:str, name:str):
     "(study, base config, search space, artefact folder) of a study created by `hnn hpo stage1`."
+    for pre in ("sqlite:///", "journal:///"):
+        if storage.startswith(pre) and not Path(storage[len(pre):]).exists():
+            raise ValueError(f"no study storage at {storage[len(pre):]} (from {redact(storage)}); check the path, relative to {Path.cwd()}")
     try: st = optuna.load_study(study_name=name, storage=make_storage(storage))
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(make_storage(storage))]

@@ -205,7 +205,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     ppy = c.data.periods_per_year
     rows = {name: _row(r.metrics["walk_forward"]["auc"], r.metrics["walk_forward"]["dir_acc"], r.backtest) for name, r in runs.items()}
     w = main.metrics["walk_forward"]
-    rows[f"{c.model.name} + stage-2 strategy"] = _row(w["auc"], w["dir_acc"], tuned)
+    rows[f"{c.model.name} + stage-2 strategy (chosen on these bars)"] = _row(w["auc"], w["dir_acc"], tuned)   # selected in sample: read its deflated Sharpe
     rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
     per_bar = lambda sr: sr / np.sqrt(ppy)
     srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]

@@ -9,8 +9,9 @@ from pathlib import Path
 from .config import atomic_write
 
 # %% auto #0
-__all__ = ['ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'run_dir_for', 'to_html', 'run_report',
-           'write_index', 'RunFolder', 'load_run', 'run_studies']
+__all__ = ['LABELS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'run_dir_for', 'to_html',
+           'run_report', 'cell', 'readable', 'show', 'verdict_sentence', 'write_index', 'RunFolder', 'load_run',
+           'run_studies']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
@@ -73,7 +74,7 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     try:
         pm.execute_notebook(str(tpl), str(tmp), parameters=params, kernel_name="python3", cwd=str(d),
                             progress_bar=progress, execution_timeout=timeout, report_mode=False,
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])          # no "Kernel is running over TCP" line per report
+                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])          # no "Kernel is running over TCP" line per report
     except Exception as e:
         if tmp.exists(): os.replace(tmp, failed)
         msg = getattr(e, "evalue", None) or str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
@@ -85,27 +86,118 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     if html: paths["html"] = to_html(out)
     return paths
 
+# %% ../nbs/17_reports.ipynb #37b8d579
+LABELS = {"auc": "AUC", "dir_acc": "DirAcc", "total_return": "return", "sharpe": "Sharpe", "sharpe_se": "Sharpe SE", "dsr": "deflated Sharpe",
+          "psr": "PSR", "max_drawdown": "max drawdown", "cagr": "CAGR", "calmar": "Calmar", "sortino": "Sortino", "win_rate": "win rate",
+          "profit_factor": "profit factor", "log_loss": "log-loss", "brier": "Brier", "ece": "ECE", "ks": "KS", "psi": "PSI",
+          "auc_fold_mean": "AUC (fold mean)", "dir_acc_fold_mean": "DirAcc (fold mean)", "auc_pooled": "AUC (pooled)", "dir_acc_pooled": "DirAcc (pooled)",
+          "best_epoch": "best epoch", "n_bars": "bars", "p_value": "p-value", "p_adj": "adjusted p", "ms_per_batch": "ms per batch", "samples_per_s": "samples/s"}
+_PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|^vol$|_pct$|percent")
+_COUNT = re.compile(r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|gaps|symbols|missing_bars)$|^n_|_(bars|rows|trials|trial|count|epochs)$")
+_PVAL = re.compile(r"^(p|pval|p_value|pvalue|p_adj|q_value)$")
+_MONEY = re.compile(r"cost|pnl|equity|cash|notional")
+_PRICE = re.compile(r"^(open|high|low|close|price)$|_px$")
+_RATIO = re.compile(r"sharpe|sortino|calmar|^dsr$|^psr$|profit_factor")
+
+def cell(v, name:str="") -> str:
+    "One value formatted for a reader, by what its column (or row) `name` holds."
+    import math
+    import pandas as pd
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT: return "-"
+    if isinstance(v, (pd.Timestamp,)): return f"{v:%Y-%m-%d}" if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "dtype"): return str(v)
+    k = str(name).lower(); v = float(v)
+    if math.isinf(v): return "inf" if v > 0 else "-inf"
+    if _PVAL.search(k): return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    if _PCT.search(k): return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
+    if _COUNT.search(k) or (v.is_integer() and abs(v) >= 10 and not _PRICE.search(k)): return f"{v:,.0f}"
+    if _MONEY.search(k): return f"{v:,.0f}"
+    if _PRICE.search(k) or _RATIO.search(k): return f"{v:,.2f}"
+    return f"{v:,.4f}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+def readable(df, by:str="columns"):
+    "A copy of `df` as strings a reader wants: values formatted by column (or by row name with `by='index'`), readable labels, dates without midnight."
+    import pandas as pd
+    df = df.to_frame() if isinstance(df, pd.Series) else df
+    out = pd.DataFrame({c: [cell(v, (c if by == "columns" else i)) for i, v in df[c].items()] for c in df.columns}, index=df.index)
+    lab = lambda x: LABELS.get(x, x.replace("_", " ") if isinstance(x, str) else x)
+    out.columns = [lab(c) for c in df.columns]
+    if isinstance(out.index, pd.DatetimeIndex): out.index = [cell(t) for t in out.index]
+    else: out.index = [lab(i) for i in out.index]
+    return out
+
+def show(df, by:str="columns", index:bool=True):
+    "Display `readable(df)` in a notebook (a report's tables)."
+    from IPython.display import display
+    st = readable(df, by).style
+    display(st if index else st.hide(axis="index"))
+
 # %% ../nbs/17_reports.ipynb #c37bcc73
 def _verdict_html(d:Path) -> str:
-    "The verdict table (verdict.csv, written by the demo) or strategy vs buy-and-hold from metrics.json."
-    import html, json
+    "The verdict table (verdict.csv, written by the demo) or strategy vs buy-and-hold from metrics.json, formatted by `readable`."
+    import json
     import pandas as pd
     if (d/"verdict.csv").exists():
         v = pd.read_csv(d/"verdict.csv", index_col=0)
-        fmts = {"auc": "{:.3f}", "dir_acc": "{:.3f}", "total_return": "{:.1%}", "sharpe": "{:.2f}", "sharpe_se": "{:.2f}", "dsr": "{:.2f}",
-                "max_drawdown": "{:.1%}", "trades": "{:.0f}"}
-        cells = lambda r: "".join(f"<td>{'-' if pd.isna(r[c]) else fmts.get(c, '{}').format(r[c])}</td>" for c in v.columns)
-        return ("<h2>Verdict</h2><table id='verdict'><tr><th>model</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in v.columns) + "</tr>"
-                + "".join(f"<tr><td>{html.escape(str(i))}</td>{cells(r)}</tr>" for i, r in v.iterrows()) + "</table>"
-                + "<p><small>Out-of-fold, net of costs. dsr: deflated Sharpe ratio, the probability that the true Sharpe is above zero "
+        return ("<h2>Verdict</h2>" + readable(v).to_html(table_id="verdict", escape=True, index_names=False)
+                + "<p><small>Out of fold, net of costs. Deflated Sharpe: the probability that the true Sharpe ratio is above zero "
                   "after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials).</small></p>")
     if (d/"metrics.json").exists():
-        m = json.loads((d/"metrics.json").read_text()); s, b = m.get("strategy", {}), m.get("benchmark", {})
-        fmt = lambda v, f: "-" if v is None else format(v, f)
-        return ("<table><tr><th></th><th>strategy</th><th>buy and hold</th></tr>" + "".join(
-            f"<tr><td>{k}</td><td>{fmt(s.get(k), f)}</td><td>{fmt(b.get(k), f)}</td></tr>"
-            for k, f in [("total_return", ".2%"), ("sharpe", ".2f"), ("sharpe_se", ".2f"), ("max_drawdown", ".2%"), ("trades", ".0f")]) + "</table>")
+        m = json.loads((d/"metrics.json").read_text())
+        keys = ["total_return", "sharpe", "sharpe_se", "max_drawdown", "trades"]
+        t = pd.DataFrame({"strategy": [m.get("strategy", {}).get(k) for k in keys], "buy and hold": [m.get("benchmark", {}).get(k) for k in keys]}, index=keys)
+        return readable(t.astype(float), by="index").to_html(table_id="verdict", escape=True)
     return ""
+
+def verdict_sentence(d:Path) -> str:
+    "One sentence: which model, if any, beat buy-and-hold after costs, and with what deflated Sharpe."
+    import json
+    import pandas as pd
+    if (d/"verdict.csv").exists():
+        v = pd.read_csv(d/"verdict.csv", index_col=0)
+        if "buy and hold" not in v.index or len(v) < 2: return ""
+        b, m = v.loc["buy and hold"], v.drop(index="buy and hold")
+    elif (d/"metrics.json").exists():
+        js = json.loads((d/"metrics.json").read_text())
+        if "benchmark" not in js: return ""
+        b, m = pd.Series(js["benchmark"]), pd.DataFrame([js["strategy"]], index=["the strategy"])
+    else: return ""
+    best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
+    dsr = r.get("dsr", float("nan")); has_dsr = not pd.isna(dsr)
+    what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (f", deflated Sharpe {dsr:.2f})" if has_dsr else ")")
+    bh = f"buy-and-hold's {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
+    if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95: return f"{best} beat buying and holding after costs: {what} against {bh}."
+    if r["sharpe"] > b["sharpe"]:
+        why = f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need" if has_dsr else "one run is not evidence: compare the Sharpe difference with its standard error"
+        return f"The best, {what}, had a higher Sharpe ratio than {bh} after costs, but {why}."
+    return f"No model beat buying and holding after costs: the best, {what}, against {bh}."
+
+def _equity_overlay(d:Path):
+    "One PNG, equity (growth of 1) of every model of the run and of buy-and-hold, one style; None without equity files."
+    import io
+    import pandas as pd
+    curves = {}
+    for f in [d/"equity.csv"] + sorted((d/"models").glob("*/equity.csv")):
+        if not f.exists(): continue
+        e = pd.read_csv(f, index_col=0, parse_dates=True)
+        name = f.parent.name if f.parent != d else (_main_model(d) or "strategy")
+        curves[name] = e["strategy"] / e["strategy"].iloc[0]
+        if "buy_and_hold" in e and "buy and hold" not in curves: curves["buy and hold"] = e["buy_and_hold"] / e["buy_and_hold"].iloc[0]
+    if len(curves) < 2: return None
+    import matplotlib; import matplotlib.pyplot as plt
+    with matplotlib.rc_context({"backend": "Agg"}):
+        fig, ax = plt.subplots(figsize=(10, 4.2))
+        for name, c in curves.items():
+            ax.plot(c.index, c.values, lw=2.2 if name == "buy and hold" else 1.2, color="black" if name == "buy and hold" else None, label=name)
+        ax.set(ylabel="growth of 1", title="Out of fold, net of costs: every model and buy-and-hold"); ax.legend(); ax.grid(alpha=0.3)
+        fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110); plt.close(fig)
+    return atomic_write(d/"equity_all.png", buf.getvalue())
+
+def _main_model(d:Path):
+    try:
+        import yaml
+        return yaml.safe_load((d/"config.yaml").read_text())["model"]["name"]
+    except Exception: return None
 
 def write_index(run_dir, title:str|None=None) -> Path:
     "Write run_dir/index.html: the verdict, links to every report, figures, and every artefact (one folder level down too), atomically."
@@ -117,16 +209,22 @@ def write_index(run_dir, title:str|None=None) -> Path:
     rel = lambda p: p.relative_to(d).as_posix()
     reports = [p for p in files if p.parent == d and p.suffix == ".html" and p.with_suffix(".ipynb").exists()]
     failed = [p for p in files if p.parent == d and p.name.endswith(".failed.ipynb")]
-    pngs = [p for p in files if p.suffix == ".png" and len(p.relative_to(d).parts) <= 3]
+    pngs = [p for p in files if p.suffix == ".png" and len(p.relative_to(d).parts) <= 3 and p.name != "equity_all.png"]
     others = [p for p in files if p not in reports and p not in pngs and p.suffix != ".ipynb" and p.suffix != ".pt" and len(p.relative_to(d).parts) <= 3]
     e = html.escape
-    body = [f"<h1>{e(title or d.name)}</h1>", _verdict_html(d), "<h2>Reports</h2><ul>"]
-    body += [f'<li><a href="{e(rel(p))}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports] + ["</ul>"]
+    overlay = _equity_overlay(d)
+    sentence = verdict_sentence(d)
+    body = [f"<h1>{e(title or d.name)}</h1>"] + ([f'<p class="verdict-sentence"><strong>Verdict.</strong> {e(sentence)}</p>'] if sentence else [])
+    if overlay: body.append(f'<figure><img src="{e(rel(overlay))}" alt="equity of every model and buy-and-hold" style="max-width:100%"></figure>')
+    body += [_verdict_html(d), "<h2>Reports</h2><ul>"]
+    body += [f'<li><a href="{e(rel(p))}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports]
+    if (d/"tearsheet.html").exists(): body.append('<li><a href="tearsheet.html">quantstats tearsheet</a> (returns, drawdowns, rolling statistics against buy-and-hold)</li>')
+    body += ["</ul>"]
     if failed: body += ["<h2>Failed reports</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed] + ["</ul>"]
     body += ["<h2>Figures</h2>"] + [f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"><figcaption>{e(rel(p))}</figcaption></figure>' for p in pngs]
     body += ["<h2>Artefacts</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(rel(p))}</a> ({p.stat().st_size:,} bytes)</li>' for p in others] + ["</ul>"]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + e(title or d.name) + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}</style></head><body>" + "\n".join(body) + "</body></html>")
+            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}.verdict-sentence{font-size:1.15em}</style></head><body>" + "\n".join(body) + "</body></html>")
     return atomic_write(d/"index.html", page)
 
 # %% ../nbs/17_reports.ipynb #1a2090ef

@@ -246,7 +246,7 @@ def test_demo_end_to_end_through_the_cli(cli_demo):
         assert "Verdict" in html and "<img" in html, name
         assert not (d/f"{name}.failed.ipynb").exists(), name
     V = pd.read_csv(d/"verdict.csv", index_col=0)
-    assert list(V.index) == ["hermite", "mlp", "hermite + stage-2 strategy", "buy and hold"]
+    assert list(V.index) == ["hermite", "mlp", "hermite + stage-2 strategy (chosen on these bars)", "buy and hold"]
     assert V[["sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]].notna().all().all() and V.loc["hermite", "auc"] > 0
     assert ((V["dsr"] >= 0) & (V["dsr"] <= 1)).all()
     for k in ["hermite", "mlp", "buy and hold", "DSR", "index page: " + str(d/"index.html")]: assert k in r.stdout, k
@@ -285,3 +285,20 @@ def test_index_page_renders_in_headless_chromium(cli_demo, browser, shots):
     assert all(ok for _, ok in got["imgs"]), [s for s, ok in got["imgs"] if not ok]
     for name in available_reports(): assert f"{name}.html" in got["links"], name
     assert all((d/h).exists() for h in got["links"]), [h for h in got["links"] if not (d/h).exists()]
+
+def test_reports_and_index_page_read_as_a_quant_reads_them(cli_demo):
+    "One title per report; counts as integers, no NaN shown as a number; the index page opens with the verdict, one overlaid equity chart, the tearsheet link."
+    from hnn_trading.reports import available_reports
+    _, d = cli_demo
+    for name in available_reports():
+        page = (d/f"{name}.html").read_text()
+        body = re.sub(r"<script.*?</script>|<style.*?</style>", "", page, flags=re.S)
+        assert len(re.findall(r"<h1[ >]", body)) == 1, name
+        cells = re.findall(r"<td[^>]*>\s*([^<]*?)\s*</td>", body)
+        assert not [c for c in cells if re.fullmatch(r"-?[\d,]+\.0{4}", c)], (name, [c for c in cells if re.fullmatch(r"-?[\d,]+\.0{4}", c)][:5])
+        assert not [c for c in cells if c.lower() in ("nan", "nat", "none")], name
+        assert "dir_acc" not in "".join(re.findall(r"<th[^>]*>(.*?)</th>", body)), name           # readable column names
+    idx = (d/"index.html").read_text()
+    assert re.search(r'<p class="verdict-sentence"><strong>Verdict.</strong> (No model beat|The best|\w+ beat)', idx)
+    assert 'src="equity_all.png"' in idx and (d/"equity_all.png").exists() and 'href="tearsheet.html"' in idx
+    assert len(re.findall(r"<h1[ >]", idx)) == 1

@@ -30,7 +30,9 @@ def signature(nb:dict) -> list:
     return out
 
 def has_plot_code(nb:dict) -> bool:
-    return any(c["cell_type"] == "code" and PLOTS.search("".join(c["source"])) for c in nb["cells"])
+    "Plotting code outside exported cells (an exported function that can plot is a definition, not a figure)."
+    src = lambda c: "".join(c["source"])
+    return any(c["cell_type"] == "code" and not src(c).startswith("#| export") and PLOTS.search(src(c)) for c in nb["cells"])
 
 def has_image(nb:dict) -> bool:
     return any(k.startswith("image/") for c in nb["cells"] for o in c.get("outputs", []) for k in o.get("data", {}))
