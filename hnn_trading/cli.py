@@ -151,7 +151,7 @@ def _demo_args(p):
     p.add_argument("--quick", action="store_true", help="fewer folds and epochs, for a first look")
 
 @subcommand("demo", "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports", _demo_args, examples="""
-hnn demo --quick                            # about a minute: HermiteNet + MLP, tiny studies, every report
+hnn demo --quick                            # one to two minutes: HermiteNet + MLP, tiny studies, every report
 hnn demo                                    # the full demo (about 2.5 minutes on 2 cores)
 """)
 def cmd_demo(ns):

@@ -140,7 +140,7 @@ def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows
     if nanrow.any():
         if nan == "raise":
             i = int(np.flatnonzero(nanrow)[0]); c = next(c for c in PRICE_COLS if np.isnan(bars[c].values[i]))
-            raise DataError(f"{where(i, c)}: missing price (NaN) in a price row; fix the file or load with nan='drop'")
+            raise DataError(f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
         n_dropped = int(nanrow.sum()); bars = bars[~nanrow]; rows = rows[~nanrow]
     o, h, l, c_, v = (bars[c].values for c in OHLCV_COLS)
     for col, arr in zip(PRICE_COLS, (o, h, l, c_)):
@@ -155,7 +155,7 @@ def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows
     if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, 'volume')}: volume must not be negative, got {float(v[i])!r}")
     vnan = np.isnan(v)
     if vnan.any() and nan == "raise":
-        i = int(np.flatnonzero(vnan)[0]); raise DataError(f"{where(i, 'volume')}: missing volume (NaN); fix the file or load with nan='drop'")
+        i = int(np.flatnonzero(vnan)[0]); raise DataError(f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
     return dict(bars=len(bars), dropped_nan_rows=n_dropped, kept=bars)
 
 # %% ../nbs/01_data.ipynb #25b161e6

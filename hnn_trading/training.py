@@ -241,7 +241,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols)).to(device)
-            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"fold {f.k}", wbar if show else False)
+            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}", wbar if show else False)
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()

@@ -30,7 +30,7 @@ CASES = {
     "low_above_min": ("a.csv", H + "2024-01-02,10,11,10.2,10.5,100\n", ["row 1", "column 'low'", "low 10.2 is above min(open, close) = 10.0"]),
     "negative_volume": ("a.csv", H + GOOD + "2024-01-03,10,11,9,10.5,-5\n", ["row 2", "column 'volume'", "must not be negative, got -5.0"]),
     "all_nan_column": ("a.csv", H + "2024-01-02,10,11,9,10.5,\n2024-01-03,10,11,9,10.5,\n", ["column 'volume'", "all NaN"]),
-    "nan_in_price_row": ("a.csv", H + GOOD + "2024-01-03,10,,9,10.5,100\n", ["row 2", "column 'high'", "missing price (NaN)", "nan='drop'"]),
+    "nan_in_price_row": ("a.csv", H + GOOD + "2024-01-03,10,,9,10.5,100\n", ["row 2", "column 'high'", "missing price (NaN)", "nan='drop'", "--nan drop"]),
     "nan_word_in_price_row": ("a.csv", H + GOOD + "2024-01-03,10,11,NaN,10.5,100\n", ["row 2", "column 'low'", "missing price"]),
     "nan_volume": ("a.csv", H + GOOD + "2024-01-03,10,11,9,10.5,\n", ["row 2", "column 'volume'", "missing volume"]),
     "duplicate_columns": ("a.csv", "Date,Open,High,Low,Close,close,Volume\n2024-01-02,10,11,9,10.5,10.5,1\n", ["columns ['close'] appear more than once"]),
