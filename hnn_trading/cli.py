@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hnn", description="hnn_trading: Hermite neural network trading research workbench.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"hnn_trading {__version__}")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error (normally one line saying what is wrong)")
     subs, groups = p.add_subparsers(dest="command", metavar="COMMAND"), {}
     for path in sorted(_COMMANDS, key=lambda s: (s.count(" "), s)):
         parts, spec = path.split(), _COMMANDS[path]
@@ -55,8 +56,10 @@ def main(argv=None) -> int:
     if not hasattr(ns, "_fn"): p.print_help(); return 0 if ns.command is None else 2
     try: return int(ns._fn(ns) or 0)
     except KeyboardInterrupt: print("interrupted", file=sys.stderr); return 130
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f"hnn: error: {e}", file=sys.stderr); return 1
+    except Exception as e:
+        if ns.debug: raise
+        kind = "" if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)) else f"{type(e).__name__}: "
+        print(f"hnn: error: {kind}{e}" + ("" if kind == "" else "  (run with --debug for the traceback)"), file=sys.stderr); return 1
 
 # %% ../nbs/19_cli.ipynb #85d25fbc
 def _validate_args(p):

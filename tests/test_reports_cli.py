@@ -65,6 +65,11 @@ def test_cli_help_everywhere(hnn):
         r = _hnn(hnn, *args, "--help")
         assert r.returncode == 0 and "usage: hnn" in r.stdout, args
 
+def test_cli_errors_are_one_line_without_traceback(hnn, root, tmp_path):
+    r = _hnn(hnn, "run", "--config", str(root/"configs/demo.yaml"), "--set", "features.set=nope", "--no-report", "--output-dir", str(tmp_path))
+    assert r.returncode == 1 and "Traceback" not in r.stderr and "unknown feature set 'nope'" in r.stderr and "--debug" in r.stderr, r.stderr[-2000:]
+    assert len(r.stderr.strip().splitlines()) <= 2, r.stderr
+
 def test_cli_bad_config_key_fails_clearly(hnn, tmp_path):
     r = _hnn(hnn, "demo", "--quick", "--set", "strategy.treshold=0.6", "--output-dir", str(tmp_path))
     assert r.returncode == 1 and "unknown key 'treshold' in RunConfig.strategy. Did you mean 'threshold'?" in r.stderr
