@@ -99,28 +99,42 @@ _MONEY = re.compile(r"cost|pnl|equity|cash|notional")
 _PRICE = re.compile(r"^(open|high|low|close|price)$|_px$")
 _RATIO = re.compile(r"sharpe|sortino|calmar|^dsr$|^psr$|profit_factor")
 
-def cell(v, name:str="") -> str:
-    "One value formatted for a reader, by what its column (or row) `name` holds."
+_MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
+
+def cell(v, name:str="", integer:bool=False) -> str:
+    "One value formatted for a reader, by what its column (or row) `name` holds; `integer`: the whole column holds whole numbers."
     import math
     import pandas as pd
     if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT: return "-"
     if isinstance(v, (pd.Timestamp,)): return f"{v:%Y-%m-%d}" if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}"
+    if isinstance(v, str): m = _MIDNIGHT.fullmatch(v.strip()); return m.group(1) if m else v   # dates read back from CSV
     if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "dtype"): return str(v)
     k = str(name).lower(); v = float(v)
     if math.isinf(v): return "inf" if v > 0 else "-inf"
     if _PVAL.search(k): return "< 0.001" if v < 0.001 else f"{v:.3f}"
     if _PCT.search(k): return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
-    if _COUNT.search(k) or (v.is_integer() and abs(v) >= 10 and not _PRICE.search(k)): return f"{v:,.0f}"
+    if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)): return f"{v:,.0f}"
     if _MONEY.search(k): return f"{v:,.0f}"
     if _PRICE.search(k) or _RATIO.search(k): return f"{v:,.2f}"
     return f"{v:,.4f}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+def _words(name:str) -> str:
+    "A code name as a reader says it: val_dir_acc -> val DirAcc."
+    for k in ("dir_acc", "auc", "log_loss", "sharpe_se", "sharpe", "psr", "dsr", "cagr"): name = re.sub(rf"(^|_){k}($|_)", lambda m: m.group(1) + LABELS[k] + m.group(2), name)
+    return name.replace("_", " ")
 
 def readable(df, by:str="columns"):
     "A copy of `df` as strings a reader wants: values formatted by column (or by row name with `by='index'`), readable labels, dates without midnight."
     import pandas as pd
     df = df.to_frame() if isinstance(df, pd.Series) else df
-    out = pd.DataFrame({c: [cell(v, (c if by == "columns" else i)) for i, v in df[c].items()] for c in df.columns}, index=df.index)
-    lab = lambda x: LABELS.get(x, x.replace("_", " ") if isinstance(x, str) else x)
+    whole = lambda s: (lambda x: len(x) > 0 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in x))(s.dropna().tolist())
+    if by == "columns":
+        ints = {c: whole(df[c]) for c in df.columns}
+        out = pd.DataFrame({c: [cell(v, c, ints[c]) for v in df[c]] for c in df.columns}, index=df.index)
+    else:
+        ints = {i: whole(df.loc[i]) if not df.index.duplicated().any() else False for i in df.index}
+        out = pd.DataFrame({c: [cell(v, i, ints[i]) for i, v in df[c].items()] for c in df.columns}, index=df.index)
+    lab = lambda x: LABELS.get(x, _words(x) if isinstance(x, str) else x)
     out.columns = [lab(c) for c in df.columns]
     if isinstance(out.index, pd.DatetimeIndex): out.index = [cell(t) for t in out.index]
     else: out.index = [lab(i) for i in out.index]
