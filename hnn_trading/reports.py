@@ -92,11 +92,11 @@ LABELS = {"auc": "AUC", "dir_acc": "DirAcc", "total_return": "return", "sharpe":
           "profit_factor": "profit factor", "log_loss": "log-loss", "brier": "Brier", "ece": "ECE", "ks": "KS", "psi": "PSI",
           "auc_fold_mean": "AUC (fold mean)", "dir_acc_fold_mean": "DirAcc (fold mean)", "auc_pooled": "AUC (pooled)", "dir_acc_pooled": "DirAcc (pooled)",
           "best_epoch": "best epoch", "n_bars": "bars", "p_value": "p-value", "p_adj": "adjusted p", "ms_per_batch": "ms per batch", "samples_per_s": "samples/s"}
-_PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|^vol$|_pct$|percent")
+_PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|(^|_)vol$|_pct$|percent")
 _COUNT = re.compile(r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|gaps|symbols|missing_bars)$|^n_|_(bars|rows|trials|trial|count|epochs)$")
 _PVAL = re.compile(r"^(p|pval|p_value|pvalue|p_adj|q_value)$")
 _MONEY = re.compile(r"cost|pnl|equity|cash|notional")
-_PRICE = re.compile(r"^(open|high|low|close|price)$|_px$")
+_PRICE = re.compile(r"^(open|high|low|close)$|(^|_)price$|_px$")
 _RATIO = re.compile(r"sharpe|sortino|calmar|^dsr$|^psr$|profit_factor")
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
@@ -109,11 +109,11 @@ def cell(v, name:str="", integer:bool=False) -> str:
     if isinstance(v, (pd.Timestamp,)): return f"{v:%Y-%m-%d}" if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}"
     if isinstance(v, str): m = _MIDNIGHT.fullmatch(v.strip()); return m.group(1) if m else v   # dates read back from CSV
     if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "dtype"): return str(v)
-    k = str(name).lower(); v = float(v)
+    k = str(name).lower().replace(" ", "_"); v = float(v)
     if math.isinf(v): return "inf" if v > 0 else "-inf"
     if _PVAL.search(k): return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)): return f"{v:,.0f}"   # max_drawdown_bars is a count
     if _PCT.search(k): return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
-    if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)): return f"{v:,.0f}"
     if _MONEY.search(k): return f"{v:,.0f}"
     if _PRICE.search(k) or _RATIO.search(k): return f"{v:,.2f}"
     return f"{v:,.4f}" if abs(v) < 1e4 else f"{v:,.0f}"
@@ -134,7 +134,7 @@ def readable(df, by:str="columns"):
     else:
         ints = {i: whole(df.loc[i]) if not df.index.duplicated().any() else False for i in df.index}
         out = pd.DataFrame({c: [cell(v, i, ints[i]) for i, v in df[c].items()] for c in df.columns}, index=df.index)
-    lab = lambda x: LABELS.get(x, _words(x) if isinstance(x, str) else x)
+    lab = lambda x: LABELS.get(x, _words(x)) if isinstance(x, str) else " / ".join(map(str, x)) if isinstance(x, tuple) else x
     out.columns = [lab(c) for c in df.columns]
     if isinstance(out.index, pd.DatetimeIndex): out.index = [cell(t) for t in out.index]
     else: out.index = [lab(i) for i in out.index]

@@ -47,11 +47,13 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    "JupyterLab on nbs/, on a free loopback port with a token, as `make lab` starts it."
+    "JupyterLab on a copy of nbs/, on a free loopback port with a token, as `make lab` starts it."
+    import shutil
     port, token, home = _free_port(), secrets.token_hex(16), tmp_path_factory.mktemp("lab-home")
+    nbs = home/"nbs"; shutil.copytree(ROOT/"nbs", nbs)                    # a copy: JupyterLab may autosave what it opens
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home/"config"), JUPYTER_RUNTIME_DIR=str(home/"runtime"), JUPYTERLAB_WORKSPACES_DIR=str(home/"ws"))
     p = subprocess.Popen([str(BIN/"jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={ROOT/'nbs'}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbs}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     for _ in range(120):
