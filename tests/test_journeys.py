@@ -196,8 +196,10 @@ def test_stage2_over_the_top_k_and_export(journey):
     e = d/"export"
     for f in ["top_trials.csv", "history.csv", "best_config.yaml", "importances.json", "sharpe_correlation.json"]: assert (e/f).exists(), f
     sc = json.loads((e/"sharpe_correlation.json").read_text(), parse_constant=lambda c: pytest.fail(f"sharpe_correlation.json holds {c}"))
-    n = len([t for t in st.trials if t.state.name == "COMPLETE"])
-    assert sc["n_trials"] == n and sc["group_size"] == n // 2 and "half" in sc["groups"]   # fewer than 20 trials: halves that do not overlap
+    done = [t for t in st.trials if t.state.name == "COMPLETE"]; n = len(done)
+    with_sharpe = [t for t in done if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])]   # a trial that never traded has none
+    assert sc["n_trials"] == n and sc["group_size"] == len(with_sharpe) // 2 and "half" in sc["groups"]   # fewer than 20 trials: halves that do not overlap
+    assert sc["nan_sharpe_share"] == pytest.approx(1 - len(with_sharpe) / n)
     assert len(pd.read_csv(e/"top_trials.csv")) == min(10, n)
 
 def test_best_reruns_the_chosen_configuration(journey):
