@@ -143,6 +143,9 @@ def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows
             raise DataError(f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
         n_dropped = int(nanrow.sum()); bars = bars[~nanrow]; rows = rows[~nanrow]
     o, h, l, c_, v = (bars[c].values for c in OHLCV_COLS)
+    for col, arr in zip(OHLCV_COLS, (o, h, l, c_, v)):
+        bad = np.isinf(arr)
+        if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, col)}: value must be finite, got {float(arr[i])!r} (an 'inf' cell, or a number too large for a float)")
     for col, arr in zip(PRICE_COLS, (o, h, l, c_)):
         bad = arr <= 0
         if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, col)}: price must be positive, got {float(arr[i])!r}")
@@ -177,6 +180,8 @@ def _load_file(path:Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise
     if scol and scol in df.columns:
         syms = df[scol].astype(str).str.strip().values
         if symbol is not None: raise DataError(f"{path}: has a '{scol}' column; do not also pass symbol={symbol!r}")
+        empty = np.flatnonzero((df[scol].isna() | (df[scol].astype(str).str.strip() == "")).values)
+        if len(empty): raise DataError(f"{_where(path, int(empty[0]) + 1, col=scol, csv=csv)}: empty symbol; every row of a file with a '{scol}' column needs one")
     else: syms = np.full(len(df), symbol or _symbol_from_path(path), dtype=object)
     rows = np.arange(1, len(df) + 1)
     note = "close = the 'Close' column (not adjusted); 'Adj Close' is ignored" if "adj_close" in df.columns else None
