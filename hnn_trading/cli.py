@@ -8,7 +8,7 @@ import argparse, contextlib, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['subcommand', 'commands', 'examples', 'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_report',
+__all__ = ['subcommand', 'commands', 'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_report',
            'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
@@ -22,10 +22,6 @@ def subcommand(path:str, help:str, args=None, examples:str=""):
 def commands() -> list:
     "Every registered subcommand path, e.g. 'hpo stage1'."
     return sorted(_COMMANDS)
-
-def examples(path:str) -> list:
-    "The example commands a subcommand's --help shows."
-    return [l.split("#")[0].strip() for l in _COMMANDS[path]["examples"].splitlines() if l.strip().startswith("hnn ")]
 
 def build_parser() -> argparse.ArgumentParser:
     "The argparse parser with every registered subcommand."
@@ -112,7 +108,7 @@ def _run_args(p, config_required=True):
 def _print_result(res):
     from hnn_trading.reports import readable, verdict_sentence
     print(readable(res.table(), by="index").to_string())
-    if verdict_sentence(res.run_dir): print("\n" + verdict_sentence(res.run_dir))
+    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
     print(f"\nrun folder: {res.run_dir}")
     for name, paths in res.reports.items():
         for kind, p in paths.items(): print(f"report {name} ({kind}): {p}")
@@ -166,7 +162,7 @@ def cmd_demo(ns):
         res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns), config=cfg)
     from hnn_trading.reports import readable, verdict_sentence
     print(readable(res.verdict).to_string())
-    if verdict_sentence(res.run_dir): print("\n" + verdict_sentence(res.run_dir))
+    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
     print(f"\nout of fold {res.runs[cfg.model.name].backtest.equity.index[0]:%Y-%m-%d} to {res.runs[cfg.model.name].backtest.equity.index[-1]:%Y-%m-%d}, net of costs; "
           f"DSR deflates by all {res.studies['n_configurations']} configurations tried")
     print(f"run folder: {res.run_dir}")
@@ -250,7 +246,9 @@ def _stage1_args(p):
     _worker_opts(p)
 
 def _finished(st) -> int:
-    return len(st.get_trials(deepcopy=False, states=(__import__("optuna").trial.TrialState.COMPLETE, __import__("optuna").trial.TrialState.PRUNED)))
+    "Trials that ran to an end (complete or pruned): what --trials counts."
+    from optuna.trial import TrialState
+    return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
 @subcommand("hpo stage1", "stage 1: search model parameters on walk-forward AUC and DirAcc (or a hybrid / Pareto objective)", _stage1_args, examples="""
 hnn hpo stage1 --quick --workers 2 --trials 4           # tiny smoke study in reports/hpo/hnn-stage1/ (a journal file)

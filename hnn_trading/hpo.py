@@ -19,8 +19,9 @@ from .data import resolve_periods
 # %% auto #0
 __all__ = ['DERIVED', 'OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'save_context',
            'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'stage1_score', 'fold_means',
-           'stage1_objective', 'Stage2Cache', 'stage2_objective', 'deflated_best', 'hybrid_objective', 'trial_table',
-           'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'run_worker']
+           'stage1_objective', 'Stage2Cache', 'stage2_objective', 'deflated_best', 'trial_overrides',
+           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
+           'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -216,7 +217,6 @@ class Stage2Cache:
         self.O, self.H, self.L, self.C = (np.ascontiguousarray(x.values) for x in (o, h, l, c))
         wide = lambda col: predictions.pivot(index="timestamp", columns="symbol", values=col).reindex(index=self.times, columns=self.syms).values
         self.p, self.mu, self.sigma = wide("p_up"), wide("mu"), wide("sigma")
-        self.periods_per_year = resolve_periods(RunConfig(), panel).data.periods_per_year      # when a config leaves it unset
 
     def confidence_threshold(self, q:float) -> float:
         "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile)."
@@ -236,7 +236,7 @@ class Stage2Cache:
                                             float(b.slippage_bps) / 1e4, int(b.max_positions), float(s.stop_loss), float(s.take_profit), int(s.max_hold), False)
         if err[0]: raise ValueError(f"price missing for {self.syms[err[2]]} at {self.times[err[1]]}")
         r = np.empty_like(eq); r[0] = eq[0] / b.initial_equity - 1; r[1:] = eq[1:] / eq[:-1] - 1
-        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year or self.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
+        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
         if returns: out["returns"] = r
         return out
 
@@ -265,7 +265,11 @@ def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:
     best = max(ok, key=lambda t: t.value)
     srs = [t.user_attrs["sr_per_bar"] for t in done]
     return dict(best_sharpe=best.user_attrs["sharpe_raw"], dsr=deflated_sharpe_ratio(best.user_attrs["sr_per_bar"], srs, n_bars),
-                n_trials=len(done), tradeable=len(ok), best_params=best.user_attrs.get("overrides", best.params))
+                n_trials=len(done), tradeable=len(ok), best_params=trial_overrides(best))
+
+def trial_overrides(trial) -> dict:
+    "The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold) replaced by what they set."
+    return trial.user_attrs.get("overrides", trial.params)
 
 # %% ../nbs/15_hpo.ipynb #9880eb97
 def hybrid_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, pareto:bool=False, exog=None):

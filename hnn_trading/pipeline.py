@@ -165,7 +165,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     "The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page (`config` replaces the demo's main config)."
     import warnings, optuna
     from tqdm.auto import tqdm
-    from hnn_trading.hpo import SearchSpace, make_study, stage1_objective, stage2_objective, export_study, deflated_best
+    from hnn_trading.hpo import SearchSpace, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides
     from hnn_trading.stats import moments
     c = config if config is not None else demo_config(quick)
     d = run_dir_for(output_dir or c.report.output_dir, run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -197,7 +197,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     s2.optimize(stage2_objective(c, panel, main.walk_forward.predictions, SearchSpace.from_dict(DEMO_STAGE2)), n_trials=n2, show_progress_bar=False)
     export_study(s2, h/"stage2", c)
     oos = panel[panel.index.get_level_values("timestamp") >= main.walk_forward.predictions["timestamp"].min()]
-    best_cfg = c.override(s2.best_trial.params)
+    best_cfg = c.override(trial_overrides(s2.best_trial))
     tuned = run_backtest(oos, positions(main.walk_forward.predictions, best_cfg.strategy, best_cfg.backtest.position_cap), best_cfg.backtest,
                          c.data.periods_per_year, **backtest_kwargs(best_cfg.strategy))
     step("stage 2")
