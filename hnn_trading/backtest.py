@@ -10,7 +10,8 @@ from numba import njit
 from .metrics import trading_metrics
 
 # %% auto #0
-__all__ = ['REASONS', 'BacktestResult', 'run_backtest', 'buy_and_hold', 'ensemble_weights', 'plot_equity', 'save_backtest']
+__all__ = ['REASONS', 'TRADE', 'check_weights', 'align_weights', 'BacktestResult', 'Market', 'prepare', 'Simulation', 'simulate',
+           'run_backtest', 'buy_and_hold', 'ensemble_weights', 'plot_equity']
 
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
@@ -122,24 +123,39 @@ def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, track_weights=
     return eq, expo, Wr, rec[:ntr], reason[:ntr], st, err
 
 # %% ../nbs/14_backtest.ipynb #2132b750
-def _check_weights(W:pd.DataFrame, times, syms, cfg) -> np.ndarray:
-    "Validate target weights against the panel and config; return a (T x N) array aligned to the panel (NaN -> 0)."
-    if not isinstance(W, pd.DataFrame): raise TypeError(f"target_weights must be a DataFrame (timestamp x symbol), got {type(W).__name__}")
-    extra_t = W.index.difference(times)
-    if len(extra_t): raise ValueError(f"target weights have {len(extra_t)} timestamps the panel lacks, e.g. {list(extra_t[:3])}")
-    extra_s = W.columns.difference(syms)
-    if len(extra_s): raise ValueError(f"target weights name symbols the panel lacks: {list(extra_s)}")
-    A = W.reindex(index=times, columns=syms).fillna(0.0).values.astype("float64")
-    if cfg.long_only and (A < 0).any():
-        i, j = np.argwhere(A < 0)[0]; raise ValueError(f"short target {A[i, j]} for {syms[j]} at {times[i]} but backtest.long_only is true")
-    cap = cfg.position_cap + 1e-12
-    if (np.abs(A) > cap).any():
-        i, j = np.argwhere(np.abs(A) > cap)[0]; raise ValueError(f"target weight {A[i, j]} for {syms[j]} at {times[i]} exceeds backtest.position_cap {cfg.position_cap}")
-    K = min(cfg.max_positions, A.shape[1])                          # at most K positions are ever held: the K largest targets
-    gross = (np.abs(A).sum(1) if K == A.shape[1] else -np.partition(-np.abs(A), K - 1, axis=1)[:, :K].sum(1))
-    if (gross > cfg.leverage + 1e-9).any():
-        i = int(np.argmax(gross > cfg.leverage + 1e-9)); raise ValueError(f"gross target exposure {gross[i]:.4f} at {times[i]} (its {K} largest targets) exceeds backtest.leverage {cfg.leverage}")
+@njit(cache=True)
+def _limits(A, K, long_only, cap, lev):
+    "First breach of the weight limits as (kind, t, j, value): 1 short, 2 over the position cap, 3 gross of the K largest over leverage; (0, ...) if none."
+    T, N = A.shape
+    for t in range(T):
+        tot = 0.0; big = 0.0; n = 0
+        for j in range(N):
+            a = A[t, j]
+            if long_only and a < 0: return 1, t, j, a
+            if abs(a) > cap: return 2, t, j, a
+            if a != 0.0: tot += abs(a); n += 1; big = max(big, abs(a))
+        if tot > lev and n > K and K * big > lev:                     # more than K targets: only the K largest are ever held
+            tot = np.sum(np.sort(np.abs(A[t]))[N - K:])
+        if tot > lev: return 3, t, -1, tot
+    return 0, 0, 0, 0.0
+
+def check_weights(A:np.ndarray, market, config) -> np.ndarray:
+    "Raise when a (time x symbol) target-weight array breaks backtest.long_only, position_cap or leverage (its K largest targets); return it."
+    kind, t, j, v = _limits(A, min(config.max_positions, A.shape[1]), bool(config.long_only), config.position_cap + 1e-12, config.leverage + 1e-9)
+    at = f"at {market.times[t]}"
+    if kind == 1: raise ValueError(f"short target {v} for {market.symbols[j]} {at} but backtest.long_only is true")
+    if kind == 2: raise ValueError(f"target weight {v} for {market.symbols[j]} {at} exceeds backtest.position_cap {config.position_cap}")
+    if kind == 3: raise ValueError(f"gross target exposure {v:.4f} {at} (its {min(config.max_positions, A.shape[1])} largest targets) exceeds backtest.leverage {config.leverage}")
     return A
+
+def align_weights(W:pd.DataFrame, market) -> np.ndarray:
+    "Target weights (timestamp x symbol frame) as a (T x N) array on the market's grid (missing -> 0); unknown timestamps or symbols raise."
+    if not isinstance(W, pd.DataFrame): raise TypeError(f"target_weights must be a DataFrame (timestamp x symbol), got {type(W).__name__}")
+    extra_t = W.index.difference(market.times)
+    if len(extra_t): raise ValueError(f"target weights have {len(extra_t)} timestamps the panel lacks, e.g. {list(extra_t[:3])}")
+    extra_s = W.columns.difference(market.symbols)
+    if len(extra_s): raise ValueError(f"target weights name symbols the panel lacks: {list(extra_s)}")
+    return np.ascontiguousarray(W.reindex(index=market.times, columns=market.symbols).fillna(0.0).values, dtype="float64")
 
 # %% ../nbs/14_backtest.ipynb #5e0985f9
 @dataclass
@@ -159,55 +175,100 @@ class BacktestResult:
                 f"costs {m['costs']:,.2f}")
     def to_dict(self): return dict(metrics=self.metrics, n_bars=len(self.equity), n_trades=len(self.trades))
 
+    @classmethod
+    def from_simulation(cls, sim, market, config, periods_per_year:int=252) -> "BacktestResult":
+        "Frames, the trade log and the metrics of an engine run (`simulate`) on `market`."
+        times, syms, rec = market.times, market.symbols, sim.trades
+        tr = pd.DataFrame({"symbol": np.asarray(syms, dtype=object)[rec["symbol"]], "side": np.where(rec["side"] > 0, "long", "short"),
+                           "entry_time": times[rec["entry_bar"]], "exit_time": times[rec["exit_bar"]],
+                           "entry_price": rec["entry_price"], "exit_price": rec["exit_price"], "size": rec["size"], "pnl": rec["pnl"],
+                           "return": rec["pnl"] / rec["basis"], "bars_held": rec["exit_bar"] - rec["entry_bar"],
+                           "exit_reason": np.asarray(REASONS, dtype=object)[rec["reason"]]})
+        eq = sim.equity
+        equity = pd.Series(eq, index=times, name="equity")
+        rets = equity.pct_change(); rets.iloc[0] = eq[0] / config.initial_equity - 1
+        exposure = pd.Series(sim.exposure, index=times, name="exposure")
+        m = trading_metrics(rets.values, periods_per_year, tr, exposure.values)
+        years = len(times) / periods_per_year
+        m.update(costs=sim.costs, turnover=sim.traded / float(np.mean(eq)) / years if years > 0 else np.nan, final_equity=float(eq[-1]))
+        W = sim.weights if sim.weights is not None else np.zeros((len(times), len(syms)))
+        return cls(equity, rets.rename("returns"), exposure, pd.DataFrame(W, index=times, columns=list(syms)), tr, m)
+
 # %% ../nbs/14_backtest.ipynb #c0135234
-def _arrays(panel):
-    "Open, high, low, close as (time x symbol) frames; a complete panel sorted by (timestamp, symbol) is reshaped without unstacking."
+@dataclass(frozen=True)
+class Market:
+    "A panel as the engine reads it: timestamps, symbols and contiguous (time x symbol) open, high, low, close arrays."
+    times: pd.Index
+    symbols: pd.Index
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    def __len__(self): return len(self.times)
+    def since(self, start) -> "Market":
+        "The bars from `start` on (the out-of-sample part of a walk-forward run)."
+        i = int(self.times.searchsorted(start))
+        return Market(self.times[i:], self.symbols, *(np.ascontiguousarray(x[i:]) for x in (self.open, self.high, self.low, self.close)))
+
+def prepare(panel:pd.DataFrame) -> Market:
+    "Pivot a (timestamp, symbol) panel once; a complete panel sorted by (timestamp, symbol) is reshaped without unstacking."
     idx = panel.index
     if isinstance(idx, pd.MultiIndex) and idx.nlevels == 2:
         T, N = len(idx.levels[0]), len(idx.levels[1])
         c0, c1 = idx.codes
         if len(idx) == T * N and np.array_equal(c1, np.tile(np.arange(N), T)) and np.array_equal(c0, np.repeat(np.arange(T), N)):
-            times, syms = idx.levels[0].rename("timestamp"), idx.levels[1].rename("symbol")
-            return tuple(pd.DataFrame(panel[k].values.reshape(T, N), index=times, columns=syms) for k in ("open", "high", "low", "close"))
+            arr = lambda k: np.ascontiguousarray(panel[k].values.reshape(T, N), dtype="float64")
+            return Market(idx.levels[0].rename("timestamp"), idx.levels[1].rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close")))
     o = panel["open"].unstack("symbol")
-    return o, *(panel[k].unstack("symbol").reindex_like(o) for k in ("high", "low", "close"))
+    arr = lambda k: np.ascontiguousarray(panel[k].unstack("symbol").reindex_like(o).values, dtype="float64")
+    return Market(o.index.rename("timestamp"), o.columns.rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close")))
 
-def run_backtest(panel:pd.DataFrame, target_weights:pd.DataFrame, config, periods_per_year:int=252,
-                 stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0) -> BacktestResult:
-    "Simulate target weights (decided at each close) filled at the next open, with costs, K positions, stops/targets and a holding limit."
+TRADE = np.dtype([("symbol", "i8"), ("side", "i8"), ("entry_bar", "i8"), ("exit_bar", "i8"), ("entry_price", "f8"), ("exit_price", "f8"),
+                  ("size", "f8"), ("pnl", "f8"), ("basis", "f8"), ("reason", "i8")])
+
+@dataclass
+class Simulation:
+    "What the engine returns: equity and gross exposure per bar, realised weights (when tracked), typed trade records (`TRADE`), costs and traded notional."
+    equity: np.ndarray
+    exposure: np.ndarray
+    weights: np.ndarray|None
+    trades: np.ndarray
+    costs: float
+    traded: float
+
+def simulate(market:Market, A:np.ndarray, config, stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0, track_weights:bool=True) -> Simulation:
+    "Run the engine on a (time x symbol) target-weight array after checking costs, exit rules and the weight limits; a missing price that an order needs raises."
     if config.commission < 0 or config.slippage_bps < 0: raise ValueError(f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}")
     if config.max_positions < 1: raise ValueError(f"backtest.max_positions={config.max_positions}: must be >= 1")
     if stop_loss < 0 or take_profit < 0 or max_hold < 0: raise ValueError(f"stop_loss={stop_loss}, take_profit={take_profit}, max_hold={max_hold}: must be >= 0 (0 = off)")
-    o, h, l, c = _arrays(panel)
-    times, syms = o.index, list(o.columns)
-    A = _check_weights(target_weights, times, syms, config)
-    eq, expo, Wr, rec, why, st, err = _kernel(o.values, h.values, l.values, c.values, A, float(config.initial_equity), float(config.commission),
-                                             float(config.slippage_bps) / 1e4, int(config.max_positions), float(stop_loss), float(take_profit), int(max_hold))
+    if A.shape != market.open.shape: raise ValueError(f"target weights are {A.shape[0]} x {A.shape[1]}; the market is {market.open.shape[0]} x {market.open.shape[1]}")
+    A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
+    eq, expo, Wr, rec, why, st, err = _kernel(market.open, market.high, market.low, market.close, A, float(config.initial_equity), float(config.commission),
+                                             float(config.slippage_bps) / 1e4, int(config.max_positions), float(stop_loss), float(take_profit), int(max_hold), track_weights)
     if err[0]:
         what = "open" if err[0] == 1 else "close"
-        raise ValueError(f"no {what} price for {syms[err[2]]} at {times[err[1]]} where an order or an open position needs one")
-    tr = pd.DataFrame({"symbol": np.asarray(syms, dtype=object)[rec[:, 0].astype(int)], "side": np.where(rec[:, 1] > 0, "long", "short"),
-                       "entry_time": times[rec[:, 2].astype(int)], "exit_time": times[rec[:, 3].astype(int)],
-                       "entry_price": rec[:, 4], "exit_price": rec[:, 5], "size": rec[:, 6], "pnl": rec[:, 7],
-                       "return": rec[:, 7] / rec[:, 8], "bars_held": (rec[:, 3] - rec[:, 2]).astype(int),
-                       "exit_reason": np.asarray(REASONS, dtype=object)[why]})
-    equity = pd.Series(eq, index=times, name="equity")
-    rets = equity.pct_change(); rets.iloc[0] = eq[0] / config.initial_equity - 1
-    exposure = pd.Series(expo, index=times, name="exposure")
-    m = trading_metrics(rets.values, periods_per_year, tr, exposure.values)
-    years = len(times) / periods_per_year
-    m.update(costs=float(st[1]), turnover=float(st[2]) / float(np.mean(eq)) / years if years > 0 else np.nan, final_equity=float(eq[-1]))
-    return BacktestResult(equity, rets.rename("returns"), exposure, pd.DataFrame(Wr, index=times, columns=syms), tr, m)
+        raise ValueError(f"no {what} price for {market.symbols[err[2]]} at {market.times[err[1]]} where an order or an open position needs one")
+    tr = np.empty(len(rec), TRADE)
+    for i, k in enumerate(TRADE.names[:-1]): tr[k] = rec[:, i]
+    tr["reason"] = why
+    return Simulation(eq, expo, Wr if track_weights else None, tr, float(st[1]), float(st[2]))
+
+def run_backtest(panel:pd.DataFrame|Market, target_weights:pd.DataFrame, config, periods_per_year:int=252,
+                 stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0) -> BacktestResult:
+    "Simulate target weights (decided at each close) filled at the next open, with costs, K positions, stops/targets and a holding limit."
+    m = panel if isinstance(panel, Market) else prepare(panel)
+    sim = simulate(m, align_weights(target_weights, m), config, stop_loss, take_profit, max_hold)
+    return BacktestResult.from_simulation(sim, m, config, periods_per_year)
 
 # %% ../nbs/14_backtest.ipynb #bdebb63c
-def buy_and_hold(panel:pd.DataFrame, config, periods_per_year:int=252) -> BacktestResult:
+def buy_and_hold(panel:pd.DataFrame|Market, config, periods_per_year:int=252) -> BacktestResult:
     "Equal weight in every symbol from the first bar's close to the end, same fills and costs."
-    syms = panel.index.get_level_values("symbol").unique()
-    times = panel.index.get_level_values("timestamp").unique()
-    w = 1.0 / len(syms)
-    cfg = type(config)(**{**config.to_dict(), "position_cap": max(w, config.position_cap), "max_positions": max(len(syms), config.max_positions),
+    m = panel if isinstance(panel, Market) else prepare(panel)
+    w = 1.0 / len(m.symbols)
+    cfg = type(config)(**{**config.to_dict(), "position_cap": max(w, config.position_cap), "max_positions": max(len(m.symbols), config.max_positions),
                           "leverage": max(1.0, config.leverage), "long_only": True})
-    return run_backtest(panel, pd.DataFrame(w, index=times, columns=syms), cfg, periods_per_year)
+    return run_backtest(m, pd.DataFrame(w, index=m.times, columns=m.symbols), cfg, periods_per_year)
 
 def ensemble_weights(frames:list, weights=None) -> pd.DataFrame:
     "Weighted mean of aligned frames (timestamp x symbol); missing entries count as 0."
@@ -231,33 +292,3 @@ def plot_equity(result:BacktestResult, benchmark:BacktestResult|None=None, title
     ax[0].set_ylabel("growth of 1"); ax[0].set_title(title); ax[0].legend(); ax[1].set_ylabel("drawdown")
     fig.tight_layout()
     return fig
-
-def save_backtest(result:BacktestResult, out_dir, benchmark:BacktestResult|None=None, title:str="Backtest",
-                  periods_per_year:int=252, extra_metrics:dict|None=None, tearsheet:bool=True) -> dict:
-    "Write metrics.json, equity.csv, trades.csv, equity.png and a quantstats tearsheet.html into `out_dir`, atomically."
-    import io, json, logging, os, tempfile, warnings
-    from pathlib import Path
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)     # quantstats asks for Arial, which these machines lack
-    import matplotlib; import matplotlib.pyplot as plt
-    from hnn_trading.config import atomic_write
-    d = Path(out_dir); d.mkdir(parents=True, exist_ok=True)
-    metrics = {"strategy": result.metrics, **({"benchmark": benchmark.metrics} if benchmark is not None else {}), **(extra_metrics or {})}
-    paths = {"metrics": atomic_write(d/"metrics.json", json.dumps(metrics, indent=2, default=float))}
-    eq = pd.DataFrame({"strategy": result.equity, **({"buy_and_hold": benchmark.equity} if benchmark is not None else {})})
-    paths["equity_csv"] = atomic_write(d/"equity.csv", eq.to_csv(index_label="timestamp"))
-    paths["trades"] = atomic_write(d/"trades.csv", result.trades.to_csv(index=False))
-    with matplotlib.rc_context({"backend": "Agg"}):
-        fig = plot_equity(result, benchmark, title); buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110); plt.close(fig)
-    paths["png"] = atomic_write(d/"equity.png", buf.getvalue())
-    if tearsheet:
-        import quantstats as qs
-        naive = lambda s: s.set_axis(s.index.tz_convert(None) if s.index.tz is not None else s.index)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tearsheet.", suffix=".html"); os.close(fd)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                qs.reports.html(naive(result.returns), benchmark=naive(benchmark.returns).rename("buy and hold") if benchmark is not None else None,
-                                output=tmp, title=title, periods_per_year=periods_per_year)
-            os.replace(tmp, d/"tearsheet.html"); paths["tearsheet"] = d/"tearsheet.html"
-        finally: Path(tmp).unlink(missing_ok=True)
-    return paths

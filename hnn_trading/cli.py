@@ -134,14 +134,15 @@ def _progress(ns) -> bool:
 def _warnings_to_summary():
     "Collect warnings while a run works; `got(run_dir)` then writes them all to run_dir/warnings.txt and prints a short summary."
     import warnings
-    from hnn_trading.config import atomic_write, warning_summary
+    from hnn_trading.config import warning_summary
+    from hnn_trading.runs import RunFolder
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         def got(run_dir):
             if not w: return
             msgs = [f"{m.category.__name__}: {m.message}" for m in w]
-            atomic_write(Path(run_dir)/"warnings.txt", "\n".join(msgs) + "\n")
-            print(f"\n{len(msgs)} warnings (all in {Path(run_dir)/'warnings.txt'}):\n" + "\n".join("  " + l for l in warning_summary([str(m.message) for m in w])),
+            path = RunFolder(run_dir, create=True).write_warnings(msgs)
+            print(f"\n{len(msgs)} warnings (all in {path}):\n" + "\n".join("  " + l for l in warning_summary([str(m.message) for m in w])),
                   file=sys.stderr)
         yield got
 
@@ -156,7 +157,7 @@ hnn demo                                    # the full demo (about 2.5 minutes o
 def cmd_demo(ns):
     "The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold, every report, the index page."
     from hnn_trading.config import RunConfig
-    from hnn_trading.pipeline import demo, demo_config
+    from hnn_trading.demo import demo, demo_config
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
         res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns), config=cfg)
@@ -262,8 +263,8 @@ def cmd_hpo_stage1(ns):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.config import RunConfig
     from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked
-    from hnn_trading.reports import run_dir_for
-    from hnn_trading.config import resource
+    from hnn_trading.runs import run_dir_for
+    from hnn_trading.files import resource
     base, space = quick_config() if ns.quick else (None, None)
     if ns.config: base = RunConfig.from_yaml(ns.config)
     if base is None: base = RunConfig.from_yaml(resource("configs/demo.yaml"))
@@ -342,10 +343,9 @@ def cmd_hpo_stage2(ns):
     import pandas as pd, optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.hpo import make_study, stage2_objective, deflated_best, SearchSpace, load_context, ranked
-    from hnn_trading.pipeline import load_data
-    from hnn_trading.data import resolve_periods
-    from hnn_trading.config import atomic_write
-    from hnn_trading.config import resource
+    from hnn_trading.data import load_data, resolve_periods
+    from hnn_trading.files import atomic_write, resource
+    from hnn_trading.runs import RunFolder
     st, base, _, d = load_context(ns.storage, ns.study)
     space = SearchSpace.from_yaml(ns.space or resource("configs/search/stage2.yaml"))
     if space.objective != "sharpe": raise ValueError(f"{ns.space}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}")
@@ -354,8 +354,8 @@ def cmd_hpo_stage2(ns):
     panel = load_data(base.data)
     rows = []
     for t in top:
-        P = pd.read_parquet(Path(t.user_attrs["trial_dir"])/"predictions.parquet")
-        cfg = resolve_periods(base.override({k: v for k, v in t.params.items()}), panel)
+        tf = RunFolder(t.user_attrs["trial_dir"])
+        P, cfg = tf.predictions, resolve_periods(tf.config, panel)
         s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed)
         left = max(ns.trials - len(s2.trials), 0)
         if left: s2.optimize(stage2_objective(cfg, panel, P, space), n_trials=left)
@@ -410,9 +410,9 @@ hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-s
 def cmd_hpo_best(ns):
     "Take the chosen trial's configuration from the study (and its stage-2 strategy with --stage2) and run it: walk-forward, backtest, reports."
     import json
-    from hnn_trading.config import RunConfig
     from hnn_trading.hpo import load_context, ranked, completed
     from hnn_trading.pipeline import run
+    from hnn_trading.runs import RunFolder
     st, base, _, d = load_context(ns.storage, ns.study)
     done = {t.number: t for t in completed(st)}
     if not done: raise ValueError(f"study {ns.study!r} has no complete trial yet")
@@ -424,8 +424,8 @@ def cmd_hpo_best(ns):
     if ns.trial is not None: t = done[ns.trial]
     elif ns.stage2: t = done[max(rows.values(), key=lambda r: -1 if r["deflated_sharpe"] is None else r["deflated_sharpe"])["stage1_trial"]]   # the pair with the best deflated Sharpe
     else: t = ranked(st)[0]
-    p = Path(t.user_attrs.get("trial_dir", ""))/"config.yaml"
-    cfg = RunConfig.from_yaml(p) if p.exists() else base.override(t.params)
+    tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
+    cfg = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
     if ns.stage2:
         if t.number not in rows: raise ValueError(f"no tradeable stage-2 strategy for trial {t.number}; trials with one: {sorted(rows)}")
         cfg = cfg.override(rows[t.number]["best_params"])

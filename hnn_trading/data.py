@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars', 'load_ohlcv',
            'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series', 'load_sample',
-           'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods']
+           'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods', 'load_data', 'load_exog']
 
 # %% ../nbs/01_data.ipynb #50a0d892
 PRICE_COLS = ["open", "high", "low", "close"]
@@ -310,9 +310,9 @@ SAMPLES = {"sp500": ("sp500.csv.gz", "SP500"), "nasdaq": ("nasdaq.csv.gz", "NASD
 
 def data_dir() -> Path:
     "The bundled data folder (`HNN_DATA_DIR` overrides)."
-    import os, hnn_trading
-    if os.environ.get("HNN_DATA_DIR"): return Path(os.environ["HNN_DATA_DIR"])
-    return Path(hnn_trading.__file__).resolve().parent.parent/"data"
+    import os
+    from hnn_trading.files import resource
+    return Path(os.environ["HNN_DATA_DIR"]) if os.environ.get("HNN_DATA_DIR") else resource("data")
 
 def load_series(path, column:str, name:str|None=None, tz="UTC") -> pd.DataFrame:
     "Load one exogenous series (time column + `column`) as a panel-like frame with a `close` column; missing values dropped and counted."
@@ -375,3 +375,26 @@ def resolve_periods(config, panel:pd.DataFrame):
     if not 0.5 <= ppy / n <= 2:
         warnings.warn(f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and volatility are annualised with {ppy}", stacklevel=2)
     return config
+
+# %% ../nbs/01_data.ipynb #9c7e8bca
+def load_data(dcfg) -> pd.DataFrame:
+    "The panel a DataConfig describes: a bundled sample or a file/folder, its symbols, between start and end."
+    src = dcfg.source
+    panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src)
+    if dcfg.symbols:
+        have = panel.index.get_level_values("symbol").unique()
+        miss = [s for s in dcfg.symbols if s not in have]
+        if miss: raise DataError(f"data.symbols {miss} not in {src}; it has {list(have)}")
+        panel = panel[panel.index.get_level_values("symbol").isin(dcfg.symbols)]
+    return _finish(panel, dcfg.start, dcfg.end)
+
+def load_exog(dcfg) -> dict:
+    "Exogenous series named in `data.exog`: a bundled sample name ('vix') or a path to a single-series file."
+    out = {}
+    for name in dcfg.exog:
+        if name == "vix": out["vix"] = load_sample("vix")
+        else:
+            p = Path(name); col = _series_column(p) if p.exists() else None
+            if col is None: raise DataError(f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and one value column")
+            out[_symbol_from_path(p).lower()] = load_series(p, col)
+    return out

@@ -6,7 +6,9 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
-from .reports import load_run
+from .runs import load_run, RunFolder
+from .evaluate import Evaluator
+from .data import load_data
 from .metrics import sharpe_ratio, sharpe_se, max_drawdown, equity_curve, drawdown_series
 
 def _show(fig):
@@ -21,10 +23,8 @@ __all__ = ['StrategyExplorer', 'StudyBrowser']
 class StrategyExplorer:
     "Re-run a run's backtest on its cached out-of-fold predictions for any threshold, margin, sizing and Kelly clip."
     def __init__(self, run_dir, panel:pd.DataFrame|None=None):
-        from hnn_trading.hpo import Stage2Cache
-        from hnn_trading.pipeline import load_data
         self.run = load_run(run_dir); self.config = self.run.config
-        self.cache = Stage2Cache(load_data(self.config.data) if panel is None else panel, self.run.predictions)
+        self.evaluator = Evaluator(load_data(self.config.data) if panel is None else panel, self.run.predictions)
         eq = self.run.equity
         self.benchmark = eq["buy_and_hold"].pct_change().fillna(eq["buy_and_hold"].iloc[0] / self.config.backtest.initial_equity - 1).values if "buy_and_hold" in eq else None
 
@@ -33,15 +33,15 @@ class StrategyExplorer:
         s = self.config.strategy
         ov = {f"strategy.{k}": v for k, v in dict(threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip).items() if v is not None}
         cfg = self.config.override(ov)
-        out = self.cache.run(cfg, returns=True); r = out["returns"]; ppy = cfg.data.periods_per_year
+        out = self.evaluator.score(cfg, returns=True); r = out["returns"]; ppy = self.evaluator.periods_per_year(cfg)
         return dict(total_return=out["total_return"], sharpe=out["sharpe"], sharpe_se=sharpe_se(r, ppy), max_drawdown=max_drawdown(r),
-                    trades=out["trades"], returns=pd.Series(r, index=self.cache.times))
+                    trades=out["trades"], returns=pd.Series(r, index=self.evaluator.times))
 
     def plot(self, res:dict, ax=None):
         "Equity (growth of 1) and drawdown of `res` against buy-and-hold."
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1])) if ax is None else (ax[0].figure, ax)
-        t = self.cache.times
+        t = self.evaluator.times
         series = [("strategy", res["returns"].values)] + ([("buy and hold", self.benchmark)] if self.benchmark is not None else [])
         for name, r in series:
             ax[0].plot(t, equity_curve(r), label=name, lw=1.1); ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
@@ -74,16 +74,17 @@ class StudyBrowser:
     "Browse a stage-1 study: trials, their fold metrics, their equity curves from saved predictions."
     def __init__(self, storage:str, study:str, panel:pd.DataFrame|None=None):
         import optuna
-        from hnn_trading.hpo import make_storage
+        from hnn_trading.hpo import make_storage, completed
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.load_study(study_name=study, storage=make_storage(storage))
-        self.trials = {t.number: t for t in self.study.trials if t.state == optuna.trial.TrialState.COMPLETE}
+        self.trials = {t.number: t for t in completed(self.study)}
         if not self.trials: raise ValueError(f"study {study!r} has no complete trial")
         self._panel, self._cache = panel, {}
 
     def table(self) -> pd.DataFrame:
-        "One row per complete trial: value, AUC, DirAcc, Sharpe, trades and parameters, best first."
-        rows = [dict(trial=n, value=t.value, **{k: t.user_attrs.get(k) for k in ("auc", "dir_acc", "sharpe", "trades")}, **t.params) for n, t in self.trials.items()]
+        "One row per complete trial: value, fold-mean AUC and DirAcc, Sharpe, trades and parameters, best first."
+        rows = [dict(trial=n, value=t.values[0], **{k: t.user_attrs.get(k) for k in ("auc_fold_mean", "dir_acc_fold_mean", "sharpe", "trades")}, **t.params)
+                for n, t in self.trials.items()]
         return pd.DataFrame(rows).set_index("trial").sort_values("value", ascending=False)
 
     def _pick(self, numbers):
@@ -100,17 +101,14 @@ class StudyBrowser:
 
     def equity(self, numbers=None) -> pd.DataFrame:
         "Out-of-fold equity (growth of 1) per trial, from the trial's saved predictions and config."
-        from hnn_trading.config import RunConfig
-        from hnn_trading.hpo import Stage2Cache
-        from hnn_trading.pipeline import load_data
         cols = {}
         for n in self._pick(numbers):
-            d = Path(self.trials[n].user_attrs.get("trial_dir", ""))
-            if not (d/"predictions.parquet").exists(): raise FileNotFoundError(f"trial {n}: no saved predictions in {d} (was the trial folder moved?)")
-            cfg = RunConfig.from_yaml(d/"config.yaml")
+            d = RunFolder(self.trials[n].user_attrs.get("trial_dir", ""), strict=False)
+            if not (d.has("predictions") and d.has("config")): raise FileNotFoundError(f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)")
+            cfg = d.config
             if self._panel is None: self._panel = load_data(cfg.data)
-            cache = Stage2Cache(self._panel, pd.read_parquet(d/"predictions.parquet"))
-            cols[f"trial {n}"] = pd.Series(equity_curve(cache.run(cfg, returns=True)["returns"]), index=cache.times)
+            ev = Evaluator(self._panel, d.predictions)
+            cols[f"trial {n}"] = pd.Series(equity_curve(ev.score(cfg, returns=True)["returns"]), index=ev.times)
         return pd.DataFrame(cols)
 
     def widget(self):

@@ -9,19 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
-from .config import RunConfig, ConfigError, atomic_write, warning_summary
+from .config import RunConfig, ConfigError, warning_summary
+from .files import atomic_write, resource
 from .training import run_walk_forward
-from .strategy import positions, backtest_kwargs
-from .backtest import run_backtest
+from .evaluate import Evaluator
+from .runs import RunFolder, trial_folder
 from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
-from .data import resolve_periods
+from .data import resolve_periods, load_data, load_exog
 
 # %% auto #0
 __all__ = ['DERIVED', 'OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'save_context',
            'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'stage1_score', 'fold_means',
-           'stage1_objective', 'Stage2Cache', 'stage2_objective', 'deflated_best', 'trial_overrides',
-           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
-           'run_worker']
+           'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
+           'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -168,31 +168,23 @@ def fold_means(folds:list) -> dict:
     return dict(auc_fold_mean=float(np.mean([f["val_auc"] for f in v])) if v else float("nan"),
                 dir_acc_fold_mean=float(np.mean([f["val_dir_acc"] for f in v])) if v else float("nan"))
 
-def _oos_backtest(config, panel, P):
-    config = resolve_periods(config, panel)
-    oos = panel[panel.index.get_level_values("timestamp") >= P["timestamp"].min()]
-    W = positions(P, config.strategy, config.backtest.position_cap)
-    return run_backtest(oos, W, config.backtest, config.data.periods_per_year, **backtest_kwargs(config.strategy))
-
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the stage-1 score."
     study_dir, base = Path(study_dir), resolve_periods(base, panel)
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
-        tdir = study_dir/f"trial_{trial.number:04d}"
+        tdir = trial_folder(study_dir, trial.number, create=True)
         def on_fold(k, f):
             if len(trial.study.directions) > 1: return                 # Optuna prunes single-objective studies only
             trial.report(stage1_score([f]), k)
             if trial.should_prune(): raise optuna.TrialPruned(f"pruned after fold {k}")
-        try: wf = run_walk_forward(cfg, panel, exog=exog, checkpoint_dir=tdir, on_fold=on_fold)
+        try: wf = run_walk_forward(cfg, panel, exog=exog, checkpoint_dir=tdir.dir, on_fold=on_fold)
         except FloatingPointError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))
         except RuntimeError as e:
             if "out of memory" not in str(e).lower(): raise
             trial.set_user_attr("fail_reason", "out of memory"); raise optuna.TrialPruned("out of memory")
-        import io
-        buf = io.BytesIO(); wf.predictions.to_parquet(buf, index=False); atomic_write(tdir/"predictions.parquet", buf.getvalue())
-        cfg.to_yaml(tdir/"config.yaml")
-        bt = _oos_backtest(cfg, panel, wf.predictions)
+        tdir.write_predictions(wf.predictions); tdir.write_config(cfg)
+        bt = Evaluator(panel, wf.predictions).backtest(cfg)
         m = moments(bt.returns.values)
         for k, v in fold_means(wf.folds).items(): trial.set_user_attr(k, v)
         trial.set_user_attr("auc_pooled", wf.metrics["auc"]); trial.set_user_attr("dir_acc_pooled", wf.metrics["dir_acc"])
@@ -200,57 +192,24 @@ def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, stud
         trial.set_user_attr("n_bars", int(m["n"])); trial.set_user_attr("periods_per_year", cfg.data.periods_per_year)
         trial.set_user_attr("psr", probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and not np.isnan(m["sr"]) else float("nan"))
         trial.set_user_attr("folds", [{k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v)) for k, v in f.items() if k != "history"} for f in wf.folds])
-        trial.set_user_attr("trial_dir", str(tdir))
+        trial.set_user_attr("trial_dir", str(tdir.dir))
         return stage1_score(wf.folds)
     return objective
 
 # %% ../nbs/15_hpo.ipynb #0e29df4c
 PENALTY = -10.0
 
-class Stage2Cache:
-    "Everything a strategy trial needs, pivoted once: price arrays of the out-of-sample panel and wide p_up / mu / sigma arrays."
-    def __init__(self, panel:pd.DataFrame, predictions:pd.DataFrame):
-        from hnn_trading.backtest import _arrays
-        oos = panel[panel.index.get_level_values("timestamp") >= predictions["timestamp"].min()]
-        o, h, l, c = _arrays(oos)
-        self.times, self.syms = o.index, o.columns
-        self.O, self.H, self.L, self.C = (np.ascontiguousarray(x.values) for x in (o, h, l, c))
-        wide = lambda col: predictions.pivot(index="timestamp", columns="symbol", values=col).reindex(index=self.times, columns=self.syms).values
-        self.p, self.mu, self.sigma = wide("p_up"), wide("mu"), wide("sigma")
-
-    def confidence_threshold(self, q:float) -> float:
-        "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile)."
-        return float(0.5 + np.nanquantile(np.abs(self.p - 0.5), q))
-
-    def run(self, cfg:RunConfig, returns:bool=False) -> dict:
-        "Sharpe, trades and total return of one strategy config (the numba kernel only: no DataFrames); the per-bar returns too when `returns`."
-        from hnn_trading.strategy import signal_weights, _hysteresis
-        from hnn_trading.backtest import _kernel
-        from hnn_trading.metrics import sharpe_ratio
-        s, b = cfg.strategy, cfg.backtest
-        kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=s.long_only, mu=self.mu, sigma=self.sigma, kelly_lambda=s.kelly_lambda)
-        W = signal_weights(self.p, s.threshold, s.confidence_margin, **kw)
-        if s.exit_threshold is not None: W = _hysteresis(np.nan_to_num(self.p, nan=np.nan), W, signal_weights(self.p, 0.5, 0.0, **kw), float(s.exit_threshold))
-        W = W * b.position_cap * s.leverage
-        eq, _, _, rec, _, st, err = _kernel(self.O, self.H, self.L, self.C, np.ascontiguousarray(W), float(b.initial_equity), float(b.commission),
-                                            float(b.slippage_bps) / 1e4, int(b.max_positions), float(s.stop_loss), float(s.take_profit), int(s.max_hold), False)
-        if err[0]: raise ValueError(f"price missing for {self.syms[err[2]]} at {self.times[err[1]]}")
-        r = np.empty_like(eq); r[0] = eq[0] / b.initial_equity - 1; r[1:] = eq[1:] / eq[:-1] - 1
-        out = dict(sharpe=sharpe_ratio(r, cfg.data.periods_per_year), trades=int(len(rec)), total_return=float(eq[-1] / b.initial_equity - 1))
-        if returns: out["returns"] = r
-        return out
-
 def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFrame, space:SearchSpace):
-    "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once)."
-    cache, base = Stage2Cache(panel, predictions), resolve_periods(base, panel)
+    "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once, by `evaluate.Evaluator`)."
+    ev, base = Evaluator(panel, predictions), resolve_periods(base, panel)
     def objective(trial):
         ov = space.sample(trial)
         q = ov.pop("strategy.threshold_quantile", None)
-        if q is not None: ov["strategy.threshold"] = cache.confidence_threshold(q)
+        if q is not None: ov["strategy.threshold"] = ev.confidence_threshold(q)
         trial.set_user_attr("overrides", ov)                             # the config values this trial ran, derived ones included
         cfg = base.override(ov)
-        if cfg.strategy.exit_threshold is not None and cfg.strategy.exit_threshold > cfg.strategy.threshold: raise optuna.TrialPruned("exit above entry")
-        m = cache.run(cfg)
+        try: m = ev.score(cfg)                                           # the same limits and rules as a run's backtest
+        except ValueError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))
         sr, n = m["sharpe"], m["trades"]
         trial.set_user_attr("trades", n); trial.set_user_attr("sharpe_raw", sr); trial.set_user_attr("total_return", m["total_return"])
         trial.set_user_attr("sr_per_bar", float(sr / math.sqrt(cfg.data.periods_per_year)) if not np.isnan(sr) else float("nan"))
@@ -321,8 +280,8 @@ def export_study(study, out_dir, base:RunConfig|None=None, top_k:int=10) -> dict
     top = ranked(study)
     if not top: raise ValueError(f"study {study.study_name!r} has no complete trial to export")
     best = top[0]
-    cfg_path = Path(best.user_attrs.get("trial_dir", ""))/"config.yaml"
-    cfg = RunConfig.from_yaml(cfg_path) if cfg_path.exists() else (base or RunConfig()).override(best.params)
+    tdir = RunFolder(best.user_attrs.get("trial_dir", ""), strict=False)
+    cfg = tdir.config if "trial_dir" in best.user_attrs and tdir.has("config") else (base or RunConfig()).override(trial_overrides(best))
     paths["best_config"] = Path(atomic_write(d/"best_config.yaml", cfg.to_yaml()))
     try: imp = optuna.importance.get_param_importances(study, target=(lambda t: -t.values[0]) if len(study.directions) > 1 else None)   # PED-ANOVA ranks low targets
     except Exception as e: imp = {"error": str(e)}
@@ -332,15 +291,11 @@ def export_study(study, out_dir, base:RunConfig|None=None, top_k:int=10) -> dict
 
 # %% ../nbs/15_hpo.ipynb #612a327b
 def quick_config() -> tuple[RunConfig, SearchSpace]:
-    "A tiny stage-1 setup on the bundled indices: small MLP, 2 folds of 126 days, 2 epochs."
+    "A tiny stage-1 setup on the bundled indices: small MLP, 2 folds of 126 days, 2 epochs; its space is configs/search/quick.yaml."
     cfg = RunConfig().override({"data.source": "us_indices", "data.start": "2012-01-01", "features.set": "basic", "model.name": "mlp",
                                 "model.hidden_dim": 16, "splits.n_folds": 2, "splits.val_block": 126, "splits.calib_size": 126,
                                 "training.epochs": 2, "training.progress": False, "backtest.position_cap": 0.5, "backtest.max_positions": 2})
-    space = SearchSpace.from_dict({"objective": "stage1", "params": {
-        "model.hidden_dim": {"type": "int", "low": 8, "high": 32, "log": True},
-        "model.dropout": {"type": "float", "low": 0.0, "high": 0.5},
-        "training.learning_rate": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True}}})
-    return cfg, space
+    return cfg, SearchSpace.from_yaml(resource("configs/search/quick.yaml"))
 
 def make_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "The training objective the space names: stage1, hybrid, or pareto (score and Sharpe)."
@@ -352,7 +307,6 @@ def make_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_
 def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:SearchSpace, study_dir, seed:int|None=None, panel=None,
                prune:bool=True, heartbeat:int=10, verbose:bool=False) -> int:
     "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings); returns `n_trials`."
-    from hnn_trading.pipeline import load_data, load_exog
     panel = load_data(base.data) if panel is None else panel
     base = resolve_periods(base, panel)
     study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat)

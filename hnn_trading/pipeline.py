@@ -4,44 +4,20 @@
 
 # %% ../nbs/18_pipeline.ipynb #98b90e90
 from __future__ import annotations
-import io, json, time
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
-from .config import RunConfig, Timer, atomic_write, write_manifest
-from . import data as data_mod
-from .data import resolve_periods
+from .config import RunConfig
+from .files import Timer
+from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year
 from .training import run_walk_forward
-from .strategy import positions, backtest_kwargs
-from .backtest import run_backtest, buy_and_hold, save_backtest
-from .reports import run_report, run_dir_for, write_index
+from .evaluate import Evaluator
+from .runs import RunFolder, run_dir_for
+from .reports import run_report, write_index
 
 # %% auto #0
-__all__ = ['DEMO_BASELINES', 'DEMO_STAGE1', 'DEMO_STAGE2', 'load_data', 'load_exog', 'RunResult', 'run', 'demo_config',
-           'DemoResult', 'verdict_table', 'demo', 'available_demo_reports']
-
-# %% ../nbs/18_pipeline.ipynb #d1b29773
-def load_data(dcfg) -> pd.DataFrame:
-    "The panel a DataConfig describes."
-    src = dcfg.source
-    panel = data_mod.load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else data_mod.load_ohlcv(src)
-    if dcfg.symbols:
-        have = panel.index.get_level_values("symbol").unique()
-        miss = [s for s in dcfg.symbols if s not in have]
-        if miss: raise data_mod.DataError(f"data.symbols {miss} not in {src}; it has {list(have)}")
-        panel = panel[panel.index.get_level_values("symbol").isin(dcfg.symbols)]
-    return data_mod._finish(panel, dcfg.start, dcfg.end)
-
-def load_exog(dcfg) -> dict:
-    "Exogenous series named in `data.exog`: a bundled sample name ('vix') or a path to a single-series file."
-    out = {}
-    for name in dcfg.exog:
-        if name == "vix": out["vix"] = data_mod.load_sample("vix")
-        else:
-            p = Path(name); col = data_mod._series_column(p) if p.exists() else None
-            if col is None: raise data_mod.DataError(f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and one value column")
-            out[data_mod._symbol_from_path(p).lower()] = data_mod.load_series(p, col)
-    return out
+__all__ = ['RunResult', 'run']
 
 # %% ../nbs/18_pipeline.ipynb #f47f68e9
 @dataclass
@@ -53,6 +29,7 @@ class RunResult:
     backtest: object
     benchmark: object
     reports: dict = field(default_factory=dict)
+    evaluator: object = field(default=None, repr=False)
 
     def table(self) -> pd.DataFrame:
         "Strategy against buy-and-hold, the numbers a user reads first."
@@ -68,10 +45,7 @@ class RunResult:
 
 # %% ../nbs/18_pipeline.ipynb #72559be1
 def _ppy_source(config, panel) -> str:
-    return "set in the config" if config.data.periods_per_year is not None else "inferred: " + data_mod.infer_periods_per_year(panel)[1]
-
-def _csv(df, **kw) -> str:
-    b = io.StringIO(); df.to_csv(b, **kw); return b.getvalue()
+    return "set in the config" if config.data.periods_per_year is not None else "inferred: " + infer_periods_per_year(panel)[1]
 
 def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None) -> RunResult:
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`."
@@ -79,155 +53,22 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
     with timer("data"): panel = load_data(c.data)
     c = resolve_periods(c, panel)
-    d.mkdir(parents=True, exist_ok=True)
-    c.to_yaml(d/"config.yaml")
+    rf = RunFolder(d, create=True); rf.write_config(c)
     with timer("walk_forward"): wf = run_walk_forward(c, panel, progress=progress, exog=load_exog(c.data))
-    P = wf.predictions
     with timer("backtest"):
-        oos = panel[panel.index.get_level_values("timestamp") >= P["timestamp"].min()]
-        W = positions(P, c.strategy, c.backtest.position_cap)
-        bt = run_backtest(oos, W, c.backtest, c.data.periods_per_year, **backtest_kwargs(c.strategy))
-        bh = buy_and_hold(oos, c.backtest, c.data.periods_per_year)
+        ev = Evaluator(panel, wf.predictions)                           # the out-of-sample bars, pivoted once
+        bt, bh = ev.backtest(c), ev.benchmark(c)
     metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics)
     with timer("save"):
-        save_backtest(bt, d, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
-                      extra_metrics=dict(walk_forward=wf.metrics), tearsheet=reports if tearsheet is None else tearsheet)
-    atomic_write(d/"folds.csv", _csv(wf.summary()))
-    buf = io.BytesIO(); P.to_parquet(buf, index=False); atomic_write(d/"predictions.parquet", buf.getvalue())
-    atomic_write(d/"history.json", json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
-    res = RunResult(d, metrics, wf, bt, bh)
+        rf.write_backtest(bt, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
+                          extra_metrics=dict(walk_forward=wf.metrics), tearsheet=reports if tearsheet is None else tearsheet)
+        rf.write_walk_forward(wf)
+    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev)
     if reports:
         with timer("reports"):
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
         res.reports["index"] = dict(html=write_index(d, f"{c.model.name} on {c.data.source}: {d.name}"))
-    write_manifest(d, c, data_fingerprint=data_mod.data_fingerprint(panel), timings=timer.timings,
-                   extra=dict(periods_per_year=c.data.periods_per_year, periods_per_year_source=_ppy_source(config, panel),
-                              artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))
+    rf.write_manifest(c, data_fingerprint=data_fingerprint(panel), timings=timer.timings,
+                      extra=dict(periods_per_year=c.data.periods_per_year, periods_per_year_source=_ppy_source(config, panel),
+                                 artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))
     return res
-
-# %% ../nbs/18_pipeline.ipynb #8d795493
-def demo_config(quick:bool=False) -> RunConfig:
-    "The demo's main config: configs/demo.yaml when present, trimmed when `quick`."
-    import hnn_trading
-    p = Path(hnn_trading.__file__).resolve().parent.parent/"configs"/"demo.yaml"
-    c = RunConfig.from_yaml(p) if p.exists() else RunConfig().override({"backtest.position_cap": 0.5, "backtest.max_positions": 2})
-    return c.override({"training.epochs": 3, "splits.n_folds": 3}) if quick else c
-
-DEMO_BASELINES = {"mlp": {"model.name": "mlp", "model.hidden_dim": 32},
-                  "lstm": {"model.name": "lstm", "model.hidden_dim": 32, "model.feature_window": 10},
-                  "lightgbm": {"model.name": "lightgbm"}}
-DEMO_STAGE1 = {"objective": "stage1", "params": {
-    "model.hermite_degree": {"type": "int", "low": 3, "high": 8},
-    "model.hermite_hidden_dim": {"type": "int", "low": 16, "high": 128, "log": True},
-    "model.dropout": {"type": "float", "low": 0.0, "high": 0.3},
-    "training.learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True}}}
-DEMO_STAGE2 = {"objective": "sharpe", "min_trades": 5, "params": {
-    "strategy.threshold": {"type": "float", "low": 0.45, "high": 0.6},
-    "strategy.confidence_margin": {"type": "float", "low": 0.0, "high": 0.05},
-    "strategy.sizing": {"type": "categorical", "choices": ["fixed", "confidence"]},
-    "strategy.max_hold": {"type": "int", "low": 0, "high": 20}}}
-
-@dataclass
-class DemoResult:
-    "The demo's folder, verdict table, runs by model name, study summaries, report paths and failed reports."
-    run_dir: Path
-    verdict: pd.DataFrame
-    runs: dict
-    studies: dict
-    reports: dict = field(default_factory=dict)
-    failed: dict = field(default_factory=dict)
-
-    @property
-    def index(self) -> Path: return self.run_dir/"index.html"
-    def table(self) -> pd.DataFrame: return self.verdict
-    def _repr_markdown_(self):
-        return f"Demo `{self.run_dir}`\n\n" + self.verdict.to_markdown(floatfmt=".4f") + f"\n\nIndex page: `{self.index}`"
-
-# %% ../nbs/18_pipeline.ipynb #e0a1f5c2
-def _row(auc, dacc, bt) -> dict:
-    m = bt.metrics
-    return dict(auc=auc, dir_acc=dacc, total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"],
-                max_drawdown=m["max_drawdown"], trades=m["trades"], _r=bt.returns.values)
-
-def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int) -> pd.DataFrame:
-    "Rows {name: _row(...)} -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`."
-    from hnn_trading.stats import moments, deflated_sharpe_ratio
-    srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
-    out = {}
-    for name, r in rows.items():
-        m = moments(r["_r"])
-        dsr = (deflated_sharpe_ratio(m["sr"], srs, m["n"], m["skew"], m["kurtosis"]) if len(srs) > 1 and m["n"] > 2 and np.isfinite(m["sr"]) else np.nan)
-        out[name] = {**{k: v for k, v in r.items() if k != "_r"}, "dsr": dsr}
-    return pd.DataFrame(out).T[["auc", "dir_acc", "total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]].astype(float)
-
-def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, progress:bool|None=None,
-         baselines:dict|None=None, n_stage1:int|None=None, n_stage2:int|None=None, config:RunConfig|None=None) -> DemoResult:
-    "The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page (`config` replaces the demo's main config)."
-    import warnings, optuna
-    from tqdm.auto import tqdm
-    from hnn_trading.hpo import SearchSpace, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides
-    from hnn_trading.stats import moments
-    c = config if config is not None else demo_config(quick)
-    d = run_dir_for(output_dir or c.report.output_dir, run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
-    baselines = ({"mlp": DEMO_BASELINES["mlp"]} if quick else DEMO_BASELINES) if baselines is None else baselines
-    n1 = (3 if quick else 10) if n_stage1 is None else n_stage1
-    n2 = (60 if quick else 300) if n_stage2 is None else n_stage2
-    show = c.training.progress if progress is None else progress
-    templates = available_demo_reports() if reports else []
-    steps = tqdm(total=1 + len(baselines) + 3 + len(templates), desc="demo", disable=not show)
-    def step(what): steps.set_postfix_str(what); steps.update(1)
-    steps.set_postfix_str(c.model.name)
-    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports); step(c.model.name)
-    runs = {c.model.name: main}
-    for name, ov in baselines.items():
-        runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress); step(name)
-    panel = load_data(c.data); c = resolve_periods(c, panel)
-    # stage 1: HermiteNet structure on a cheaper walk-forward; stage 2: strategy on the main run's cached predictions
-    h = d/"hpo"; h.mkdir(exist_ok=True)
-    atomic_write(h/"study.json", json.dumps({"storage": "studies.log", "stage1": "stage1", "stage2": "stage2"}, indent=1))
-    url = f"journal:///{(h/'studies.log').resolve()}"
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base1 = c.override({"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False})
-    s1 = make_study("stage1", url, n1, c.seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s1.optimize(stage1_objective(base1, panel, SearchSpace.from_dict(DEMO_STAGE1), h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
-    export_study(s1, h/"stage1", base1); step("stage 1")
-    s2 = make_study("stage2", url, n2, c.seed, prune=False)
-    s2.optimize(stage2_objective(c, panel, main.walk_forward.predictions, SearchSpace.from_dict(DEMO_STAGE2)), n_trials=n2, show_progress_bar=False)
-    export_study(s2, h/"stage2", c)
-    oos = panel[panel.index.get_level_values("timestamp") >= main.walk_forward.predictions["timestamp"].min()]
-    best_cfg = c.override(trial_overrides(s2.best_trial))
-    tuned = run_backtest(oos, positions(main.walk_forward.predictions, best_cfg.strategy, best_cfg.backtest.position_cap), best_cfg.backtest,
-                         c.data.periods_per_year, **backtest_kwargs(best_cfg.strategy))
-    step("stage 2")
-    # the verdict: every model, the stage-2 strategy, buy-and-hold; deflated by every configuration tried
-    ppy = c.data.periods_per_year
-    rows = {name: _row(r.metrics["walk_forward"]["auc"], r.metrics["walk_forward"]["dir_acc"], r.backtest) for name, r in runs.items()}
-    w = main.metrics["walk_forward"]
-    rows[f"{c.model.name} + stage-2 strategy (chosen on these bars)"] = _row(w["auc"], w["dir_acc"], tuned)   # selected in sample: read its deflated Sharpe
-    rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
-    per_bar = lambda sr: sr / np.sqrt(ppy)
-    srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
-    srs += [per_bar(t.user_attrs["sharpe"]) for t in s1.trials if t.state == optuna.trial.TrialState.COMPLETE and "sharpe" in t.user_attrs]
-    srs += [t.user_attrs["sr_per_bar"] for t in s2.trials if t.state == optuna.trial.TrialState.COMPLETE and "sr_per_bar" in t.user_attrs]
-    V = verdict_table(rows, srs, ppy)
-    atomic_write(d/"verdict.csv", _csv(V))
-    studies = dict(stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
-                   stage2=dict(deflated_best(s2, ppy, len(tuned.returns)), n_trials_total=len(s2.trials)), n_configurations=len(srs))
-    atomic_write(d/"studies.json", json.dumps(studies, indent=1, default=float))
-    step("verdict")
-    res = DemoResult(d, V, runs, studies)
-    from hnn_trading.reports import ReportError
-    for name in templates:
-        try: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        except ReportError as e: res.failed[name] = str(e)
-        step(name)
-    steps.close()
-    write_index(d, f"hnn_trading demo: {c.model.name} and baselines on {c.data.source} ({d.name})")
-    return res
-
-def available_demo_reports() -> list[str]:
-    "The templates the demo runs: every one in nbs/reports/."
-    from hnn_trading.reports import available_reports
-    return available_reports()

@@ -6,24 +6,22 @@
 from __future__ import annotations
 import os, re, shutil, time
 from pathlib import Path
-from .config import atomic_write
+from .files import atomic_write, resource
+from .runs import RunFolder, load_run, run_studies, run_dir_for
 
 # %% auto #0
-__all__ = ['LABELS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'run_dir_for', 'to_html',
-           'run_report', 'cell', 'readable', 'show', 'verdict_sentence', 'write_index', 'RunFolder', 'load_run',
-           'run_studies']
+__all__ = ['LABELS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_html', 'run_report', 'cell',
+           'readable', 'show', 'verdict_sentence', 'write_index']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
     "A report could not be run; the message says why and where the failed notebook is."
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 def templates_dir() -> Path:
     "The folder of report templates."
-    import hnn_trading
-    return Path(os.environ.get("HNN_TEMPLATES") or Path(hnn_trading.__file__).resolve().parent.parent/"nbs"/"reports")
+    return Path(os.environ.get("HNN_TEMPLATES") or resource("templates"))
 
 def available_reports() -> list[str]:
     "Names of the report templates."
@@ -42,14 +40,6 @@ def _template(name:str) -> Path:
     p = templates_dir()/f"{name}.ipynb"
     if not p.exists(): raise ReportError(f"unknown report {name!r}; available: {available_reports()}")
     return p
-
-def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
-    "`output_dir/run_id` (a timestamp when None), refusing ids that would leave `output_dir`."
-    run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
-    if not _RUN_ID.match(run_id) or ".." in run_id: raise ReportError(f"invalid run id {run_id!r}: letters, digits, '.', '_' and '-' only")
-    base = Path(output_dir).resolve(); d = (base/run_id).resolve()
-    if not d.is_relative_to(base): raise ReportError(f"run id {run_id!r} leaves {base}")
-    return d
 
 # %% ../nbs/17_reports.ipynb #53698bb9
 def to_html(nb_path, html_path=None, hide_code:bool=True) -> Path:
@@ -149,15 +139,15 @@ def show(df, by:str="columns", index:bool=True):
 # %% ../nbs/17_reports.ipynb #c37bcc73
 def _verdict_html(d:Path) -> str:
     "The verdict table (verdict.csv, written by the demo) or strategy vs buy-and-hold from metrics.json, formatted by `readable`."
-    import json
     import pandas as pd
-    if (d/"verdict.csv").exists():
-        v = pd.read_csv(d/"verdict.csv", index_col=0)
+    r = RunFolder(d, strict=False)
+    if r.has("verdict"):
+        v = r.verdict
         return ("<h2>Verdict</h2>" + readable(v).to_html(table_id="verdict", escape=True, index_names=False)
                 + "<p><small>Out of fold, net of costs. Deflated Sharpe: the probability that the true Sharpe ratio is above zero "
                   "after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials).</small></p>")
-    if (d/"metrics.json").exists():
-        m = json.loads((d/"metrics.json").read_text())
+    if r.has("metrics"):
+        m = r.metrics
         keys = ["total_return", "sharpe", "sharpe_se", "max_drawdown", "trades"]
         t = pd.DataFrame({"strategy": [m.get("strategy", {}).get(k) for k in keys], "buy and hold": [m.get("benchmark", {}).get(k) for k in keys]}, index=keys)
         return readable(t.astype(float), by="index").to_html(table_id="verdict", escape=True)
@@ -165,14 +155,14 @@ def _verdict_html(d:Path) -> str:
 
 def verdict_sentence(d:Path) -> str:
     "One sentence: which model, if any, beat buy-and-hold after costs, and with what deflated Sharpe."
-    import json
     import pandas as pd
-    if (d/"verdict.csv").exists():
-        v = pd.read_csv(d/"verdict.csv", index_col=0)
+    rf = RunFolder(d, strict=False)
+    if rf.has("verdict"):
+        v = rf.verdict
         if "buy and hold" not in v.index or len(v) < 2: return ""
         b, m = v.loc["buy and hold"], v.drop(index="buy and hold")
-    elif (d/"metrics.json").exists():
-        js = json.loads((d/"metrics.json").read_text())
+    elif rf.has("metrics"):
+        js = rf.metrics
         if "benchmark" not in js: return ""
         b, m = pd.Series(js["benchmark"]), pd.DataFrame([js["strategy"]], index=["the strategy"])
     else: return ""
@@ -191,10 +181,11 @@ def _equity_overlay(d:Path):
     import io
     import pandas as pd
     curves = {}
-    for f in [d/"equity.csv"] + sorted((d/"models").glob("*/equity.csv")):
-        if not f.exists(): continue
-        e = pd.read_csv(f, index_col=0, parse_dates=True)
-        name = f.parent.name if f.parent != d else (_main_model(d) or "strategy")
+    for f in [d] + sorted((d/"models").glob("*")):
+        rf = RunFolder(f, strict=False)
+        if not rf.has("equity"): continue
+        e = rf.equity
+        name = f.name if f != d else (_main_model(d) or "strategy")
         curves[name] = e["strategy"] / e["strategy"].iloc[0]
         if "buy_and_hold" in e and "buy and hold" not in curves: curves["buy and hold"] = e["buy_and_hold"] / e["buy_and_hold"].iloc[0]
     if len(curves) < 2: return None
@@ -208,9 +199,7 @@ def _equity_overlay(d:Path):
     return atomic_write(d/"equity_all.png", buf.getvalue())
 
 def _main_model(d:Path):
-    try:
-        import yaml
-        return yaml.safe_load((d/"config.yaml").read_text())["model"]["name"]
+    try: return RunFolder(d).config.model.name
     except Exception: return None
 
 def write_index(run_dir, title:str|None=None) -> Path:
@@ -240,62 +229,3 @@ def write_index(run_dir, title:str|None=None) -> Path:
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + e(title or d.name) + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}.verdict-sentence{font-size:1.15em}</style></head><body>" + "\n".join(body) + "</body></html>")
     return atomic_write(d/"index.html", page)
-
-# %% ../nbs/17_reports.ipynb #1a2090ef
-class RunFolder:
-    "Lazy, read-only view of a run folder written by `pipeline.run` / `pipeline.demo`."
-    def __init__(self, run_dir):
-        self.dir = Path(run_dir)
-        if not (self.dir/"config.yaml").exists():
-            raise FileNotFoundError(f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, a folder written by `hnn demo` or `hnn run`")
-    def _need(self, name):
-        p = self.dir/name
-        if not p.exists(): raise FileNotFoundError(f"{p} is missing: this run folder was not written completely (re-run `hnn run`/`hnn demo`)")
-        return p
-    @property
-    def config(self):
-        from hnn_trading.config import RunConfig
-        return RunConfig.from_yaml(self.dir/"config.yaml")
-    @property
-    def metrics(self) -> dict:
-        import json
-        return json.loads(self._need("metrics.json").read_text())
-    @property
-    def predictions(self):
-        import pandas as pd
-        return pd.read_parquet(self._need("predictions.parquet"))
-    @property
-    def history(self) -> dict:
-        import json
-        return json.loads(self._need("history.json").read_text())
-    @property
-    def equity(self):
-        import pandas as pd
-        return pd.read_csv(self._need("equity.csv"), index_col=0, parse_dates=True)
-    @property
-    def models(self) -> dict:
-        "This run and, for a demo, every baseline in models/<name>/, by model name."
-        out = {self.config.model.name: self}
-        if (self.dir/"models").exists():
-            out.update({p.name: RunFolder(p) for p in sorted((self.dir/"models").iterdir()) if (p/"config.yaml").exists()})
-        return out
-    def __repr__(self): return f"RunFolder({str(self.dir)!r})"
-
-def load_run(run_dir) -> RunFolder:
-    "The run folder `run_dir`, checked; a clear error when it is not one."
-    if not run_dir: raise ValueError("no run folder: pass -p run_dir <reports/RUN_ID> (a folder written by `hnn demo` or `hnn run`)")
-    return RunFolder(run_dir)
-
-def run_studies(run_dir, storage:str="", study:str="", stage:str="stage1") -> tuple[str, str]:
-    "(storage URL, study name): the ones given, else those the demo recorded in run_dir/hpo/study.json for `stage`."
-    import json
-    if storage: 
-        if not study: raise ValueError("pass -p study NAME with -p storage")
-        return storage, study
-    f = Path(run_dir or ".")/"hpo"/"study.json"
-    if not run_dir or not f.exists():
-        raise ValueError("no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), or -p run_dir of a demo run (it records its studies in hpo/study.json)")
-    info = json.loads(f.read_text())
-    if stage not in info: raise ValueError(f"{f} records no {stage!r} study; it has {sorted(k for k in info if k != 'storage')}")
-    path = Path(info["storage"]); path = path if path.is_absolute() else f.parent/path
-    return f"journal:///{path.resolve()}", info[stage]

@@ -9,7 +9,8 @@ from numba import njit
 from scipy.stats import norm
 
 # %% auto #0
-__all__ = ['SIZINGS', 'kelly_binary', 'kelly_fractional', 'signal_weights', 'positions', 'backtest_kwargs']
+__all__ = ['SIZINGS', 'kelly_binary', 'kelly_fractional', 'signal_weights', 'check_exit', 'target_weights', 'wide_predictions',
+           'positions', 'backtest_kwargs']
 
 # %% ../nbs/13_strategy.ipynb #784290aa
 def kelly_binary(p, mu, sigma):
@@ -76,25 +77,43 @@ def _hysteresis(P, F, entry, exit_lo):
     return out
 
 # %% ../nbs/13_strategy.ipynb #a49e84b8
-def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0) -> pd.DataFrame:
-    "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
+def check_exit(strategy_config):
+    "Raise when the exit level lies above the entry level (a position would close on the bar it opens)."
     s = strategy_config
-    need = ["timestamp", "symbol", "p_up"] + (["mu", "sigma"] if s.sizing.startswith("kelly") else [])
+    if s.exit_threshold is not None and s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin):
+        raise ValueError(f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}")
+
+def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_cap:float=1.0) -> np.ndarray:
+    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.leverage."
+    s = strategy_config; check_exit(s)
+    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=s.long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
+    F = signal_weights(p, s.threshold, s.confidence_margin, **kw)
+    if s.exit_threshold is not None:
+        held = signal_weights(p, 0.5, 0.0, **kw)                     # the size a held position gets from the current p
+        F = _hysteresis(np.ascontiguousarray(p, dtype="float64"), F, held, float(s.exit_threshold))
+    return F * (position_cap * s.leverage)
+
+def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None, columns=None) -> tuple:
+    "p_up, mu, sigma as (time x symbol) frames on `index` x `columns` when given; mu and sigma when `sizing` is Kelly (None: when present), else None."
+    kelly = sizing is not None and sizing.startswith("kelly")
+    need = ["timestamp", "symbol", "p_up"] + (["mu", "sigma"] if kelly else [])
     for c in need:
-        if c not in predictions.columns: raise ValueError(f"predictions need a '{c}' column for sizing={s.sizing!r}; got {list(predictions.columns)}")
+        if c not in predictions.columns: raise ValueError(f"predictions need a '{c}' column for sizing={sizing!r}; got {list(predictions.columns)}")
     if predictions.duplicated(["timestamp", "symbol"]).any():
         d = predictions[predictions.duplicated(["timestamp", "symbol"])].iloc[0]
         raise ValueError(f"two predictions for {d.symbol} at {d.timestamp}")
-    wide = lambda col: predictions.pivot(index="timestamp", columns="symbol", values=col).sort_index()
+    def wide(col):
+        w = predictions.pivot(index="timestamp", columns="symbol", values=col).sort_index()
+        return w.reindex(index=w.index if index is None else index, columns=w.columns if columns is None else columns)
     p = wide("p_up")
-    mu, sg = (wide("mu").reindex_like(p).values, wide("sigma").reindex_like(p).values) if s.sizing.startswith("kelly") else (None, None)
-    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=s.long_only, mu=mu, sigma=sg, kelly_lambda=s.kelly_lambda)
-    F = signal_weights(p.values, s.threshold, s.confidence_margin, **kw)
-    if s.exit_threshold is not None:
-        if s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin): raise ValueError(f"strategy.exit_threshold {s.exit_threshold} is above the entry level")
-        held = signal_weights(p.values, 0.5, 0.0, **kw)          # the size a held position gets from the current p
-        F = _hysteresis(p.values, F, held, float(s.exit_threshold))
-    return pd.DataFrame(F * position_cap * s.leverage, index=p.index, columns=p.columns)
+    moments = kelly or (sizing is None and {"mu", "sigma"} <= set(predictions.columns))
+    return p, *((wide("mu").reindex_like(p), wide("sigma").reindex_like(p)) if moments else (None, None))
+
+def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0) -> pd.DataFrame:
+    "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
+    p, mu, sg = wide_predictions(predictions, strategy_config.sizing)
+    vals = lambda f: None if f is None else f.values
+    return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap), index=p.index, columns=p.columns)
 
 def backtest_kwargs(strategy_config) -> dict:
     "The strategy's exit rules as run_backtest keyword arguments."

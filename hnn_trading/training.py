@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import torch, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .config import RunConfig, atomic_write
+from .config import RunConfig
+from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
 from .splits import RollingOriginSplitter
 from .datasets import Scaler, time_positions, WindowDataset

@@ -5,7 +5,7 @@ import numpy as np, optuna, pytest, yaml
 from hnn_trading.hpo import make_storage, make_study, quick_config, stage1_score, redact
 from hnn_trading.config import RunConfig
 from hnn_trading.training import run_walk_forward
-from hnn_trading.pipeline import load_data
+from hnn_trading.data import load_data
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -2,7 +2,7 @@
 import json, os, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest
-from hnn_trading.pipeline import demo
+from hnn_trading.demo import demo
 from hnn_trading.reports import run_report, ReportError
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_cli_bad_config_key_fails_clearly(hnn, tmp_path):
     assert r.returncode == 1 and "unknown key 'treshold' in RunConfig.strategy. Did you mean 'threshold'?" in r.stderr
 
 def test_cost_grid_reproduces_the_run_at_its_own_costs(quick_run):
-    from hnn_trading.pipeline import load_data
+    from hnn_trading.data import load_data
     from hnn_trading.strategy import positions, backtest_kwargs
     from hnn_trading.diagnostics import cost_sensitivity
     c = quick_run.runs["hermite"].walk_forward.config; P = quick_run.runs["hermite"].walk_forward.predictions
