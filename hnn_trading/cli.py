@@ -219,8 +219,8 @@ def _hpo_common(p, study_required=True):
     env = os.environ.get("HNN_STORAGE")
     p.add_argument("--storage", required=study_required and not env, default=env,
                    help="study storage URL: sqlite:///file.db, journal:///file.log (journal:////abs/path), postgresql://user:pass@host/db "
-                        "(default: $HNN_STORAGE, which keeps a password off the command line)")
-    p.add_argument("--study", required=study_required, default="hnn-stage1", help="study name")
+                        "(default: $HNN_STORAGE, which keeps a password off the command line" + (")" if study_required else "; then the config's hpo.storage)"))
+    p.add_argument("--study", required=study_required, default=None, help="study name" + ("" if study_required else " (default: the config's hpo.study_name, hnn-stage1)"))
 
 def _worker_opts(p):
     p.add_argument("--no-prune", action="store_true", help="never prune trials (every trial runs all folds)")
@@ -238,12 +238,12 @@ def _stage1_args(p):
     _hpo_common(p, study_required=False)
     p.add_argument("--config", default=None, help="base run config YAML (default: configs/demo.yaml; with --quick, the tiny configuration)")
     p.add_argument("--space", default=None, help="search space YAML whose `objective:` is stage1, hybrid or pareto (default: configs/search/stage1.yaml; with --quick, a tiny MLP space)")
-    p.add_argument("--trials", type=int, default=20, help="finished trials the study should have; a resumed study runs only the missing ones")
+    p.add_argument("--trials", type=int, default=None, help="finished trials the study should have; a resumed study runs only the missing ones (default: the config's hpo.n_trials, 20)")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (0: create the study only, for `hnn hpo worker` elsewhere)")
     p.add_argument("--warm-start", default=None, help="YAML list of parameter sets to enqueue first")
     p.add_argument("--output-dir", default="reports/hpo", help="folder for the study's artefacts (a folder per study)")
     p.add_argument("--quick", action="store_true", help="tiny configuration on the bundled data (smoke runs)")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's seed)")
+    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's hpo.sampler_seed, else its seed)")
     _worker_opts(p)
 
 def _finished(st) -> int:
@@ -271,6 +271,10 @@ def cmd_hpo_stage1(ns):
     if ns.space: space = SearchSpace.from_yaml(ns.space)
     if space is None: space = SearchSpace.from_yaml(resource("configs/search/stage1.yaml"))
     if space.objective == "sharpe": raise ValueError(f"{ns.space}: objective 'sharpe' searches a strategy on cached predictions; use it with `hnn hpo stage2 --space`")
+    h = base.hpo                                                                  # the config's defaults; an option on the command line wins
+    ns.study, ns.trials = ns.study or h.study_name, ns.trials if ns.trials is not None else h.n_trials
+    ns.storage = ns.storage or h.storage
+    if ns.seed is None: ns.seed = h.sampler_seed
     d = run_dir_for(ns.output_dir, ns.study); d.mkdir(parents=True, exist_ok=True)
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
@@ -331,8 +335,8 @@ def cmd_hpo_worker(ns):
 def _stage2_args(p):
     _hpo_common(p)
     p.add_argument("--space", default=None, help="strategy space YAML, objective sharpe (default: configs/search/stage2.yaml)")
-    p.add_argument("--top-k", type=int, default=5, help="stage-1 trials whose predictions are searched, best first")
-    p.add_argument("--trials", type=int, default=200, help="strategy trials per stage-1 trial")
+    p.add_argument("--top-k", type=int, default=None, help="stage-1 trials whose predictions are searched, best first (default: the study config's hpo.top_k, 5)")
+    p.add_argument("--trials", type=int, default=None, help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200)")
 
 @subcommand("hpo stage2", "stage 2: search strategy parameters on cached out-of-fold predictions", _stage2_args, examples="""
 hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30
@@ -347,6 +351,8 @@ def cmd_hpo_stage2(ns):
     from hnn_trading.files import atomic_write, resource
     from hnn_trading.runs import RunFolder
     st, base, _, d = load_context(ns.storage, ns.study)
+    ns.top_k = ns.top_k if ns.top_k is not None else base.hpo.top_k
+    ns.trials = ns.trials if ns.trials is not None else base.hpo.stage2_trials
     space = SearchSpace.from_yaml(ns.space or resource("configs/search/stage2.yaml"))
     if space.objective != "sharpe": raise ValueError(f"{ns.space}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}")
     top = ranked(st)[:ns.top_k]

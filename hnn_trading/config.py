@@ -227,12 +227,13 @@ class BacktestConfig(Section):
 # %% ../nbs/00_config.ipynb #eba7fd4d
 @dataclass
 class HPOConfig(Section):
-    "Optuna studies."
-    storage: str|None = setting(None, help="storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a SQLite file in the run folder")
-    study_name: str = setting("hnn", help="study name")
-    n_trials: int = setting(20, lo=1, help="trials per worker")
-    top_k: int = setting(5, lo=1, help="stage-1 trials passed to stage 2")
-    sampler_seed: int|None = setting(None, help="TPE seed (None: the run seed)")
+    "Defaults of the `hnn hpo` commands for studies of this config (a command-line option wins)."
+    storage: str|None = setting(None, help="storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a file in the study folder (SQLite, or a journal with several workers)")
+    study_name: str = setting("hnn-stage1", help="stage-1 study name (--study)")
+    n_trials: int = setting(20, lo=1, help="finished stage-1 trials the study should have (--trials)")
+    top_k: int = setting(5, lo=1, help="stage-1 trials whose predictions stage 2 searches (hnn hpo stage2 --top-k)")
+    stage2_trials: int = setting(200, lo=1, help="strategy trials per stage-1 trial (hnn hpo stage2 --trials)")
+    sampler_seed: int|None = setting(None, help="TPE seed (--seed; None: the run seed)")
 
 @dataclass
 class ReportConfig(Section):

@@ -130,9 +130,12 @@ def register(name:str):
 
 def available() -> list[str]: return sorted(_MODELS)
 
-def build(cfg, n_features:int, n_assets:int=0) -> nn.Module:
-    "Build the model a ModelConfig names."
+def build(cfg, n_features:int, n_assets:int=0, window:int|None=None) -> nn.Module:
+    "Build the model a ModelConfig names for inputs of `window` bars x `n_features` (pass the dataset's; None: cfg.feature_window)."
     if cfg.name not in _MODELS: raise ValueError(f"unknown model {cfg.name!r}; available: {available()}")
+    if window is not None and window != cfg.feature_window:
+        import dataclasses
+        cfg = dataclasses.replace(cfg, feature_window=int(window))          # the window the data has, not a second reading of the config
     return _MODELS[cfg.name](cfg, n_features, n_assets)
 
 _common = lambda c, na: dict(dropout=c.dropout, prob_source=c.prob_source, density=c.density, n_assets=na, asset_emb_dim=c.asset_emb_dim)

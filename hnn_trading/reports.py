@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, shutil, time
 from pathlib import Path
 from .files import atomic_write, resource
-from .runs import RunFolder, load_run, run_studies, run_dir_for
+from .runs import RunFolder, RunIdError, run_dir_for
 
 # %% auto #0
 __all__ = ['LABELS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_html', 'run_report', 'cell',
@@ -58,7 +58,8 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     valid = template_parameters(name)
     for k in params:
         if k not in valid: raise ReportError(f"report {name!r} has no parameter {k!r}; its parameters: {sorted(valid)}")
-    d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
+    try: d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
+    except RunIdError as e: raise ReportError(str(e)) from None
     d.mkdir(parents=True, exist_ok=True)
     out, tmp, failed = d/f"{name}.ipynb", d/f".{name}.running.ipynb", d/f"{name}.failed.ipynb"
     try:

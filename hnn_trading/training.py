@@ -166,7 +166,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     state = torch.load(path, map_location=device, weights_only=True)
     cfg = RunConfig.from_dict(yaml.safe_load(state["config"]))
     meta = state["meta"]
-    model = models_mod.build(cfg.model, meta["n_features"], meta.get("n_assets", 0))
+    model = models_mod.build(cfg.model, meta["n_features"], meta.get("n_assets", 0), window=meta.get("window"))
     model.load_state_dict(state["weights"]); model.eval()
     sc = Scaler(state["scaler"]["mean"].numpy(), state["scaler"]["std"].numpy())
     return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=Calibrator(**meta.get("calibrator", {})))
@@ -241,12 +241,12 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
             return ds.batch(Xt, rows), Y[i], R[i], A[i], G[i]
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
-            model = models_mod.build(c.model, X.shape[1], len(ds.symbols)).to(device)
+            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window).to(device)
             model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}", wbar if show else False)
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
-            model = models_mod.build(c.model, X.shape[1], len(ds.symbols))
+            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window)
             model.kw["random_state"] = c.seed + f.k
             model.fit(flat(tr), y[tr], r[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r[ca] / s_y)
             hist, best_epoch = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})], 1
@@ -259,7 +259,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
         if checkpoint_dir is not None and models_mod.is_torch(c.model.name):
             save_checkpoint(Path(checkpoint_dir)/f"fold{f.k}.pt", model, c, scaler,
-                            dict(n_features=X.shape[1], n_assets=len(ds.symbols), s_y=s_y, fold=f.k, best_epoch=best_epoch,
+                            dict(n_features=X.shape[1], n_assets=len(ds.symbols), window=ds.window, s_y=s_y, fold=f.k, best_epoch=best_epoch,
                                  columns=list(feats.columns), symbols=list(ds.symbols), calibrator=cal.to_dict()))
         out_folds.append(dict(fold=f.k, train_start=uniq[f.train[0]], train_end=uniq[f.train[-1]],
                               val_start=uniq[f.val[0]], val_end=uniq[f.val[-1]], n_train=len(tr), n_calib=len(ca), n_val=len(va),

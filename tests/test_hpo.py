@@ -112,3 +112,17 @@ def test_exported_best_config_reproduces_its_trial(hnn, tmp_path):
     assert stage1_score(wf.folds) == st.best_value
     corr = json.loads((tmp_path/"export"/"sharpe_correlation.json").read_text())
     assert corr["n_trials"] == 3 and 0 <= corr["nan_sharpe_share"] <= 1
+
+def test_the_configs_hpo_section_sets_the_command_defaults(tmp_path):
+    "hpo.study_name, n_trials and storage of the base config are the defaults of `hnn hpo stage1`; an option on the command line wins."
+    from hnn_trading.config import RunConfig
+    from hnn_trading.hpo import quick_config
+    cfg = quick_config()[0].override({"hpo.study_name": "from-config", "hpo.n_trials": 7, "hpo.storage": f"sqlite:///{tmp_path}/cfg.db"})
+    cfg.to_yaml(tmp_path/"c.yaml")
+    hnn = str(Path(sys.executable).parent/"hnn")
+    r = subprocess.run([hnn, "hpo", "stage1", "--quick", "--config", str(tmp_path/"c.yaml"), "--workers", "0"], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "study from-config on sqlite:///" in r.stdout and "0 of 7 trials finished" in r.stdout and (tmp_path/"cfg.db").exists()
+    r = subprocess.run([hnn, "hpo", "stage1", "--quick", "--config", str(tmp_path/"c.yaml"), "--workers", "0", "--study", "cli", "--trials", "3"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and "study cli on" in r.stdout and "0 of 3 trials finished" in r.stdout, r.stdout + r.stderr
