@@ -11,9 +11,9 @@ import yaml
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig', 'ModelConfig',
-           'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'ReportConfig', 'RunConfig',
-           'warning_summary']
+__all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
+           'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'ReportConfig', 'migrate',
+           'RunConfig', 'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -206,8 +206,7 @@ class StrategyConfig(Section):
     sizing: str = setting("fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule")
     kelly_clip: float = setting(1.0, lo=0.0, hi=10.0, help="clip of the sizing fraction")
     kelly_lambda: float = setting(0.5, lo=1e-6, hi=1.0, help="fraction of the Kelly bet for kelly_fractional")
-    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="multiplies every target weight; backtest.position_cap and backtest.leverage stay the hard limits")
-    long_only: bool = setting(True, help="no short positions")
+    scale: float = setting(1.0, lo=0.0, hi=100.0, help="multiplies every target weight (1: a full backtest.position_cap per signal); backtest.position_cap and backtest.leverage stay the hard limits")
     exit_threshold: float|None = setting(None, lo=0.0, hi=1.0, help="hold a long while P(up) stays above this (a short below 1 - this); None: exit when the gate closes")
     stop_loss: float = setting(0.0, lo=0.0, hi=1.0, help="stop loss from the entry price, fraction (0: off)")
     take_profit: float = setting(0.0, lo=0.0, hi=10.0, help="take profit from the entry price, fraction (0: off)")
@@ -221,8 +220,8 @@ class BacktestConfig(Section):
     slippage_bps: float = setting(5.0, lo=0.0, hi=1000.0, help="adverse slippage in basis points of the fill price")
     max_positions: int = setting(20, lo=1, help="max concurrent positions")
     position_cap: float = setting(0.10, lo=0.0, hi=10.0, help="max weight of one position, fraction of equity")
-    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure, multiple of equity")
-    long_only: bool = setting(True, help="reject short target weights")
+    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure, multiple of equity (the strategy's weights are checked against it)")
+    long_only: bool = setting(True, help="no short positions: the strategy drops short signals and the engine rejects short weights")
 
 # %% ../nbs/00_config.ipynb #eba7fd4d
 @dataclass
@@ -244,6 +243,28 @@ class ReportConfig(Section):
     html: bool = setting(True, help="also export each executed report to HTML")
 
 # %% ../nbs/00_config.ipynb #1d7fea31
+MOVED = {"strategy.long_only": "backtest.long_only", "strategy.leverage": "strategy.scale"}
+
+def _moved_key(key:str) -> str:
+    "The key a dotted key of an earlier version is now (a warning says so), or the key itself."
+    if key in MOVED:
+        import warnings
+        warnings.warn(f"config key {key} is now {MOVED[key]} (one owner for each setting); {key} is read as {MOVED[key]}", DeprecationWarning, stacklevel=3)
+    return MOVED.get(key, key)
+
+def migrate(d:dict|None) -> dict|None:
+    "A config mapping of an earlier version with its moved keys (`MOVED`) at their new place; an old and a new key that disagree raise."
+    if not isinstance(d, dict): return d
+    d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
+    for old, new in MOVED.items():
+        (so, ko), (sn, kn) = old.split("."), new.split(".")
+        if not (isinstance(d.get(so), dict) and ko in d[so]): continue
+        v = d[so].pop(ko); _moved_key(old)
+        if not isinstance(d.get(sn), dict): d[sn] = {}
+        if kn in d[sn] and d[sn][kn] != v: raise ConfigError(f"{old} = {v!r} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
+        d[sn][kn] = v
+    return d
+
 @dataclass
 class RunConfig(Section):
     "Every stage's settings for one run."
@@ -258,6 +279,11 @@ class RunConfig(Section):
     hpo: HPOConfig = field(default_factory=HPOConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     seed: int = setting(42, lo=0, hi=2**32 - 1, help="seed of every random number generator in the run")
+
+    @classmethod
+    def from_dict(cls, d:dict|None, where=None):
+        "Build from a mapping (keys of earlier versions moved to their one owner, see `MOVED`); unknown keys raise."
+        return super().from_dict(migrate(d), where)
 
     @classmethod
     def from_yaml(cls, path):
@@ -279,6 +305,7 @@ class RunConfig(Section):
         "A new config with dotted-key `updates` applied, e.g. {'model.name': 'lstm'}; unknown keys raise."
         d = self.to_dict()
         for key, v in updates.items():
+            key = _moved_key(key)
             parts, node, where = key.split("."), d, "RunConfig"
             for i, p in enumerate(parts):
                 if not isinstance(node, dict): raise ConfigError(f"override '{key}': {where} is a value, not a section")

@@ -39,7 +39,7 @@ class Evaluator:
 # %% ../nbs/14b_evaluate.ipynb #d06aecca
 def _weights(self:Evaluator, config) -> np.ndarray:
     "Target weights (time x symbol) of the config's strategy on the cached predictions."
-    return target_weights(self.p, config.strategy, self.mu, self.sigma, config.backtest.position_cap)
+    return target_weights(self.p, config.strategy, self.mu, self.sigma, config.backtest.position_cap, config.backtest.long_only)
 
 def _positions(self:Evaluator, config) -> pd.DataFrame:
     "The same target weights as a (timestamp x symbol) frame, for engine-level tools such as `diagnostics.cost_sensitivity`."

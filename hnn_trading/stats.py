@@ -52,23 +52,25 @@ def deflated_sharpe_ratio(sr:float, sr_trials, n:int, skew:float=0.0, kurtosis:f
 
 # %% ../nbs/12_stats.ipynb #253ac069
 def pbo_cscv(performance_matrix, n_groups:int=16, metric=None) -> dict:
-    "Probability of backtest overfitting by combinatorially symmetric cross-validation; also the logits and the OOS performance of IS winners."
+    "Probability of backtest overfitting by combinatorially symmetric cross-validation; also the logits and the OOS performance of IS winners (splits whose in-sample half has no defined metric for any configuration are skipped and counted)."
     M = np.asarray(performance_matrix, float)
     if M.ndim != 2 or M.shape[1] < 2: raise ValueError(f"performance_matrix must be T x N with N >= 2 configurations, got shape {M.shape}")
     if n_groups % 2 or n_groups < 2: raise ValueError(f"n_groups={n_groups}: must be even and >= 2")
     if M.shape[0] < n_groups: raise ValueError(f"{M.shape[0]} rows cannot make {n_groups} groups")
     metric = metric or (lambda X: X.mean(0) / np.where(X.std(0, ddof=1) > 0, X.std(0, ddof=1), np.nan))
     G = np.array_split(np.arange(M.shape[0]), n_groups)
-    logits, oos_best, is_best = [], [], []
+    logits, oos_best, is_best, skipped = [], [], [], 0
     for c in combinations(range(n_groups), n_groups // 2):
         ins = np.concatenate([G[g] for g in c]); oos = np.concatenate([G[g] for g in range(n_groups) if g not in c])
         pi, po = metric(M[ins]), metric(M[oos])
+        if np.isnan(pi).all(): skipped += 1; continue                    # no configuration traded (or varied) in this half: no winner to follow
         k = int(np.nanargmax(pi))
         rank = ss.rankdata(np.nan_to_num(po, nan=-np.inf))[k]
         w = rank / (M.shape[1] + 1)
         logits.append(np.log(w / (1 - w))); oos_best.append(po[k]); is_best.append(pi[k])
     logits = np.array(logits)
-    return dict(pbo=float((logits <= 0).mean()), logits=logits, n_splits=len(logits), is_best=np.array(is_best), oos_best=np.array(oos_best))
+    return dict(pbo=float((logits <= 0).mean()) if len(logits) else float("nan"), logits=logits, n_splits=len(logits), n_skipped=skipped,
+                is_best=np.array(is_best), oos_best=np.array(oos_best))
 
 # %% ../nbs/12_stats.ipynb #25fa72e9
 def stationary_bootstrap_indices(n:int, block:float, size:int, rng) -> np.ndarray:

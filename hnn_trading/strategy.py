@@ -83,15 +83,15 @@ def check_exit(strategy_config):
     if s.exit_threshold is not None and s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin):
         raise ValueError(f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}")
 
-def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_cap:float=1.0) -> np.ndarray:
-    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.leverage."
+def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_cap:float=1.0, long_only:bool=True) -> np.ndarray:
+    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only)."
     s = strategy_config; check_exit(s)
-    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=s.long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
+    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
     F = signal_weights(p, s.threshold, s.confidence_margin, **kw)
     if s.exit_threshold is not None:
         held = signal_weights(p, 0.5, 0.0, **kw)                     # the size a held position gets from the current p
         F = _hysteresis(np.ascontiguousarray(p, dtype="float64"), F, held, float(s.exit_threshold))
-    return F * (position_cap * s.leverage)
+    return F * (position_cap * s.scale)
 
 def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None, columns=None) -> tuple:
     "p_up, mu, sigma as (time x symbol) frames on `index` x `columns` when given; mu and sigma when `sizing` is Kelly (None: when present), else None."
@@ -109,11 +109,11 @@ def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None,
     moments = kelly or (sizing is None and {"mu", "sigma"} <= set(predictions.columns))
     return p, *((wide("mu").reindex_like(p), wide("sigma").reindex_like(p)) if moments else (None, None))
 
-def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0) -> pd.DataFrame:
+def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0, long_only:bool=True) -> pd.DataFrame:
     "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
     p, mu, sg = wide_predictions(predictions, strategy_config.sizing)
     vals = lambda f: None if f is None else f.values
-    return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap), index=p.index, columns=p.columns)
+    return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap, long_only), index=p.index, columns=p.columns)
 
 def backtest_kwargs(strategy_config) -> dict:
     "The strategy's exit rules as run_backtest keyword arguments."
