@@ -265,6 +265,7 @@ def cmd_hpo_stage1(ns):
     from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked
     from hnn_trading.runs import run_dir_for
     from hnn_trading.files import resource
+    if ns.quick and ns.config: raise ValueError("--quick is its own tiny configuration; pass --quick or --config, not both")
     base, space = quick_config() if ns.quick else (None, None)
     if ns.config: base = RunConfig.from_yaml(ns.config)
     if base is None: base = RunConfig.from_yaml(resource("configs/demo.yaml"))

@@ -8,7 +8,7 @@ import dataclasses, difflib, hashlib, json, os, platform, re, subprocess, sys, t
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
-from .files import atomic_write
+from .files import atomic_write, shipped
 
 # %% auto #0
 __all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
@@ -249,7 +249,7 @@ def _moved_key(key:str) -> str:
     "The key a dotted key of an earlier version is now (a warning says so), or the key itself."
     if key in MOVED:
         import warnings
-        warnings.warn(f"config key {key} is now {MOVED[key]} (one owner for each setting); {key} is read as {MOVED[key]}", DeprecationWarning, stacklevel=3)
+        warnings.warn(f"config key {key} is now {MOVED[key]} (one owner for each setting); {key} is read as {MOVED[key]}", FutureWarning, stacklevel=3)
     return MOVED.get(key, key)
 
 def migrate(d:dict|None) -> dict|None:
@@ -288,7 +288,7 @@ class RunConfig(Section):
     @classmethod
     def from_yaml(cls, path):
         "Load a YAML file; errors name the file."
-        path = Path(path)
+        path = shipped(path)
         try: d = yaml.safe_load(path.read_text())
         except FileNotFoundError: raise ConfigError(f"{path}: config file not found") from None
         except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None

@@ -9,7 +9,7 @@ from importlib.resources import files as _files
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['resource', 'atomic_write', 'git_commit', 'Timer']
+__all__ = ['resource', 'shipped', 'atomic_write', 'git_commit', 'Timer']
 
 # %% ../nbs/00a_files.ipynb #d986bece
 def resource(rel:str) -> Path:
@@ -17,6 +17,14 @@ def resource(rel:str) -> Path:
     p = Path(str(_files("hnn_trading")/"resources"/rel))
     if not p.exists(): raise FileNotFoundError(f"{rel}: not shipped with the hnn_trading package (looked in {p.parent}); pass the file's path explicitly")
     return p
+
+# %% ../nbs/00a_files.ipynb #771cb28f
+def shipped(path) -> Path:
+    "`path` itself when it exists; else, for a `configs/...` path (what the README and `--help` show), the copy shipped with the package."
+    p = Path(path)
+    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "configs": return p
+    q = Path(str(_files("hnn_trading")/"resources"))/p
+    return q if q.exists() else p
 
 # %% ../nbs/00a_files.ipynb #b2c96f94
 def _umask() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
 from .config import RunConfig, ConfigError, warning_summary
-from .files import atomic_write, resource
+from .files import atomic_write, resource, shipped
 from .training import run_walk_forward
 from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
@@ -43,7 +43,7 @@ class SearchSpace:
 
     @classmethod
     def from_yaml(cls, path) -> "SearchSpace":
-        path = Path(path)
+        path = shipped(path)
         try: d = yaml.safe_load(path.read_text()) or {}
         except FileNotFoundError: raise ConfigError(f"{path}: search space file not found") from None
         try: return cls.from_dict(d)

@@ -90,7 +90,7 @@ def _write_backtest(self:RunFolder, result, benchmark=None, title:str="Backtest"
                 warnings.simplefilter("ignore")
                 qs.reports.html(naive(result.returns), benchmark=naive(benchmark.returns).rename("buy and hold") if benchmark is not None else None,
                                 output=tmp, title=title, periods_per_year=periods_per_year)
-            os.replace(tmp, self.path("tearsheet")); paths["tearsheet"] = self.path("tearsheet")
+            paths["tearsheet"] = atomic_write(self.path("tearsheet"), Path(tmp).read_bytes())      # the umask's permissions, like every other file
         finally: Path(tmp).unlink(missing_ok=True)
     return paths
 

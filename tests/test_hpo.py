@@ -97,7 +97,8 @@ def test_a_killed_worker_loses_nothing_and_the_study_completes(hnn, tmp_path):
     assert all(st.trials[k].state == optuna.trial.TrialState.FAIL for k in killed)
     retried = [t for t in st.trials if t.system_attrs.get("failed_trial") in killed]
     assert retried and retried[0].state == optuna.trial.TrialState.COMPLETE
-    if st.trials[killed[0]].params: assert retried[0].params == st.trials[killed[0]].params   # killed after sampling: same parameters
+    k = st.trials[killed[0]].params                                 # what was sampled before the kill (all, or some when killed mid-sampling)
+    assert {n: retried[0].params[n] for n in k} == k                # the retry keeps them, and samples only the rest
     assert len(after) == len(before) + 3
 
 def test_exported_best_config_reproduces_its_trial(hnn, tmp_path):
@@ -120,9 +121,15 @@ def test_the_configs_hpo_section_sets_the_command_defaults(tmp_path):
     cfg = quick_config()[0].override({"hpo.study_name": "from-config", "hpo.n_trials": 7, "hpo.storage": f"sqlite:///{tmp_path}/cfg.db"})
     cfg.to_yaml(tmp_path/"c.yaml")
     hnn = str(Path(sys.executable).parent/"hnn")
-    r = subprocess.run([hnn, "hpo", "stage1", "--quick", "--config", str(tmp_path/"c.yaml"), "--workers", "0"], capture_output=True, text=True, cwd=tmp_path)
+    r = subprocess.run([hnn, "hpo", "stage1", "--config", str(tmp_path/"c.yaml"), "--workers", "0"], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "study from-config on sqlite:///" in r.stdout and "0 of 7 trials finished" in r.stdout and (tmp_path/"cfg.db").exists()
-    r = subprocess.run([hnn, "hpo", "stage1", "--quick", "--config", str(tmp_path/"c.yaml"), "--workers", "0", "--study", "cli", "--trials", "3"],
+    r = subprocess.run([hnn, "hpo", "stage1", "--config", str(tmp_path/"c.yaml"), "--workers", "0", "--study", "cli", "--trials", "3"],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and "study cli on" in r.stdout and "0 of 3 trials finished" in r.stdout, r.stdout + r.stderr
+
+def test_quick_and_config_together_is_an_error(tmp_path):
+    "--quick is its own tiny configuration: with --config it would be silently dropped, so the pair is refused in one line."
+    r = subprocess.run([str(Path(sys.executable).parent/"hnn"), "hpo", "stage1", "--quick", "--config", "configs/demo.yaml", "--workers", "0"],
+                       capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1 and r.stderr.strip() == "hnn: error: --quick is its own tiny configuration; pass --quick or --config, not both"

@@ -41,7 +41,7 @@ def test_installed_wheel_runs_the_demo_and_a_report_outside_the_checkout(wheel, 
     (venv/"share"/"jupyter"/"nbconvert").symlink_to(Path(sys.prefix)/"share"/"jupyter"/"nbconvert")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "HNN_TEMPLATES", "HNN_DATA_DIR", "VIRTUAL_ENV")}
     env.update(PATH=f"{venv/'bin'}:{env['PATH']}", OMP_NUM_THREADS="1")
-    where = sh(py, "-c", "import hnn_trading, hnn_trading.files as f; print(hnn_trading.__file__); print(f.resource('configs/demo.yaml'))", cwd=work, env=env).split()
+    where = sh(py, "-c", "import hnn_trading, hnn_trading.files as f; from hnn_trading.config import RunConfig; RunConfig.from_yaml('configs/demo.yaml'); print(hnn_trading.__file__); print(f.shipped('configs/demo.yaml'))", cwd=work, env=env).split()
     assert all(Path(w).is_relative_to(venv) for w in where), where                 # the installed copy, not the checkout
     hnn = venv/"bin"/"hnn"
     out = sh(hnn, "demo", "--quick", "--run-id", "w", "--set", "training.epochs=1", "--set", "splits.n_folds=2", cwd=work, env=env, timeout=1200)
