@@ -134,8 +134,8 @@ def _limits(A, K, long_only, cap, lev):
             if long_only and a < 0: return 1, t, j, a
             if abs(a) > cap: return 2, t, j, a
             if a != 0.0: tot += abs(a); n += 1; big = max(big, abs(a))
-        if tot > lev and n > K and K * big > lev:                     # more than K targets: only the K largest are ever held
-            tot = np.sum(np.sort(np.abs(A[t]))[N - K:])
+        if tot > lev and n > K:                                       # more than K targets: only the K largest are ever held
+            tot = K * big if K * big <= lev else np.sum(np.sort(np.abs(A[t]))[N - K:])   # a bound under the limit needs no sort
         if tot > lev: return 3, t, -1, tot
     return 0, 0, 0, 0.0
 
