@@ -35,14 +35,14 @@ def _book(rec, reason, ntr, j, side, entry_bar, t, entry_px, exit_px, size, pnl,
     return rec, reason, ntr + 1
 
 @njit(cache=True)
-def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, track_weights=True):
+def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, cap, lev, min_entry, track_weights=True):
     T, N = O.shape
     st = np.array([init, 0.0, 0.0])                     # cash, costs, traded notional
     sh = np.zeros(N); cur = np.zeros(N); entry_px = np.zeros(N); entry_bar = np.full(N, -1)
     lock = np.zeros(N)                                   # sign of the position a stop/take/time exit closed (0: not locked)
     flow = np.zeros(N); basis = np.zeros(N); first_px = np.zeros(N); size = np.zeros(N)
     eq = np.empty(T); expo = np.empty(T); Wr = np.zeros((T if track_weights else 1, N))
-    tgt = np.empty(N); cand = np.empty(N, np.int64); strength = np.empty(N)
+    tgt = np.empty(N); raw = np.empty(N); cand = np.empty(N, np.int64); strength = np.empty(N)
     rec = np.empty((1024, 9)); ntr = 0                 # sym, side, entry_bar, exit_bar, entry_px, exit_px, size, pnl, basis + reason
     reason = np.empty(1024, np.int64)
     err = np.zeros(3, np.int64)                          # code, t, j: 1 = no open price, 2 = no close price
@@ -70,14 +70,30 @@ def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, track_weights=
                     rec, reason, ntr = _book(rec, reason, ntr, j, np.sign(sh[j]), entry_bar[j], t, first_px[j], fp, size[j], flow[j], basis[j], why)
                     if why == 3: lock[j] = np.sign(sh[j]); tgt[j] = 0.0
                     sh[j] = 0.0; cur[j] = 0.0; flow[j] = 0.0; basis[j] = 0.0; size[j] = 0.0
-            # resizes
+            raw[:] = tgt                                                     # signal strength ranks entries, before the cap
+            for j in range(N): tgt[j] = min(max(tgt[j], -cap), cap)             # the position cap clips a target
+            # the budget: gross exposure the leverage limit leaves at the open, after the exits
+            budget = lev * e_open
             for j in range(N):
-                if sh[j] != 0.0 and tgt[j] != cur[j]:
+                if sh[j] != 0.0: budget -= abs(sh[j]) * O[t, j]
+            # resizes: reductions first (they free budget), then increases within the budget, in column order
+            for j in range(N):
+                if sh[j] != 0.0 and tgt[j] != cur[j] and abs(tgt[j]) * e_open <= abs(sh[j]) * O[t, j]:
                     want = tgt[j] * e_open / O[t, j]
+                    budget += (abs(sh[j]) - abs(want)) * O[t, j]
                     fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
                     flow[j] -= out; sh[j] = want; cur[j] = tgt[j]
+            for j in range(N):
+                if sh[j] != 0.0 and tgt[j] != cur[j]:
+                    add = min(abs(tgt[j]) * e_open - abs(sh[j]) * O[t, j], budget)
+                    cur[j] = tgt[j]
+                    if add <= 0.0: continue
+                    want = sh[j] + np.sign(sh[j]) * add / O[t, j]
+                    budget -= add
+                    fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
+                    flow[j] -= out; sh[j] = want
                     basis[j] = max(basis[j], abs(want) * fp); size[j] = max(size[j], abs(want))
-            # entries, strongest first, within max_positions
+            # entries, strongest first, within max_positions and the budget (the last one scaled down, or skipped under min_entry)
             held = 0
             for j in range(N):
                 if sh[j] != 0.0: held += 1
@@ -85,12 +101,17 @@ def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, track_weights=
             for j in range(N):
                 if sh[j] == 0.0 and tgt[j] != 0.0: cand[nc] = j; nc += 1
             if nc > 0 and held < K:
-                for i in range(nc): strength[i] = -abs(tgt[cand[i]])
+                for i in range(nc): strength[i] = -abs(raw[cand[i]])
                 order = np.argsort(strength[:nc], kind="mergesort")
-                for i in range(min(nc, K - held)):
+                for i in range(nc):
+                    if held >= K: break
                     j = cand[order[i]]
+                    need = abs(tgt[j]) * e_open
+                    n = min(need, budget)
+                    if n <= 0.0 or n < min_entry * need: continue
                     if np.isnan(O[t, j]): err[0] = 1; err[1] = t; err[2] = j; return eq, expo, Wr, rec[:0], reason[:0], st, err
-                    want = tgt[j] * e_open / O[t, j]
+                    want = np.sign(tgt[j]) * n / O[t, j]
+                    budget -= n; held += 1
                     fp, out = _fill(want, O[t, j], slip, comm, st)
                     flow[j] = -out; sh[j] = want; cur[j] = tgt[j]; entry_px[j] = fp; first_px[j] = fp; entry_bar[j] = t
                     basis[j] = abs(want) * fp; size[j] = abs(want)
@@ -124,28 +145,22 @@ def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, track_weights=
 
 # %% ../nbs/14_backtest.ipynb #2132b750
 @njit(cache=True)
-def _limits(A, K, long_only, cap, lev):
-    "First breach of the weight limits as (kind, t, j, value): 1 short, 2 over the position cap, 3 gross of the K largest over leverage; (0, ...) if none."
+def _first_short(A):
+    "First negative weight as (t, j), or (-1, -1)."
     T, N = A.shape
     for t in range(T):
-        tot = 0.0; big = 0.0; n = 0
         for j in range(N):
-            a = A[t, j]
-            if long_only and a < 0: return 1, t, j, a
-            if abs(a) > cap: return 2, t, j, a
-            if a != 0.0: tot += abs(a); n += 1; big = max(big, abs(a))
-        if tot > lev and n > K:                                       # more than K targets: only the K largest are ever held
-            tot = K * big if K * big <= lev else np.sum(np.sort(np.abs(A[t]))[N - K:])   # a bound under the limit needs no sort
-        if tot > lev: return 3, t, -1, tot
-    return 0, 0, 0, 0.0
+            if A[t, j] < 0: return t, j
+    return -1, -1
 
 def check_weights(A:np.ndarray, market, config) -> np.ndarray:
-    "Raise when a (time x symbol) target-weight array breaks backtest.long_only, position_cap or leverage (its K largest targets); return it."
-    kind, t, j, v = _limits(A, min(config.max_positions, A.shape[1]), bool(config.long_only), config.position_cap + 1e-12, config.leverage + 1e-9)
-    at = f"at {market.times[t]}"
-    if kind == 1: raise ValueError(f"short target {v} for {market.symbols[j]} {at} but backtest.long_only is true")
-    if kind == 2: raise ValueError(f"target weight {v} for {market.symbols[j]} {at} exceeds backtest.position_cap {config.position_cap}")
-    if kind == 3: raise ValueError(f"gross target exposure {v:.4f} {at} (its {min(config.max_positions, A.shape[1])} largest targets) exceeds backtest.leverage {config.leverage}")
+    "Raise when a (time x symbol) target-weight array holds a short target while backtest.long_only (or a NaN); return it. Caps and leverage are not refusals: the engine allocates within them."
+    if np.isnan(A).any():
+        t, j = np.argwhere(np.isnan(A))[0]
+        raise ValueError(f"target weight for {market.symbols[j]} at {market.times[t]} is NaN (use 0 for no position)")
+    if config.long_only:
+        t, j = _first_short(A)
+        if t >= 0: raise ValueError(f"short target {A[t, j]} for {market.symbols[j]} at {market.times[t]} but backtest.long_only is true")
     return A
 
 def align_weights(W:pd.DataFrame, market) -> np.ndarray:
@@ -238,14 +253,15 @@ class Simulation:
     traded: float
 
 def simulate(market:Market, A:np.ndarray, config, stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0, track_weights:bool=True) -> Simulation:
-    "Run the engine on a (time x symbol) target-weight array after checking costs, exit rules and the weight limits; a missing price that an order needs raises."
+    "Run the engine on a (time x symbol) target-weight array after checking costs, exit rules and long-only; it allocates within position_cap, max_positions and leverage. A missing price that an order needs raises."
     if config.commission < 0 or config.slippage_bps < 0: raise ValueError(f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}")
     if config.max_positions < 1: raise ValueError(f"backtest.max_positions={config.max_positions}: must be >= 1")
     if stop_loss < 0 or take_profit < 0 or max_hold < 0: raise ValueError(f"stop_loss={stop_loss}, take_profit={take_profit}, max_hold={max_hold}: must be >= 0 (0 = off)")
     if A.shape != market.open.shape: raise ValueError(f"target weights are {A.shape[0]} x {A.shape[1]}; the market is {market.open.shape[0]} x {market.open.shape[1]}")
     A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
     eq, expo, Wr, rec, why, st, err = _kernel(market.open, market.high, market.low, market.close, A, float(config.initial_equity), float(config.commission),
-                                             float(config.slippage_bps) / 1e4, int(config.max_positions), float(stop_loss), float(take_profit), int(max_hold), track_weights)
+                                             float(config.slippage_bps) / 1e4, int(config.max_positions), float(stop_loss), float(take_profit), int(max_hold),
+                                             float(config.position_cap), float(config.leverage), float(config.min_entry), track_weights)
     if err[0]:
         what = "open" if err[0] == 1 else "close"
         raise ValueError(f"no {what} price for {market.symbols[err[2]]} at {market.times[err[1]]} where an order or an open position needs one")

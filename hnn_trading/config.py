@@ -219,8 +219,9 @@ class BacktestConfig(Section):
     commission: float = setting(0.001, lo=0.0, hi=0.1, help="commission, fraction of traded notional per side")
     slippage_bps: float = setting(5.0, lo=0.0, hi=1000.0, help="adverse slippage in basis points of the fill price")
     max_positions: int = setting(20, lo=1, help="max concurrent positions")
-    position_cap: float = setting(0.10, lo=0.0, hi=10.0, help="max weight of one position, fraction of equity")
-    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure, multiple of equity (the strategy's weights are checked against it)")
+    position_cap: float = setting(0.10, lo=0.0, hi=10.0, help="max weight of one position, fraction of equity (larger targets are clipped to it)")
+    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure at entry, multiple of equity: entries and increases are filled strongest first until it is used up")
+    min_entry: float = setting(0.5, lo=0.0, hi=1.0, help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)")
     long_only: bool = setting(True, help="no short positions: the strategy drops short signals and the engine rejects short weights")
 
 # %% ../nbs/00_config.ipynb #eba7fd4d

@@ -46,15 +46,39 @@ def reference(panel, W, cfg, stop_loss=0.0, take_profit=0.0, max_hold=0):
                 p = pos[s]
                 if max_hold and t - p["entry_bar"] >= max_hold: close(s, o.iloc[t][s], t, "time"); target[s] = 0.0
                 elif target[s] == 0 or sgn(target[s]) != sgn(p["shares"]): close(s, o.iloc[t][s], t, "signal")
-            for s, p in pos.items():
-                if target[s] != p["target"]:
+            raw = dict(target)                                      # entries are ranked by the signal before the cap
+            for s in syms:                                          # the cap clips every target
+                target[s] = min(max(target[s], -cfg.position_cap), cfg.position_cap)
+            budget = cfg.leverage * e_open - sum(abs(p["shares"]) * o.iloc[t][s] for s, p in pos.items())
+            def resize(s, want):
+                p = pos[s]
+                fp, out = trade(s, want - p["shares"], o.iloc[t][s])
+                p["flow"] -= out; p["shares"] = want; p["target"] = target[s]
+                return fp
+            for s in [s for s in syms if s in pos]:                 # smaller targets first: they free budget
+                p = pos[s]
+                if target[s] != p["target"] and abs(target[s]) * e_open <= abs(p["shares"]) * o.iloc[t][s]:
                     want = target[s] * e_open / o.iloc[t][s]
-                    fp, out = trade(s, want - p["shares"], o.iloc[t][s])
-                    p["flow"] -= out; p["shares"] = want; p["target"] = target[s]
+                    budget += (abs(p["shares"]) - abs(want)) * o.iloc[t][s]
+                    resize(s, want)
+            for s in [s for s in syms if s in pos]:                 # then larger ones, as far as the budget goes
+                p = pos[s]
+                if target[s] != p["target"]:
+                    add = min(abs(target[s]) * e_open - abs(p["shares"]) * o.iloc[t][s], budget)
+                    p["target"] = target[s]
+                    if add <= 0: continue
+                    want = p["shares"] + sgn(p["shares"]) * add / o.iloc[t][s]
+                    budget -= add
+                    fp = resize(s, want)
                     p["basis"] = max(p["basis"], abs(want) * fp); p["size"] = max(p["size"], abs(want))
-            cands = sorted([s for s in syms if s not in pos and target[s] != 0], key=lambda s: (-abs(target[s]), syms.index(s)))
-            for s in cands[:max(0, cfg.max_positions - len(pos))]:
-                want = target[s] * e_open / o.iloc[t][s]
+            cands = sorted([s for s in syms if s not in pos and target[s] != 0], key=lambda s: (-abs(raw[s]), syms.index(s)))
+            for s in cands:
+                if len(pos) >= cfg.max_positions: break
+                need = abs(target[s]) * e_open
+                n = min(need, budget)
+                if n <= 0 or n < cfg.min_entry * need: continue       # not enough budget left: it waits
+                want = sgn(target[s]) * n / o.iloc[t][s]
+                budget -= n
                 fp, out = trade(s, want, o.iloc[t][s])
                 pos[s] = dict(shares=want, target=target[s], entry_price=fp, first=fp, entry_bar=t, flow=-out, basis=abs(want) * fp, size=abs(want))
         for s in [s for s in syms if s in pos]:
@@ -94,13 +118,13 @@ def test_engine_matches_reference_on_random_panels(case, seed):
     t = panel.index.get_level_values(0).unique(); syms = panel.index.get_level_values(1).unique()
     rng = np.random.default_rng(seed)
     cap = 1.0 if n == 1 else 0.3
-    levels = np.array([0.0, 0.1, 0.2, cap]) if lo else np.array([-cap, -0.1, 0.0, 0.1, cap])
+    levels = np.array([0.0, 0.1, 0.2, cap, 1.5 * cap]) if lo else np.array([-1.5 * cap, -cap, -0.1, 0.0, 0.1, cap])   # 1.5 x cap: clipped
     A = rng.choice(levels, size=(len(t), n), p=None)
     A = np.where(rng.random((len(t), n)) < 0.8, np.nan, A)
     Wdf = pd.DataFrame(A, index=t, columns=syms).ffill().fillna(0.0)
-    lev = float(np.abs(Wdf.values).sum(1).max()) + 1e-9
+    lev = [0.45, 1.0, float(np.abs(Wdf.values).sum(1).max())][(case + seed) % 3]          # binding budgets, and one that never binds
     cfg = BacktestConfig(initial_equity=100_000.0, commission=cm, slippage_bps=sb, max_positions=K, position_cap=cap,
-                         leverage=max(1.0, lev), long_only=lo)
+                         leverage=lev, long_only=lo, min_entry=[0.5, 0.0][seed])
     bt = _compare(panel, Wdf, cfg, stop_loss=sl, take_profit=tp, max_hold=mh)
     assert len(bt.trades) > 5
 
@@ -111,3 +135,16 @@ def test_engine_matches_reference_on_bundled_data():
     cfg = BacktestConfig(position_cap=0.5, max_positions=2)
     _compare(p, W, cfg)
     _compare(p, W, cfg, stop_loss=0.03, max_hold=20)
+
+def test_oversubscribed_book_allocates_like_a_broker_account():
+    "The users' settings: $100,000, 10% per position, at most 20 positions, leverage 1; 30 symbols signal at once."
+    panel, _ = make_market(n_symbols=30, n_bars=120, seed=3)
+    t = panel.index.get_level_values(0).unique(); syms = panel.index.get_level_values(1).unique()
+    rng = np.random.default_rng(0)
+    W = pd.DataFrame(np.where(rng.random((len(t), 30)) < 0.7, 0.1, 0.0), index=t, columns=syms)      # ~21 signals a bar: 2.1x the equity
+    cfg = BacktestConfig(initial_equity=100_000.0, commission=0.001, slippage_bps=5.0, max_positions=20, position_cap=0.1, leverage=1.0)
+    bt = _compare(panel, W, cfg)
+    held = (bt.weights.abs() > 0).sum(axis=1)
+    assert held.max() <= 20 and held.iloc[5:].median() >= 9, held.describe()
+    assert (bt.exposure.iloc[1:] < 1.05).all()                            # about fully invested, never levered
+    assert len(bt.trades) > 30
