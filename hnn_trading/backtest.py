@@ -221,10 +221,10 @@ class Market:
     close: np.ndarray
 
     def __len__(self): return len(self.times)
-    def since(self, start) -> "Market":
-        "The bars from `start` on (the out-of-sample part of a walk-forward run)."
-        i = int(self.times.searchsorted(start))
-        return Market(self.times[i:], self.symbols, *(np.ascontiguousarray(x[i:]) for x in (self.open, self.high, self.low, self.close)))
+    def since(self, start, end=None) -> "Market":
+        "The bars from `start` on (the out-of-sample part of a walk-forward run), up to and including `end` when given."
+        i = int(self.times.searchsorted(start)); k = len(self.times) if end is None else int(self.times.searchsorted(end, side="right"))
+        return Market(self.times[i:k], self.symbols, *(np.ascontiguousarray(x[i:k]) for x in (self.open, self.high, self.low, self.close)))
 
 def prepare(panel:pd.DataFrame) -> Market:
     "Pivot a (timestamp, symbol) panel once; a complete panel sorted by (timestamp, symbol) is reshaped without unstacking."

@@ -145,6 +145,17 @@ class SplitConfig(Section):
     embargo: int = setting(0, lo=0, help="extra bars dropped after each boundary")
     min_train: int|None = setting(None, lo=1, help="minimum training bars for the first fold")
     window: str = setting("expanding", choices=["expanding", "sliding"], help="training window kind")
+    test_size: int|str|None = setting(None, help="held-out test period at the end: bars (an integer) or a start date ('2018-01-01'); no selection sees it, the chosen configuration is evaluated once on it (None: none)")
+
+    def validate(self, where=None):
+        super().validate(where)
+        t = self.test_size
+        if isinstance(t, int) and t < 1: raise ConfigError(f"{where or 'SplitConfig'}.test_size = {t!r} is out of range: a number of bars >= 1, or a date")
+        if isinstance(t, str):
+            import pandas as pd
+            try: pd.Timestamp(t)
+            except ValueError: raise ConfigError(f"{where or 'SplitConfig'}.test_size = {t!r} is not a date; use bars (252) or a date ('2018-01-01')") from None
+        return self
 
 # %% ../nbs/00_config.ipynb #f4b5cd9e
 @dataclass
@@ -203,6 +214,7 @@ class StrategyConfig(Section):
     "Predictions to target positions."
     threshold: float = setting(0.5, lo=0.0, hi=1.0, help="enter long when P(up) exceeds this (short below 1 - threshold)")
     confidence_margin: float = setting(0.0, lo=0.0, hi=0.5, help="trade only when |P(up) - 1/2| >= max(threshold - 1/2, margin)")
+    threshold_quantile: float|None = setting(None, lo=0.0, hi=0.999, help="a threshold relative to the model's own output: trade the top 1 - q share of its confidences |P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)")
     sizing: str = setting("fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule")
     kelly_clip: float = setting(1.0, lo=0.0, hi=10.0, help="clip of the sizing fraction")
     kelly_lambda: float = setting(0.5, lo=1e-6, hi=1.0, help="fraction of the Kelly bet for kelly_fractional")

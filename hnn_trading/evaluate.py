@@ -15,10 +15,10 @@ __all__ = ['Evaluator']
 
 # %% ../nbs/14b_evaluate.ipynb #9c4db199
 class Evaluator:
-    "The out-of-sample bars and the predictions, pivoted once; `.score(config)` for searches, `.backtest(config)` for every artefact."
+    "The bars from the first to the last prediction and the predictions, pivoted once; `.score(config)` for searches, `.backtest(config)` for every artefact."
     def __init__(self, panel:pd.DataFrame, predictions:pd.DataFrame):
         if predictions.empty: raise ValueError("no predictions to evaluate")
-        self.market = prepare(panel).since(predictions["timestamp"].min())
+        self.market = prepare(panel).since(predictions["timestamp"].min(), predictions["timestamp"].max())   # the predicted bars only: nothing after them
         extra = pd.Index(predictions["symbol"].unique()).difference(self.market.symbols)
         if len(extra): raise ValueError(f"predictions name symbols the panel lacks: {list(extra)}")
         extra = pd.Index(predictions["timestamp"].unique()).difference(self.market.times)
@@ -37,9 +37,15 @@ class Evaluator:
         return self._ppy
 
 # %% ../nbs/14b_evaluate.ipynb #d06aecca
+def _resolve(self:Evaluator, config):
+    "The config with a relative threshold (`strategy.threshold_quantile`) turned into the absolute one it means on these predictions (the selection period's)."
+    q = config.strategy.threshold_quantile
+    return config if q is None else config.override({"strategy.threshold": self.confidence_threshold(q), "strategy.threshold_quantile": None})
+
 def _weights(self:Evaluator, config) -> np.ndarray:
-    "Target weights (time x symbol) of the config's strategy on the cached predictions."
-    return target_weights(self.p, config.strategy, self.mu, self.sigma, config.backtest.position_cap, config.backtest.long_only)
+    "Target weights (time x symbol) of the config's strategy on the cached predictions (a relative threshold resolved on them)."
+    s = self.resolve(config)
+    return target_weights(self.p, s.strategy, self.mu, self.sigma, s.backtest.position_cap, s.backtest.long_only)
 
 def _positions(self:Evaluator, config) -> pd.DataFrame:
     "The same target weights as a (timestamp x symbol) frame, for engine-level tools such as `diagnostics.cost_sensitivity`."
@@ -48,7 +54,7 @@ def _positions(self:Evaluator, config) -> pd.DataFrame:
 def _simulate(self:Evaluator, config, track_weights:bool=False):
     return simulate(self.market, self.weights(config), config.backtest, **backtest_kwargs(config.strategy), track_weights=track_weights)
 
-Evaluator.weights, Evaluator.positions, Evaluator.simulate = _weights, _positions, _simulate
+Evaluator.resolve, Evaluator.weights, Evaluator.positions, Evaluator.simulate = _resolve, _weights, _positions, _simulate
 
 # %% ../nbs/14b_evaluate.ipynb #10e6aa40
 def _score(self:Evaluator, config, returns:bool=False) -> dict:

@@ -11,7 +11,9 @@ import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import Timer
 from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year
-from .training import run_walk_forward
+from .training import run_walk_forward, run_holdout
+from .splits import before_holdout
+from .stats import moments, probabilistic_sharpe_ratio
 from .evaluate import Evaluator
 from .runs import RunFolder, run_dir_for
 from .reports import run_report, write_index
@@ -31,21 +33,31 @@ class RunResult:
     reports: dict = field(default_factory=dict)
     evaluator: object = field(default=None, repr=False)
 
+    @property
+    def test(self) -> dict|None:
+        "The held-out test period's metrics (strategy, benchmark, walk_forward, start, end, bars), or None without `splits.test_size`."
+        return self.metrics.get("test")
+
     def table(self) -> pd.DataFrame:
-        "Strategy against buy-and-hold, the numbers a user reads first."
-        s, b, w = self.metrics["strategy"], self.metrics["benchmark"], self.metrics["walk_forward"]
-        rows = {"AUC (out of fold)": (w["auc"], np.nan), "DirAcc (out of fold)": (w["dir_acc"], np.nan),
-                "total return": (s["total_return"], b["total_return"]), "CAGR": (s["cagr"], b["cagr"]),
-                "Sharpe": (s["sharpe"], b["sharpe"]), "Sharpe std. error": (s["sharpe_se"], b["sharpe_se"]),
-                "max drawdown": (s["max_drawdown"], b["max_drawdown"]), "trades": (s["trades"], b["trades"]),
-                "exposure": (s["exposure"], b["exposure"]), "costs paid": (s["costs"], b["costs"])}
-        return pd.DataFrame(rows, index=["strategy", "buy & hold"]).T
+        "Strategy against buy-and-hold, out of fold and, with a held-out test period, on it: the numbers a user reads first."
+        cols = {"strategy (out of fold)": (self.metrics["strategy"], self.metrics["walk_forward"]), "buy & hold (out of fold)": (self.metrics["benchmark"], None)}
+        if self.test: cols.update({"strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]), "buy & hold (held-out test)": (self.test["benchmark"], None)})
+        rows = [("AUC", "auc", 1), ("DirAcc", "dir_acc", 1), ("total return", "total_return", 0), ("CAGR", "cagr", 0), ("Sharpe", "sharpe", 0),
+                ("Sharpe std. error", "sharpe_se", 0), ("PSR (Sharpe > 0)", "psr", 0), ("max drawdown", "max_drawdown", 0), ("trades", "trades", 0),
+                ("exposure", "exposure", 0), ("costs paid", "costs", 0)]
+        return pd.DataFrame({c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
+                             for c, (m, w) in cols.items()})
 
     def _repr_markdown_(self): return f"Run `{self.run_dir}`\n\n" + self.table().to_markdown(floatfmt=".4f")
 
 # %% ../nbs/18_pipeline.ipynb #72559be1
 def _ppy_source(config, panel) -> str:
     return "set in the config" if config.data.periods_per_year is not None else "inferred: " + infer_periods_per_year(panel)[1]
+
+def _psr(bt) -> float:
+    "Probability that the true Sharpe of a backtest's returns is above 0 (one configuration, nothing to deflate by)."
+    m = moments(bt.returns.values)
+    return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
 
 def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None) -> RunResult:
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`."
@@ -54,15 +66,26 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     with timer("data"): panel = load_data(c.data)
     c = resolve_periods(c, panel)
     rf = RunFolder(d, create=True); rf.write_config(c)
-    with timer("walk_forward"): wf = run_walk_forward(c, panel, progress=progress, exog=load_exog(c.data))
+    exog = load_exog(c.data)
+    with timer("walk_forward"): wf = run_walk_forward(c, panel, progress=progress, exog=exog)     # on the bars before any held-out test period
     with timer("backtest"):
-        ev = Evaluator(panel, wf.predictions)                           # the out-of-sample bars, pivoted once
-        bt, bh = ev.backtest(c), ev.benchmark(c)
-    metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics)
+        ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)      # the out-of-fold bars, pivoted once
+        cs = ev.resolve(c)                                                              # a relative threshold, fixed on the out-of-fold period
+        bt, bh = ev.backtest(cs), ev.benchmark(cs)
+    bt.metrics["psr"], bh.metrics["psr"] = _psr(bt), _psr(bh)
+    metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold)
+    if c.splits.test_size is not None:
+        with timer("held_out_test"):
+            tw = run_holdout(c, panel, progress=progress, exog=exog)                   # trained on every bar before it, evaluated once
+            et = Evaluator(panel, tw.predictions)
+            tb, tbh = et.backtest(cs), et.benchmark(cs)
+        tb.metrics["psr"], tbh.metrics["psr"] = _psr(tb), _psr(tbh)
+        metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times))
     with timer("save"):
         rf.write_backtest(bt, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
-                          extra_metrics=dict(walk_forward=wf.metrics), tearsheet=reports if tearsheet is None else tearsheet)
+                          extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")}, tearsheet=reports if tearsheet is None else tearsheet)
         rf.write_walk_forward(wf)
+        if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
     res = RunResult(d, metrics, wf, bt, bh, evaluator=ev)
     if reports:
         with timer("reports"):

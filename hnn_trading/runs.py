@@ -30,7 +30,8 @@ def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
 # %% ../nbs/16b_runs.ipynb #8266f403
 FILES = dict(config="config.yaml", manifest="manifest.json", predictions="predictions.parquet", folds="folds.csv", history="history.json",
              metrics="metrics.json", equity="equity.csv", trades="trades.csv", equity_png="equity.png", tearsheet="tearsheet.html",
-             verdict="verdict.csv", studies="studies.json", study="hpo/study.json", warnings="warnings.txt")
+             verdict="verdict.csv", studies="studies.json", study="hpo/study.json", warnings="warnings.txt",
+             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv")
 
 class RunFolder:
     "A run folder written by `hnn run`, `hnn demo` or a stage-1 trial: every artefact written and read here, by name (`FILES`)."
@@ -51,8 +52,8 @@ class RunFolder:
 
 # %% ../nbs/16b_runs.ipynb #21a65e68
 def _write_config(self:RunFolder, config:RunConfig): return atomic_write(self.path("config"), config.to_yaml())
-def _write_predictions(self:RunFolder, predictions:pd.DataFrame):
-    buf = io.BytesIO(); predictions.to_parquet(buf, index=False); return atomic_write(self.path("predictions"), buf.getvalue())
+def _write_predictions(self:RunFolder, predictions:pd.DataFrame, name:str="predictions"):
+    buf = io.BytesIO(); predictions.to_parquet(buf, index=False); return atomic_write(self.path(name), buf.getvalue())
 def _write_walk_forward(self:RunFolder, wf):
     "Out-of-fold predictions, the per-fold summary and the per-epoch training history of a walk-forward result."
     self.write_predictions(wf.predictions)
@@ -96,6 +97,15 @@ def _write_backtest(self:RunFolder, result, benchmark=None, title:str="Backtest"
 
 RunFolder.write_backtest = _write_backtest
 
+def _write_test(self:RunFolder, predictions:pd.DataFrame, result, benchmark) -> dict:
+    "The held-out test period: its predictions, equity (strategy and buy-and-hold) and trades, beside the out-of-fold ones."
+    eq = pd.DataFrame({"strategy": result.equity, "buy_and_hold": benchmark.equity})
+    return dict(predictions=self.write_predictions(predictions, "test_predictions"),
+                equity=atomic_write(self.path("test_equity"), eq.to_csv(index_label="timestamp")),
+                trades=atomic_write(self.path("test_trades"), result.trades.to_csv(index=False)))
+
+RunFolder.write_test = _write_test
+
 # %% ../nbs/16b_runs.ipynb #d02f9fa2
 def _write_manifest(self:RunFolder, config:RunConfig|None=None, data_fingerprint:str|None=None, seed:int|None=None,
                     timings:dict|None=None, extra:dict|None=None) -> Path:
@@ -129,6 +139,9 @@ RunFolder.equity = _reader("equity", lambda p: pd.read_csv(p, index_col=0, parse
 RunFolder.trades = _reader("trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
 RunFolder.verdict = _reader("verdict", lambda p: pd.read_csv(p, index_col=0))
 RunFolder.studies = _reader("studies", lambda p: json.loads(p.read_text()))
+RunFolder.test_predictions = _reader("test_predictions", pd.read_parquet)
+RunFolder.test_equity = _reader("test_equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
+RunFolder.test_trades = _reader("test_trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
 
 def _models(self:RunFolder) -> dict:
     "This run and, for a demo, every baseline in models/<name>/, by model name."

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['Fold', 'RollingOriginSplitter', 'purge_ok', 'plot_folds', 'temporal_split', 'CombinatorialPurgedCV']
+__all__ = ['Fold', 'RollingOriginSplitter', 'purge_ok', 'plot_folds', 'holdout_start', 'before_holdout', 'temporal_split',
+           'CombinatorialPurgedCV']
 
 # %% ../nbs/05_splits.ipynb #10b5a5d5
 @dataclass
@@ -73,6 +74,27 @@ def plot_folds(folds:list[Fold], n:int|None=None, ax=None):
     if n: ax.set_xlim(0, n)
     ax.legend(loc="lower left", ncol=3, fontsize=8)
     return ax
+
+# %% ../nbs/05_splits.ipynb #d8161c9d
+def holdout_start(timestamps, test_size:int|str|None):
+    "First timestamp of the held-out test period among the sorted unique `timestamps` (None when `test_size` is None); raises when it leaves no test or no selection bars."
+    if test_size is None: return None
+    t = pd.Index(pd.unique(np.asarray(timestamps))).sort_values()
+    if isinstance(test_size, str):
+        try: ts = pd.Timestamp(test_size)
+        except ValueError: raise ValueError(f"splits.test_size={test_size!r}: not a date (use bars, e.g. 252, or a date, e.g. '2018-01-01')") from None
+        if ts.tz is None and getattr(t, "tz", None) is not None: ts = ts.tz_localize(t.tz)
+        i = int(t.searchsorted(ts))
+    else: i = len(t) - int(test_size)
+    if not 0 < i < len(t): raise ValueError(f"splits.test_size={test_size!r} leaves {len(t) - i} test bars and {i} bars before them, "
+                                            f"from {len(t)} timestamps ({t[0]} .. {t[-1]})")
+    return t[i]
+
+def before_holdout(panel:pd.DataFrame, test_size:int|str|None) -> pd.DataFrame:
+    "The bars before the held-out test period: all a search, a threshold or a model choice may see (the whole panel when `test_size` is None)."
+    ts = panel.index.get_level_values("timestamp")
+    start = holdout_start(ts, test_size)
+    return panel if start is None else panel[ts < start]
 
 # %% ../nbs/05_splits.ipynb #e81ddf0e
 def temporal_split(timestamps, val:float|str=0.15, test:float|str=0.15, purge:int=0, embargo:int=0) -> dict:

@@ -13,14 +13,14 @@ from tqdm.auto import tqdm
 from .config import RunConfig
 from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
-from .splits import RollingOriginSplitter
+from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
 from .metrics import classification_metrics, log_loss
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
 __all__ = ['seed_everything', 'resolve_device', 'make_scheduler', 'Calibrator', 'fit_calibrator', 'fit_fold', 'save_checkpoint',
-           'load_checkpoint', 'make_labels', 'WalkForwardResult', 'run_walk_forward']
+           'load_checkpoint', 'make_labels', 'WalkForwardResult', 'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed:int):
@@ -208,6 +208,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
                      checkpoint_dir=None, on_fold=None) -> WalkForwardResult:
     "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold (it may raise to stop, e.g. to prune)."
     c = config
+    panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward
     feats = feats_mod.build(panel, c.features.set, exog=exog)
     labs = make_labels(panel, c.labels)
     X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
@@ -268,3 +269,13 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         if on_fold is not None: on_fold(f.k, out_folds[-1])
     P = pd.concat(preds, ignore_index=True)
     return WalkForwardResult(out_folds, P, classification_metrics(P["label"], P["p_up"], P["fwd_return"]), c)
+
+# %% ../nbs/10_training.ipynb #bf58924f
+def run_holdout(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None, checkpoint_dir=None) -> WalkForwardResult|None:
+    "Train once on every bar before the held-out test period (`splits.test_size`; the last calib_size of them for early stopping and calibration) and predict it; None without one."
+    ts = panel.index.get_level_values("timestamp")
+    start = holdout_start(ts, config.splits.test_size)
+    if start is None: return None
+    n_test = int((ts.unique() >= start).sum())
+    c = config.override({"splits.n_folds": 1, "splits.val_block": n_test, "splits.test_size": None})
+    return run_walk_forward(c, panel, progress=progress, exog=exog, checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir)/"test")
