@@ -162,11 +162,18 @@ def cmd_demo(ns):
     with _warnings_to_summary() as got:
         res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns), config=cfg)
     from hnn_trading.reports import readable, verdict_sentence
-    print(readable(res.verdict).to_string())
+    V, eq = res.verdict, res.runs[cfg.model.name].backtest.equity
+    oof = [c for c in V if not c.startswith("test_")]
+    print(f"Out of fold, {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}, net of costs: where every choice was made "
+          f"(DSR deflates by all {res.studies['n_configurations']} configurations tried)")
+    print(readable(V[oof]).to_string())
+    if (h := res.studies.get("held_out_test")):
+        T = V[[c for c in V if c.startswith("test_")]].rename(columns=lambda c: c[5:])
+        print(f"\nHeld-out test, {h['start'][:10]} to {h['end'][:10]}, net of costs: no choice saw it, evaluated once "
+              f"(DSR deflates by the {len(T) - 1} configurations looked at here)")
+        print(readable(T).to_string())
     if (v := verdict_sentence(res.run_dir)): print("\n" + v)
-    print(f"\nout of fold {res.runs[cfg.model.name].backtest.equity.index[0]:%Y-%m-%d} to {res.runs[cfg.model.name].backtest.equity.index[-1]:%Y-%m-%d}, net of costs; "
-          f"DSR deflates by all {res.studies['n_configurations']} configurations tried")
-    print(f"run folder: {res.run_dir}")
+    print(f"\nrun folder: {res.run_dir}")
     for name, msg in res.failed.items(): print(f"report {name} FAILED: {msg}", file=sys.stderr)
     print(f"index page: {res.index}")
     got(res.run_dir)
@@ -262,7 +269,7 @@ def cmd_hpo_stage1(ns):
     import subprocess, shutil, optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.config import RunConfig
-    from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked
+    from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked, describe
     from hnn_trading.runs import run_dir_for
     from hnn_trading.files import resource
     if ns.quick and ns.config: raise ValueError("--quick is its own tiny configuration; pass --quick or --config, not both")
@@ -279,11 +286,11 @@ def cmd_hpo_stage1(ns):
     d = run_dir_for(ns.output_dir, ns.study); d.mkdir(parents=True, exist_ok=True)
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
-    st = make_study(ns.study, storage, ns.trials, ns.seed if ns.seed is not None else base.seed, space.directions, heartbeat=ns.heartbeat)
+    st = make_study(ns.study, storage, ns.trials, ns.seed if ns.seed is not None else base.seed, space.directions, heartbeat=ns.heartbeat,
+                    metric_names=space.metric_names, description=describe(space, base))
     if "base_config" in st.user_attrs and st.user_attrs["space"] != space.to_dict():
         raise ValueError(f"study {ns.study!r} on {redact(storage)} was created with another search space; use another --study name")
     save_context(st, base, space, d)
-    if len(space.directions) > 1: st.set_metric_names(["score", "sharpe"])
     if ns.warm_start: print(f"enqueued {enqueue_warm_start(st, ns.warm_start, space)} warm-start parameter sets")
     left = max(ns.trials - _finished(st), 0)
     print(f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} trials finished, "
@@ -347,7 +354,7 @@ def cmd_hpo_stage2(ns):
     import json, math
     import pandas as pd, optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.hpo import make_study, stage2_objective, deflated_best, SearchSpace, load_context, ranked
+    from hnn_trading.hpo import make_study, stage2_objective, deflated_best, SearchSpace, load_context, ranked, describe
     from hnn_trading.data import load_data, resolve_periods
     from hnn_trading.files import atomic_write, resource
     from hnn_trading.runs import RunFolder
@@ -363,7 +370,8 @@ def cmd_hpo_stage2(ns):
     for t in top:
         tf = RunFolder(t.user_attrs["trial_dir"])
         P, cfg = tf.predictions, resolve_periods(tf.config, panel)
-        s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed)
+        s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed, metric_names=space.metric_names,
+                        description=f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; " + describe(space, cfg))
         left = max(ns.trials - len(s2.trials), 0)
         if left: s2.optimize(stage2_objective(cfg, panel, P, space), n_trials=left)
         db = deflated_best(s2, cfg.data.periods_per_year, int(P.timestamp.nunique()))
@@ -378,7 +386,9 @@ def cmd_hpo_stage2(ns):
         print(df.drop(columns=["best_params"]).to_string(index=False, na_rep="-"))
     for r in rows:
         if r["best_params"] is None: print(f"stage-1 trial {r['stage1_trial']}: no strategy trial traded at least {space.min_trades} times; nothing to deflate")
-    print("these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe, not the best Sharpe")
+    print("these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe (every strategy trial counted), not the best Sharpe")
+    if base.splits.test_size is None: print("no held-out test period (set splits.test_size): nothing will check the chosen strategy on bars no selection saw")
+    else: print(f"the held-out test period (splits.test_size = {base.splits.test_size}) is untouched; `hnn hpo best --stage2` evaluates the chosen strategy on it once")
     print(f"written {d/'stage2.json'}")
     print(f"next: hnn hpo best --storage {_redact(ns.storage)} --study {ns.study} --stage2   # re-run the best trial with its best strategy")
     return 0
@@ -436,9 +446,28 @@ def cmd_hpo_best(ns):
     if ns.stage2:
         if t.number not in rows: raise ValueError(f"no tradeable stage-2 strategy for trial {t.number}; trials with one: {sorted(rows)}")
         cfg = cfg.override(rows[t.number]["best_params"])
-    print(f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})" + (" with its stage-2 strategy" if ns.stage2 else "")
-          + ": re-running its walk-forward; its numbers are on the period the study selected on, not a held-out one")
+    held = (f"then trains once on every bar before the held-out test period (splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
+            if cfg.splits.test_size is not None else "there is no held-out test period (splits.test_size): every number below is on the bars the study selected on")
+    print(f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})" + (" with its stage-2 strategy" if ns.stage2 else "") + f": re-running its walk-forward; {held}")
+    sel = _selection(st, t, rows[t.number] if ns.stage2 else None, cfg)
     with _warnings_to_summary() as got:
-        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-trial{t.number}", reports=not ns.no_report, progress=_progress(ns))
+        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-trial{t.number}", reports=not ns.no_report, progress=_progress(ns), selection=sel)
     _print_result(res); got(res.run_dir)
+    from hnn_trading.reports import period_table, readable
+    print("\nwhere it was chosen, out of fold, and on the held-out test period (DSR: deflated by every trial where chosen; PSR for one look elsewhere):")
+    print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
     return 0
+
+def _selection(study, trial, stage2_row, cfg) -> dict:
+    "How the study chose this configuration: its own Sharpe there and the deflated Sharpe against every trial it was chosen from."
+    import math
+    from hnn_trading.hpo import completed
+    from hnn_trading.stats import deflated_sharpe_ratio
+    if stage2_row:
+        return dict(study=study.study_name, stage1_trial=trial.number, chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+                    sharpe=stage2_row["best_sharpe"], dsr=stage2_row["deflated_sharpe"], trials=stage2_row["strategy_trials"])
+    ua = trial.user_attrs; ppy = cfg.data.periods_per_year or ua.get("periods_per_year")
+    srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(study) if t.user_attrs.get("sharpe") is not None and math.isfinite(t.user_attrs["sharpe"])]
+    ok = ua.get("sharpe") is not None and math.isfinite(ua["sharpe"]) and len(srs) > 1 and ua.get("n_bars")
+    return dict(study=study.study_name, stage1_trial=trial.number, chosen_by="stage 1: best score", sharpe=ua.get("sharpe"), trades=ua.get("trades"),
+                dsr=deflated_sharpe_ratio(ua["sharpe"] / math.sqrt(ppy), srs, ua["n_bars"]) if ok else None, trials=len(completed(study)))

@@ -11,14 +11,14 @@ import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import resource
 from .data import load_data, load_exog, resolve_periods
-from .hpo import SearchSpace, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides, completed
+from .hpo import SearchSpace, describe, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides, completed
 from .stats import moments, deflated_sharpe_ratio
 from .pipeline import run
 from .runs import RunFolder, run_dir_for, write_study_pointer
 from .reports import run_report, write_index, available_reports, ReportError
 
 # %% auto #0
-__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'demo_config', 'demo_space', 'DemoResult', 'verdict_table', 'demo',
+__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'demo_config', 'demo_space', 'DemoResult', 'verdict_table', 'demo',
            'available_demo_reports']
 
 # %% ../nbs/18b_demo.ipynb #1d7d13c4
@@ -53,20 +53,35 @@ class DemoResult:
         return f"Demo `{self.run_dir}`\n\n" + self.verdict.to_markdown(floatfmt=".4f") + f"\n\nIndex page: `{self.index}`"
 
 # %% ../nbs/18b_demo.ipynb #4e0cb99f
+PERIOD_COLUMNS = ["total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]
+
 def _row(auc, dacc, bt) -> dict:
     m = bt.metrics
     return dict(auc=auc, dir_acc=dacc, total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"],
                 max_drawdown=m["max_drawdown"], trades=m["trades"], _r=bt.returns.values)
 
-def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int) -> pd.DataFrame:
-    "Rows {name: _row(...)} -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`."
+def _dsr(r, srs) -> float:
+    m = moments(r)
+    return deflated_sharpe_ratio(m["sr"], srs, m["n"], m["skew"], m["kurtosis"]) if len(srs) > 1 and m["n"] > 2 and np.isfinite(m["sr"]) else np.nan
+
+def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int, test_rows:dict|None=None) -> pd.DataFrame:
+    "Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*` columns beside them, deflated by the rows looked at there."
     srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
-    out = {}
-    for name, r in rows.items():
-        m = moments(r["_r"])
-        dsr = (deflated_sharpe_ratio(m["sr"], srs, m["n"], m["skew"], m["kurtosis"]) if len(srs) > 1 and m["n"] > 2 and np.isfinite(m["sr"]) else np.nan)
-        out[name] = {**{k: v for k, v in r.items() if k != "_r"}, "dsr": dsr}
-    return pd.DataFrame(out).T[["auc", "dir_acc", "total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]].astype(float)
+    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], srs)} for name, r in rows.items()}
+    V = pd.DataFrame(out).T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float)
+    if test_rows:
+        looked = [moments(r["_r"])["sr"] for k, r in test_rows.items() if k != "buy and hold"]
+        looked = [s for s in looked if np.isfinite(s)]
+        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], looked) if len(looked) > 1 else _psr(r["_r"])}
+                          for name, r in test_rows.items()}).T
+        T = T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float).add_prefix("test_")
+        V = V.join(T)
+    return V
+
+def _psr(r) -> float:
+    from hnn_trading.stats import probabilistic_sharpe_ratio
+    m = moments(r)
+    return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else np.nan
 
 def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, progress:bool|None=None,
          baselines:dict|None=None, n_stage1:int|None=None, n_stage2:int|None=None, config:RunConfig|None=None) -> DemoResult:
@@ -93,30 +108,42 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     url = f"journal:///{(h/'studies.log').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base1 = c.override({"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False})
-    s1 = make_study("stage1", url, n1, c.seed)
+    sp1, sp2 = demo_space("stage1"), demo_space("stage2")
+    s1 = make_study("stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s1.optimize(stage1_objective(base1, panel, demo_space("stage1"), h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
+        s1.optimize(stage1_objective(base1, panel, sp1, h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
     export_study(s1, h/"stage1", base1); step("stage 1")
-    s2 = make_study("stage2", url, n2, c.seed, prune=False)
-    s2.optimize(stage2_objective(c, panel, main.walk_forward.predictions, demo_space("stage2")), n_trials=n2, show_progress_bar=False)
+    s2 = make_study("stage2", url, n2, c.seed, prune=False, metric_names=sp2.metric_names, description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c))
+    s2.optimize(stage2_objective(c, panel, main.walk_forward.predictions, sp2), n_trials=n2, show_progress_bar=False)
     export_study(s2, h/"stage2", c)
-    tuned = main.evaluator.backtest(c.override(trial_overrides(s2.best_trial)))     # the same path the search scored it on
+    db = deflated_best(s2, c.data.periods_per_year, len(main.backtest.returns))
+    chosen = c.override(db["best_params"]) if db["best_params"] is not None else None          # None: no strategy trial traded enough
+    tuned = main.evaluator.backtest(chosen) if chosen is not None else None                  # the same path the search scored it on
     step("stage 2")
-    # the verdict: every model, the stage-2 strategy, buy-and-hold; deflated by every configuration tried
+    # the verdict: every model, the stage-2 strategy, buy-and-hold; out of fold deflated by every configuration tried,
+    # and on the held-out test period (when splits.test_size is set) deflated by the rows looked at there
     ppy = c.data.periods_per_year
-    rows = {name: _row(r.metrics["walk_forward"]["auc"], r.metrics["walk_forward"]["dir_acc"], r.backtest) for name, r in runs.items()}
-    w = main.metrics["walk_forward"]
-    rows[f"{c.model.name} + stage-2 strategy (chosen on these bars)"] = _row(w["auc"], w["dir_acc"], tuned)   # selected in sample: read its deflated Sharpe
+    wfm = lambda r: r.metrics["walk_forward"]
+    rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest) for name, r in runs.items()}
+    stage2_name = f"{c.model.name} + stage-2 strategy (chosen on the out-of-fold bars)"
+    if tuned is not None: rows[stage2_name] = _row(wfm(main)["auc"], wfm(main)["dir_acc"], tuned)   # selected in sample: read its deflated Sharpe
     rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
+    test_rows = None
+    if main.test_evaluator is not None:
+        tm = lambda r: r.test["walk_forward"]
+        test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_evaluator.backtest(r.config)) for name, r in runs.items()}
+        if tuned is not None: test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
+        test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_evaluator.benchmark(c))
     per_bar = lambda sr: sr / np.sqrt(ppy)
     srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
     srs += [per_bar(t.user_attrs["sharpe"]) for t in completed(s1) if "sharpe" in t.user_attrs]
-    srs += [t.user_attrs["sr_per_bar"] for t in completed(s2) if "sr_per_bar" in t.user_attrs]
-    V = verdict_table(rows, srs, ppy)
+    srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]           # a strategy that never traded counts, with Sharpe 0
+    V = verdict_table(rows, srs, ppy, test_rows)
     rf = RunFolder(d); rf.write_verdict(V)
     studies = dict(stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
-                   stage2=dict(deflated_best(s2, ppy, len(tuned.returns)), n_trials_total=len(s2.trials)), n_configurations=len(srs))
+                   stage2=dict(db, n_trials_total=len(s2.trials)), n_configurations=len(srs),
+                   held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]))
     rf.write_json("studies", studies)
     step("verdict")
     res = DemoResult(d, V, runs, studies)

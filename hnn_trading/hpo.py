@@ -16,9 +16,10 @@ from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
 from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
 from .data import resolve_periods, load_data, load_exog
+from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['DERIVED', 'OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'save_context',
+__all__ = ['OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'describe', 'save_context',
            'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'stage1_score', 'fold_means',
            'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
            'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'run_worker']
@@ -26,7 +27,6 @@ __all__ = ['DERIVED', 'OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_st
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
 _SPACE = {"objective", "params", "fixed", "min_trades", "weights"}
-DERIVED = {"strategy.threshold_quantile": "stage 2 only: strategy.threshold = 0.5 + this quantile of |P(up) - 0.5| over the cached predictions"}
 OBJECTIVES = {"stage1": "0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean (model quality, per fold, averaged)",
               "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean + weights.sharpe x clip(Sharpe, -3, 3) / 3",
               "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe (a Pareto front)",
@@ -62,7 +62,7 @@ class SearchSpace:
             if e["type"] != "categorical" and not ("low" in e and "high" in e and e["low"] <= e["high"]): raise ConfigError(f"param {k!r}: needs low <= high, got {e}")
             if e["type"] == "categorical" and not e.get("choices"): raise ConfigError(f"param {k!r}: categorical needs choices")
             probe = e["low"] if e["type"] != "categorical" else e["choices"][0]
-            if k not in DERIVED: base.override({k: probe})               # unknown config keys raise here, with the valid keys
+            base.override({k: probe})                                   # unknown config keys raise here, with the valid keys
         base.override(fixed)
         obj = d.get("objective", "stage1")
         if obj not in OBJECTIVES: raise ConfigError(f"objective {obj!r}; choose one of {', '.join(OBJECTIVES)}")
@@ -76,6 +76,11 @@ class SearchSpace:
     def directions(self) -> tuple:
         "Optuna directions of the objective: two for a Pareto study."
         return ("maximize", "maximize") if self.objective == "pareto" else ("maximize",)
+
+    @property
+    def metric_names(self) -> list:
+        "The names Optuna shows for the objective values (`study.set_metric_names`)."
+        return {"pareto": ["score", "sharpe"], "sharpe": ["sharpe"]}.get(self.objective, ["score"])
 
     def sample(self, trial) -> dict:
         "Dotted overrides for one trial: the sampled parameters and the fixed ones."
@@ -109,15 +114,28 @@ def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
     raise ValueError(f"storage {redact(url)!r}: use sqlite:///file.db, journal:///file.log (journal:////abs/file.log) or postgresql://user:pass@host/db")
 
 # %% ../nbs/15_hpo.ipynb #49b9e1a1
-def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=("maximize",), prune:bool=True, heartbeat:int=10):
-    "Create or resume a study on `storage` with the project's sampler and pruner (heartbeat seconds for RDB storages; grace 3x)."
+def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=("maximize",), prune:bool=True, heartbeat:int=10,
+               metric_names=None, description:str|None=None):
+    "Create or resume a study on `storage` with the project's sampler and pruner (heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         sampler = optuna.samplers.TPESampler(multivariate=True, n_startup_trials=max(1, n_trials // 10), n_ei_candidates=64, seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
     kw = dict(directions=list(directions)) if len(directions) > 1 else dict(direction=directions[0])
-    return optuna.create_study(study_name=name, storage=make_storage(storage, heartbeat, 3 * heartbeat), sampler=sampler, pruner=pruner,
-                               load_if_exists=True, **kw)
+    st = optuna.create_study(study_name=name, storage=make_storage(storage, heartbeat, 3 * heartbeat), sampler=sampler, pruner=pruner,
+                             load_if_exists=True, **kw)
+    if metric_names and st.metric_names != list(metric_names):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            st.set_metric_names(list(metric_names))
+    if description and st.user_attrs.get("description") != description: st.set_user_attr("description", description)
+    return st
+
+def describe(space:SearchSpace, base:RunConfig) -> str:
+    "One sentence for the study's `description` attribute: what is maximised, on which model and data, and what is held out."
+    t = base.splits.test_size
+    held = f"the last {t} bars are held out" if isinstance(t, int) else f"bars from {t} on are held out" if t else "no held-out test period (splits.test_size)"
+    return f"{space.objective}: {OBJECTIVES[space.objective]}; {base.model.name} on {base.data.source}; {held}"
 
 def save_context(study, base:RunConfig, space:SearchSpace, study_dir):
     "Keep the base config, search space and artefact folder (absolute) on the study, for workers anywhere."
@@ -170,7 +188,7 @@ def fold_means(folds:list) -> dict:
 
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the stage-1 score."
-    study_dir, base = Path(study_dir), resolve_periods(base, panel)
+    study_dir, base = Path(study_dir), resolve_periods(base, panel)          # run_walk_forward cuts the held-out test period off: no trial sees it
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
         tdir = trial_folder(study_dir, trial.number, create=True)
@@ -197,33 +215,41 @@ def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, stud
     return objective
 
 # %% ../nbs/15_hpo.ipynb #0e29df4c
-PENALTY = -10.0
+PENALTY = -10.0   # hybrid and Pareto trials whose Sharpe is undefined
 
 def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFrame, space:SearchSpace):
-    "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once, by `evaluate.Evaluator`)."
-    ev, base = Evaluator(panel, predictions), resolve_periods(base, panel)
+    "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once, by `evaluate.Evaluator`); a trial with fewer than `min_trades` trades is infeasible (an Optuna constraint), not penalised."
+    start = holdout_start(panel.index.get_level_values("timestamp"), base.splits.test_size)
+    if start is not None and predictions["timestamp"].max() >= start:
+        raise ValueError(f"predictions reach into the held-out test period (from {start}): stage 2 selects on out-of-fold predictions only")
+    ev, base = Evaluator(panel, predictions), resolve_periods(base, panel)  # the Evaluator stops at the last prediction
     def objective(trial):
         ov = space.sample(trial)
-        q = ov.pop("strategy.threshold_quantile", None)
-        if q is not None: ov["strategy.threshold"] = ev.confidence_threshold(q)
+        cfg = ev.resolve(base.override(ov))                              # a relative threshold becomes the absolute one it means here
+        if ov.get("strategy.threshold_quantile") is not None: ov.update({"strategy.threshold": cfg.strategy.threshold, "strategy.threshold_quantile": None})
         trial.set_user_attr("overrides", ov)                             # the config values this trial ran, derived ones included
-        cfg = base.override(ov)
         try: m = ev.score(cfg)                                           # the same limits and rules as a run's backtest
         except ValueError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))
         sr, n = m["sharpe"], m["trades"]
         trial.set_user_attr("trades", n); trial.set_user_attr("sharpe_raw", sr); trial.set_user_attr("total_return", m["total_return"])
-        trial.set_user_attr("sr_per_bar", float(sr / math.sqrt(cfg.data.periods_per_year)) if not np.isnan(sr) else float("nan"))
-        return PENALTY if np.isnan(sr) or n < space.min_trades else float(sr)
+        sr = 0.0 if np.isnan(sr) else float(sr)                          # no trades, no returns: a Sharpe of 0
+        trial.set_user_attr("sr_per_bar", sr / math.sqrt(cfg.data.periods_per_year))
+        trial.set_constraint("min_trades", float(space.min_trades - n))  # > 0: infeasible; TPE learns from it, best_trial skips it
+        return sr
     return objective
 
+def _feasible(t) -> bool:
+    "A stage-2 trial that traded enough: its constraints hold (studies of earlier versions: a value above PENALTY)."
+    return all(v <= 0 for v in t.constraints.values()) if t.constraints else t.value > PENALTY
+
 def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:
-    "The best tradeable trial (value above PENALTY): its Sharpe, its deflated Sharpe given every trial's Sharpe, trials tried and tradeable."
-    done = [t for t in completed(study) if np.isfinite(t.user_attrs.get("sr_per_bar", np.nan))]
-    ok = [t for t in done if t.value > PENALTY]
+    "The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts with Sharpe 0); trials tried and feasible."
+    done = completed(study)
+    ok = [t for t in done if _feasible(t)]
     if not ok: return dict(best_sharpe=float("nan"), dsr=float("nan"), n_trials=len(done), tradeable=0, best_params=None)
     best = max(ok, key=lambda t: t.value)
-    srs = [t.user_attrs["sr_per_bar"] for t in done]
-    return dict(best_sharpe=best.user_attrs["sharpe_raw"], dsr=deflated_sharpe_ratio(best.user_attrs["sr_per_bar"], srs, n_bars),
+    srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in done]
+    return dict(best_sharpe=best.value, dsr=deflated_sharpe_ratio(best.user_attrs["sr_per_bar"], srs, n_bars),
                 n_trials=len(done), tradeable=len(ok), best_params=trial_overrides(best))
 
 def trial_overrides(trial) -> dict:

@@ -24,7 +24,7 @@ __all__ = ['RunResult', 'run']
 # %% ../nbs/18_pipeline.ipynb #f47f68e9
 @dataclass
 class RunResult:
-    "What a run produced: metrics of the strategy and the benchmark, the walk-forward result, and the paths written."
+    "What a run produced: metrics of the strategy and the benchmark (out of fold, and on the held-out test period), the walk-forward result, the evaluators, the config as run (a relative threshold resolved) and the paths written."
     run_dir: Path
     metrics: dict
     walk_forward: object
@@ -32,6 +32,8 @@ class RunResult:
     benchmark: object
     reports: dict = field(default_factory=dict)
     evaluator: object = field(default=None, repr=False)
+    test_evaluator: object = field(default=None, repr=False)
+    config: object = field(default=None, repr=False)
 
     @property
     def test(self) -> dict|None:
@@ -59,8 +61,9 @@ def _psr(bt) -> float:
     m = moments(bt.returns.values)
     return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
 
-def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None) -> RunResult:
-    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`."
+def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None,
+        selection:dict|None=None) -> RunResult:
+    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
     with timer("data"): panel = load_data(c.data)
@@ -86,7 +89,8 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
                           extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")}, tearsheet=reports if tearsheet is None else tearsheet)
         rf.write_walk_forward(wf)
         if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
-    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev)
+        if selection is not None: rf.write_json("selection", selection)
+    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if "test" in metrics else None, config=cs)
     if reports:
         with timer("reports"):
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)

@@ -10,8 +10,8 @@ from .files import atomic_write, resource
 from .runs import RunFolder, RunIdError, run_dir_for
 
 # %% auto #0
-__all__ = ['LABELS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_html', 'run_report', 'cell',
-           'readable', 'show', 'verdict_sentence', 'write_index']
+__all__ = ['LABELS', 'PERIODS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_html',
+           'run_report', 'cell', 'readable', 'show', 'verdict_sentence', 'write_index', 'period_table', 'plot_periods']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
@@ -145,12 +145,15 @@ def _verdict_html(d:Path) -> str:
     if r.has("verdict"):
         v = r.verdict
         return ("<h2>Verdict</h2>" + readable(v).to_html(table_id="verdict", escape=True, index_names=False)
-                + "<p><small>Out of fold, net of costs. Deflated Sharpe: the probability that the true Sharpe ratio is above zero "
-                  "after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials).</small></p>")
+                + "<p><small>Net of costs. Without a prefix: out of fold, where every choice was made; deflated Sharpe: the probability that the true "
+                  "Sharpe ratio is above zero after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials). "
+                  "<em>test</em>: the held-out test period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there.</small></p>")
     if r.has("metrics"):
         m = r.metrics
-        keys = ["total_return", "sharpe", "sharpe_se", "max_drawdown", "trades"]
-        t = pd.DataFrame({"strategy": [m.get("strategy", {}).get(k) for k in keys], "buy and hold": [m.get("benchmark", {}).get(k) for k in keys]}, index=keys)
+        keys = ["total_return", "sharpe", "sharpe_se", "psr", "max_drawdown", "trades"]
+        cols = {"strategy (out of fold)": m.get("strategy", {}), "buy and hold (out of fold)": m.get("benchmark", {})}
+        if "test" in m: cols.update({"strategy (held-out test)": m["test"]["strategy"], "buy and hold (held-out test)": m["test"]["benchmark"]})
+        t = pd.DataFrame({c: [v.get(k) for k in keys] for c, v in cols.items()}, index=keys)
         return readable(t.astype(float), by="index").to_html(table_id="verdict", escape=True)
     return ""
 
@@ -166,7 +169,15 @@ def verdict_sentence(d:Path) -> str:
         js = rf.metrics
         if "benchmark" not in js: return ""
         b, m = pd.Series(js["benchmark"]), pd.DataFrame([js["strategy"]], index=["the strategy"])
+        if "test" in js:
+            t = js["test"]
+            b = pd.concat([b, pd.Series(t["benchmark"]).add_prefix("test_")]); m = m.join(pd.DataFrame([t["strategy"]], index=m.index).add_prefix("test_"))
     else: return ""
+    return _oof_sentence(b, m) + _test_sentence(b, m)
+
+def _oof_sentence(b, m) -> str:
+    "Which row, if any, beat buy-and-hold out of fold after costs, and with what deflated Sharpe."
+    import pandas as pd
     best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
     dsr = r.get("dsr", float("nan")); has_dsr = not pd.isna(dsr)
     what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (f", deflated Sharpe {dsr:.2f})" if has_dsr else ")")
@@ -176,6 +187,14 @@ def verdict_sentence(d:Path) -> str:
         why = f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need" if has_dsr else "one run is not evidence: compare the Sharpe difference with its standard error"
         return f"The best, {what}, had a higher Sharpe ratio than {bh} after costs, but {why}."
     return f"No model beat buying and holding after costs: the best, {what}, against {bh}."
+
+def _test_sentence(b, m) -> str:
+    "The held-out test period's numbers of the row chosen out of fold (by Sharpe), when the run has one."
+    import pandas as pd
+    if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all(): return ""
+    best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
+    return (f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} (Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
+            f"against buy-and-hold's {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f}).")
 
 def _equity_overlay(d:Path):
     "One PNG, equity (growth of 1) of every model of the run and of buy-and-hold, one style; None without equity files."
@@ -230,3 +249,48 @@ def write_index(run_dir, title:str|None=None) -> Path:
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + e(title or d.name) + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}.verdict-sentence{font-size:1.15em}</style></head><body>" + "\n".join(body) + "</body></html>")
     return atomic_write(d/"index.html", page)
+
+# %% ../nbs/17_reports.ipynb #9859d3e8
+PERIODS = ("in-sample (selection)", "out of fold", "held-out test")
+
+def _prow(name, period, m, dsr=None) -> dict:
+    g = lambda k: (m.get(k) if m.get(k) is not None else float("nan")) if m is not None else float("nan")
+    return dict(configuration=name, period=period, sharpe=g("sharpe"), sharpe_se=g("sharpe_se"), dsr=g("dsr") if dsr is None else dsr,
+                total_return=g("total_return"), trades=g("trades"))
+
+def period_table(run_dir):
+    "Sharpe, its SE and the deflated Sharpe (PSR for a single look) of each configuration on each period: in-sample where a search chose it, out of fold, held-out test."
+    import json
+    import pandas as pd
+    rf, rows = RunFolder(run_dir), []
+    if rf.has("verdict"):                                             # the demo: models, the stage-2 strategy, buy-and-hold
+        for name, r in rf.verdict.iterrows():
+            chosen = "chosen on" in str(name)                             # the stage-2 row: its out-of-fold numbers are where it was selected
+            rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict()))
+            if "test_sharpe" in r and pd.notna(r["test_sharpe"]):
+                rows.append(_prow(name, PERIODS[2], {k[5:]: v for k, v in r.items() if k.startswith("test_")}))
+    elif rf.has("metrics"):                                           # a run, and `hnn hpo best` (its selection.json: the study's own figures)
+        m = rf.metrics
+        if rf.has("selection"):
+            s = json.loads(rf.path("selection").read_text())
+            rows.append(_prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades"))))
+        rows.append(_prow("strategy", PERIODS[1], m["strategy"], m["strategy"].get("psr")))
+        rows.append(_prow("buy and hold", PERIODS[1], m["benchmark"], m["benchmark"].get("psr")))
+        if "test" in m:
+            rows.append(_prow("strategy", PERIODS[2], m["test"]["strategy"], m["test"]["strategy"].get("psr")))
+            rows.append(_prow("buy and hold", PERIODS[2], m["test"]["benchmark"], m["test"]["benchmark"].get("psr")))
+    return pd.DataFrame(rows, columns=["configuration", "period", "sharpe", "sharpe_se", "dsr", "total_return", "trades"])
+
+def plot_periods(table, ax=None):
+    "Sharpe ± 1 SE of every configuration, one marker per period (in-sample selection, out of fold, held-out test)."
+    import matplotlib.pyplot as plt, numpy as np
+    ax = ax or plt.subplots(figsize=(10, 0.55 * table["configuration"].nunique() + 1.6))[1]
+    names = list(dict.fromkeys(table["configuration"]))
+    for k, (p, mk) in enumerate(zip(PERIODS, "s^o")):
+        t = table[table["period"] == p]
+        if t.empty: continue
+        y = np.array([names.index(n) for n in t["configuration"]]) + (k - 1) * 0.22
+        ax.errorbar(t["sharpe"], y, xerr=t["sharpe_se"].fillna(0), fmt=mk, capsize=3, label=p)
+    ax.axvline(0, color="k", lw=0.7); ax.set_yticks(range(len(names))); ax.set_yticklabels(names); ax.invert_yaxis()
+    ax.set(xlabel="annualised Sharpe ratio (± 1 standard error)", title="Where it was chosen, out of fold, and on the held-out test period"); ax.legend(fontsize=8)
+    return ax

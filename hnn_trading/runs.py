@@ -31,7 +31,7 @@ def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
 FILES = dict(config="config.yaml", manifest="manifest.json", predictions="predictions.parquet", folds="folds.csv", history="history.json",
              metrics="metrics.json", equity="equity.csv", trades="trades.csv", equity_png="equity.png", tearsheet="tearsheet.html",
              verdict="verdict.csv", studies="studies.json", study="hpo/study.json", warnings="warnings.txt",
-             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv")
+             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv", selection="selection.json")
 
 class RunFolder:
     "A run folder written by `hnn run`, `hnn demo` or a stage-1 trial: every artefact written and read here, by name (`FILES`)."

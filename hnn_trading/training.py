@@ -208,7 +208,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
                      checkpoint_dir=None, on_fold=None) -> WalkForwardResult:
     "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold (it may raise to stop, e.g. to prune)."
     c = config
-    panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward
+    panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward (pass every bar)
     feats = feats_mod.build(panel, c.features.set, exog=exog)
     labs = make_labels(panel, c.labels)
     X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
