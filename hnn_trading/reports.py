@@ -88,7 +88,7 @@ _COUNT = re.compile(r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|ga
 _PVAL = re.compile(r"^(p|pval|p_value|pvalue|p_adj|q_value)$")
 _MONEY = re.compile(r"cost|pnl|equity|cash|notional")
 _PRICE = re.compile(r"^(open|high|low|close)$|(^|_)price$|_px$")
-_RATIO = re.compile(r"sharpe|sortino|calmar|^dsr$|^psr$|profit_factor")
+_RATIO = re.compile(r"sharpe|sortino|calmar|(^|_)dsr$|(^|_)psr$|profit_factor")
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
 
@@ -144,7 +144,12 @@ def _verdict_html(d:Path) -> str:
     r = RunFolder(d, strict=False)
     if r.has("verdict"):
         v = r.verdict
-        return ("<h2>Verdict</h2>" + readable(v).to_html(table_id="verdict", escape=True, index_names=False)
+        test = [c for c in v if c.startswith("test_")]
+        tables = readable(v.drop(columns=test)).to_html(table_id="verdict", escape=True, index_names=False)
+        if test and v[test].notna().any().any():
+            tables = ("<h3>Out of fold: where every choice was made</h3>" + tables + "<h3>Held-out test: no choice saw it, evaluated once</h3>"
+                      + readable(v[test].rename(columns=lambda c: c[5:])).to_html(escape=True, index_names=False))
+        return ("<h2>Verdict</h2>" + tables
                 + "<p><small>Net of costs. Without a prefix: out of fold, where every choice was made; deflated Sharpe: the probability that the true "
                   "Sharpe ratio is above zero after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials). "
                   "<em>test</em>: the held-out test period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there.</small></p>")
@@ -292,5 +297,6 @@ def plot_periods(table, ax=None):
         y = np.array([names.index(n) for n in t["configuration"]]) + (k - 1) * 0.22
         ax.errorbar(t["sharpe"], y, xerr=t["sharpe_se"].fillna(0), fmt=mk, capsize=3, label=p)
     ax.axvline(0, color="k", lw=0.7); ax.set_yticks(range(len(names))); ax.set_yticklabels(names); ax.invert_yaxis()
-    ax.set(xlabel="annualised Sharpe ratio (± 1 standard error)", title="Where it was chosen, out of fold, and on the held-out test period"); ax.legend(fontsize=8)
+    ax.set(xlabel="annualised Sharpe ratio (± 1 standard error)", title="Where it was chosen, out of fold, and on the held-out test period")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax

@@ -211,6 +211,10 @@ def test_best_reruns_the_chosen_configuration(journey):
     assert len(chosen) == 1
     m = json.loads((d/"metrics.json").read_text())
     assert abs(m["strategy"]["sharpe"] - chosen[0]["best_sharpe"]) < 1e-9         # the re-run reproduces the stage-2 number it was chosen for
+    sel = json.loads((d/"selection.json").read_text())
+    assert sel["sharpe"] == chosen[0]["best_sharpe"] and sel["dsr"] == chosen[0]["deflated_sharpe"] and sel["trials"] == 30
+    out = _ran(log, "hpo best", "--stage2")[0]["out"]
+    assert "in-sample (selection)" in out and "out of fold" in out
 
 def test_a_stage1_study_resumes_after_an_interruption(journey):
     ws, _ = journey
@@ -259,17 +263,22 @@ def test_demo_end_to_end_through_the_cli(cli_demo):
         assert "Verdict" in html and "<img" in html, name
         assert not (d/f"{name}.failed.ipynb").exists(), name
     V = pd.read_csv(d/"verdict.csv", index_col=0)
-    assert list(V.index) == ["hermite", "mlp", "hermite + stage-2 strategy (chosen on these bars)", "buy and hold"]
+    assert list(V.index) == ["hermite", "mlp", "hermite + stage-2 strategy (chosen on the out-of-fold bars)", "buy and hold"]
     assert V[["sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]].notna().all().all() and V.loc["hermite", "auc"] > 0
     assert ((V["dsr"] >= 0) & (V["dsr"] <= 1)).all()
+    held = V.drop(index="hermite + stage-2 strategy (chosen on the out-of-fold bars)")      # its threshold may pass nothing in 2018
+    assert held[["test_sharpe", "test_sharpe_se", "test_dsr", "test_trades"]].notna().all().all() and V.loc["hermite", "test_auc"] > 0
+    assert "Held-out test, 2018-01-02 to 2018-12-31" in r.stdout and "On the held-out test period, which no choice saw" in r.stdout
     for k in ["hermite", "mlp", "buy and hold", "DSR", "index page: " + str(d/"index.html")]: assert k in r.stdout, k
     m = json.loads((d/"metrics.json").read_text())
     man = json.loads((d/"manifest.json").read_text())
     assert man["seed"] == 42 and man["data_fingerprint"] and man["timings"]["walk_forward"] > 0
     assert m["strategy"]["costs"] > 0 and m["benchmark"]["costs"] > 0       # fills at the next open, with costs, for both
-    P = pd.read_parquet(d/"predictions.parquet")
-    assert P.timestamp.min() >= pd.Timestamp("2015-12-01", tz="UTC")
+    P, PT = pd.read_parquet(d/"predictions.parquet"), pd.read_parquet(d/"test_predictions.parquet")
+    assert P.timestamp.min() >= pd.Timestamp("2014-12-01", tz="UTC") and P.timestamp.max() < pd.Timestamp("2018-01-01", tz="UTC") <= PT.timestamp.min()
     assert 2 * 3 * 252 - 3 <= len(P) <= 2 * 3 * 252          # three yearly blocks x two indices, less any bar whose core23 features are NaN
+    assert len(PT) == 2 * 251 and m["test"]["bars"] == 251    # 2018, held out
+    assert abs(V.loc["hermite", "test_sharpe"] - m["test"]["strategy"]["sharpe"]) < 1e-9
     # the verdict's rows are the runs' own numbers
     assert abs(V.loc["hermite", "sharpe"] - m["strategy"]["sharpe"]) < 1e-9 and abs(V.loc["buy and hold", "sharpe"] - m["benchmark"]["sharpe"]) < 1e-9
 
