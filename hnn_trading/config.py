@@ -12,8 +12,8 @@ from .files import atomic_write, shipped
 
 # %% auto #0
 __all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
-           'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'ReportConfig', 'migrate',
-           'RunConfig', 'warning_summary']
+           'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'EnsembleConfig',
+           'ReportConfig', 'migrate', 'RunConfig', 'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -114,12 +114,13 @@ class Section:
 @dataclass
 class DataConfig(Section):
     "Where bars come from and which part of them to use."
-    source: str = setting("us_indices", help="bundled sample name (sp500, nasdaq, us_indices) or a path to a CSV/Parquet file or folder")
+    source: str = setting("us_indices", help="bundled sample name (sp500, nasdaq, us_indices), 'synthetic' (see data.synthetic), or a path to a CSV/Parquet file or folder")
     symbols: list[str] = setting([], help="keep only these symbols (empty: all)")
     start: str|None = setting(None, help="first timestamp to keep (inclusive), e.g. 2005-01-01")
     end: str|None = setting(None, help="last timestamp to keep (inclusive)")
     exog: list[str] = setting([], help="exogenous series aligned as-of: 'vix' (bundled) or paths to single-series files")
     periods_per_year: int|None = setting(None, lo=1, help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)")
+    synthetic: dict = setting({}, help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength")
 
 @dataclass
 class FeatureConfig(Section):
@@ -178,6 +179,14 @@ class ModelConfig(Section):
     hermite_preset: str = setting("default", choices=["default", "legacy"], help="HermiteNet preset: default, or legacy (reproduces the old system)")
     asset_emb_dim: int = setting(0, lo=0, hi=256, help="asset embedding width for multi-asset panels (0: none)")
     patch_len: int = setting(4, lo=1, hi=256, help="PatchTST patch length in bars")
+    lgbm_n_estimators: int = setting(400, lo=1, hi=100_000, help="LightGBM: most boosting rounds (early-stopped on the calibration slice)")
+    lgbm_learning_rate: float = setting(0.05, lo=1e-4, hi=1.0, help="LightGBM: shrinkage per round (training.learning_rate is the neural nets')")
+    lgbm_num_leaves: int = setting(31, lo=2, hi=4096, help="LightGBM: leaves per tree")
+    lgbm_min_child_samples: int = setting(50, lo=1, hi=100_000, help="LightGBM: fewest rows in a leaf")
+    lgbm_feature_fraction: float = setting(0.8, lo=0.01, hi=1.0, help="LightGBM: share of features tried per tree")
+    lgbm_bagging_fraction: float = setting(0.8, lo=0.01, hi=1.0, help="LightGBM: share of rows drawn per tree")
+    lgbm_lambda_l1: float = setting(0.0, lo=0.0, hi=1000.0, help="LightGBM: L1 regularisation of leaf values")
+    lgbm_lambda_l2: float = setting(0.0, lo=0.0, hi=1000.0, help="LightGBM: L2 regularisation of leaf values")
 
 @dataclass
 class TrainingConfig(Section):
@@ -235,6 +244,7 @@ class BacktestConfig(Section):
     leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure at entry, multiple of equity: entries and increases are filled strongest first until it is used up")
     min_entry: float = setting(0.5, lo=0.0, hi=1.0, help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)")
     long_only: bool = setting(True, help="no short positions: the strategy drops short signals and the engine rejects short weights")
+    benchmark: str|None = setting(None, help="an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs (None: none)")
 
 # %% ../nbs/00_config.ipynb #eba7fd4d
 @dataclass
@@ -246,6 +256,12 @@ class HPOConfig(Section):
     top_k: int = setting(5, lo=1, help="stage-1 trials whose predictions stage 2 searches (hnn hpo stage2 --top-k)")
     stage2_trials: int = setting(200, lo=1, help="strategy trials per stage-1 trial (hnn hpo stage2 --trials)")
     sampler_seed: int|None = setting(None, help="TPE seed (--seed; None: the run seed)")
+
+@dataclass
+class EnsembleConfig(Section):
+    "Several models trained on the same folds, their predictions combined with weights from their out-of-fold metrics."
+    models: list[str] = setting([], help="model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this config's other settings")
+    weighting: str = setting("mean", choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic"], help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's)")
 
 @dataclass
 class ReportConfig(Section):
@@ -290,6 +306,7 @@ class RunConfig(Section):
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     backtest: BacktestConfig = field(default_factory=BacktestConfig)
     hpo: HPOConfig = field(default_factory=HPOConfig)
+    ensemble: EnsembleConfig = field(default_factory=EnsembleConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     seed: int = setting(42, lo=0, hi=2**32 - 1, help="seed of every random number generator in the run")
 

@@ -377,10 +377,20 @@ def resolve_periods(config, panel:pd.DataFrame):
     return config
 
 # %% ../nbs/01_data.ipynb #9c7e8bca
+def _synthetic(kw:dict) -> pd.DataFrame:
+    "The panel of `synthetic.make_market(**kw)`, its arguments checked first."
+    import inspect
+    from hnn_trading.synthetic import make_market
+    ok = list(inspect.signature(make_market).parameters)
+    bad = [k for k in kw if k not in ok]
+    if bad: raise DataError(f"data.synthetic: unknown argument(s) {bad}; make_market takes {ok}")
+    return make_market(**kw)[0]
+
 def load_data(dcfg) -> pd.DataFrame:
     "The panel a DataConfig describes: a bundled sample or a file/folder, its symbols, between start and end."
     src = dcfg.source
-    panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src)
+    if src == "synthetic": panel = _synthetic(dcfg.synthetic)
+    else: panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src)
     if dcfg.symbols:
         have = panel.index.get_level_values("symbol").unique()
         miss = [s for s in dcfg.symbols if s not in have]

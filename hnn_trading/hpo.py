@@ -19,15 +19,20 @@ from .data import resolve_periods, load_data, load_exog
 from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'describe', 'save_context',
-           'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'stage1_score', 'fold_means',
-           'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'describe',
+           'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'fold_score', 'stage1_score',
+           'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
            'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
 _SPACE = {"objective", "params", "fixed", "min_trades", "weights"}
 OBJECTIVES = {"stage1": "0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean (model quality, per fold, averaged)",
+              "f1": "F1 of the positive class at P(up) > 1/2, per fold, averaged (f1_fold_mean; the seed-000 campaigns)",
+              "recall": "recall of the positive class at P(up) > 1/2, per fold, averaged (recall_fold_mean)",
+              "ic": "IC: Pearson correlation of the predicted mu with the realised return, per fold, averaged (ic_fold_mean; the seed-002 campaigns)",
+              "rank_ic": "rank-IC: Spearman correlation of the predicted mu with the realised return, per fold, averaged (rank_ic_fold_mean)",
+              "log_loss": "minus the log-loss of P(up), per fold, averaged (higher is better; log_loss_fold_mean is the log-loss itself)",
               "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean + weights.sharpe x clip(Sharpe, -3, 3) / 3",
               "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe (a Pareto front)",
               "sharpe": "annualised Sharpe of the strategy on cached predictions (stage 2)"}
@@ -80,7 +85,7 @@ class SearchSpace:
     @property
     def metric_names(self) -> list:
         "The names Optuna shows for the objective values (`study.set_metric_names`)."
-        return {"pareto": ["score", "sharpe"], "sharpe": ["sharpe"]}.get(self.objective, ["score"])
+        return {"pareto": ["score", "sharpe"], "sharpe": ["sharpe"], "log_loss": ["neg_log_loss"]}.get(self.objective, [self.objective if self.objective in FOLD_METRICS else "score"])
 
     def sample(self, trial) -> dict:
         "Dotted overrides for one trial: the sampled parameters and the fixed ones."
@@ -173,28 +178,40 @@ def enqueue_warm_start(study, path, space:SearchSpace|None=None) -> int:
     return n
 
 # %% ../nbs/15_hpo.ipynb #b5f16f9c
-def _valid_folds(folds): return [f for f in folds if not (np.isnan(f["val_auc"]) or np.isnan(f["val_dir_acc"]))]
+FOLD_METRICS = ("f1", "recall", "ic", "rank_ic", "log_loss")    # training objectives read from one validation metric per fold
 
-def stage1_score(folds:list) -> float:
-    "0.7 x AUC + 0.3 x DirAcc averaged over folds (NaN folds ignored)."
-    s = [0.7 * f["val_auc"] + 0.3 * f["val_dir_acc"] for f in _valid_folds(folds)]
+def fold_score(fold:dict, objective:str="stage1") -> float:
+    "A fold's value of a training objective: 0.7 x AUC + 0.3 x DirAcc (stage1, hybrid, pareto), or one metric (minus the log-loss)."
+    if objective in FOLD_METRICS: v = fold.get(f"val_{objective}", float("nan")); return -v if objective == "log_loss" else v
+    return 0.7 * fold["val_auc"] + 0.3 * fold["val_dir_acc"]
+
+def stage1_score(folds:list, objective:str="stage1") -> float:
+    "The objective's fold values averaged over folds (NaN folds ignored): 0.7 x AUC + 0.3 x DirAcc by default."
+    s = [v for v in (fold_score(f, objective) for f in folds) if np.isfinite(v)]
     return float(np.mean(s)) if s else float("nan")
 
-def fold_means(folds:list) -> dict:
-    "AUC and DirAcc averaged over the folds the score uses (so score = 0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean)."
+def _valid_folds(folds): return [f for f in folds if not (np.isnan(f["val_auc"]) or np.isnan(f["val_dir_acc"]))]
+
+def fold_means(folds:list, objective:str="stage1") -> dict:
+    "AUC and DirAcc averaged over the folds the score uses (so score = 0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean), and the objective's own metric."
     v = _valid_folds(folds)
-    return dict(auc_fold_mean=float(np.mean([f["val_auc"] for f in v])) if v else float("nan"),
-                dir_acc_fold_mean=float(np.mean([f["val_dir_acc"] for f in v])) if v else float("nan"))
+    out = dict(auc_fold_mean=float(np.mean([f["val_auc"] for f in v])) if v else float("nan"),
+               dir_acc_fold_mean=float(np.mean([f["val_dir_acc"] for f in v])) if v else float("nan"))
+    if objective in FOLD_METRICS:
+        x = [f.get(f"val_{objective}", np.nan) for f in folds]; x = [a for a in x if np.isfinite(a)]
+        out[f"{objective}_fold_mean"] = float(np.mean(x)) if x else float("nan")
+    return out
 
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
-    "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the stage-1 score."
+    "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the space's training objective (default 0.7 x AUC + 0.3 x DirAcc)."
+    obj = space.objective if space.objective in FOLD_METRICS else "stage1"
     study_dir, base = Path(study_dir), resolve_periods(base, panel)          # run_walk_forward cuts the held-out test period off: no trial sees it
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
         tdir = trial_folder(study_dir, trial.number, create=True)
         def on_fold(k, f):
             if len(trial.study.directions) > 1: return                 # Optuna prunes single-objective studies only
-            trial.report(stage1_score([f]), k)
+            trial.report(stage1_score([f], obj), k)
             if trial.should_prune(): raise optuna.TrialPruned(f"pruned after fold {k}")
         try: wf = run_walk_forward(cfg, panel, exog=exog, checkpoint_dir=tdir.dir, on_fold=on_fold)
         except FloatingPointError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))
@@ -204,14 +221,14 @@ def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, stud
         tdir.write_predictions(wf.predictions); tdir.write_config(cfg)
         bt = Evaluator(panel, wf.predictions).backtest(cfg)
         m = moments(bt.returns.values)
-        for k, v in fold_means(wf.folds).items(): trial.set_user_attr(k, v)
+        for k, v in fold_means(wf.folds, obj).items(): trial.set_user_attr(k, v)
         trial.set_user_attr("auc_pooled", wf.metrics["auc"]); trial.set_user_attr("dir_acc_pooled", wf.metrics["dir_acc"])
         trial.set_user_attr("sharpe", bt.metrics["sharpe"]); trial.set_user_attr("trades", bt.metrics["trades"])
         trial.set_user_attr("n_bars", int(m["n"])); trial.set_user_attr("periods_per_year", cfg.data.periods_per_year)
         trial.set_user_attr("psr", probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and not np.isnan(m["sr"]) else float("nan"))
         trial.set_user_attr("folds", [{k: (float(v) if isinstance(v, (int, float, np.floating)) else str(v)) for k, v in f.items() if k != "history"} for f in wf.folds])
         trial.set_user_attr("trial_dir", str(tdir.dir))
-        return stage1_score(wf.folds)
+        return stage1_score(wf.folds, obj)
     return objective
 
 # %% ../nbs/15_hpo.ipynb #0e29df4c
@@ -324,11 +341,11 @@ def quick_config() -> tuple[RunConfig, SearchSpace]:
     return cfg, SearchSpace.from_yaml(resource("configs/search/quick.yaml"))
 
 def make_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
-    "The training objective the space names: stage1, hybrid, or pareto (score and Sharpe)."
-    if space.objective == "stage1": return stage1_objective(base, panel, space, study_dir, exog=exog)
+    "The training objective the space names: stage1, f1, recall, ic, rank_ic, log_loss, hybrid, or pareto (score and Sharpe)."
+    if space.objective == "stage1" or space.objective in FOLD_METRICS: return stage1_objective(base, panel, space, study_dir, exog=exog)
     if space.objective in ("hybrid", "pareto"): return hybrid_objective(base, panel, space, study_dir, pareto=space.objective == "pareto", exog=exog)
     raise ConfigError(f"objective {space.objective!r} searches a strategy on cached predictions: use it with `hnn hpo stage2 --space`, "
-                      "not as a training study (stage1, hybrid or pareto)")
+                      "not as a training study (stage1, f1, recall, ic, rank_ic, log_loss, hybrid or pareto)")
 
 def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:SearchSpace, study_dir, seed:int|None=None, panel=None,
                prune:bool=True, heartbeat:int=10, verbose:bool=False) -> int:

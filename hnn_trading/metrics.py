@@ -9,8 +9,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
            'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
-           'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'threshold_grid', 'pr_curve',
-           'regression_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
+           'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'skill_metrics', 'threshold_grid',
+           'pr_curve', 'regression_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf:float, periods_per_year:int) -> float:
@@ -129,6 +129,15 @@ def confusion(y, p, threshold:float=0.5) -> dict:
     prec = tp / (tp + fp) if tp + fp else np.nan; rec = tp / (tp + fn) if tp + fn else np.nan
     f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
     return dict(tp=tp, fp=fp, tn=tn, fn=fn, precision=prec, recall=rec, f1=f1, threshold=threshold)
+
+def skill_metrics(y, p, mu, fwd_return) -> dict:
+    "The other stage-1 objectives of the seeds: F1 and recall of the positive class at P(up) > 1/2, IC and rank-IC of mu against the realised return."
+    c = confusion(y, p)
+    mu, r = np.asarray(mu, float), np.asarray(fwd_return, float); m = ~(np.isnan(mu) | np.isnan(r))
+    ok = m.sum() > 2 and np.std(mu[m]) > 0 and np.std(r[m]) > 0
+    ic = float(np.corrcoef(mu[m], r[m])[0, 1]) if ok else np.nan
+    ric = float(pd.Series(mu[m]).rank().corr(pd.Series(r[m]).rank())) if ok else np.nan
+    return dict(f1=c["f1"], recall=c["recall"], ic=ic, rank_ic=ric)
 
 def threshold_grid(y, p, thresholds=None) -> pd.DataFrame:
     "Precision, recall, F1, share predicted positive at each threshold; attrs['best_f1_threshold']."

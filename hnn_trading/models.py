@@ -156,9 +156,11 @@ def _hnn(c, nf, na=0):
 # %% ../nbs/08_models.ipynb #4df29f4e
 class LightGBMModel:
     "Gradient-boosted trees: LGBMClassifier for P(up), LGBMRegressor for mu, early-stopped on a validation set."
-    def __init__(self, n_estimators:int=400, learning_rate:float=0.05, num_leaves:int=15, min_child_samples:int=50, seed:int=0):
+    def __init__(self, n_estimators:int=400, learning_rate:float=0.05, num_leaves:int=15, min_child_samples:int=50, seed:int=0,
+                 feature_fraction:float=0.8, bagging_fraction:float=0.8, lambda_l1:float=0.0, lambda_l2:float=0.0):
         self.kw = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves, min_child_samples=min_child_samples,
-                       subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=seed, n_jobs=2, verbose=-1, deterministic=True)
+                       subsample=bagging_fraction, subsample_freq=1 if bagging_fraction < 1 else 0, colsample_bytree=feature_fraction,
+                       reg_alpha=lambda_l1, reg_lambda=lambda_l2, random_state=seed, n_jobs=2, verbose=-1, deterministic=True)
 
     def fit(self, X, y, r, X_val=None, y_val=None, r_val=None):
         import lightgbm as lgb
@@ -176,7 +178,9 @@ class LightGBMModel:
                     logit=np.log(p / (1 - p)).astype("float32"), p_up=p.astype("float32"))
 
 @register("lightgbm")
-def _lgbm(c, nf, na=0): return LightGBMModel(n_estimators=400, num_leaves=max(4, min(c.hidden_dim, 63)))
+def _lgbm(c, nf, na=0):
+    return LightGBMModel(c.lgbm_n_estimators, c.lgbm_learning_rate, c.lgbm_num_leaves, c.lgbm_min_child_samples, feature_fraction=c.lgbm_feature_fraction,
+                         bagging_fraction=c.lgbm_bagging_fraction, lambda_l1=c.lgbm_lambda_l1, lambda_l2=c.lgbm_lambda_l2)
 
 def is_torch(name:str) -> bool:
     "True for models trained by gradient steps (nn.Module), False for fit/predict models (LightGBM)."

@@ -15,7 +15,7 @@ from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
 from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
-from .metrics import classification_metrics, log_loss
+from .metrics import classification_metrics, skill_metrics, log_loss
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
@@ -209,6 +209,8 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
     "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold (it may raise to stop, e.g. to prune)."
     c = config
     panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward (pass every bar)
+    if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
+        warnings.warn(f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; {c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})")
     feats = feats_mod.build(panel, c.features.set, exog=exog)
     labs = make_labels(panel, c.labels)
     X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
@@ -257,7 +259,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         pf = pd.DataFrame(dict(timestamp=ts_col[va], symbol=sym_col[va], fold=f.k, mu=p["mu"] * s_y, sigma=p["sigma"] * s_y,
                                p_up=cal(p["p_up"]), p_up_raw=p["p_up"], label=y[va], fwd_return=r[va]))
         preds.append(pf)
-        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
+        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
         if checkpoint_dir is not None and models_mod.is_torch(c.model.name):
             save_checkpoint(Path(checkpoint_dir)/f"fold{f.k}.pt", model, c, scaler,
                             dict(n_features=X.shape[1], n_assets=len(ds.symbols), window=ds.window, s_y=s_y, fold=f.k, best_epoch=best_epoch,
@@ -268,7 +270,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
                               **{f"val_{k}": v for k, v in m.items()}, history=hist))
         if on_fold is not None: on_fold(f.k, out_folds[-1])
     P = pd.concat(preds, ignore_index=True)
-    return WalkForwardResult(out_folds, P, classification_metrics(P["label"], P["p_up"], P["fwd_return"]), c)
+    return WalkForwardResult(out_folds, P, classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"]), c)
 
 # %% ../nbs/10_training.ipynb #bf58924f
 def run_holdout(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None, checkpoint_dir=None) -> WalkForwardResult|None:
