@@ -6,9 +6,9 @@
 from __future__ import annotations
 import numpy as np, pandas as pd
 from .strategy import target_weights, wide_predictions, backtest_kwargs
-from .backtest import prepare, simulate, BacktestResult, buy_and_hold
+from .backtest import prepare, simulate, BacktestResult, buy_and_hold, Market
 from .metrics import sharpe_ratio
-from .data import infer_periods_per_year
+from .data import infer_periods_per_year, load_data
 
 # %% auto #0
 __all__ = ['Evaluator']
@@ -78,3 +78,21 @@ def _confidence_threshold(self:Evaluator, q:float) -> float:
     return float(0.5 + np.nanquantile(np.abs(self.p - 0.5), q))
 
 Evaluator.score, Evaluator.backtest, Evaluator.benchmark, Evaluator.confidence_threshold = _score, _backtest, _benchmark, _confidence_threshold
+
+def _external(self:Evaluator, config) -> BacktestResult|None:
+    "Buy-and-hold of the external benchmark `backtest.benchmark` (a bundled series or a file of one symbol) over the same bars, its closes taken as of each bar; None when unset."
+    name = config.backtest.benchmark
+    if name is None: return None
+    from hnn_trading.config import DataConfig
+    bars = load_data(DataConfig(source=name))
+    syms = bars.index.get_level_values("symbol").unique()
+    if len(syms) != 1: raise ValueError(f"backtest.benchmark {name!r} holds {len(syms)} symbols ({list(syms[:5])}); a benchmark is one series")
+    close = bars["close"].droplevel("symbol").sort_index()
+    t = self.market.times
+    x = close.reindex(close.index.union(t)).ffill().reindex(t)
+    if x.isna().mean() > 0.1 or close.index[-1] < t[-1] - (t[-1] - t[0]) * 0.1:
+        raise ValueError(f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; the evaluated bars are {t[0]} .. {t[-1]}")
+    a = np.ascontiguousarray(x.bfill().to_numpy(dtype="float64")[:, None])
+    return buy_and_hold(Market(t, pd.Index([str(syms[0])], name="symbol"), a, a, a, a), config.backtest, self.periods_per_year(config))
+
+Evaluator.external = _external

@@ -15,6 +15,7 @@ from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
 from .stats import moments, probabilistic_sharpe_ratio
 from .evaluate import Evaluator
+from .ensemble import member_weights, ensemble_result
 from .runs import RunFolder, run_dir_for
 from .reports import run_report, write_index
 
@@ -34,6 +35,8 @@ class RunResult:
     evaluator: object = field(default=None, repr=False)
     test_evaluator: object = field(default=None, repr=False)
     config: object = field(default=None, repr=False)
+    test_walk_forward: object = field(default=None, repr=False)
+    members: dict = field(default_factory=dict, repr=False)
 
     @property
     def test(self) -> dict|None:
@@ -43,7 +46,10 @@ class RunResult:
     def table(self) -> pd.DataFrame:
         "Strategy against buy-and-hold, out of fold and, with a held-out test period, on it: the numbers a user reads first."
         cols = {"strategy (out of fold)": (self.metrics["strategy"], self.metrics["walk_forward"]), "buy & hold (out of fold)": (self.metrics["benchmark"], None)}
+        ext = self.metrics.get("external")
+        if ext: cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
         if self.test: cols.update({"strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]), "buy & hold (held-out test)": (self.test["benchmark"], None)})
+        if self.test and self.test.get("external"): cols[f"{ext['name']} (held-out test)"] = (self.test["external"], None)
         rows = [("AUC", "auc", 1), ("DirAcc", "dir_acc", 1), ("total return", "total_return", 0), ("CAGR", "cagr", 0), ("Sharpe", "sharpe", 0),
                 ("Sharpe std. error", "sharpe_se", 0), ("PSR (Sharpe > 0)", "psr", 0), ("max drawdown", "max_drawdown", 0), ("trades", "trades", 0),
                 ("exposure", "exposure", 0), ("costs paid", "costs", 0)]
@@ -61,36 +67,52 @@ def _psr(bt) -> float:
     m = moments(bt.returns.values)
     return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
 
+def _members(c:RunConfig) -> dict:
+    "The ensemble members a config names: {model name: the config with that model}."
+    return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
+
 def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None,
-        selection:dict|None=None) -> RunResult:
-    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports."
+        selection:dict|None=None, members:dict|None=None) -> RunResult:
+    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default: `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
     with timer("data"): panel = load_data(c.data)
     c = resolve_periods(c, panel)
+    members = _members(c) if members is None else members
     rf = RunFolder(d, create=True); rf.write_config(c)
-    exog = load_exog(c.data)
-    with timer("walk_forward"): wf = run_walk_forward(c, panel, progress=progress, exog=exog)     # on the bars before any held-out test period
+    exog, tw, sub = load_exog(c.data), None, {}
+    with timer("walk_forward"):
+        if members:                                                  # each member is a run of its own; the weights come from their out-of-fold metrics
+            sub = {k: run(mc, output_dir=d/"models", run_id=k, reports=False, progress=progress, tearsheet=False) for k, mc in members.items()}
+            w = member_weights({k: r.walk_forward.metrics for k, r in sub.items()}, c.ensemble.weighting)
+            wf = ensemble_result({k: r.walk_forward for k, r in sub.items()}, w, c)
+            if c.splits.test_size is not None: tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
+            rf.write_json("ensemble", dict(weighting=c.ensemble.weighting, weights=w, members={k: mc.model.name for k, mc in members.items()}))
+        else: wf = run_walk_forward(c, panel, progress=progress, exog=exog)     # on the bars before any held-out test period
     with timer("backtest"):
         ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)      # the out-of-fold bars, pivoted once
         cs = ev.resolve(c)                                                              # a relative threshold, fixed on the out-of-fold period
-        bt, bh = ev.backtest(cs), ev.benchmark(cs)
-    bt.metrics["psr"], bh.metrics["psr"] = _psr(bt), _psr(bh)
+        bt, bh, ext = ev.backtest(cs), ev.benchmark(cs), ev.external(cs)
+    for r in (bt, bh, ext):
+        if r is not None: r.metrics["psr"] = _psr(r)
     metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold)
+    if ext is not None: metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
     if c.splits.test_size is not None:
         with timer("held_out_test"):
-            tw = run_holdout(c, panel, progress=progress, exog=exog)                   # trained on every bar before it, evaluated once
+            if tw is None: tw = run_holdout(c, panel, progress=progress, exog=exog)   # trained on every bar before it, evaluated once
             et = Evaluator(panel, tw.predictions)
-            tb, tbh = et.backtest(cs), et.benchmark(cs)
-        tb.metrics["psr"], tbh.metrics["psr"] = _psr(tb), _psr(tbh)
-        metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times))
+            tb, tbh, text = et.backtest(cs), et.benchmark(cs), et.external(cs)
+        for r in (tb, tbh, text):
+            if r is not None: r.metrics["psr"] = _psr(r)
+        metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times),
+                               **({"external": text.metrics} if text is not None else {}))
     with timer("save"):
         rf.write_backtest(bt, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
                           extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")}, tearsheet=reports if tearsheet is None else tearsheet)
         rf.write_walk_forward(wf)
         if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
         if selection is not None: rf.write_json("selection", selection)
-    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if "test" in metrics else None, config=cs)
+    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if "test" in metrics else None, config=cs, test_walk_forward=tw, members=sub)
     if reports:
         with timer("reports"):
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)

@@ -224,7 +224,7 @@ def _equity_overlay(d:Path):
     return atomic_write(d/"equity_all.png", buf.getvalue())
 
 def _main_model(d:Path):
-    try: return RunFolder(d).config.model.name
+    try: return RunFolder(d).name
     except Exception: return None
 
 def write_index(run_dir, title:str|None=None) -> Path:

@@ -31,7 +31,8 @@ def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
 FILES = dict(config="config.yaml", manifest="manifest.json", predictions="predictions.parquet", folds="folds.csv", history="history.json",
              metrics="metrics.json", equity="equity.csv", trades="trades.csv", equity_png="equity.png", tearsheet="tearsheet.html",
              verdict="verdict.csv", studies="studies.json", study="hpo/study.json", warnings="warnings.txt",
-             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv", selection="selection.json")
+             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv", selection="selection.json",
+             ensemble="ensemble.json")
 
 class RunFolder:
     "A run folder written by `hnn run`, `hnn demo` or a stage-1 trial: every artefact written and read here, by name (`FILES`)."
@@ -143,9 +144,14 @@ RunFolder.test_predictions = _reader("test_predictions", pd.read_parquet)
 RunFolder.test_equity = _reader("test_equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
 RunFolder.test_trades = _reader("test_trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
 
+def _name(self:RunFolder) -> str:
+    "What the run's results are called: its model's name, or 'ensemble' for an ensemble of the runs in models/."
+    return "ensemble" if self.has("ensemble") else self.config.model.name
+RunFolder.name = property(_name)
+
 def _models(self:RunFolder) -> dict:
-    "This run and, for a demo, every baseline in models/<name>/, by model name."
-    out = {self.config.model.name: self}
+    "This run and, for a demo or an ensemble, every baseline or member in models/<name>/, by name."
+    out = {self.name: self}
     if (self.dir/"models").exists():
         out.update({p.name: RunFolder(p) for p in sorted((self.dir/"models").iterdir()) if (p/FILES["config"]).exists()})
     return out
