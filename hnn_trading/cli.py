@@ -8,7 +8,7 @@ import argparse, contextlib, os, sys
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['subcommand', 'commands', 'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_report',
+__all__ = ['subcommand', 'commands', 'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report',
            'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
@@ -178,6 +178,48 @@ def cmd_demo(ns):
     print(f"index page: {res.index}")
     got(res.run_dir)
     return 1 if res.failed else 0
+
+def _campaign_args(p):
+    p.add_argument("file", help="campaign YAML (configs/campaigns/phase3.yaml, configs/campaigns/lgbm_two_stage.yaml, or your own)")
+    p.add_argument("--quick", action="store_true", help="the file's quick block: a smaller market, one or two trials per study, for a first look")
+    p.add_argument("--storage", default=None, help="storage URL of the studies (sqlite:///..., journal:///..., postgresql://...; default: a journal file in the campaign folder)")
+    p.add_argument("--output-dir", default="reports", help="folder that receives the campaign folder")
+    p.add_argument("--run-id", default=None, help="name of the campaign folder (default: the campaign's name)")
+    p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+@subcommand("campaign", "a whole campaign from one YAML: studies per model, stage 2, held-out test, ensemble, the seeds' results table", _campaign_args, examples="""
+hnn campaign configs/campaigns/phase3.yaml --quick           # 143 synthetic hourly symbols with a planted signal; MLP, LSTM, GRU, ensemble
+hnn campaign configs/campaigns/lgbm_two_stage.yaml --quick   # LightGBM on IC, then the strategy on Sharpe; 2018 held out
+""")
+def cmd_campaign(ns):
+    "Run (or resume: the studies live on a storage) a campaign file and print its results table, out of fold and on the held-out test."
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from hnn_trading.campaign import Campaign, run_campaign
+    from hnn_trading.reports import readable, verdict_sentence
+    camp = Campaign.from_yaml(ns.file, quick=ns.quick)
+    studies = ", ".join(f"{k} x {v['trials']}" for k, v in camp.studies.items())
+    print(f"campaign {camp.name}" + (" (quick)" if ns.quick else "") + f": {len(camp.studies)} stud{'y' if len(camp.studies) == 1 else 'ies'} ({studies})"
+          + (f", stage 2 x {camp.stage2['trials']} each" if camp.stage2 else "") + (f", {camp.ensemble}-weighted ensemble" if camp.ensemble else ""), flush=True)
+    with _warnings_to_summary() as got:
+        res = run_campaign(camp, output_dir=ns.output_dir, run_id=ns.run_id, storage=ns.storage, reports=not ns.no_report, progress=_progress(ns))
+    import json
+    R, info = res.results, json.loads((res.run_dir/"studies.json").read_text())
+    print(f"\nOut of fold, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} configurations tried)")
+    print(readable(R.loc["out of fold"]).to_string())
+    if "held-out test" in R.index.get_level_values(0):
+        t = info["held_out_test"]
+        print(f"\nHeld-out test, {t['start'][:16]} to {t['end'][:16]}, net of costs: no choice saw it, evaluated once")
+        print(readable(R.loc["held-out test"]).to_string())
+    if res.grid is not None:
+        print(f"\nThreshold grid on the held-out test, shown, not chosen from (the strategy's threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed out of fold):")
+        print(readable(res.grid.reset_index()).to_string(index=False))
+    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
+    print(f"\ncampaign folder: {res.run_dir}")
+    if (res.run_dir/"index.html").exists(): print(f"index page: {res.run_dir/'index.html'}")
+    got(res.run_dir)
+    return 0
 
 # %% ../nbs/19_cli.ipynb #12cdd6e4
 def _report_args(p):

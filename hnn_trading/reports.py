@@ -169,7 +169,7 @@ def verdict_sentence(d:Path) -> str:
     if rf.has("verdict"):
         v = rf.verdict
         if "buy and hold" not in v.index or len(v) < 2: return ""
-        b, m = v.loc["buy and hold"], v.drop(index="buy and hold")
+        b, m = v.loc["buy and hold"], v.drop(index=[i for i in v.index if i == "buy and hold" or str(i).endswith("(external)")])
     elif rf.has("metrics"):
         js = rf.metrics
         if "benchmark" not in js: return ""
