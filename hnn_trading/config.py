@@ -212,6 +212,7 @@ class TrainingConfig(Section):
     scheduler: str = setting("none", choices=["none", "cosine", "plateau", "onecycle"], help="learning-rate schedule: cosine has a warm-up")
     warmup_epochs: int = setting(1, lo=0, hi=1000, help="warm-up epochs of the cosine schedule")
     calibration: str = setting("none", choices=["none", "temperature", "platt", "isotonic", "auto"], help="probability calibration fitted on the calibration slice (auto: the best by log-loss there)")
+    samples_per_epoch: int|None = setting(None, lo=1, help="train each epoch on a fresh random draw of at most this many windows (None: all); what makes a 2.5-million-window campaign fit a CPU")
     curriculum: float = setting(1.0, lo=0.01, hi=1.0, help="share of the (most recent) training rows used in the first epoch, growing linearly to all by the last")
     amp: bool = setting(True, help="bf16 autocast on CUDA (ignored on the CPU)")
     device: str = setting("auto", choices=["auto", "cpu", "cuda"], help="torch device (auto: CUDA when present)")

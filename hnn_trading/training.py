@@ -110,7 +110,8 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
     "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     bs = tcfg.batch_size
-    sched, per_batch = make_scheduler(opt, tcfg, math.ceil(len(tr) / bs))
+    spe = tcfg.samples_per_epoch or len(tr)
+    sched, per_batch = make_scheduler(opt, tcfg, math.ceil(min(len(tr), spe) / bs))
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
     if ca is not None and len(ca): _, yc, rc, _, gc = batch(ca); yc, rc = yc.float().cpu(), rc.float().cpu()
     outer = progress if hasattr(progress, "set_postfix") else None      # one bar per stage: the walk-forward's fold bar shows the epoch
@@ -118,8 +119,9 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
     for ep in bar:
         frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
         rows = tr[int(round((1 - frac) * len(tr))):] if frac < 1 else tr          # the most recent share of training rows
-        n = len(rows); model.train(); tot, gn = 0.0, 0.0
-        perm = torch.randperm(n, generator=gen).numpy()
+        model.train(); tot, gn = 0.0, 0.0
+        perm = torch.randperm(len(rows), generator=gen).numpy()[:spe]         # training.samples_per_epoch: a fresh random draw each epoch
+        n = len(perm)
         for i in range(0, n, bs):
             x, y, r, a, g = batch(rows[perm[i:i + bs]])
             with _autocast(device, tcfg): out = model(x, a)
