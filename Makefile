@@ -60,7 +60,7 @@ docs: setup
 	$(BIN)/python tools/make_docs.py _docs
 
 pytest: setup
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow" tests
 
 test-slow: setup
 	$(BIN)/nbdev-test --n-workers 2 --flags slow

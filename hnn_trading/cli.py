@@ -109,6 +109,7 @@ def _print_result(res):
     from hnn_trading.reports import readable, verdict_sentence
     print(readable(res.table(), by="index").to_string())
     if (v := verdict_sentence(res.run_dir)): print("\n" + v)
+    if (note := res.studies["stage2"].get("note")): print(note)
     print(f"\nrun folder: {res.run_dir}")
     for name, paths in res.reports.items():
         for kind, p in paths.items(): print(f"report {name} ({kind}): {p}")
@@ -173,6 +174,7 @@ def cmd_demo(ns):
               f"(DSR deflates by the {len(T) - 1} configurations looked at here)")
         print(readable(T).to_string())
     if (v := verdict_sentence(res.run_dir)): print("\n" + v)
+    if (note := res.studies["stage2"].get("note")): print(note)
     print(f"\nrun folder: {res.run_dir}")
     for name, msg in res.failed.items(): print(f"report {name} FAILED: {msg}", file=sys.stderr)
     print(f"index page: {res.index}")
@@ -458,13 +460,16 @@ def _best_args(p):
     _hpo_common(p)
     p.add_argument("--trial", type=int, default=None, help="stage-1 trial number (default: the best score; with --stage2, the trial whose strategy has the best deflated Sharpe)")
     p.add_argument("--stage2", action="store_true", help="apply the strategy `hnn hpo stage2` found for that trial (stage2.json in the study folder)")
+    p.add_argument("--ensemble", type=int, default=None, metavar="K", help="re-run the K best trials (each with its stage-2 strategy under --stage2) and evaluate their ensemble")
+    p.add_argument("--weighting", default="auc", help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic (default auc)")
     p.add_argument("--output-dir", default="reports", help="folder that receives the run folder")
-    p.add_argument("--run-id", default=None, help="name of the run folder (default: <study>-trial<N>)")
+    p.add_argument("--run-id", default=None, help="name of the run folder (default: <study>-trial<N>, or <study>-top<K>)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 @subcommand("hpo best", "re-run a study's best (or chosen) configuration as a normal run, with its reports", _best_args, examples="""
 hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 --run-id best
+hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 --run-id top2   # the 2 best trials and their ensemble
 """)
 def cmd_hpo_best(ns):
     "Take the chosen trial's configuration from the study (and its stage-2 strategy with --stage2) and run it: walk-forward, backtest, reports."
@@ -480,6 +485,7 @@ def cmd_hpo_best(ns):
     rows = {r["stage1_trial"]: r for r in json.loads(f.read_text()) if r.get("best_params")} if f.exists() else {}
     if ns.stage2 and not rows:
         raise ValueError(f"no tradeable stage-2 strategy in {f}: run `hnn hpo stage2 --storage {_redact(ns.storage)} --study {ns.study}` first")
+    if ns.ensemble is not None: return _best_ensemble(ns, st, base, ranked(st), rows)
     if ns.trial is not None: t = done[ns.trial]
     elif ns.stage2: t = done[max(rows.values(), key=lambda r: -1 if r["deflated_sharpe"] is None else r["deflated_sharpe"])["stage1_trial"]]   # the pair with the best deflated Sharpe
     else: t = ranked(st)[0]
@@ -498,6 +504,26 @@ def cmd_hpo_best(ns):
     from hnn_trading.reports import period_table, readable
     print("\nwhere it was chosen, out of fold, and on the held-out test period (DSR: deflated by every trial where chosen; PSR for one look elsewhere):")
     print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
+    return 0
+
+def _best_ensemble(ns, st, base, top, rows):
+    "Re-run the K best trials as members (with their stage-2 strategies under --stage2) and evaluate their ensemble, weighted out of fold."
+    from hnn_trading.pipeline import run
+    from hnn_trading.runs import RunFolder
+    if ns.ensemble < 2: raise ValueError(f"--ensemble {ns.ensemble}: an ensemble needs at least 2 trials")
+    if len(top) < ns.ensemble: raise ValueError(f"--ensemble {ns.ensemble}: study {ns.study!r} has {len(top)} complete trials")
+    members, sel = {}, {}
+    for t in top[:ns.ensemble]:
+        tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
+        c = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
+        if ns.stage2 and t.number in rows: c = c.override(rows[t.number]["best_params"])
+        members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, _selection(st, t, rows.get(t.number) if ns.stage2 else None, c)
+    main = base.override({"ensemble.weighting": ns.weighting})
+    print(f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run with their held-out fits, and their {ns.weighting}-weighted ensemble")
+    with _warnings_to_summary() as got:
+        res = run(main, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-top{ns.ensemble}", reports=not ns.no_report, progress=_progress(ns), members=members)
+    for k, r in res.members.items(): RunFolder(r.run_dir).write_json("selection", sel[k])
+    _print_result(res); got(res.run_dir)
     return 0
 
 def _selection(study, trial, stage2_row, cfg) -> dict:

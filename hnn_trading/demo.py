@@ -142,7 +142,8 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     V = verdict_table(rows, srs, ppy, test_rows)
     rf = RunFolder(d); rf.write_verdict(V)
     studies = dict(stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
-                   stage2=dict(db, n_trials_total=len(s2.trials)), n_configurations=len(srs),
+                   stage2=dict(db, n_trials_total=len(s2.trials), **({} if chosen is not None else {"note": f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: there is no stage-2 strategy to report"})),
+                   n_configurations=len(srs),
                    held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]))
     rf.write_json("studies", studies)
     step("verdict")

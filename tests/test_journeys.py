@@ -215,6 +215,16 @@ def test_best_reruns_the_chosen_configuration(journey):
     assert sel["sharpe"] == chosen[0]["best_sharpe"] and sel["dsr"] == chosen[0]["deflated_sharpe"] and sel["trials"] == 30
     out = _ran(log, "hpo best", "--stage2")[0]["out"]
     assert "in-sample (selection)" in out and "out of fold" in out
+    e = ws/"reports/top2"                                                          # --ensemble 2: the two best trials and their ensemble
+    ens = json.loads((e/"ensemble.json").read_text())
+    st = _study(ws, JOURNAL, "hnn-stage1")
+    top = sorted([t for t in st.trials if t.state.name == "COMPLETE"], key=lambda t: -t.value)[:2]
+    assert sorted(ens["weights"]) == sorted(f"trial{t.number}" for t in top) and abs(sum(ens["weights"].values()) - 1) < 1e-12
+    aucs = {k: json.loads((e/f"models/{k}/metrics.json").read_text())["walk_forward"]["auc"] for k in ens["weights"]}
+    edge = {k: max(a - 0.5, 0) for k, a in aucs.items()}
+    if sum(edge.values()) > 0: assert all(abs(ens["weights"][k] - edge[k] / sum(edge.values())) < 1e-12 for k in edge)   # AUC out of fold
+    P = pd.read_parquet(e/"predictions.parquet"); M = {k: pd.read_parquet(e/f"models/{k}/predictions.parquet") for k in ens["weights"]}
+    np.testing.assert_allclose(P["p_up"].values, sum(ens["weights"][k] * M[k]["p_up"].values for k in M), atol=1e-12)
 
 def test_a_stage1_study_resumes_after_an_interruption(journey):
     ws, _ = journey
