@@ -14,7 +14,7 @@ import numpy as np, torch
 from hnn_trading.campaign import Campaign
 from hnn_trading.data import load_data
 from hnn_trading import features as feats_mod
-from hnn_trading.labels import make_labels
+from hnn_trading.training import make_labels
 from hnn_trading.datasets import WindowDataset, Scaler, time_positions
 from hnn_trading.splits import RollingOriginSplitter, before_holdout
 from hnn_trading.models import build
@@ -74,7 +74,7 @@ def trial_s(tr_rate, pr_rate, epochs=10, spe=None):
     "One trial: every fold's epochs over its training windows (or samples_per_epoch of them), the calibration slice predicted per epoch, the validation block once."
     return sum(epochs * (min(n, spe) if spe else n) / tr_rate + epochs * ca / pr_rate + va / pr_rate for n, ca, va in zip(train, calib, val))
 
-def hms(s): return f"{s / 3600:,.1f} h" if s >= 3600 else f"{s / 60:,.1f} min"
+def hms(s): return f"{s / 3600:,.1f} h" if s >= 3600 else f"{s / 60:,.1f} min" if s >= 60 else f"{s:,.0f} s"
 out = {}
 for name in ("mlp", "lstm", "gru"):
     for hidden in (64, 32):
