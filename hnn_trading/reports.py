@@ -268,9 +268,11 @@ def period_table(run_dir):
     import json
     import pandas as pd
     rf, rows = RunFolder(run_dir), []
-    if rf.has("verdict"):                                             # the demo: models, the stage-2 strategy, buy-and-hold
+    if rf.has("verdict"):                                             # the demo or a campaign: models, the stage-2 strategy, buy-and-hold
+        searched = set(json.loads(rf.path("studies").read_text()).get("selection", {})) if rf.has("studies") else set()   # a campaign's searched models
+        if rf.has("ensemble"): searched.add("ensemble")                   # its weights come from the out-of-fold metrics
         for name, r in rf.verdict.iterrows():
-            chosen = "chosen on" in str(name)                             # the stage-2 row: its out-of-fold numbers are where it was selected
+            chosen = "chosen on" in str(name) or name in searched          # chosen by a search on these out-of-fold bars: in-sample
             rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict()))
             if "test_sharpe" in r and pd.notna(r["test_sharpe"]):
                 rows.append(_prow(name, PERIODS[2], {k[5:]: v for k, v in r.items() if k.startswith("test_")}))

@@ -69,6 +69,22 @@ def test_four_workers_on_postgresql(hnn, postgres, tmp_path):
     _check_20(postgres, "pg4")
     assert "not-a-secret" not in redact(postgres)
 
+def test_the_lgbm_campaign_on_postgresql_resumes(hnn, postgres, tmp_path):
+    "The seed-002 campaign with its studies on a PostgreSQL server (--storage); run again, it resumes: no trial is added, the same choice is made."
+    cmd = [hnn, "campaign", "configs/campaigns/lgbm_two_stage.yaml", "--quick", "--storage", postgres, "--no-report", "--quiet", "--output-dir", str(tmp_path)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    root = Path(__file__).resolve().parents[1]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=root)
+    assert first.returncode == 0, first.stderr[-3000:]
+    names = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(make_storage(postgres))}
+    assert names["lgbm_two_stage-lightgbm"] == 2 and names["lgbm_two_stage-lightgbm-stage2"] == 20
+    info = json.loads((tmp_path/"lgbm_two_stage/studies.json").read_text())
+    assert "not-a-secret" not in json.dumps(info) and info["storage"].startswith("postgresql://postgres:***@")
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env, cwd=root)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(make_storage(postgres))} == names
+    assert json.loads((tmp_path/"lgbm_two_stage/studies.json").read_text())["selection"] == info["selection"]
+
 def test_a_killed_worker_loses_nothing_and_the_study_completes(hnn, tmp_path):
     url = f"sqlite:///{tmp_path}/study.db"
     _create(url, "kill", tmp_path/"trials")
