@@ -224,6 +224,8 @@ class StrategyConfig(Section):
     "Predictions to target positions."
     threshold: float = setting(0.5, lo=0.0, hi=1.0, help="enter long when P(up) exceeds this (short below 1 - threshold)")
     confidence_margin: float = setting(0.0, lo=0.0, hi=0.5, help="trade only when |P(up) - 1/2| >= max(threshold - 1/2, margin)")
+    mu_threshold: float|None = setting(None, lo=0.0, hi=10.0, help="also require |mu| (the predicted return) at least this, on the gate's side (None: no mu gate)")
+    mu_zscore: float|None = setting(None, lo=0.0, hi=10.0, help="a mu gate relative to the model's own output: |mu| >= z standard deviations of mu on the selection (out-of-fold) period; sets mu_threshold (None: mu_threshold as given)")
     threshold_quantile: float|None = setting(None, lo=0.0, hi=0.999, help="a threshold relative to the model's own output: trade the top 1 - q share of its confidences |P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)")
     sizing: str = setting("fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule")
     kelly_clip: float = setting(1.0, lo=0.0, hi=10.0, help="clip of the sizing fraction")

@@ -38,9 +38,13 @@ class Evaluator:
 
 # %% ../nbs/14b_evaluate.ipynb #d06aecca
 def _resolve(self:Evaluator, config):
-    "The config with a relative threshold (`strategy.threshold_quantile`) turned into the absolute one it means on these predictions (the selection period's)."
-    q = config.strategy.threshold_quantile
-    return config if q is None else config.override({"strategy.threshold": self.confidence_threshold(q), "strategy.threshold_quantile": None})
+    "The config with relative gates (`strategy.threshold_quantile`, `strategy.mu_zscore`) turned into the absolute ones they mean on these predictions (the selection period's)."
+    q, z = config.strategy.threshold_quantile, config.strategy.mu_zscore
+    if q is not None: config = config.override({"strategy.threshold": self.confidence_threshold(q), "strategy.threshold_quantile": None})
+    if z is not None:
+        if self.mu is None: raise ValueError("strategy.mu_zscore needs predictions with a mu column")
+        config = config.override({"strategy.mu_threshold": self.mu_threshold(z), "strategy.mu_zscore": None})
+    return config
 
 def _weights(self:Evaluator, config) -> np.ndarray:
     "Target weights (time x symbol) of the config's strategy on the cached predictions (a relative threshold resolved on them)."
@@ -73,11 +77,17 @@ def _benchmark(self:Evaluator, config) -> BacktestResult:
     "Buy-and-hold over the same bars with the same fills and costs."
     return buy_and_hold(self.market, config.backtest, self.periods_per_year(config))
 
+def _mu_threshold(self:Evaluator, z:float) -> float:
+    "The |mu| cut of a z-score gate: z standard deviations of the predicted returns, measured on these predictions."
+    m = self.mu[np.isfinite(self.mu)]
+    return float(z * m.std()) if m.size else float("nan")
+
 def _confidence_threshold(self:Evaluator, q:float) -> float:
     "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile)."
     return float(0.5 + np.nanquantile(np.abs(self.p - 0.5), q))
 
 Evaluator.score, Evaluator.backtest, Evaluator.benchmark, Evaluator.confidence_threshold = _score, _backtest, _benchmark, _confidence_threshold
+Evaluator.mu_threshold = _mu_threshold
 
 def _external(self:Evaluator, config) -> BacktestResult|None:
     "Buy-and-hold of the external benchmark `backtest.benchmark` (a bundled series or a file of one symbol) over the same bars, its closes taken as of each bar; None when unset."

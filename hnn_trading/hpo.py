@@ -243,7 +243,8 @@ def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFram
     def objective(trial):
         ov = space.sample(trial)
         cfg = ev.resolve(base.override(ov))                              # a relative threshold becomes the absolute one it means here
-        if ov.get("strategy.threshold_quantile") is not None: ov.update({"strategy.threshold": cfg.strategy.threshold, "strategy.threshold_quantile": None})
+        for rel, ab in (("threshold_quantile", "threshold"), ("mu_zscore", "mu_threshold")):   # record the absolute levels the relative gates meant
+            if ov.get(f"strategy.{rel}") is not None: ov.update({f"strategy.{ab}": getattr(cfg.strategy, ab), f"strategy.{rel}": None})
         trial.set_user_attr("overrides", ov)                             # the config values this trial ran, derived ones included
         try: m = ev.score(cfg)                                           # the same limits and rules as a run's backtest
         except ValueError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))

@@ -91,6 +91,10 @@ def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_
     if s.exit_threshold is not None:
         held = signal_weights(p, 0.5, 0.0, **kw)                     # the size a held position gets from the current p
         F = _hysteresis(np.ascontiguousarray(p, dtype="float64"), F, held, float(s.exit_threshold))
+    if s.mu_threshold is not None:                                    # the mu gate: the predicted return must be large enough, on the same side
+        if mu is None: raise ValueError("strategy.mu_threshold needs the predicted mu (predictions without a mu column)")
+        mu = np.asarray(mu, dtype="float64")
+        F = np.where((np.abs(mu) >= s.mu_threshold) & (np.sign(mu) == np.sign(F)), F, 0.0)
     return F * (position_cap * s.scale)
 
 def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None, columns=None) -> tuple:
@@ -111,7 +115,7 @@ def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None,
 
 def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0, long_only:bool=True) -> pd.DataFrame:
     "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
-    p, mu, sg = wide_predictions(predictions, strategy_config.sizing)
+    p, mu, sg = wide_predictions(predictions, None if strategy_config.mu_threshold is not None else strategy_config.sizing)   # the mu gate needs mu
     vals = lambda f: None if f is None else f.values
     return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap, long_only), index=p.index, columns=p.columns)
 
