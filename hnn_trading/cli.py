@@ -109,7 +109,6 @@ def _print_result(res):
     from hnn_trading.reports import readable, verdict_sentence
     print(readable(res.table(), by="index").to_string())
     if (v := verdict_sentence(res.run_dir)): print("\n" + v)
-    if (note := res.studies["stage2"].get("note")): print(note)
     print(f"\nrun folder: {res.run_dir}")
     for name, paths in res.reports.items():
         for kind, p in paths.items(): print(f"report {name} ({kind}): {p}")

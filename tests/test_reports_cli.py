@@ -79,7 +79,8 @@ def test_cost_grid_reproduces_the_run_at_its_own_costs(quick_run):
     from hnn_trading.strategy import positions, backtest_kwargs
     from hnn_trading.diagnostics import cost_sensitivity
     c = quick_run.runs["hermite"].walk_forward.config; P = quick_run.runs["hermite"].walk_forward.predictions
-    panel = load_data(c.data); oos = panel[panel.index.get_level_values("timestamp") >= P["timestamp"].min()]
+    panel = load_data(c.data); ts = panel.index.get_level_values("timestamp")
+    oos = panel[(ts >= P["timestamp"].min()) & (ts <= P["timestamp"].max())]          # the out-of-fold bars: 2018 is held out
     cs = cost_sensitivity(oos, positions(P, c.strategy, c.backtest.position_cap), c.backtest, 252, [c.backtest.commission], [c.backtest.slippage_bps],
                           **backtest_kwargs(c.strategy))
     assert abs(cs["total_return"].item() - quick_run.runs["hermite"].metrics["strategy"]["total_return"]) < 1e-12
