@@ -73,7 +73,7 @@ class Campaign:
         return cls(d["name"], base, studies, s2, ens, [float(x) for x in d.get("threshold_grid") or []], d.get("storage"), d.get("description", ""))
 
 # %% ../nbs/18c_campaign.ipynb #de86bfea
-SEED_COLUMNS = ["total_return", "cagr", "sharpe", "sharpe_se", "dsr", "sortino", "max_drawdown", "calmar", "trades", "win_rate", "profit_factor"]
+SEED_COLUMNS = ["total_return", "cagr", "sharpe", "sharpe_se", "dsr", "sortino", "max_drawdown", "calmar", "trades", "trade_win_rate", "trade_profit_factor"]
 
 @dataclass
 class CampaignResult:
@@ -113,7 +113,8 @@ def _study(camp, name, spec, base, panel, url, d, exog) -> tuple:
         srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
         if db["best_params"] is not None:
             cfg = cfg.override(db["best_params"])
-            sel.update(chosen_by="stage 2: best Sharpe of the feasible strategy trials", sharpe=db["best_sharpe"], dsr=db["dsr"], trials=db["n_trials"])
+            sel.update(chosen_by="stage 2: best Sharpe of the feasible strategy trials", sharpe=db["best_sharpe"], dsr=db["dsr"], trials=db["n_trials"],
+                       dsr_deflated_by=db["deflated_by"] + " (the results table deflates by every configuration of the campaign)")
         else: sel["stage2"] = f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: the stage-1 strategy is kept"
     return cfg, sel, srs
 
@@ -125,12 +126,12 @@ def _rows(res, name) -> tuple:
     test = {name: (m["test"]["strategy"], res.test_evaluator.backtest(res.config).returns.values)} if res.test else {}
     return oof, test
 
-def _table(rows:dict, srs) -> pd.DataFrame:
-    "The seeds' columns for rows {name: (metrics, returns)}, with the DSR against the per-bar Sharpes `srs` (the PSR when fewer than two)."
+def _table(rows:dict, srs, chosen=()) -> pd.DataFrame:
+    "The seeds' columns for rows {name: (metrics, returns)}, with the DSR of the `chosen` rows against the per-bar Sharpes `srs` (the PSR for the others, and when fewer than two)."
     out = {}
     for k, (m, r) in rows.items():
         mo = moments(r); ok = mo["n"] > 2 and np.isfinite(mo["sr"])
-        dsr = (deflated_sharpe_ratio(mo["sr"], srs, mo["n"], mo["skew"], mo["kurtosis"]) if len(srs) > 1 else
+        dsr = (deflated_sharpe_ratio(mo["sr"], srs, mo["n"], mo["skew"], mo["kurtosis"]) if len(srs) > 1 and k in chosen else
                probabilistic_sharpe_ratio(mo["sr"], 0.0, mo["n"], mo["skew"], mo["kurtosis"])) if ok else np.nan
         out[k] = {c: (dsr if c == "dsr" else m.get(c, np.nan)) for c in SEED_COLUMNS}
     return pd.DataFrame(out).T.astype(float)
@@ -153,6 +154,7 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
         for k, c in chosen.items():
             runs[k] = run(c, output_dir=d/"models", run_id=k, reports=reports, progress=progress, selection=selection[k])
         main = next(iter(runs.values()))
+    main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
     oof, test = {}, {}
     for k, r in runs.items():
         a, b = _rows(r, k); oof.update(a); test.update(b)
@@ -163,14 +165,17 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
     if ext is not None and main.test: e2 = main.test_evaluator.external(main.config); test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
     srs_all = srs + [moments(r)["sr"] for k, (m, r) in oof.items() if k in runs]
     looked = [moments(r)["sr"] for k, (m, r) in test.items() if k in runs]
-    R = pd.concat({"out of fold": _table(oof, [s for s in srs_all if np.isfinite(s)]), "held-out test": _table(test, [s for s in looked if np.isfinite(s)])}, names=["period", "configuration"])
+    R = pd.concat({"out of fold": _table(oof, [s for s in srs_all if np.isfinite(s)], runs), "held-out test": _table(test, [s for s in looked if np.isfinite(s)], runs)},
+                  names=["period", "configuration"])
     grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
     rf = RunFolder(d, create=True)
     atomic_write(d/"results.csv", R.to_csv())
     V = R.loc["out of fold"].join(R.loc["held-out test"].add_prefix("test_")) if main.test else R.loc["out of fold"]
     rf.write_verdict(V)                                          # the index page and the overfitting report read it as the demo's
     if grid is not None: atomic_write(d/"threshold_grid.csv", grid.to_csv())
-    rf.write_json("studies", dict(campaign=camp.name, storage=redact(url), selection=selection, n_configurations=len(srs_all),
+    eq = main.backtest.equity
+    rf.write_json("studies", dict(campaign=camp.name, storage=redact(url), selection=selection, n_configurations=len(srs_all), main=main_name,
+                                  out_of_fold=dict(start=str(eq.index[0]), end=str(eq.index[-1]), bars=len(eq)),
                                   held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"])))
     if reports: write_index(d, f"campaign {camp.name}: {camp.description or d.name}")
     return CampaignResult(d, R, grid, selection, runs)

@@ -94,7 +94,9 @@ def _set_values(pairs) -> dict:
     out = {}
     for s in pairs or []:
         if "=" not in s: raise ValueError(f"--set {s!r}: use KEY=VALUE, e.g. --set training.epochs=5")
-        k, v = s.split("=", 1); out[k.strip()] = yaml.safe_load(v)
+        k, v = s.split("=", 1)
+        try: out[k.strip()] = yaml.safe_load(v)
+        except (yaml.YAMLError, ValueError) as e: raise ValueError(f"--set {k.strip()}={v}: not a value ({str(e).splitlines()[0]})") from None
     return out
 
 def _run_args(p, config_required=True):
@@ -207,14 +209,17 @@ def cmd_campaign(ns):
         res = run_campaign(camp, output_dir=ns.output_dir, run_id=ns.run_id, storage=ns.storage, reports=not ns.no_report, progress=_progress(ns))
     import json
     R, info = res.results, json.loads((res.run_dir/"studies.json").read_text())
-    print(f"\nOut of fold, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} configurations tried)")
+    o = info["out_of_fold"]
+    print(f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} "
+          "configurations tried; buy-and-hold and benchmarks, chosen by nothing, get their PSR)")
     print(readable(R.loc["out of fold"]).to_string())
     if "held-out test" in R.index.get_level_values(0):
         t = info["held_out_test"]
         print(f"\nHeld-out test, {t['start'][:16]} to {t['end'][:16]}, net of costs: no choice saw it, evaluated once")
         print(readable(R.loc["held-out test"]).to_string())
     if res.grid is not None:
-        print(f"\nThreshold grid on the held-out test, shown, not chosen from (the strategy's threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed out of fold):")
+        print(f"\nThreshold grid for {info['main']} on the held-out test, shown, not chosen from: its threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed "
+              "out of fold; the other strategy settings stay as chosen (sizing, stop, take-profit, scale), so trades need not fall as the threshold rises")
         print(readable(res.grid.reset_index()).to_string(index=False))
     if (v := verdict_sentence(res.run_dir)): print("\n" + v)
     print(f"\ncampaign folder: {res.run_dir}")
@@ -518,7 +523,8 @@ def _best_ensemble(ns, st, base, top, rows):
         if ns.stage2 and t.number in rows: c = c.override(rows[t.number]["best_params"])
         members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, _selection(st, t, rows.get(t.number) if ns.stage2 else None, c)
     main = base.override({"ensemble.weighting": ns.weighting})
-    print(f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run with their held-out fits, and their {ns.weighting}-weighted ensemble")
+    held = "with their held-out fits" if main.splits.test_size is not None else "(no held-out test period: every number is on the bars the study chose on)"
+    print(f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run {held}, and their {ns.weighting}-weighted ensemble")
     with _warnings_to_summary() as got:
         res = run(main, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-top{ns.ensemble}", reports=not ns.no_report, progress=_progress(ns), members=members)
     for k, r in res.members.items(): RunFolder(r.run_dir).write_json("selection", sel[k])

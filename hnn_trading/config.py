@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #ab65059f
 from __future__ import annotations
-import dataclasses, difflib, hashlib, json, os, platform, re, subprocess, sys, tempfile, time, types, typing
+import dataclasses, datetime, difflib, hashlib, json, os, platform, re, subprocess, sys, tempfile, time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
@@ -55,6 +55,7 @@ def _check_type(v, tp, where):
         if not isinstance(v, bool): raise ConfigError(f"{where}: expected true or false, got {v!r} ({type(v).__name__})")
         return v
     if tp is str:
+        if isinstance(v, (datetime.date, datetime.datetime)): return v.isoformat()          # YAML reads an unquoted 2018-01-01 as a date
         if not isinstance(v, str): raise ConfigError(f"{where}: expected a string, got {v!r} ({type(v).__name__})")
         return v
     return v

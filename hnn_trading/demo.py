@@ -67,12 +67,12 @@ def _dsr(r, srs) -> float:
 def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int, test_rows:dict|None=None) -> pd.DataFrame:
     "Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*` columns beside them, deflated by the rows looked at there."
     srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
-    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], srs)} for name, r in rows.items()}
+    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _psr(r["_r"]) if name == "buy and hold" else _dsr(r["_r"], srs)} for name, r in rows.items()}   # nobody chose buy-and-hold: its PSR
     V = pd.DataFrame(out).T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float)
     if test_rows:
         looked = [moments(r["_r"])["sr"] for k, r in test_rows.items() if k != "buy and hold"]
         looked = [s for s in looked if np.isfinite(s)]
-        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], looked) if len(looked) > 1 else _psr(r["_r"])}
+        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], looked) if len(looked) > 1 and name != "buy and hold" else _psr(r["_r"])}
                           for name, r in test_rows.items()}).T
         T = T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float).add_prefix("test_")
         V = V.join(T)

@@ -264,11 +264,11 @@ def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:
     "The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts with Sharpe 0); trials tried and feasible."
     done = completed(study)
     ok = [t for t in done if _feasible(t)]
-    if not ok: return dict(best_sharpe=float("nan"), dsr=float("nan"), n_trials=len(done), tradeable=0, best_params=None)
+    if not ok: return dict(best_sharpe=float("nan"), dsr=float("nan"), n_trials=len(done), tradeable=0, best_params=None, deflated_by=f"the {len(done)} trials of {study.study_name}")
     best = max(ok, key=lambda t: t.value)
     srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in done]
     return dict(best_sharpe=best.value, dsr=deflated_sharpe_ratio(best.user_attrs["sr_per_bar"], srs, n_bars),
-                n_trials=len(done), tradeable=len(ok), best_params=trial_overrides(best))
+                n_trials=len(done), tradeable=len(ok), best_params=trial_overrides(best), deflated_by=f"the {len(done)} trials of {study.study_name}")
 
 def trial_overrides(trial) -> dict:
     "The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold) replaced by what they set."

@@ -176,13 +176,14 @@ def sharpe_se(returns, periods_per_year:int=252) -> float:
     return float(np.sqrt((1 + sr * sr / 2) / n) * np.sqrt(periods_per_year)) if n > 1 and not np.isnan(sr) else np.nan
 
 def trading_metrics(returns, periods_per_year:int=252, trades:pd.DataFrame|None=None, exposure=None) -> dict:
-    "Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate, profit factor; trade stats if given."
+    "Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate and profit factor per bar; trade stats if given. CAGR and Calmar are NaN under a quarter of a year."
     r = _r(returns)
     out = dict(total_return=total_return(r), cagr=cagr(r, periods_per_year), volatility=volatility(r, periods_per_year),
                sharpe=sharpe_ratio(r, periods_per_year), sharpe_se=sharpe_se(r, periods_per_year),
                sortino=sortino_ratio(r, periods_per_year), calmar=calmar_ratio(r, periods_per_year),
                max_drawdown=max_drawdown(r), max_drawdown_bars=max_drawdown_duration(r),
                win_rate=win_rate(r), profit_factor=profit_factor(r), bars=int(len(r)))
+    if len(r) < periods_per_year / 4: out.update(cagr=np.nan, calmar=np.nan)    # under a quarter of a year an annualised growth rate means nothing
     if exposure is not None: out["exposure"] = float(np.nanmean(np.asarray(exposure, float)))
     if trades is not None:
         tr = trades["return"].values if len(trades) else np.zeros(0)

@@ -45,7 +45,8 @@ class RunResult:
 
     def table(self) -> pd.DataFrame:
         "Strategy against buy-and-hold, out of fold and, with a held-out test period, on it: the numbers a user reads first."
-        cols = {"strategy (out of fold)": (self.metrics["strategy"], self.metrics["walk_forward"]), "buy & hold (out of fold)": (self.metrics["benchmark"], None)}
+        oof = "strategy (out of fold, where it was chosen)" if (Path(self.run_dir)/"selection.json").exists() else "strategy (out of fold)"
+        cols = {oof: (self.metrics["strategy"], self.metrics["walk_forward"]), "buy & hold (out of fold)": (self.metrics["benchmark"], None)}
         ext = self.metrics.get("external")
         if ext: cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
         if self.test: cols.update({"strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]), "buy & hold (held-out test)": (self.test["benchmark"], None)})
@@ -69,6 +70,9 @@ def _psr(bt) -> float:
 
 def _members(c:RunConfig) -> dict:
     "The ensemble members a config names: {model name: the config with that model}."
+    from hnn_trading.models import available
+    bad = [m for m in c.ensemble.models if m not in available()]
+    if bad: raise ValueError(f"ensemble.models: unknown model(s) {bad}; available: {available()}")
     return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
 
 def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None,
@@ -107,7 +111,7 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
         metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times),
                                **({"external": text.metrics} if text is not None else {}))
     with timer("save"):
-        rf.write_backtest(bt, bh, title=f"{c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
+        rf.write_backtest(bt, bh, title=f"{'ensemble' if members else c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
                           extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")}, tearsheet=reports if tearsheet is None else tearsheet)
         rf.write_walk_forward(wf)
         if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
@@ -116,7 +120,7 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     if reports:
         with timer("reports"):
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        res.reports["index"] = dict(html=write_index(d, f"{c.model.name} on {c.data.source}: {d.name}"))
+        res.reports["index"] = dict(html=write_index(d, f"{'ensemble of ' + ', '.join(members) if members else c.model.name} on {c.data.source}: {d.name}"))
     rf.write_manifest(c, data_fingerprint=data_fingerprint(panel), timings=timer.timings,
                       extra=dict(periods_per_year=c.data.periods_per_year, periods_per_year_source=_ppy_source(config, panel),
                                  artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))

@@ -150,9 +150,10 @@ def _verdict_html(d:Path) -> str:
             tables = ("<h3>Out of fold: where every choice was made</h3>" + tables + "<h3>Held-out test: no choice saw it, evaluated once</h3>"
                       + readable(v[test].rename(columns=lambda c: c[5:])).to_html(escape=True, index_names=False))
         return ("<h2>Verdict</h2>" + tables
-                + "<p><small>Net of costs. Without a prefix: out of fold, where every choice was made; deflated Sharpe: the probability that the true "
+                + "<p><small>Net of costs. Out of fold: where every choice was made; deflated Sharpe: the probability that the true "
                   "Sharpe ratio is above zero after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials). "
-                  "<em>test</em>: the held-out test period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there.</small></p>")
+                  "Held-out test: the period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there. "
+                  "Buy-and-hold and external benchmarks were not chosen by anything: theirs is the PSR.</small></p>")
     if r.has("metrics"):
         m = r.metrics
         keys = ["total_return", "sharpe", "sharpe_se", "psr", "max_drawdown", "trades"]
@@ -186,7 +187,7 @@ def _oof_sentence(b, m) -> str:
     best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
     dsr = r.get("dsr", float("nan")); has_dsr = not pd.isna(dsr)
     what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (f", deflated Sharpe {dsr:.2f})" if has_dsr else ")")
-    bh = f"buy-and-hold's {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
+    bh = f"buy-and-hold's return of {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
     if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95: return f"{best} beat buying and holding after costs: {what} against {bh}."
     if r["sharpe"] > b["sharpe"]:
         why = f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need" if has_dsr else "one run is not evidence: compare the Sharpe difference with its standard error"
@@ -199,7 +200,7 @@ def _test_sentence(b, m) -> str:
     if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all(): return ""
     best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
     return (f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} (Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
-            f"against buy-and-hold's {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f}).")
+            f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f}).")
 
 def _equity_overlay(d:Path):
     "One PNG, equity (growth of 1) of every model of the run and of buy-and-hold, one style; None without equity files."
@@ -248,6 +249,8 @@ def write_index(run_dir, title:str|None=None) -> Path:
     body += [f'<li><a href="{e(rel(p))}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports]
     if (d/"tearsheet.html").exists(): body.append('<li><a href="tearsheet.html">quantstats tearsheet</a> (returns, drawdowns, rolling statistics against buy-and-hold)</li>')
     body += ["</ul>"]
+    subs = sorted(d.glob("models/*/index.html"))                  # a campaign's or an ensemble's runs, each with its own page
+    if subs: body += ["<h2>Runs</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.parent.name)}</a></li>' for p in subs] + ["</ul>"]
     if failed: body += ["<h2>Failed reports</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed] + ["</ul>"]
     body += ["<h2>Figures</h2>"] + [f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"><figcaption>{e(rel(p))}</figcaption></figure>' for p in pngs]
     body += ["<h2>Artefacts</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(rel(p))}</a> ({p.stat().st_size:,} bytes)</li>' for p in others] + ["</ul>"]
@@ -274,7 +277,7 @@ def period_table(run_dir):
         for name, r in rf.verdict.iterrows():
             chosen = "chosen on" in str(name) or name in searched          # chosen by a search on these out-of-fold bars: in-sample
             rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict()))
-            if "test_sharpe" in r and pd.notna(r["test_sharpe"]):
+            if "test_trades" in r and pd.notna(r["test_trades"]):        # a held-out row, even one that never traded
                 rows.append(_prow(name, PERIODS[2], {k[5:]: v for k, v in r.items() if k.startswith("test_")}))
     elif rf.has("metrics"):                                           # a run, and `hnn hpo best` (its selection.json: the study's own figures)
         m = rf.metrics

@@ -86,8 +86,8 @@ def holdout_start(timestamps, test_size:int|str|None):
         if ts.tz is None and getattr(t, "tz", None) is not None: ts = ts.tz_localize(t.tz)
         i = int(t.searchsorted(ts))
     else: i = len(t) - int(test_size)
-    if not 0 < i < len(t): raise ValueError(f"splits.test_size={test_size!r} leaves {len(t) - i} test bars and {i} bars before them, "
-                                            f"from {len(t)} timestamps ({t[0]} .. {t[-1]})")
+    if i <= 0: raise ValueError(f"splits.test_size={test_size!r} holds out every bar: there are {len(t)} timestamps ({t[0]} .. {t[-1]})")
+    if i >= len(t): raise ValueError(f"splits.test_size={test_size!r} leaves 0 test bars: the data ends at {t[-1]}")
     return t[i]
 
 def before_holdout(panel:pd.DataFrame, test_size:int|str|None) -> pd.DataFrame:

@@ -151,7 +151,7 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
     model.load_state_dict(best_state)
     scale = hist[best_epoch - 1].get("pred_scale")
     if scale is not None and scale < 0.05:
-        warnings.warn(f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.3f} < 0.05)")
+        warnings.warn(f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.4f} < 0.05)")
     return model, hist, best_epoch
 
 # %% ../nbs/10_training.ipynb #af377f36

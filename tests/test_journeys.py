@@ -344,7 +344,7 @@ def test_campaigns_run_from_one_command(journey):
     R = pd.read_csv(ph/"results.csv", index_col=[0, 1])
     assert list(R.loc["out of fold"].index) == ["mlp", "lstm", "gru", "ensemble", "buy and hold"]
     assert list(R.loc["held-out test"].index) == ["mlp", "lstm", "gru", "ensemble", "buy and hold"]
-    for c in ["total_return", "cagr", "sharpe", "sharpe_se", "dsr", "sortino", "max_drawdown", "calmar", "trades", "win_rate", "profit_factor"]: assert c in R, c
+    for c in ["total_return", "cagr", "sharpe", "sharpe_se", "dsr", "sortino", "max_drawdown", "calmar", "trades", "trade_win_rate", "trade_profit_factor"]: assert c in R, c
     assert (R.loc[("held-out test", "ensemble"), "trades"] > 0) and R.loc[("out of fold", "buy and hold"), "trades"] == 143
     tr = pd.read_csv(ph/"trades.csv", parse_dates=["entry_time", "exit_time"])
     most = max(int(((tr.entry_time <= x) & (tr.exit_time > x)).sum()) for x in tr.entry_time.unique())
