@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import json, math, os, re, time, warnings
+import json, math, os, re, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
@@ -19,10 +19,11 @@ from .data import resolve_periods, load_data, load_exog
 from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'redact', 'make_storage', 'make_study', 'describe',
-           'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'fold_score', 'stage1_score',
-           'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
-           'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'run_worker']
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'redact', 'repair_journal', 'make_storage',
+           'make_study', 'describe', 'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start',
+           'fold_score', 'stage1_score', 'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best',
+           'trial_overrides', 'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config',
+           'make_objective', 'fail_stale', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -101,12 +102,44 @@ def redact(url:str|None) -> str:
     "A storage URL with any password replaced by ***."
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else str(url)
 
+def _records(line:bytes):
+    "The journal record a line holds, or, for a line that a killed writer left torn and the next writer appended to, the complete record at its end; None if none."
+    for i in [0] + [m.start() for m in re.finditer(rb'\{"op_code"', line)][1:][::-1]:
+        try: json.loads(line[i:]); return i
+        except ValueError: continue
+    return None
+
+def repair_journal(path) -> str|None:
+    "Cut what a killed writer left in an Optuna journal file (a torn last line, or a torn fragment another record was appended to), keeping the cut bytes in `<file>.torn-<time>`; a line saying what was done, or None when the file is whole."
+    from optuna.storages.journal import JournalFileSymlinkLock
+    from optuna.storages.journal._file import get_lock_file
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0: return None
+    with get_lock_file(JournalFileSymlinkLock(str(path))):
+        data = path.read_bytes()
+        lines = data.splitlines(keepends=True)
+        keep, cut, bad = [], [], []
+        for n, line in enumerate(lines, 1):
+            whole = line.endswith(b"\n")
+            if whole and line.count(b'{"op_code"') == 1 and line.rstrip().endswith(b"}"): keep.append(line); continue   # the usual whole record, not parsed
+            i = _records(line.rstrip(b"\r\n")) if whole else None
+            if i is None: cut.append(line); bad.append(n); continue
+            if i: cut.append(line[:i]); bad.append(n)
+            keep.append(line[i:])
+        if not cut: return None
+        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        backup.write_bytes(b"".join(cut))
+        atomic_write(path, b"".join(keep))
+    return (f"{path}: repaired {len(cut)} torn record(s) a killed writer left (line{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))}, "
+            f"{sum(map(len, cut))} bytes); the cut bytes are in {backup.name}")
+
 def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
     "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones)."
     if url.startswith("journal:///"):
         from optuna.storages.journal import JournalStorage, JournalFileBackend
         path = url[len("journal:///"):]                              # journal:///rel/path or journal:////abs/path, as SQLAlchemy's sqlite URLs
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        if (msg := repair_journal(path)): print(msg, file=sys.stderr, flush=True)                  # every reader and writer opens it here
         return JournalStorage(JournalFileBackend(path))
     if url.startswith(("sqlite:", "postgresql", "mysql")):
         if url.startswith("sqlite:///"): Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -348,6 +381,34 @@ def make_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_
     raise ConfigError(f"objective {space.objective!r} searches a strategy on cached predictions: use it with `hnn hpo stage2 --space`, "
                       "not as a training study (stage1, f1, recall, ic, rank_ic, log_loss, hybrid or pareto)")
 
+BEAT = "hnn:beat"   # a journal trial's last heartbeat (Unix seconds); RDB storages have Optuna's own
+
+def _beating(study, trial, every:float):
+    "Stamp the trial's `hnn:beat` system attribute now and every `every` seconds from a daemon thread, until the returned event is set."
+    import threading
+    stop = threading.Event()
+    def beat():
+        while True:
+            try: study._storage.set_trial_system_attr(trial._trial_id, BEAT, time.time())
+            except Exception: return                                   # the trial has finished
+            if stop.wait(every): return
+    threading.Thread(target=beat, daemon=True).start()
+    return stop
+
+def fail_stale(study, grace:float) -> list:
+    "Fail the RUNNING trials whose last heartbeat (their start, without one) is older than `grace` seconds, and queue their parameters again; their numbers."
+    from optuna.trial import TrialState
+    now, out = time.time(), []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        last = study._storage.get_trial_system_attrs(t._trial_id).get(BEAT) or (t.datetime_start.timestamp() if t.datetime_start else now)
+        if now - last <= grace: continue
+        try:
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", f"no heartbeat for {now - last:.0f} s: its worker was killed; its parameters were queued again")
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        except Exception: continue                                     # another worker got there first
+        study.enqueue_trial(t.params); out.append(t.number)
+    return out
+
 def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:SearchSpace, study_dir, seed:int|None=None, panel=None,
                prune:bool=True, heartbeat:int=10, verbose:bool=False) -> int:
     "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings); returns `n_trials`."
@@ -355,12 +416,18 @@ def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:
     base = resolve_periods(base, panel)
     study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat)
     obj = make_objective(base, panel, space, study_dir, exog=load_exog(base.data))
+    journal = storage.startswith("journal:")                         # no Optuna heartbeat there: ours, in a system attribute
+    if journal and (stale := fail_stale(study, 3 * heartbeat)) and verbose:
+        print(f"trial{'s' if len(stale) > 1 else ''} {', '.join(map(str, stale))} had no heartbeat for over {3 * heartbeat} s (a killed worker): failed, parameters queued again", flush=True)
     seen = []
     def quiet(trial):                                                # training warnings are collected, not printed per fold
+        stop = _beating(study, trial, heartbeat) if journal else None
         with warnings.catch_warnings(record=True) as w:
             warnings.simplefilter("always")
             try: return obj(trial)
-            finally: seen.extend(m.message for m in w)
+            finally:
+                seen.extend(m.message for m in w)
+                if stop is not None: stop.set()
     study.optimize(quiet, n_trials=n_trials, gc_after_trial=True, catch=(ValueError,), callbacks=[_say_trial] if verbose else [])
     if verbose and seen: print(f"{len(seen)} warnings during training:\n" + "\n".join("  " + l for l in warning_summary(seen)))
     return n_trials
