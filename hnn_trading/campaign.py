@@ -147,12 +147,12 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
     runs = {}
     if camp.ensemble and len(chosen) > 1:                       # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
         main = run(base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}), output_dir=d.parent, run_id=d.name,
-                   reports=reports, progress=progress, members=chosen)
+                   reports=reports, progress=progress, members=chosen, existing_ok=True)
         runs = dict(main.members); runs["ensemble"] = main
         for k, r in main.members.items(): RunFolder(r.run_dir).write_json("selection", selection[k])
     else:
         for k, c in chosen.items():
-            runs[k] = run(c, output_dir=d/"models", run_id=k, reports=reports, progress=progress, selection=selection[k])
+            runs[k] = run(c, output_dir=d/"models", run_id=k, reports=reports, progress=progress, selection=selection[k], existing_ok=True)
         main = next(iter(runs.values()))
     main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
     oof, test = {}, {}

@@ -126,7 +126,9 @@ def cmd_run(ns):
     cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
         res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns))
-    _print_result(res); got(res.run_dir); return 0
+    _print_result(res); got(res.run_dir)
+    if ns.run_id and res.run_dir.name != ns.run_id: print(f"(a folder named {ns.run_id} already existed: this run is in {res.run_dir.name}, the other is untouched)")
+    return 0
 
 def _progress(ns) -> bool:
     "Progress bars in a terminal only: a log file or a pipe gets the results, not a stream of redrawn bars."

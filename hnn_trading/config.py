@@ -4,11 +4,11 @@
 
 # %% ../nbs/00_config.ipynb #ab65059f
 from __future__ import annotations
-import dataclasses, datetime, difflib, hashlib, json, os, platform, re, subprocess, sys, tempfile, time, types, typing
+import dataclasses, datetime, difflib, hashlib, json, math, os, platform, re, subprocess, sys, tempfile, time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
-from .files import atomic_write, shipped
+from .files import atomic_write, shipped, redact, short
 
 # %% auto #0
 __all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
@@ -39,24 +39,24 @@ def _check_type(v, tp, where):
         raise errs[0]
     if tp is typing.Any: return v
     if origin is list:
-        if not isinstance(v, (list, tuple)): raise ConfigError(f"{where}: expected a list, got {v!r} ({type(v).__name__})")
+        if not isinstance(v, (list, tuple)): raise ConfigError(f"{where}: expected a list, got {short(v)} ({type(v).__name__})")
         return [_check_type(x, args[0], f"{where}[{i}]") for i, x in enumerate(v)] if args else list(v)
     if origin is dict:
-        if not isinstance(v, dict): raise ConfigError(f"{where}: expected a mapping, got {v!r}")
+        if not isinstance(v, dict): raise ConfigError(f"{where}: expected a mapping, got {short(v)}")
         return dict(v)
     if tp is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)): raise ConfigError(f"{where}: expected a number, got {v!r} ({type(v).__name__})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)): raise ConfigError(f"{where}: expected a number, got {short(v)} ({type(v).__name__})")
         return float(v)
     if tp is int:
         if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
-            raise ConfigError(f"{where}: expected an integer, got {v!r} ({type(v).__name__})")
+            raise ConfigError(f"{where}: expected an integer, got {short(v)} ({type(v).__name__})")
         return int(v)
     if tp is bool:
-        if not isinstance(v, bool): raise ConfigError(f"{where}: expected true or false, got {v!r} ({type(v).__name__})")
+        if not isinstance(v, bool): raise ConfigError(f"{where}: expected true or false, got {short(v)} ({type(v).__name__})")
         return v
     if tp is str:
         if isinstance(v, (datetime.date, datetime.datetime)): return v.isoformat()          # YAML reads an unquoted 2018-01-01 as a date
-        if not isinstance(v, str): raise ConfigError(f"{where}: expected a string, got {v!r} ({type(v).__name__})")
+        if not isinstance(v, str): raise ConfigError(f"{where}: expected a string, got {short(v)} ({type(v).__name__})")
         return v
     return v
 
@@ -82,10 +82,11 @@ class Section:
             v = _check_type(v, hints[f.name], loc)
             object.__setattr__(self, f.name, v)
             if v is None: continue
+            if isinstance(v, float) and not math.isfinite(v): raise ConfigError(f"{loc} = {v} is not a finite number")
             if md.get("choices") and v not in md["choices"]:
-                raise ConfigError(f"{loc} = {v!r} is not allowed; choose one of {list(md['choices'])}")
+                raise ConfigError(f"{loc} = {short(v)} is not allowed; choose one of {list(md['choices'])}")
             if md.get("lo") is not None and v < md["lo"] or md.get("hi") is not None and v > md["hi"]:
-                raise ConfigError(f"{loc} = {v!r} is out of range [{md.get('lo')}, {md.get('hi')}]")
+                raise ConfigError(f"{loc} = {short(v)} is out of range [{md.get('lo')}, {md.get('hi')}]")
         return self
 
     @classmethod
@@ -93,7 +94,7 @@ class Section:
         "Build from a mapping; an unknown key raises naming the key, where it was and the valid keys."
         where = where or cls.__name__
         d = {} if d is None else d
-        if not isinstance(d, dict): raise ConfigError(f"{where}: expected a mapping of settings, got {d!r}")
+        if not isinstance(d, dict): raise ConfigError(f"{where}: expected a mapping of settings, got {short(d)}")
         valid = [f.name for f in fields(cls)]
         for k in d:
             if k not in valid: raise _unknown_key(k, where, valid)
@@ -219,6 +220,13 @@ class TrainingConfig(Section):
     device: str = setting("auto", choices=["auto", "cpu", "cuda"], help="torch device (auto: CUDA when present)")
     progress: bool = setting(True, help="show progress bars")
 
+    def validate(self, where=None):
+        super().validate(where)
+        if self.pos_weight not in ("auto", "none"):
+            try: float(self.pos_weight)
+            except ValueError: raise ConfigError(f"{where or 'TrainingConfig'}.pos_weight = {short(self.pos_weight)}: use 'auto', 'none' or a number") from None
+        return self
+
 # %% ../nbs/00_config.ipynb #ed2fd314
 @dataclass
 class StrategyConfig(Section):
@@ -294,7 +302,7 @@ def migrate(d:dict|None) -> dict|None:
         if not (isinstance(d.get(so), dict) and ko in d[so]): continue
         v = d[so].pop(ko); _moved_key(old)
         if not isinstance(d.get(sn), dict): d[sn] = {}
-        if kn in d[sn] and d[sn][kn] != v: raise ConfigError(f"{old} = {v!r} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
+        if kn in d[sn] and d[sn][kn] != v: raise ConfigError(f"{old} = {short(v)} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
         d[sn][kn] = v
     return d
 
@@ -331,7 +339,8 @@ class RunConfig(Section):
 
     def to_yaml(self, path=None) -> str:
         "YAML text of the whole config; also written atomically to `path` if given."
-        txt = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False)
+        d = self.to_dict(); d["hpo"]["storage"] = redact(d["hpo"]["storage"]) if d["hpo"]["storage"] else None   # no password in any file
+        txt = yaml.safe_dump(d, sort_keys=False, default_flow_style=False)
         if path is not None: atomic_write(path, txt)
         return txt
 

@@ -99,6 +99,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     def step(what): steps.set_postfix_str(what); steps.update(1)
     steps.set_postfix_str(c.model.name)
     main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports); step(c.model.name)
+    d = main.run_dir                                                    # the name it got (a demo started in the same second gets another)
     runs = {c.model.name: main}
     for name, ov in baselines.items():
         runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress); step(name)

@@ -9,7 +9,7 @@ from importlib.resources import files as _files
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['resource', 'shipped', 'atomic_write', 'git_commit', 'Timer']
+__all__ = ['resource', 'shipped', 'atomic_write', 'git_commit', 'Timer', 'redact', 'short']
 
 # %% ../nbs/00a_files.ipynb #d986bece
 def resource(rel:str) -> Path:
@@ -62,3 +62,16 @@ class Timer:
     def __exit__(self, *a): self.timings[self._name] = self.timings.get(self._name, 0.0) + time.perf_counter() - self._start
     @property
     def total(self): return time.perf_counter() - self._t0
+
+# %% ../nbs/00a_files.ipynb #4d04af50
+def redact(url:str|None) -> str:
+    "A URL with any password replaced by ***: what files, logs, parameter cells and pages may show."
+    import re
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else str(url)
+
+def short(v, n:int=200) -> str:
+    "repr of `v` for an error message: nested containers cut short (a YAML alias bomb is never expanded), at most `n` characters."
+    import reprlib
+    r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxtuple, r.maxset, r.maxlevel = n, n, 8, 8, 8, 8, 3
+    t = r.repr(v)
+    return t if len(t) <= n else t[:n - 3] + "..."

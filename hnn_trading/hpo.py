@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
 from .config import RunConfig, ConfigError, warning_summary
-from .files import atomic_write, resource, shipped
+from .files import atomic_write, resource, shipped, redact
 from .training import run_walk_forward
 from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
@@ -19,11 +19,11 @@ from .data import resolve_periods, load_data, load_exog
 from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'redact', 'repair_journal', 'make_storage',
-           'make_study', 'describe', 'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start',
-           'fold_score', 'stage1_score', 'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best',
-           'trial_overrides', 'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config',
-           'make_objective', 'fail_stale', 'run_worker']
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal', 'make_storage', 'make_study',
+           'describe', 'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'fold_score',
+           'stage1_score', 'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides',
+           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
+           'fail_stale', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -98,10 +98,6 @@ class SearchSpace:
         return out
 
 # %% ../nbs/15_hpo.ipynb #cca0c699
-def redact(url:str|None) -> str:
-    "A storage URL with any password replaced by ***."
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else str(url)
-
 def _records(line:bytes):
     "The journal record a line holds, or, for a line that a killed writer left torn and the next writer appended to, the complete record at its end; None if none."
     for i in [0] + [m.start() for m in re.finditer(rb'\{"op_code"', line)][1:][::-1]:
@@ -135,6 +131,10 @@ def repair_journal(path) -> str|None:
 
 def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
     "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones)."
+    if "***@" in url:                                                   # a redacted URL (a report's parameter cell): the real one is in the environment
+        env = os.environ.get("HNN_STORAGE", "")
+        if redact(env) != url: raise ValueError(f"storage {url!r} has its password redacted; put the full URL in the HNN_STORAGE environment variable")
+        url = env
     if url.startswith("journal:///"):
         from optuna.storages.journal import JournalStorage, JournalFileBackend
         path = url[len("journal:///"):]                              # journal:///rel/path or journal:////abs/path, as SQLAlchemy's sqlite URLs

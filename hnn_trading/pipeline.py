@@ -16,11 +16,12 @@ from .splits import before_holdout
 from .stats import moments, probabilistic_sharpe_ratio
 from .evaluate import Evaluator
 from .ensemble import member_weights, ensemble_result
-from .runs import RunFolder, run_dir_for
+from .runs import RunFolder, run_dir_for, claim_run_dir
+from .config import ConfigError
 from .reports import run_report, write_index
 
 # %% auto #0
-__all__ = ['RunResult', 'run']
+__all__ = ['RunResult', 'preflight', 'run']
 
 # %% ../nbs/18_pipeline.ipynb #f47f68e9
 @dataclass
@@ -68,6 +69,18 @@ def _psr(bt) -> float:
     m = moments(bt.returns.values)
     return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
 
+def preflight(c:RunConfig):
+    "Check what a run needs before anything is written: the model, every feature set, the report templates and the ensemble members exist."
+    from hnn_trading.models import available as models
+    from hnn_trading.features import available as feature_sets
+    from hnn_trading.reports import available_reports
+    if c.model.name not in models(): raise ConfigError(f"model.name = {c.model.name!r} is not a model; available: {models()}")
+    bad = [f for f in c.features.set.split("+") if f not in feature_sets()]
+    if bad: raise ConfigError(f"features.set = {c.features.set!r}: unknown feature set(s) {bad}; available: {feature_sets()}")
+    bad = [t for t in c.report.templates if t not in available_reports()]
+    if bad: raise ConfigError(f"report.templates: unknown template(s) {bad}; available: {available_reports()}")
+    _members(c)
+
 def _members(c:RunConfig) -> dict:
     "The ensemble members a config names: {model name: the config with that model}."
     from hnn_trading.models import available
@@ -76,18 +89,22 @@ def _members(c:RunConfig) -> dict:
     return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
 
 def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None,
-        selection:dict|None=None, members:dict|None=None) -> RunResult:
+        selection:dict|None=None, members:dict|None=None, existing_ok:bool=False) -> RunResult:
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default: `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
+    preflight(c)
+    for mc in (members or {}).values(): preflight(mc)
     with timer("data"): panel = load_data(c.data)
     c = resolve_periods(c, panel)
     members = _members(c) if members is None else members
-    rf = RunFolder(d, create=True); rf.write_config(c)
+    if existing_ok: d.mkdir(parents=True, exist_ok=True)                 # a campaign's or a demo's own folder, resumed
+    else: d = claim_run_dir(d)                                          # never a folder another run is writing
+    rf = RunFolder(d, strict=False); rf.write_config(c)
     exog, tw, sub = load_exog(c.data), None, {}
     with timer("walk_forward"):
         if members:                                                  # each member is a run of its own; the weights come from their out-of-fold metrics
-            sub = {k: run(mc, output_dir=d/"models", run_id=k, reports=False, progress=progress, tearsheet=False) for k, mc in members.items()}
+            sub = {k: run(mc, output_dir=d/"models", run_id=k, reports=False, progress=progress, tearsheet=False, existing_ok=existing_ok) for k, mc in members.items()}
             w = member_weights({k: r.walk_forward.metrics for k, r in sub.items()}, c.ensemble.weighting)
             wf = ensemble_result({k: r.walk_forward for k, r in sub.items()}, w, c)
             if c.splits.test_size is not None: tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, re, shutil, time
 from pathlib import Path
-from .files import atomic_write, resource
+from .files import atomic_write, resource, redact
 from .runs import RunFolder, RunIdError, run_dir_for
 
 # %% auto #0
@@ -58,14 +58,20 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     valid = template_parameters(name)
     for k in params:
         if k not in valid: raise ReportError(f"report {name!r} has no parameter {k!r}; its parameters: {sorted(valid)}")
+    secret = [k for k, v in params.items() if isinstance(v, str) and redact(v) != v]   # a storage URL's password stays out of the notebook
+    if len(secret) > 1: raise ReportError(f"report {name!r}: only one parameter may carry a password, got {secret}")
+    env = dict(os.environ)
+    for k in secret: env["HNN_STORAGE"], params[k] = params[k], redact(params[k])
     try: d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
     except RunIdError as e: raise ReportError(str(e)) from None
     d.mkdir(parents=True, exist_ok=True)
     out, tmp, failed = d/f"{name}.ipynb", d/f".{name}.running.ipynb", d/f"{name}.failed.ipynb"
     try:
-        pm.execute_notebook(str(tpl), str(tmp), parameters=params, kernel_name="python3", cwd=str(d),
-                            progress_bar=progress, execution_timeout=timeout, report_mode=False,
-                            extra_arguments=["--IPKernelApp.log_level=CRITICAL"])          # no "Kernel is running over TCP" line per report
+        old = dict(os.environ); os.environ.update(env)                 # the kernel inherits the environment: HNN_STORAGE holds the real URL
+        try: pm.execute_notebook(str(tpl), str(tmp), parameters=params, kernel_name="python3", cwd=str(d),
+                                 progress_bar=progress, execution_timeout=timeout, report_mode=False,
+                                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])     # no "Kernel is running over TCP" line per report
+        finally: os.environ.clear(); os.environ.update(old)
     except Exception as e:
         if tmp.exists(): os.replace(tmp, failed)
         msg = getattr(e, "evalue", None) or str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
@@ -134,7 +140,7 @@ def readable(df, by:str="columns"):
 def show(df, by:str="columns", index:bool=True):
     "Display `readable(df)` in a notebook (a report's tables)."
     from IPython.display import display
-    st = readable(df, by).style
+    st = readable(df, by).style.format(escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)   # names from data are text, not markup
     display(st if index else st.hide(axis="index"))
 
 # %% ../nbs/17_reports.ipynb #c37bcc73

@@ -6,12 +6,13 @@
 from __future__ import annotations
 import io, json, os, platform, re, sys, time
 from pathlib import Path
-import pandas as pd
+import pandas as pd, yaml
 from .files import atomic_write, git_commit
 from .config import RunConfig
 
 # %% auto #0
-__all__ = ['FILES', 'RunIdError', 'run_dir_for', 'RunFolder', 'load_run', 'trial_folder', 'write_study_pointer', 'run_studies']
+__all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', 'load_run', 'trial_folder', 'write_study_pointer',
+           'run_studies']
 
 # %% ../nbs/16b_runs.ipynb #31ae5140
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -26,6 +27,15 @@ def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
     base = Path(output_dir).resolve(); d = (base/run_id).resolve()
     if not d.is_relative_to(base): raise RunIdError(f"run id {run_id!r} leaves {base}")
     return d
+
+def claim_run_dir(d) -> Path:
+    "Create run folder `d` exclusively: when the name is taken (a second run in the same second, or the same --run-id again) the next free one, d-2, d-3, ..."
+    d = Path(d); d.parent.mkdir(parents=True, exist_ok=True)
+    for k in range(1, 10_000):
+        c = d if k == 1 else d.with_name(f"{d.name}-{k}")
+        try: c.mkdir(); return c
+        except FileExistsError: continue
+    raise RunIdError(f"no free run folder name next to {d}")
 
 # %% ../nbs/16b_runs.ipynb #8266f403
 FILES = dict(config="config.yaml", manifest="manifest.json", predictions="predictions.parquet", folds="folds.csv", history="history.json",
@@ -121,7 +131,7 @@ def _write_manifest(self:RunFolder, config:RunConfig|None=None, data_fingerprint
              data_fingerprint=data_fingerprint, timings=timings or {},
              platform=dict(python=sys.version.split()[0], system=platform.platform(), machine=platform.machine(),
                            cpu_count=os.cpu_count(), numpy=numpy.__version__, pandas=pd.__version__, torch=tv),
-             config=config.to_dict() if config else None, **(extra or {}))
+             config=yaml.safe_load(config.to_yaml()) if config else None, **(extra or {}))   # as config.yaml has it: no password
     return atomic_write(self.path("manifest"), json.dumps(m, indent=2, default=str))
 
 RunFolder.write_manifest = _write_manifest

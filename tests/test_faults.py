@@ -70,3 +70,44 @@ def test_a_killed_workers_running_trial_is_failed_and_retried_on_a_journal(tmp_p
     assert old.state.name == "FAIL" and "worker was killed" in old.user_attrs["fail_reason"]
     retried = lambda t: all(t.params.get(k) == v for k, v in old.params.items())   # a trial killed while sampling has only some of its parameters
     assert any(retried(t) and t.state.name == "COMPLETE" for t in st.trials if t.number > old.number)   # retried with its parameters
+
+BOMB = """training:
+  epochs: &a [[[[[[[[[1, 1, 1, 1, 1, 1, 1, 1, 1, 1]]]]]]]]]
+  batch_size: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]
+  learning_rate: [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]
+"""
+
+@pytest.mark.parametrize("bad, words", [
+    (["--config", "bomb.yaml"], "RunConfig.training.epochs: expected an integer, got [[[[...]]]]"),
+    (["--config", "configs/demo.yaml", "--set", "training.learning_rate=.nan"], "training.learning_rate = nan is not a finite number"),
+    (["--config", "configs/demo.yaml", "--set", "backtest.initial_equity=.inf"], "backtest.initial_equity = inf is not a finite number"),
+    (["--config", "configs/demo.yaml", "--set", "splits.test_size=2018-13-01"], "--set splits.test_size=2018-13-01: not a value"),
+    (["--config", "configs/demo.yaml", "--set", "model.name=nosuch"], "model.name = 'nosuch' is not a model; available:"),
+    (["--config", "configs/demo.yaml", "--set", "features.set=core23+nosuch"], "features.set = 'core23+nosuch': unknown feature set(s) ['nosuch']"),
+    (["--config", "configs/demo.yaml", "--set", "report.templates=[nosuch]"], "report.templates: unknown template(s) ['nosuch']"),
+    (["--config", "configs/demo.yaml", "--set", "training.pos_weight=heavy"], "training.pos_weight = 'heavy': use 'auto', 'none' or a number"),
+    (["--config", "configs/demo.yaml", "--set", "ensemble.models=[mlp,nosuch]"], "ensemble.models: unknown model(s) ['nosuch']"),
+])
+def test_bad_values_get_a_short_error_naming_the_key(tmp_path, bad, words):
+    (tmp_path/"bomb.yaml").write_text(BOMB)
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    t0 = time.time()
+    r = _hnn(["run", *bad, "--output-dir", "out"], tmp_path)
+    assert r.returncode != 0 and words in r.stderr, r.stderr[-1000:]
+    assert len(r.stderr) < 400 and "Traceback" not in r.stderr and time.time() - t0 < 60
+    assert not (tmp_path/"out").exists()                                         # nothing written
+
+def test_two_runs_with_one_name_get_two_folders(tmp_path):
+    "Started together with the same --run-id (or in the same second without one), two runs never share a folder: the second gets the next free name."
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    cmd = [str(BIN/"hnn"), "run", "--config", "configs/demo.yaml", "--run-id", "same", "--no-report", "--quiet", "--set", "training.epochs=1",
+           "--set", "splits.n_folds=1", "--set", "model.name=mlp", "--set", "data.start=2012-01-01"]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    ps = [subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in ps]
+    assert all(p.returncode == 0 for p in ps), [o[1][-1500:] for o in outs]
+    folders = sorted(p.name for p in (tmp_path/"reports").iterdir())
+    assert folders == ["same", "same-2"]
+    printed = sorted(o[0].split("run folder: ")[1].split()[0] for o in outs)
+    assert [Path(x).name for x in printed] == ["same", "same-2"]
+    for f in folders: assert (tmp_path/"reports"/f/"manifest.json").exists() and (tmp_path/"reports"/f/"test_predictions.parquet").exists()

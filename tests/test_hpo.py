@@ -84,6 +84,11 @@ def test_the_lgbm_campaign_on_postgresql_resumes(hnn, postgres, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(make_storage(postgres))} == names
     assert json.loads((tmp_path/"lgbm_two_stage/studies.json").read_text())["selection"] == info["selection"]
+    rep = subprocess.run([hnn, "report", "hpo_study", "-p", "storage", postgres, "-p", "study", "lgbm_two_stage-lightgbm", "--output-dir", str(tmp_path),
+                          "--run-id", "rep"], capture_output=True, text=True, timeout=600, env=env, cwd=root)
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    for f in (tmp_path/"rep").iterdir(): assert "not-a-secret" not in f.read_text(errors="ignore"), f   # the parameter cell holds the redacted URL
+    assert "postgresql://postgres:***@" in (tmp_path/"rep/hpo_study.ipynb").read_text()
 
 def test_a_killed_worker_loses_nothing_and_the_study_completes(hnn, tmp_path):
     url = f"sqlite:///{tmp_path}/study.db"
