@@ -63,6 +63,8 @@ def _validate_args(p):
     p.add_argument("--symbol", default=None, help="symbol of a single-symbol file (default: the file name)")
     p.add_argument("--tz", default="UTC", help="time zone of naive timestamps (default UTC)")
     p.add_argument("--nan", choices=["raise", "drop"], default="raise", help="NaN price rows: refuse (default) or drop and count")
+    p.add_argument("--date-format", default=None, help="strftime format of the time column, e.g. %%d/%%m/%%Y, when the day/month order cannot be read from the dates")
+    p.add_argument("--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes")
 
 @subcommand("data validate", "validate OHLCV files and print a summary (exit 1 on bad data)", _validate_args, examples="""
 hnn data validate data/                     # every file of a folder (the bundled data)
@@ -72,7 +74,7 @@ def cmd_validate(ns):
     "Load and validate OHLCV data; print symbols, bars, span and gaps, or the error naming file, row and column."
     import pandas as pd
     from hnn_trading.data import load_ohlcv, summary, DataError
-    try: panel = load_ohlcv(ns.path, symbol=ns.symbol, tz=ns.tz, nan=ns.nan)
+    try: panel = load_ohlcv(ns.path, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes)
     except DataError as e: print(f"INVALID: {e}", file=sys.stderr); return 1
     s = summary(panel)
     with pd.option_context("display.width", 200, "display.max_columns", 20): print(s.to_string())
@@ -81,6 +83,9 @@ def cmd_validate(ns):
               f"{ser.index.get_level_values(0).max():%Y-%m-%d}, {ser.attrs.get('dropped', 0)} missing values dropped")
     for r in panel.attrs.get("load_report", []):
         if r.get("note"): print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
+    ticks = [(r, t) for r in panel.attrs.get("load_report", []) for t in r.get("suspect_ticks", [])]
+    for r, t in ticks: print(f"suspected bad tick: {Path(r['file']).name} [{r['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g} (x{t['jump']:.3g})")
+    if ticks: print(f"{len(ticks)} suspected bad tick(s): a run refuses this data unless data.accept_bad_ticks is true")
     dropped = sum(r.get("dropped_nan_rows", 0) for r in panel.attrs.get("load_report", []))
     print(f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
           f"{panel.index.get_level_values(0).max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"

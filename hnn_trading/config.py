@@ -122,6 +122,9 @@ class DataConfig(Section):
     end: str|None = setting(None, help="last timestamp to keep (inclusive)")
     exog: list[str] = setting([], help="exogenous series aligned as-of: 'vix' (bundled) or paths to single-series files")
     periods_per_year: int|None = setting(None, lo=1, help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)")
+    date_format: str|None = setting(None, help="strftime format of the files' time column, e.g. '%d/%m/%Y', when the day/month order cannot be read from the dates")
+    mixed_bar_sizes: bool = setting(False, help="allow a folder whose files have different bar sizes (refused by default)")
+    accept_bad_ticks: bool = setting(False, help="run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data validate` lists them)")
     synthetic: dict = setting({}, help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength")
 
 @dataclass

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars', 'load_ohlcv',
-           'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series', 'load_sample',
-           'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods', 'load_data', 'load_exog']
+__all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars',
+           'load_ohlcv', 'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series',
+           'load_sample', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods', 'load_data',
+           'load_exog']
 
 # %% ../nbs/01_data.ipynb #50a0d892
 PRICE_COLS = ["open", "high", "low", "close"]
@@ -73,7 +74,7 @@ def _normalise_columns(df, path, required=OHLCV_COLS):
 # %% ../nbs/01_data.ipynb #737ce2da
 _re_tz = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
-def _parse_times(s:pd.Series, path, csv, tz="UTC") -> pd.DatetimeIndex:
+def _parse_times(s:pd.Series, path, csv, tz="UTC", date_format:str|None=None) -> pd.DatetimeIndex:
     "Parse a time column to a UTC DatetimeIndex; raise DataError on unparseable or mixed-timezone values."
     if pd.api.types.is_datetime64_any_dtype(s):
         t = pd.DatetimeIndex(s)
@@ -89,10 +90,25 @@ def _parse_times(s:pd.Series, path, csv, tz="UTC") -> pd.DatetimeIndex:
         i = int(np.flatnonzero((aware != aware.iloc[0]).values)[0])
         raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: mixed time zones: {txt.iloc[i]!r} is "
                         f"{'zone-aware' if aware.iloc[i] else 'naive'} but row 1 ({txt.iloc[0]!r}) is not; use one convention")
-    try: t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce")
-    except (ValueError, TypeError): t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed")
+    if date_format:
+        t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format=date_format)
+        if t.isna().any():
+            i = int(np.flatnonzero(t.isna().values)[0])
+            raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the date format {date_format!r}")
+        t = pd.DatetimeIndex(t)
+        return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
+    dm = txt.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])").astype(float)
+    dayfirst = False
+    if dm.notna().all().all():                                      # d/m/y or m/d/y: the order must be readable from the dates
+        a, b = dm[0].max(), dm[1].max()
+        if a <= 12 and b <= 12:
+            raise DataError(f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. {txt.iloc[0]!r}, reads both ways); "
+                            f"give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)")
+        dayfirst = bool(a > 12)
+    try: t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", dayfirst=dayfirst, format="mixed" if dayfirst else None)
+    except (ValueError, TypeError): t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
     if t.isna().any():
-        t2 = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed")
+        t2 = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
         if t2.notna().sum() > t.notna().sum(): t = t2
     if t.isna().any():
         i = int(np.flatnonzero(t.isna().values)[0])
@@ -101,13 +117,28 @@ def _parse_times(s:pd.Series, path, csv, tz="UTC") -> pd.DatetimeIndex:
     return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
 
 # %% ../nbs/01_data.ipynb #675688b2
+_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"               # 1,234 or 1,234,567.89
+_DECIMAL_COMMA = r"-?(\d{1,3}(\.\d{3})+|\d+),\d+"       # 100,13 or 1.234,56
+
+def _number_text(txt:pd.Series, path, col, csv) -> pd.Series:
+    "Number text with '.' decimals: thousands commas are dropped; decimal commas (every comma value like 100,13 or 1.234,56) are read as such; a mix is refused."
+    comma = txt.str.contains(",", regex=False)
+    if not comma.any(): return txt
+    if txt[comma].str.fullmatch(_THOUSANDS).all(): return txt.str.replace(",", "", regex=False)
+    plain = txt[~comma]
+    if txt[comma].str.fullmatch(_DECIMAL_COMMA).all() and not plain.str.contains(".", regex=False).any():
+        return txt.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)   # European: '.' thousands, ',' decimals
+    i = int(np.flatnonzero(comma.values & ~txt.str.fullmatch(_THOUSANDS).values)[0])
+    raise DataError(f"{_where(path, i + 1, col=col, csv=csv)}: cannot tell a decimal comma from a thousands separator in {txt.iloc[i]!r} "
+                    f"(the column mixes both); write numbers with '.' decimals and no thousands separators")
+
 def _parse_numbers(df, cols, path, csv, times) -> pd.DataFrame:
     "Convert `cols` to float64; an unparseable value raises naming row, timestamp, column and value."
     out = {}
     for c in cols:
         s = df[c]
         if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s): out[c] = s.astype("float64").values; continue
-        txt = s.astype(str).str.strip().str.replace(",", "", regex=False)
+        txt = _number_text(s.astype(str).str.strip(), path, c, csv)
         missing = (txt == "") | txt.str.lower().isin(["nan", "na", "n/a", "null", "none"])
         v = pd.to_numeric(txt.where(~missing), errors="coerce")
         bad = v.isna() & ~missing
@@ -118,8 +149,10 @@ def _parse_numbers(df, cols, path, csv, times) -> pd.DataFrame:
     return pd.DataFrame(out, index=times)
 
 # %% ../nbs/01_data.ipynb #8a1c1d69
-def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None) -> dict:
-    "Check one symbol's bars (time index, OHLCV columns); raise DataError at the first problem; return counts."
+TICK_FLOOR = 0.25   # a close-to-close log move below this (28%) is never a suspected bad tick
+
+def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None, tick_factor:float=50.0) -> dict:
+    "Check one symbol's bars (time index, OHLCV columns); raise DataError at the first problem; return counts and the suspected bad ticks (close-to-close moves beyond `tick_factor` x the median absolute log move, and beyond TICK_FLOOR)."
     if nan not in ("raise", "drop"): raise ValueError(f"nan={nan!r}: use 'raise' or 'drop'")
     rows = np.arange(1, len(bars) + 1) if rows is None else np.asarray(rows)
     where = lambda i, c=None: _where(path, int(rows[i]), bars.index[i], c, csv)
@@ -159,7 +192,11 @@ def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows
     vnan = np.isnan(v)
     if vnan.any() and nan == "raise":
         i = int(np.flatnonzero(vnan)[0]); raise DataError(f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
-    return dict(bars=len(bars), dropped_nan_rows=n_dropped, kept=bars)
+    lr = np.abs(np.diff(np.log(c_)))
+    limit = max(tick_factor * float(np.median(lr)), TICK_FLOOR) if len(lr) else np.inf
+    jumps = [dict(row=int(rows[i + 1]), timestamp=str(bars.index[i + 1]), close=float(c_[i + 1]), previous_close=float(c_[i]), jump=float(c_[i + 1] / c_[i]))
+             for i in np.flatnonzero(lr > limit)]
+    return dict(bars=len(bars), dropped_nan_rows=n_dropped, suspect_ticks=jumps, kept=bars)
 
 # %% ../nbs/01_data.ipynb #25b161e6
 def _symbol_from_path(p:Path) -> str:
@@ -168,13 +205,13 @@ def _symbol_from_path(p:Path) -> str:
         if name.lower().endswith(suf): name = name[: -len(suf)]
     return name
 
-def _load_file(path:Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise") -> tuple[pd.DataFrame, list]:
+def _load_file(path:Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", date_format=None) -> tuple[pd.DataFrame, list]:
     "Load and validate one file; return (panel, per-symbol reports)."
     raw, csv = _read_table(path)
     if len(raw.columns) == 0: raise DataError(f"{path}: the file is empty (no columns)")
     df, tcol = _normalise_columns(raw, path)
     if len(df) == 0: raise DataError(f"{path}: no rows (the file has a header but no bars)")
-    times = _parse_times(df[tcol], path, csv, tz)
+    times = _parse_times(df[tcol], path, csv, tz, date_format)
     bars = _parse_numbers(df, OHLCV_COLS, path, csv, times)
     scol = symbol_col.lower() if symbol_col else None
     if scol and scol in df.columns:
@@ -197,8 +234,8 @@ def _load_file(path:Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise
 DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".parquet", ".pq", ".txt")
 
 def load_ohlcv(source, symbol:str|None=None, symbol_col:str="symbol", tz:str="UTC", nan:str="raise",
-               start=None, end=None) -> pd.DataFrame:
-    "Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel."
+               start=None, end=None, date_format:str|None=None, mixed_bar_sizes:bool=False) -> pd.DataFrame:
+    "Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel; a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`."
     if isinstance(source, pd.DataFrame): return panel_from_frame(source, symbol=symbol, symbol_col=symbol_col, tz=tz, nan=nan, start=start, end=end)
     path = Path(source)
     if not path.exists(): raise DataError(f"{path}: no such file or folder")
@@ -206,10 +243,11 @@ def load_ohlcv(source, symbol:str|None=None, symbol_col:str="symbol", tz:str="UT
         files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not p.name.startswith("."))
         if not files: raise DataError(f"{path}: folder has no data files ({', '.join(DATA_SUFFIXES)})")
         series = {f: c for f in files if (c := _series_column(f))}
-        loaded = [_load_file(f, None, symbol_col, tz, nan) for f in files if f not in series]
+        loaded = [_load_file(f, None, symbol_col, tz, nan, date_format) for f in files if f not in series]
         exog = {_symbol_from_path(f).upper(): load_series(f, c, _symbol_from_path(f).upper(), tz) for f, c in series.items()}
         if not loaded: raise DataError(f"{path}: folder has no OHLCV files, only single series {sorted(exog)}")
-    else: loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan)], {}
+    else: loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan, date_format)], {}
+    if len(loaded) > 1 and not mixed_bar_sizes: _same_bar_size(loaded, path)
     panel = pd.concat([p for p, _ in loaded])
     dup = panel.index.duplicated()
     if dup.any():
@@ -219,6 +257,18 @@ def load_ohlcv(source, symbol:str|None=None, symbol_col:str="symbol", tz:str="UT
     panel.attrs["load_report"] = [r for _, rs in loaded for r in rs]
     panel.attrs["exog"] = exog
     return panel
+
+def _same_bar_size(loaded, path):
+    "Refuse a folder whose files have different typical bar sizes (median spacing more than 1.5x apart)."
+    steps = {}
+    for p, rs in loaded:
+        for s, g in p.groupby(level=-1):
+            d = np.diff(g.index.get_level_values(0).asi8)
+            if len(d): steps[f"{Path(rs[0]['file']).name} [{s}]"] = pd.Timedelta(int(np.median(d)))
+    if steps and max(steps.values()) > 1.5 * min(steps.values()):
+        shown = ", ".join(f"{k}: {v}" for k, v in list(steps.items())[:6])
+        raise DataError(f"{path}: the files have different bar sizes ({shown}); put each bar size in its own folder, or pass mixed bar sizes on purpose "
+                        f"(data.mixed_bar_sizes: true, `load_ohlcv(..., mixed_bar_sizes=True)`)")
 
 def _series_column(path:Path) -> str|None:
     "The value column of a single-series file (a time column and one other, no OHLC), else None."
@@ -390,7 +440,12 @@ def load_data(dcfg) -> pd.DataFrame:
     "The panel a DataConfig describes: a bundled sample or a file/folder, its symbols, between start and end."
     src = dcfg.source
     if src == "synthetic": panel = _synthetic(dcfg.synthetic)
-    else: panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src)
+    else: panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src, date_format=dcfg.date_format, mixed_bar_sizes=dcfg.mixed_bar_sizes)
+    ticks = [dict(t, file=r["file"], symbol=r["symbol"]) for r in panel.attrs.get("load_report", []) for t in r.get("suspect_ticks", [])]
+    if ticks and not dcfg.accept_bad_ticks:
+        shown = "; ".join(f"{Path(t['file']).name} [{t['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g}" for t in ticks[:3])
+        raise DataError(f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's usual ones: {shown}; "
+                        f"fix the file, or set data.accept_bad_ticks: true if they are real (`hnn data validate` lists them all)")
     if dcfg.symbols:
         have = panel.index.get_level_values("symbol").unique()
         miss = [s for s in dcfg.symbols if s not in have]

@@ -42,7 +42,50 @@ CASES = {
                               ["[symbol BBB]", "row 3", "column 'high'"]),
     "long_panel_duplicate": ("p.csv", "timestamp,symbol,open,high,low,close,volume\n2024-01-02,AAA,10,11,9,10.5,1\n2024-01-02,AAA,10,11,9,10.5,1\n",
                              ["[symbol AAA]", "row 2", "duplicate timestamp"]),
+    "decimal_comma_mixed_with_points": ("a.csv", H + GOOD + '2024-01-03,10,11,9,"10,5",100\n', ["row 2", "column 'close'", "cannot tell a decimal comma", "'10,5'",
+                                                                                           "write numbers with '.' decimals"]),
+    "day_month_ambiguous": ("a.csv", H + "01/02/2024,10,11,9,10.5,100\n02/02/2024,10,11,9,10.5,100\n", ["column 'date'", "day/month order is ambiguous", "'01/02/2024'",
+                                                                                                     "data.date_format", "--date-format"]),
 }
+
+def test_decimal_commas_are_read_as_decimals_or_thousands_from_the_content(tmp_path):
+    (tmp_path/"eu.csv").write_text('Date,Open,High,Low,Close,Volume\n2024-01-02,"100,13","101,5","99,25","100,75","1.234"\n'
+                                   '2024-01-03,"1.100,10","1.101,5","1.099,25","1.100,75",7\n')          # European: ',' decimals, '.' thousands
+    p = load_ohlcv(tmp_path/"eu.csv")
+    assert p["open"].tolist() == [100.13, 1100.10] and p["close"].tolist() == [100.75, 1100.75]
+    (tmp_path/"us.csv").write_text('Date,Open,High,Low,Close,Volume\n2024-01-02,"1,100.5","1,101","1,099","1,100","12,345"\n')
+    assert load_ohlcv(tmp_path/"us.csv")[["open", "volume"]].values.tolist() == [[1100.5, 12345.0]]
+
+def test_day_first_dates_are_read_day_first_and_a_format_settles_ambiguity(tmp_path):
+    (tmp_path/"d.csv").write_text(H + "13/02/2024,10,11,9,10.5,100\n14/02/2024,10,11,9,10.5,100\n")
+    assert str(load_ohlcv(tmp_path/"d.csv").index.get_level_values(0)[0].date()) == "2024-02-13"
+    (tmp_path/"a.csv").write_text(H + "01/02/2024,10,11,9,10.5,100\n02/02/2024,10,11,9,10.5,100\n")
+    assert str(load_ohlcv(tmp_path/"a.csv", date_format="%d/%m/%Y").index.get_level_values(0)[0].date()) == "2024-02-01"
+    assert str(load_ohlcv(tmp_path/"a.csv", date_format="%m/%d/%Y").index.get_level_values(0)[0].date()) == "2024-01-02"
+    with pytest.raises(DataError, match=r"row 1.*'01/02/2024' does not match the date format '%Y-%m-%d'"): load_ohlcv(tmp_path/"a.csv", date_format="%Y-%m-%d")
+
+def _walk(n=300, seed=0, start="2024-01-01", freq="D"):
+    r = np.random.default_rng(seed).normal(0, 0.01, n); c = 100 * np.exp(np.cumsum(r))
+    return pd.DataFrame({"Date": pd.date_range(start, periods=n, freq=freq).strftime("%Y-%m-%d %H:%M"), "Open": c, "High": c * 1.01, "Low": c * 0.99, "Close": c, "Volume": 100})
+
+def test_a_bad_tick_is_listed_by_validate_and_refused_by_runs(tmp_path):
+    from hnn_trading.config import DataConfig
+    from hnn_trading.data import load_data
+    d = _walk(); d.loc[150, ["Open", "High", "Low", "Close"]] *= 1000                # a 1000x bad tick
+    d.to_csv(tmp_path/"t.csv", index=False)
+    rep = load_ohlcv(tmp_path/"t.csv").attrs["load_report"][0]
+    assert [t["row"] for t in rep["suspect_ticks"]] == [151, 152] and abs(rep["suspect_ticks"][0]["jump"] - 1000) < 100   # up at row 151, back down at 152
+    with pytest.raises(DataError) as e: load_data(DataConfig(source=str(tmp_path/"t.csv")))
+    for w in ["2 suspected bad tick(s)", "t.csv [t] row 151", "data.accept_bad_ticks: true"]: assert w in str(e.value), (w, str(e.value))
+    assert len(load_data(DataConfig(source=str(tmp_path/"t.csv"), accept_bad_ticks=True))) == 300
+    _walk(seed=1).to_csv(tmp_path/"ok.csv", index=False)
+    assert load_ohlcv(tmp_path/"ok.csv").attrs["load_report"][0]["suspect_ticks"] == []        # a plain random walk has none
+
+def test_a_folder_mixing_bar_sizes_is_refused_unless_asked_for(tmp_path):
+    _walk(50).to_csv(tmp_path/"daily.csv", index=False); _walk(50, freq="h").to_csv(tmp_path/"hourly.csv", index=False)
+    with pytest.raises(DataError) as e: load_ohlcv(tmp_path)
+    for w in ["different bar sizes", "daily.csv [daily]: 1 days", "hourly.csv [hourly]: 0 days 01:00:00", "mixed_bar_sizes"]: assert w in str(e.value), (w, str(e.value))
+    assert len(load_ohlcv(tmp_path, mixed_bar_sizes=True)) == 100
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_csv(tmp_path, case):
