@@ -141,14 +141,19 @@ def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if (msg := repair_journal(path)): print(msg, file=sys.stderr, flush=True)                  # every reader and writer opens it here
         return JournalStorage(JournalFileBackend(path))
-    if url.startswith(("sqlite:", "postgresql", "mysql")):
+    if url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg2://")):
+        shown = redact(url)
         if url.startswith("sqlite:///"): Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         kw = dict(connect_args={"timeout": 60}) if url.startswith("sqlite") else dict(pool_pre_ping=True)
         if url.startswith(("postgresql://", "postgres://")): url = "postgresql+psycopg2://" + url.split("://", 1)[1]   # the driver we ship
+        import sqlalchemy.exc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=kw, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                              heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                                   heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            except sqlalchemy.exc.SQLAlchemyError as e:                  # not a database, a server that does not answer, a wrong password
+                why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+                raise ValueError(f"storage {shown}: cannot open it: {why}") from None
     raise ValueError(f"storage {redact(url)!r}: use sqlite:///file.db, journal:///file.log (journal:////abs/file.log) or postgresql://user:pass@host/db")
 
 # %% ../nbs/15_hpo.ipynb #49b9e1a1

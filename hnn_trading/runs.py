@@ -23,7 +23,9 @@ class RunIdError(ValueError):
 def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
     "`output_dir/run_id` (a timestamp when None), refusing ids that would leave `output_dir`."
     run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
+    if len(run_id) > 100: raise RunIdError(f"run id of {len(run_id)} characters: 100 at most")
     if not _RUN_ID.match(run_id) or ".." in run_id: raise RunIdError(f"invalid run id {run_id!r}: letters, digits, '.', '_' and '-' only")
+    if Path(output_dir).exists() and not Path(output_dir).is_dir(): raise RunIdError(f"output folder {output_dir} is a file, not a folder")
     base = Path(output_dir).resolve(); d = (base/run_id).resolve()
     if not d.is_relative_to(base): raise RunIdError(f"run id {run_id!r} leaves {base}")
     return d

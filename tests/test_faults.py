@@ -111,3 +111,19 @@ def test_two_runs_with_one_name_get_two_folders(tmp_path):
     printed = sorted(o[0].split("run folder: ")[1].split()[0] for o in outs)
     assert [Path(x).name for x in printed] == ["same", "same-2"]
     for f in folders: assert (tmp_path/"reports"/f/"manifest.json").exists() and (tmp_path/"reports"/f/"test_predictions.parquet").exists()
+
+@pytest.mark.parametrize("args, words", [
+    (["hpo", "export", "--storage", "sqlite:///bad.db", "--study", "x"], "storage sqlite:///bad.db: cannot open it: file is not a database"),
+    (["hpo", "export", "--storage", "postgresql://u:pw@127.0.0.1:1/db", "--study", "x"], "storage postgresql://u:***@127.0.0.1:1/db: cannot open it:"),
+    (["hpo", "export", "--storage", "mysql://u:pw@h/db", "--study", "x"], "use sqlite:///file.db, journal:///file.log"),
+    (["run", "--config", "configs/demo.yaml", "--output-dir", "bad.db"], "output folder bad.db is a file, not a folder"),
+    (["run", "--config", "configs/demo.yaml", "--run-id", "a" * 300], "run id of 300 characters: 100 at most"),
+    (["report", "model_evaluation", "-p", "run_dir", "../somewhere/new"], "no such run folder"),
+])
+def test_storages_and_folders_that_cannot_be_used_get_one_line(tmp_path, args, words):
+    (tmp_path/"bad.db").write_text("not a database")
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    r = _hnn(args, tmp_path)
+    assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) <= 2, r.stderr[-1500:]
+    assert "pw@" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path.parent/"somewhere").exists() and not (tmp_path/"reports").exists()
