@@ -12,8 +12,8 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars',
            'load_ohlcv', 'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series',
-           'load_sample', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'resolve_periods', 'load_data',
-           'load_exog']
+           'load_sample', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'absolute_sources',
+           'resolve_periods', 'load_data', 'load_exog']
 
 # %% ../nbs/01_data.ipynb #50a0d892
 PRICE_COLS = ["open", "high", "low", "close"]
@@ -415,6 +415,14 @@ def infer_periods_per_year(panel:pd.DataFrame) -> tuple[int, str]:
     per_day, per_year = int(days.value_counts().median()), 365 if weekend else 252
     what = "every day of the week" if weekend else "weekdays only"
     return per_day * per_year, f"{per_day} bar{'s' if per_day > 1 else ''} a day x {per_year} days ({what}, median step {step})"
+
+def absolute_sources(config):
+    "The config with its data files (data.source, data.exog, backtest.benchmark) as absolute paths when they name files here, so a run folder's config.yaml reads the same data from anywhere (its reports run inside the folder)."
+    ab = lambda x: str(Path(x).resolve()) if isinstance(x, str) and x not in ("sp500", "nasdaq", "us_indices", "vix", "synthetic") and Path(x).exists() else x
+    d, b = config.data, config.backtest
+    cur = {"data.source": d.source, "data.exog": d.exog, "backtest.benchmark": b.benchmark}
+    new = {"data.source": ab(d.source), "data.exog": [ab(x) for x in d.exog], "backtest.benchmark": ab(b.benchmark)}
+    return config.override({k: v for k, v in new.items() if v != cur[k]})
 
 def resolve_periods(config, panel:pd.DataFrame):
     "The config with `data.periods_per_year` set: inferred from the bars when unset; a warning when a set value disagrees with the bars by more than 2x."

@@ -15,7 +15,7 @@ from .training import run_walk_forward
 from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
 from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
-from .data import resolve_periods, load_data, load_exog
+from .data import resolve_periods, load_data, load_exog, absolute_sources
 from .splits import holdout_start
 
 # %% auto #0
@@ -243,7 +243,7 @@ def fold_means(folds:list, objective:str="stage1") -> dict:
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the space's training objective (default 0.7 x AUC + 0.3 x DirAcc)."
     obj = space.objective if space.objective in FOLD_METRICS else "stage1"
-    study_dir, base = Path(study_dir), resolve_periods(base, panel)          # run_walk_forward cuts the held-out test period off: no trial sees it
+    study_dir, base = Path(study_dir), resolve_periods(absolute_sources(base), panel)   # trial configs read their data from anywhere; run_walk_forward cuts the held-out period off
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
         tdir = trial_folder(study_dir, trial.number, create=True)

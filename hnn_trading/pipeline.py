@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import Timer
-from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year
+from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year, absolute_sources
 from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
 from .stats import moments, probabilistic_sharpe_ratio
@@ -93,7 +93,8 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default: `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."
     c, timer = config, Timer()
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
-    preflight(c)
+    preflight(c); c = absolute_sources(c)                                  # config.yaml must read the same data from inside the run folder
+    members = None if members is None else {k: absolute_sources(mc) for k, mc in members.items()}
     for mc in (members or {}).values(): preflight(mc)
     with timer("data"): panel = load_data(c.data)
     c = resolve_periods(c, panel)

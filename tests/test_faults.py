@@ -1,8 +1,10 @@
-"""Faults a study must survive (issue 16), through the commands a user runs: a journal file torn by a killed writer, and a
-trial left RUNNING on a journal by a killed worker."""
+"""Faults and hostile input (issue 16), through the commands a user runs: a journal torn by a killed writer, a trial left RUNNING
+by a killed worker, bad values and unusable storages or folders (one line, nothing written), two runs with one name, a run on a
+relative data path whose symbol is a script. The README's reliability table lists them."""
 import json, os, signal, subprocess, sys, time
 from pathlib import Path
 import optuna, pytest
+import pandas as pd
 from optuna.storages.journal import JournalStorage, JournalFileBackend
 from hnn_trading.hpo import make_storage
 
@@ -127,3 +129,23 @@ def test_storages_and_folders_that_cannot_be_used_get_one_line(tmp_path, args, w
     assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) <= 2, r.stderr[-1500:]
     assert "pw@" not in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path.parent/"somewhere").exists() and not (tmp_path/"reports").exists()
+
+def test_a_run_on_a_relative_file_with_a_hostile_symbol(tmp_path):
+    "A config naming its data by a relative path, whose symbol is a script: the run and its reports (which run inside the run folder) work, and no page runs the script."
+    from hnn_trading.data import load_sample
+    p = load_sample("us_indices"); p = p[p.index.get_level_values(0) >= pd.Timestamp("2014-01-01", tz="UTC")]
+    p.rename(index={"NASDAQ": "<script>alert(1)</script>"}, level="symbol").reset_index().to_csv(tmp_path/"bars.csv", index=False)
+    (tmp_path/"cfg.yaml").write_text("data: {source: bars.csv}\nfeatures: {set: basic}\nmodel: {name: mlp, hidden_dim: 16}\ntraining: {epochs: 1}\n"
+                                     "splits: {n_folds: 2, val_block: 126, calib_size: 126, test_size: 126}\nbacktest: {position_cap: 0.5, max_positions: 2}\n"
+                                     "report: {templates: [backtest_tearsheet, model_evaluation]}\n")
+    r = _hnn(["run", "--config", "cfg.yaml", "--run-id", "h", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    d = tmp_path/"reports/h"
+    assert yaml_load(d/"config.yaml")["data"]["source"] == str(tmp_path/"bars.csv")          # reads the same data from inside the folder
+    pages = list(d.glob("*.html")) + list(d.glob("*.ipynb"))
+    assert len(pages) >= 5 and not [f.name for f in pages if "<script>alert(1)" in f.read_text(errors="ignore")]
+    assert "&lt;script&gt;alert(1)" in (d/"backtest_tearsheet.html").read_text()             # shown, escaped
+
+def yaml_load(p):
+    import yaml
+    return yaml.safe_load(Path(p).read_text())
