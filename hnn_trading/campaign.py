@@ -13,7 +13,7 @@ from .files import shipped, atomic_write
 from .data import load_data, load_exog, resolve_periods
 from .hpo import (SearchSpace, make_study, make_objective, stage2_objective, deflated_best, ranked, completed, save_context,
                              describe, redact)
-from .stats import moments, deflated_sharpe_ratio, probabilistic_sharpe_ratio
+from .stats import moments, deflated_sharpe
 from .runs import RunFolder, run_dir_for
 from .pipeline import run
 from .reports import write_index
@@ -123,16 +123,14 @@ def _rows(res, name) -> tuple:
     "(out-of-fold, held-out) rows of a run's strategy, and of its buy-and-hold and external benchmark, with the returns behind each Sharpe."
     m = res.metrics
     oof = {name: (m["strategy"], res.backtest.returns.values)}
-    test = {name: (m["test"]["strategy"], res.test_evaluator.backtest(res.config).returns.values)} if res.test else {}
+    test = {name: (m["test"]["strategy"], res.test_backtest.returns.values)} if res.test else {}
     return oof, test
 
 def _table(rows:dict, srs, chosen=()) -> pd.DataFrame:
     "The seeds' columns for rows {name: (metrics, returns)}, with the DSR of the `chosen` rows against the per-bar Sharpes `srs` (the PSR for the others, and when fewer than two)."
     out = {}
     for k, (m, r) in rows.items():
-        mo = moments(r); ok = mo["n"] > 2 and np.isfinite(mo["sr"])
-        dsr = (deflated_sharpe_ratio(mo["sr"], srs, mo["n"], mo["skew"], mo["kurtosis"]) if len(srs) > 1 and k in chosen else
-               probabilistic_sharpe_ratio(mo["sr"], 0.0, mo["n"], mo["skew"], mo["kurtosis"])) if ok else np.nan
+        dsr = deflated_sharpe(r, srs if k in chosen else ())
         out[k] = {c: (dsr if c == "dsr" else m.get(c, np.nan)) for c in SEED_COLUMNS}
     return pd.DataFrame(out).T.astype(float)
 
@@ -159,10 +157,10 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
     for k, r in runs.items():
         a, b = _rows(r, k); oof.update(a); test.update(b)
     oof["buy and hold"] = (main.metrics["benchmark"], main.benchmark.returns.values)
-    if main.test: test["buy and hold"] = (main.metrics["test"]["benchmark"], main.test_evaluator.benchmark(main.config).returns.values)
-    ext = main.evaluator.external(main.config)
+    if main.test: test["buy and hold"] = (main.metrics["test"]["benchmark"], main.test_benchmark.returns.values)
+    ext, e2 = main.external, main.test_external                   # the run computed them
     if ext is not None: oof[f"{base.backtest.benchmark} (external)"] = (ext.metrics, ext.returns.values)
-    if ext is not None and main.test: e2 = main.test_evaluator.external(main.config); test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
+    if e2 is not None: test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
     srs_all = srs + [moments(r)["sr"] for k, (m, r) in oof.items() if k in runs]
     looked = [moments(r)["sr"] for k, (m, r) in test.items() if k in runs]
     R = pd.concat({"out of fold": _table(oof, [s for s in srs_all if np.isfinite(s)], runs), "held-out test": _table(test, [s for s in looked if np.isfinite(s)], runs)},

@@ -12,7 +12,7 @@ from .config import RunConfig
 from .files import resource
 from .data import load_data, load_exog, resolve_periods
 from .hpo import SearchSpace, describe, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides, completed
-from .stats import moments, deflated_sharpe_ratio
+from .stats import moments, deflated_sharpe
 from .pipeline import run
 from .runs import RunFolder, run_dir_for, write_study_pointer
 from .reports import run_report, write_index, available_reports, ReportError
@@ -60,28 +60,19 @@ def _row(auc, dacc, bt) -> dict:
     return dict(auc=auc, dir_acc=dacc, total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"],
                 max_drawdown=m["max_drawdown"], trades=m["trades"], _r=bt.returns.values)
 
-def _dsr(r, srs) -> float:
-    m = moments(r)
-    return deflated_sharpe_ratio(m["sr"], srs, m["n"], m["skew"], m["kurtosis"]) if len(srs) > 1 and m["n"] > 2 and np.isfinite(m["sr"]) else np.nan
-
 def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int, test_rows:dict|None=None) -> pd.DataFrame:
     "Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*` columns beside them, deflated by the rows looked at there."
     srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
-    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _psr(r["_r"]) if name == "buy and hold" else _dsr(r["_r"], srs)} for name, r in rows.items()}   # nobody chose buy-and-hold: its PSR
+    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else srs)} for name, r in rows.items()}   # nobody chose buy-and-hold: its PSR
     V = pd.DataFrame(out).T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float)
     if test_rows:
         looked = [moments(r["_r"])["sr"] for k, r in test_rows.items() if k != "buy and hold"]
         looked = [s for s in looked if np.isfinite(s)]
-        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": _dsr(r["_r"], looked) if len(looked) > 1 and name != "buy and hold" else _psr(r["_r"])}
+        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else looked)}
                           for name, r in test_rows.items()}).T
         T = T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float).add_prefix("test_")
         V = V.join(T)
     return V
-
-def _psr(r) -> float:
-    from hnn_trading.stats import probabilistic_sharpe_ratio
-    m = moments(r)
-    return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else np.nan
 
 def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, progress:bool|None=None,
          baselines:dict|None=None, n_stage1:int|None=None, n_stage2:int|None=None, config:RunConfig|None=None) -> DemoResult:
@@ -133,9 +124,9 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     test_rows = None
     if main.test_evaluator is not None:
         tm = lambda r: r.test["walk_forward"]
-        test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_evaluator.backtest(r.config)) for name, r in runs.items()}
+        test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest) for name, r in runs.items()}
         if tuned is not None: test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
-        test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_evaluator.benchmark(c))
+        test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_benchmark)
     per_bar = lambda sr: sr / np.sqrt(ppy)
     srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
     srs += [per_bar(t.user_attrs["sharpe"]) for t in completed(s1) if "sharpe" in t.user_attrs]

@@ -99,10 +99,10 @@ def _external(self:Evaluator, config) -> BacktestResult|None:
     if len(syms) != 1: raise ValueError(f"backtest.benchmark {name!r} holds {len(syms)} symbols ({list(syms[:5])}); a benchmark is one series")
     close = bars["close"].droplevel("symbol").sort_index()
     t = self.market.times
-    x = close.reindex(close.index.union(t)).ffill().reindex(t)
-    if x.isna().mean() > 0.1 or close.index[-1] < t[-1] - (t[-1] - t[0]) * 0.1:
+    x = close.reindex(close.index.union(t)).ffill().reindex(t)             # the last close known at each bar, never a later one
+    if x.isna().any() or close.index[-1] < t[-1] - (t[-1] - t[0]) * 0.1:
         raise ValueError(f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; the evaluated bars are {t[0]} .. {t[-1]}")
-    a = np.ascontiguousarray(x.bfill().to_numpy(dtype="float64")[:, None])
+    a = np.ascontiguousarray(x.to_numpy(dtype="float64")[:, None])
     return buy_and_hold(Market(t, pd.Index([str(syms[0])], name="symbol"), a, a, a, a), config.backtest, self.periods_per_year(config))
 
 Evaluator.external = _external

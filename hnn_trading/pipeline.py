@@ -13,7 +13,7 @@ from .files import Timer
 from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year, absolute_sources
 from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
-from .stats import moments, probabilistic_sharpe_ratio
+from .stats import deflated_sharpe
 from .evaluate import Evaluator
 from .ensemble import member_weights, ensemble_result
 from .runs import RunFolder, run_dir_for, claim_run_dir
@@ -37,6 +37,10 @@ class RunResult:
     test_evaluator: object = field(default=None, repr=False)
     config: object = field(default=None, repr=False)
     test_walk_forward: object = field(default=None, repr=False)
+    test_backtest: object = field(default=None, repr=False)
+    test_benchmark: object = field(default=None, repr=False)
+    external: object = field(default=None, repr=False)
+    test_external: object = field(default=None, repr=False)
     members: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -63,11 +67,6 @@ class RunResult:
 # %% ../nbs/18_pipeline.ipynb #72559be1
 def _ppy_source(config, panel) -> str:
     return "set in the config" if config.data.periods_per_year is not None else "inferred: " + infer_periods_per_year(panel)[1]
-
-def _psr(bt) -> float:
-    "Probability that the true Sharpe of a backtest's returns is above 0 (one configuration, nothing to deflate by)."
-    m = moments(bt.returns.values)
-    return probabilistic_sharpe_ratio(m["sr"], 0.0, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
 
 def preflight(c:RunConfig):
     "Check what a run needs before anything is written: the model, every feature set, the report templates and the ensemble members exist."
@@ -116,7 +115,7 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
         cs = ev.resolve(c)                                                              # a relative threshold, fixed on the out-of-fold period
         bt, bh, ext = ev.backtest(cs), ev.benchmark(cs), ev.external(cs)
     for r in (bt, bh, ext):
-        if r is not None: r.metrics["psr"] = _psr(r)
+        if r is not None: r.metrics["psr"] = deflated_sharpe(r.returns.values)    # one configuration, nothing to deflate by: the PSR
     metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold)
     if ext is not None: metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
     if c.splits.test_size is not None:
@@ -125,7 +124,7 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
             et = Evaluator(panel, tw.predictions)
             tb, tbh, text = et.backtest(cs), et.benchmark(cs), et.external(cs)
         for r in (tb, tbh, text):
-            if r is not None: r.metrics["psr"] = _psr(r)
+            if r is not None: r.metrics["psr"] = deflated_sharpe(r.returns.values)
         metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times),
                                **({"external": text.metrics} if text is not None else {}))
     with timer("save"):
@@ -134,7 +133,9 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
         rf.write_walk_forward(wf)
         if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
         if selection is not None: rf.write_json("selection", selection)
-    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if "test" in metrics else None, config=cs, test_walk_forward=tw, members=sub)
+    held = "test" in metrics
+    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if held else None, config=cs, test_walk_forward=tw, members=sub, external=ext,
+                    test_backtest=tb if held else None, test_benchmark=tbh if held else None, test_external=text if held else None)
     if reports:
         with timer("reports"):
             for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)

@@ -10,7 +10,8 @@ from scipy import stats as ss
 
 # %% auto #0
 __all__ = ['EULER_GAMMA', 'moments', 'sharpe_se', 'probabilistic_sharpe_ratio', 'min_track_record_length', 'expected_max_sharpe',
-           'deflated_sharpe_ratio', 'pbo_cscv', 'stationary_bootstrap_indices', 'bootstrap_sharpe_ci', 'sharpe_report']
+           'deflated_sharpe_ratio', 'pbo_cscv', 'stationary_bootstrap_indices', 'bootstrap_sharpe_ci', 'sharpe_report',
+           'deflated_sharpe']
 
 # %% ../nbs/12_stats.ipynb #eccf5a11
 def moments(returns) -> dict:
@@ -102,3 +103,9 @@ def sharpe_report(returns, periods_per_year:int=252, sr_trials=None, sr_benchmar
                min_track_record=min_track_record_length(m["sr"], bm, m["skew"], m["kurtosis"]))
     if sr_trials is not None: out["dsr"] = deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"])
     return out
+
+# %% ../nbs/12_stats.ipynb #e064a186
+def deflated_sharpe(returns, sr_trials=()) -> float:
+    "The DSR of a return series against the per-period Sharpes of the trials it was chosen from; with fewer than two (nothing was chosen) its PSR against 0; NaN when its Sharpe is undefined."
+    m = moments(returns)
+    return deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
