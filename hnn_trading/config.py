@@ -127,6 +127,16 @@ class DataConfig(Section):
     accept_bad_ticks: bool = setting(False, help="run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data validate` lists them)")
     synthetic: dict = setting({}, help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength")
 
+    def validate(self, where=None):
+        super().validate(where)
+        import pandas as pd
+        for k in ("start", "end"):
+            v = getattr(self, k)
+            if v is None: continue
+            try: pd.Timestamp(v)
+            except (ValueError, TypeError): raise ConfigError(f"{where or 'DataConfig'}.{k} = {short(v)} is not a date; use e.g. '2005-01-01'") from None
+        return self
+
 @dataclass
 class FeatureConfig(Section):
     "Which named feature set to build."

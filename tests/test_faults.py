@@ -44,6 +44,29 @@ def test_a_torn_journal_is_repaired_by_the_next_reader_or_writer(tmp_path):
     states, st = _states(log)
     assert states.count("COMPLETE") == 3 and st.user_attrs["written_after_the_tear"] == 1     # the record glued to the tear is recovered
 
+def test_a_kill_at_any_byte_of_a_journal_write(tmp_path):
+    """SIGKILL inside a write leaves a prefix of the file. Cut a real study's journal at 80 points inside its last records (every
+    kind of record: trial start, parameters, values, attributes, state): each reader and writer repairs it to exactly the study its
+    whole records hold, and the next write makes a file that Optuna itself reads."""
+    import random
+    url, log = "journal:///study.log", tmp_path/"study.log"
+    assert _hnn(["hpo", "stage1", "--quick", "--workers", "0", "--storage", url, "--study", "t"], tmp_path).returncode == 0
+    r = _hnn(["hpo", "worker", "--storage", url, "--study", "t", "--trials", "2", "--no-prune"], tmp_path); assert r.returncode == 0, r.stderr[-2000:]
+    whole = log.read_bytes(); ends = [i + 1 for i, b in enumerate(whole) if b == 10]
+    tail = ends[-40]                                                              # the last 40 records: the second trial, start to finish
+    cuts = sorted(random.Random(0).sample(range(tail + 1, len(whole)), 80))
+    seen = lambda st: [(t.number, t.state.name, t.params, t.values, sorted(t.user_attrs)) for t in st.trials]
+    opt = lambda p: optuna.load_study(study_name="t", storage=JournalStorage(JournalFileBackend(str(p))))
+    for k in cuts:
+        torn = tmp_path/f"cut.log"; [b.unlink() for b in tmp_path.glob("cut.log*")]
+        prefix = whole[:k]; good = whole[:max(e for e in ends if e <= k)]
+        (tmp_path/"good.log").write_bytes(good); torn.write_bytes(prefix)
+        st = optuna.load_study(study_name="t", storage=make_storage(f"journal:///{torn}"))
+        assert seen(st) == seen(opt(tmp_path/"good.log")), f"cut at byte {k}"
+        assert torn.read_bytes() == good and (prefix == good or list(tmp_path.glob("cut.log.torn-*"))[0].read_bytes() == prefix[len(good):])
+        st.set_user_attr("after", k)                                              # the next writer
+        assert opt(torn).user_attrs["after"] == k                                 # Optuna alone reads the file again
+
 def test_a_killed_workers_running_trial_is_failed_and_retried_on_a_journal(tmp_path):
     url, log = "journal:///study.log", tmp_path/"study.log"
     assert _hnn(["hpo", "stage1", "--quick", "--workers", "0", "--storage", url, "--study", "t"], tmp_path).returncode == 0
@@ -84,6 +107,8 @@ BOMB = """training:
     (["--config", "configs/demo.yaml", "--set", "training.learning_rate=.nan"], "training.learning_rate = nan is not a finite number"),
     (["--config", "configs/demo.yaml", "--set", "backtest.initial_equity=.inf"], "backtest.initial_equity = inf is not a finite number"),
     (["--config", "configs/demo.yaml", "--set", "splits.test_size=2018-13-01"], "--set splits.test_size=2018-13-01: not a value"),
+    (["--config", "configs/demo.yaml", "--set", "data.start=notadate"], "data.start = 'notadate' is not a date"),
+    (["--config", "configs/demo.yaml", "--set", "training.epochs=[1"], "--set training.epochs=[1: not a value"),
     (["--config", "configs/demo.yaml", "--set", "model.name=nosuch"], "model.name = 'nosuch' is not a model; available:"),
     (["--config", "configs/demo.yaml", "--set", "features.set=core23+nosuch"], "features.set = 'core23+nosuch': unknown feature set(s) ['nosuch']"),
     (["--config", "configs/demo.yaml", "--set", "report.templates=[nosuch]"], "report.templates: unknown template(s) ['nosuch']"),
@@ -121,6 +146,7 @@ def test_two_runs_with_one_name_get_two_folders(tmp_path):
     (["run", "--config", "configs/demo.yaml", "--output-dir", "bad.db"], "output folder bad.db is a file, not a folder"),
     (["run", "--config", "configs/demo.yaml", "--run-id", "a" * 300], "run id of 300 characters: 100 at most"),
     (["report", "model_evaluation", "-p", "run_dir", "../somewhere/new"], "no such run folder"),
+    (["report", "model_evaluation", "-p", "run_dir", "123"], "-p run_dir 123: no such run folder"),
 ])
 def test_storages_and_folders_that_cannot_be_used_get_one_line(tmp_path, args, words):
     (tmp_path/"bad.db").write_text("not a database")
@@ -145,7 +171,24 @@ def test_a_run_on_a_relative_file_with_a_hostile_symbol(tmp_path):
     pages = list(d.glob("*.html")) + list(d.glob("*.ipynb"))
     assert len(pages) >= 5 and not [f.name for f in pages if "<script>alert(1)" in f.read_text(errors="ignore")]
     assert "&lt;script&gt;alert(1)" in (d/"backtest_tearsheet.html").read_text()             # shown, escaped
+    r = _hnn(["report", "backtest_tearsheet", "-p", "run_dir", "reports/h", "-p", "title", "<script>alert(2)</script>"], tmp_path)   # the README's relative form
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = (d/"backtest_tearsheet.html").read_text()
+    assert "<script>alert(2)" not in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page and sorted(p.name for p in (tmp_path/"reports").iterdir()) == ["h"]
 
 def yaml_load(p):
     import yaml
     return yaml.safe_load(Path(p).read_text())
+
+def test_a_study_with_a_hostile_name_and_parameter_is_shown_not_run(tmp_path):
+    "A study made with Optuna's own API (the hnn commands refuse such names) whose name and categorical choice are HTML: the hpo_study page shows them as text."
+    bad = "<img src=x onerror=alert(1)>"
+    st = optuna.create_study(study_name=bad, storage=f"sqlite:///{tmp_path}/s.db", direction="maximize")
+    st.optimize(lambda t: {"a": 0.1, bad: 0.3}[t.suggest_categorical("kind", ["a", bad])] + t.suggest_float("x", 0, 1), n_trials=12)
+    r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///s.db", "-p", "study", bad, "--output-dir", "out"], tmp_path)
+    assert r.returncode == 0, r.stderr[-2000:]
+    page = next((tmp_path/"out").rglob("hpo_study.html")).read_text()
+    import re
+    assert not re.search(r"<img[^>]*onerror", page) and "&lt;img src=x onerror=alert(1)&gt;" in page   # no live tag (nbconvert reorders attributes)
+    r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///s.db", "-p", "study", "nosuch", "--output-dir", "out"], tmp_path)
+    assert r.returncode != 0 and "no study named 'nosuch'" in r.stderr and "Traceback" not in r.stderr

@@ -36,33 +36,6 @@ def test_four_workers_on_a_journal_file(hnn, tmp_path):
     _workers(hnn, url, "j4", 4, 5)
     _check_20(url, "j4")
 
-def _pg_bin():
-    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if os.path.exists(f"{d}/initdb"): return d
-    p = shutil.which("initdb")
-    return os.path.dirname(p) if p else None
-
-@pytest.fixture(scope="module")
-def postgres(tmp_path_factory):
-    "A real PostgreSQL server in a temporary folder on a free loopback port (as the postgres user when run as root)."
-    b = _pg_bin()
-    if b is None: pytest.skip("PostgreSQL server binaries (initdb) not found: install Debian's postgresql package (.ci/run does)")
-    import tempfile
-    d = Path(tempfile.mkdtemp(prefix="hnn-pg-")); data = d/"data"       # directly under /tmp: the postgres user must reach it
-    as_user = []
-    if os.geteuid() == 0:
-        as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(d, "postgres"); os.chmod(d, 0o700)
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
-    subprocess.run(as_user + [f"{b}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
-    log = d/"pg.log"
-    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1", "start"],
-                   check=True, capture_output=True, timeout=60)
-    subprocess.run(as_user + [f"{b}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "hnn"], check=True, capture_output=True)
-    yield f"postgresql://postgres:not-a-secret@127.0.0.1:{port}/hnn"
-    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
-    shutil.rmtree(d, ignore_errors=True)
-
 def test_four_workers_on_postgresql(hnn, postgres, tmp_path):
     _create(postgres, "pg4", tmp_path/"trials")
     _workers(hnn, postgres, "pg4", 4, 5)

@@ -1,6 +1,6 @@
 """SIGKILL at random points, 20 times per storage (issue 16; `make test-slow`, a few minutes per storage).
 
-A stage-1 study is created by `hnn hpo stage1 --quick --workers 0`; a worker is then started and killed with SIGKILL after a
+On SQLite, a journal file and a PostgreSQL server. A stage-1 study is created by `hnn hpo stage1 --quick --workers 0`; a worker is then started and killed with SIGKILL after a
 random 0.3-6 s (while it imports, loads data, samples, trains or writes), 20 times. Then the same `hnn hpo stage1` command is
 run to its target: it must finish with exactly the trials asked, no duplicate trial numbers, nothing left RUNNING, every
 completed trial's value and artefacts intact, and the storage readable throughout."""
@@ -14,12 +14,13 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 KILLS, TARGET = 20, 6
 
 @pytest.mark.slow
-@pytest.mark.parametrize("url", ["sqlite:///study.db", "journal:///study.log"])
-def test_twenty_kills_lose_nothing(tmp_path, url):
+@pytest.mark.parametrize("url", ["sqlite:///study.db", "journal:///study.log", "postgresql"])
+def test_twenty_kills_lose_nothing(tmp_path, url, request):
+    if url == "postgresql": url = request.getfixturevalue("postgres")          # a real server (tests/conftest.py)
     env = dict(os.environ, OMP_NUM_THREADS="1")
     hnn = lambda *a, **kw: subprocess.run([str(BIN/"hnn"), *a], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, **kw)
     assert hnn("hpo", "stage1", "--quick", "--workers", "0", "--storage", url, "--study", "k", "--trials", str(TARGET)).returncode == 0
-    full = url.replace(":///", f":///{tmp_path}/")
+    full = url.replace(":///", f":///{tmp_path}/") if ":///" in url else url
     rng, seen = random.Random(0), {}
     for i in range(KILLS):
         p = subprocess.Popen([str(BIN/"hnn"), "hpo", "worker", "--storage", url, "--study", "k", "--trials", "1", "--no-prune", "--heartbeat", "1"],
@@ -38,5 +39,5 @@ def test_twenty_kills_lose_nothing(tmp_path, url):
     for t in done:
         assert (Path(t.user_attrs["trial_dir"])/"predictions.parquet").exists() and (Path(t.user_attrs["trial_dir"])/"config.yaml").exists()
         if t.number in seen: assert seen[t.number] == t.value
-    print(f"{url}: {KILLS} kills, {len(st.trials)} trials in all, {len(done)} complete, "
+    print(f"{url.split(':')[0]}: {KILLS} kills, {len(st.trials)} trials in all, {len(done)} complete, "
           f"{sum(t.state.name == 'FAIL' for t in st.trials)} failed by kills and retried, {len(list(tmp_path.glob('study.log.torn-*')))} torn journal repairs")
