@@ -141,12 +141,14 @@ class DataConfig(Section):
 class FeatureConfig(Section):
     "Which named feature set to build."
     set: str = setting("core23", help="a registered feature set (features.available()), or several joined by '+', e.g. core23+regime+cross")
+    cs_norm: str = setting("none", choices=["none", "zscore", "rank"], help="cross-sectional normalisation of every feature per timestamp (Qlib's CSZScore / CSRank): levels shared by all symbols on a bar are removed, ranks kept")
 
 @dataclass
 class LabelConfig(Section):
     "What the model predicts."
     kind: str = setting("direction", choices=["direction", "forward_return", "triple_barrier"], help="label kind")
     horizon: int = setting(1, lo=1, hi=500, help="bars ahead (direction, forward_return)")
+    cs_norm: str = setting("none", choices=["none", "zscore", "rank"], help="cross-sectional normalisation of the regression target per timestamp; the direction label becomes 'beats the timestamp's cross-section' (the realised fwd_return stays raw)")
     profit_target: float = setting(0.03, lo=1e-6, hi=10.0, help="triple barrier: profit target as a fraction of the entry close")
     stop_loss: float = setting(0.03, lo=1e-6, hi=1.0, help="triple barrier: stop loss as a fraction of the entry close")
     max_hold: int = setting(20, lo=1, hi=10_000, help="triple barrier: time limit in bars")
@@ -179,6 +181,7 @@ class ModelConfig(Section):
     "Model architecture; the Hermite names are explained in 08_models."
     name: str = setting("mlp", help="registered model name: mlp, lstm, gru, patchtst, hermite (models.available())")
     hidden_dim: int = setting(64, lo=1, hi=4096, help="hidden width of the MLP/LSTM/GRU/PatchTST baselines")
+    hidden_dims: list[int] = setting([], help="the MLP's layer widths, e.g. [128, 64, 32] (empty: n_layers layers of hidden_dim)")
     n_layers: int = setting(2, lo=1, hi=16, help="hidden layers of the MLP")
     dropout: float = setting(0.1, lo=0.0, hi=0.9, help="dropout rate")
     feature_window: int = setting(1, lo=1, hi=512, help="bars in each input window (1: the current bar only)")
@@ -203,6 +206,12 @@ class ModelConfig(Section):
     lgbm_lambda_l1: float = setting(0.0, lo=0.0, hi=1000.0, help="LightGBM: L1 regularisation of leaf values")
     lgbm_lambda_l2: float = setting(0.0, lo=0.0, hi=1000.0, help="LightGBM: L2 regularisation of leaf values")
 
+    def validate(self, where=None):
+        super().validate(where)
+        bad = [w for w in self.hidden_dims if not 1 <= w <= 4096]
+        if bad: raise ConfigError(f"{where or 'ModelConfig'}.hidden_dims = {short(self.hidden_dims)}: every width must be in [1, 4096], got {bad[0]}")
+        return self
+
 @dataclass
 class TrainingConfig(Section):
     "Optimiser, schedule and stopping."
@@ -223,6 +232,10 @@ class TrainingConfig(Section):
     sharpe_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of minus the differentiable Sharpe of tanh(mu) positions")
     listnet_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the cross-sectional ListNet loss (per timestamp)")
     var_floor_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the variance floor against collapsed predictions")
+    asym_mse_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the asymmetric MSE of mu (errors of the wrong sign weighted 1 + asym_alpha)")
+    asym_alpha: float = setting(1.0, lo=0.0, hi=100.0, help="extra weight of wrong-sign errors in the asymmetric MSE")
+    batching: str = setting("rows", choices=["rows", "timestamps"], help="rows: batches of random rows; timestamps: batches of whole timestamps (every valid symbol at each), so the IC, rank-IC, Sharpe, ListNet and variance-floor terms are computed per day and averaged")
+    timestamps_per_batch: int = setting(32, lo=1, hi=100_000, help="timestamps in a batch when batching is 'timestamps' (batch_size is then unused)")
     pos_weight: str = setting("auto", help="BCE positive-class weight: 'auto' (negatives/positives of the training labels), 'none', or a number")
     scheduler: str = setting("none", choices=["none", "cosine", "plateau", "onecycle"], help="learning-rate schedule: cosine has a warm-up")
     warmup_epochs: int = setting(1, lo=0, hi=1000, help="warm-up epochs of the cosine schedule")
@@ -257,6 +270,8 @@ class StrategyConfig(Section):
     stop_loss: float = setting(0.0, lo=0.0, hi=1.0, help="stop loss from the entry price, fraction (0: off)")
     take_profit: float = setting(0.0, lo=0.0, hi=10.0, help="take profit from the entry price, fraction (0: off)")
     max_hold: int = setting(0, lo=0, help="close a position after this many bars (0: no limit)")
+    top_k: int|None = setting(None, lo=1, help="a cross-sectional portfolio: at each bar long the k symbols ranked highest by rank_by and (unless long-only) short the k lowest, fixed size; replaces the threshold gate (None: the gate)")
+    rank_by: str = setting("p_up", choices=["p_up", "mu"], help="what top_k ranks: P(up) or the predicted return / score mu")
 
 @dataclass
 class BacktestConfig(Section):

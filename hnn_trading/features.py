@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['register', 'available', 'info', 'per_symbol', 'build', 'valid_rows', 'ema', 'rsi', 'atr', 'zscore',
+__all__ = ['register', 'available', 'info', 'per_symbol', 'cross_sectional', 'build', 'valid_rows', 'ema', 'rsi', 'atr', 'zscore',
            'rolling_pct_rank', 'perturb_future']
 
 # %% ../nbs/03_features.ipynb #ef688629
@@ -49,8 +49,19 @@ def per_symbol(f:Callable) -> Callable:
     return g
 
 # %% ../nbs/03_features.ipynb #984d2fae
-def build(panel:pd.DataFrame, name:str="core23", exog:dict|None=None) -> pd.DataFrame:
-    "Build feature set `name` (or 'a+b') on `panel`; exogenous series (e.g. {'vix': Series}) are aligned as-of first."
+def cross_sectional(x:pd.DataFrame|pd.Series, kind:str="zscore") -> pd.DataFrame|pd.Series:
+    "Per-timestamp z-score (Qlib's CSZScore) or centred rank, (rank - 1/2)/n - 1/2 in (-1/2, 1/2) (CSRank), of every column; NaN stays NaN, a timestamp with one value or no spread gives 0. Causal: a bar's values use that bar's cross-section only."
+    if kind == "none": return x
+    if kind not in ("zscore", "rank"): raise ValueError(f"cross-sectional normalisation {kind!r}; choose none, zscore or rank")
+    g = x.groupby(level="timestamp", sort=False)
+    if kind == "rank": out = (g.rank() - 0.5) / g.transform("count") - 0.5     # ranks 1..n to (i - 1/2)/n - 1/2: symmetric about 0, ties share
+    else:
+        sd = g.transform("std")
+        out = (x - g.transform("mean")) / sd.where(sd > 1e-12)
+    return out.fillna(0.0).where(x.notna())
+
+def build(panel:pd.DataFrame, name:str="core23", exog:dict|None=None, cs_norm:str="none") -> pd.DataFrame:
+    "Build feature set `name` (or 'a+b') on `panel`; exogenous series (e.g. {'vix': Series}) are aligned as-of first; `cs_norm` normalises every feature per timestamp (features.cs_norm)."
     from hnn_trading.data import align_exog
     parts = _parts(name)
     needs = {n for p in parts for n in _REGISTRY[p]["needs"]}
@@ -62,8 +73,8 @@ def build(panel:pd.DataFrame, name:str="core23", exog:dict|None=None) -> pd.Data
     out = pd.concat(frames, axis=1)
     dup = out.columns[out.columns.duplicated()]
     if len(dup): raise ValueError(f"feature set {name!r}: columns {list(dup)} appear in more than one part")
-    out = out.astype("float64").replace([np.inf, -np.inf], np.nan)
-    out.attrs.update(feature_set=name, version=info(name)["version"], warmup_rows=int(out.isna().any(axis=1).sum()))
+    out = cross_sectional(out.astype("float64").replace([np.inf, -np.inf], np.nan), cs_norm)
+    out.attrs.update(cs_norm=cs_norm, feature_set=name, version=info(name)["version"], warmup_rows=int(out.isna().any(axis=1).sum()))
     return out
 
 def valid_rows(feats:pd.DataFrame) -> np.ndarray:

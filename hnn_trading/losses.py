@@ -10,7 +10,7 @@ from .hermite import Density
 # %% auto #0
 __all__ = ['auto_pos_weight', 'bce', 'focal', 'bce_prob', 'focal_prob', 'huber', 'mse', 'density_nll', 'sign_hinge',
            'asymmetric_mse', 'sharpe_loss', 'ic_loss', 'soft_rank', 'soft_rank_ic_loss', 'listnet_loss',
-           'variance_floor', 'composite_loss']
+           'variance_floor', 'per_day', 'daily_sharpe_loss', 'composite_loss']
 
 # %% ../nbs/09_losses.ipynb #9c95fc3f
 def auto_pos_weight(y) -> float:
@@ -102,6 +102,21 @@ def variance_floor(mu, y, floor:float=0.1, eps:float=1e-8):
     "relu(floor - std(mu)/std(y))."
     return F.relu(floor - mu.std() / (y.std() + eps))
 
+def per_day(fn, mu, y, groups, min_rows:int=3):
+    "The mean over a batch's timestamps (groups: integer ids) of fn(mu, y) on each timestamp's rows; days with fewer than `min_rows` rows are skipped (0 when none is left)."
+    g = torch.unique(groups, return_inverse=True)[1]
+    days = [fn(mu[g == k], y[g == k]) for k in range(int(g.max()) + 1) if int((g == k).sum()) >= min_rows]
+    return torch.stack(days).mean() if days else mu.sum() * 0.0
+
+def daily_sharpe_loss(mu, y, groups, scale:float=1.0, eps:float=1e-8):
+    "Minus the Sharpe ratio, over a batch's days, of each day's long-short portfolio: positions tanh(mu/scale) less the day's mean, at unit gross."
+    g = torch.unique(groups, return_inverse=True)[1]; n = int(g.max()) + 1
+    z = lambda v: torch.zeros(n, dtype=mu.dtype, device=mu.device).index_add(0, g, v)
+    w = torch.tanh(mu / scale); cnt = z(torch.ones_like(w))
+    w = w - (z(w) / cnt)[g]
+    pnl = (z(w * y) / (z(w.abs()) + eps))[cnt >= 2]
+    return -pnl.mean() / (pnl.std() + eps) if len(pnl) > 1 else mu.sum() * 0.0
+
 # %% ../nbs/09_losses.ipynb #8f127a99
 def composite_loss(out:dict, y, r, tcfg, mcfg=None, pos_weight:float|None=None, groups=None):
     "The weighted training loss; y: 0/1 labels, r: (standardised) returns; tcfg: TrainingConfig, mcfg: ModelConfig."
@@ -119,10 +134,13 @@ def composite_loss(out:dict, y, r, tcfg, mcfg=None, pos_weight:float|None=None, 
         loss = loss + tcfg.cls_weight * (focal_prob(out["p_up"], y, tcfg.focal_gamma, pos_weight) if tcfg.classification_loss == "focal" else bce_prob(out["p_up"], y, pos_weight))
     if tcfg.unc_weight: loss = loss + tcfg.unc_weight * density_nll(out, r, density)
     if tcfg.sign_hinge_weight: loss = loss + tcfg.sign_hinge_weight * sign_hinge(out["mu"], out["sigma"], r)
-    if tcfg.ic_weight: loss = loss + tcfg.ic_weight * ic_loss(out["mu"], r)
-    if tcfg.rank_ic_weight: loss = loss + tcfg.rank_ic_weight * soft_rank_ic_loss(out["mu"], r)
-    if tcfg.sharpe_weight: loss = loss + tcfg.sharpe_weight * sharpe_loss(out["mu"], r)
-    if tcfg.var_floor_weight: loss = loss + tcfg.var_floor_weight * variance_floor(out["mu"], r)
+    if getattr(tcfg, "asym_mse_weight", 0): loss = loss + tcfg.asym_mse_weight * asymmetric_mse(out["mu"], r, tcfg.asym_alpha)
+    daily = getattr(tcfg, "batching", "rows") == "timestamps" and groups is not None     # whole timestamps in the batch: the cross-sectional terms per day
+    term = (lambda fn: per_day(fn, out["mu"], r, groups)) if daily else (lambda fn: fn(out["mu"], r))
+    if tcfg.ic_weight: loss = loss + tcfg.ic_weight * term(ic_loss)
+    if tcfg.rank_ic_weight: loss = loss + tcfg.rank_ic_weight * term(soft_rank_ic_loss)
+    if tcfg.sharpe_weight: loss = loss + tcfg.sharpe_weight * (daily_sharpe_loss(out["mu"], r, groups) if daily else sharpe_loss(out["mu"], r))
+    if tcfg.var_floor_weight: loss = loss + tcfg.var_floor_weight * term(variance_floor)
     if tcfg.listnet_weight:
         if groups is None: raise ValueError("listnet_weight > 0 needs timestamp groups for the batch")
         loss = loss + tcfg.listnet_weight * listnet_loss(out["mu"], r, groups)

@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 __all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
            'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
            'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'skill_metrics', 'threshold_grid',
-           'pr_curve', 'regression_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
+           'pr_curve', 'regression_metrics', 'daily_ic', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf:float, periods_per_year:int) -> float:
@@ -167,6 +167,21 @@ def regression_metrics(y, yhat) -> dict:
     return dict(mae=float(np.abs(e).mean()), rmse=rmse, r2=float(1 - np.sum(e ** 2) / np.sum((y - y.mean()) ** 2)),
                 ic=np.nan if const else float(np.corrcoef(yh, y)[0, 1]), rank_ic=np.nan if const else float(spearmanr(yh, y)[0]),
                 rmse_vs_naive=rmse / float(np.sqrt(np.mean(y ** 2))), scale=float(yh.std() / y.std()) if y.std() > 0 else np.nan, n=int(len(y)))
+
+def daily_ic(timestamps, yhat, y, min_rows:int=3) -> dict:
+    "IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged: means, standard errors (std / sqrt(days)), t-stats and the days counted (those with >= `min_rows` values and some spread)."
+    d = pd.DataFrame(dict(t=np.asarray(timestamps), a=np.asarray(yhat, float), b=np.asarray(y, float))).dropna()
+    d = d[d.groupby("t")["a"].transform("size") >= min_rows]
+    d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
+    g = d.groupby("t")
+    ok = (g["a"].transform("std") > 0) & (g["b"].transform("std") > 0)
+    g = d[ok].groupby("t")
+    ic, ric = g[["a", "b"]].corr().xs("a", level=1)["b"], g[["ra", "rb"]].corr().xs("ra", level=1)["rb"]
+    out = dict(days=int(len(ic)))
+    for k, v in (("ic", ic), ("rank_ic", ric)):
+        se = float(v.std() / np.sqrt(len(v))) if len(v) > 1 else np.nan
+        out.update({f"daily_{k}": float(v.mean()) if len(v) else np.nan, f"daily_{k}_se": se, f"daily_{k}_t": float(v.mean() / se) if se and se > 0 else np.nan})
+    return out
 
 # %% ../nbs/11_metrics.ipynb #6c3d4741
 def sharpe_se(returns, periods_per_year:int=252) -> float:

@@ -54,12 +54,13 @@ class _Base(nn.Module):
 
 # %% ../nbs/08_models.ipynb #7cf3cadb
 class MLP(_Base):
-    "Feed-forward baseline on the flattened window: n_layers x (Linear, GELU, Dropout), then the heads."
-    def __init__(self, n_features, window=1, hidden_dim=64, n_layers=2, dropout=0.1, prob_source="logit", density="gaussian", n_assets=0, asset_emb_dim=0):
+    "Feed-forward baseline on the flattened window: one (Linear, GELU, Dropout) per width of `hidden_dims` (default: n_layers x hidden_dim), then the heads."
+    def __init__(self, n_features, window=1, hidden_dim=64, n_layers=2, dropout=0.1, prob_source="logit", density="gaussian", n_assets=0, asset_emb_dim=0,
+                 hidden_dims=None):
         super().__init__()
         d = n_features * window + self._init_assets(n_assets, asset_emb_dim)
         layers = []
-        for _ in range(n_layers): layers += [nn.Linear(d, hidden_dim), nn.GELU(), nn.Dropout(dropout)]; d = hidden_dim
+        for w in (hidden_dims or [hidden_dim] * n_layers): layers += [nn.Linear(d, w), nn.GELU(), nn.Dropout(dropout)]; d = w
         self.trunk, self.heads = nn.Sequential(*layers), DistHeads(d, prob_source, density, dropout)
     def forward(self, x, asset=None):
         return self.heads(self.trunk(self._with_asset(x.flatten(1), asset)))
@@ -141,7 +142,7 @@ def build(cfg, n_features:int, n_assets:int=0, window:int|None=None) -> nn.Modul
 _common = lambda c, na: dict(dropout=c.dropout, prob_source=c.prob_source, density=c.density, n_assets=na, asset_emb_dim=c.asset_emb_dim)
 
 @register("mlp")
-def _mlp(c, nf, na=0): return MLP(nf, c.feature_window, c.hidden_dim, c.n_layers, **_common(c, na))
+def _mlp(c, nf, na=0): return MLP(nf, c.feature_window, c.hidden_dim, c.n_layers, **_common(c, na), hidden_dims=list(c.hidden_dims))
 @register("lstm")
 def _lstm(c, nf, na=0): return RNN(nf, "lstm", c.hidden_dim, 1, **_common(c, na))
 @register("gru")

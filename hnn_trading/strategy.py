@@ -9,8 +9,8 @@ from numba import njit
 from scipy.stats import norm
 
 # %% auto #0
-__all__ = ['SIZINGS', 'kelly_binary', 'kelly_fractional', 'signal_weights', 'check_exit', 'target_weights', 'wide_predictions',
-           'positions', 'backtest_kwargs']
+__all__ = ['SIZINGS', 'kelly_binary', 'kelly_fractional', 'signal_weights', 'check_exit', 'top_k_weights', 'target_weights',
+           'wide_predictions', 'positions', 'backtest_kwargs']
 
 # %% ../nbs/13_strategy.ipynb #784290aa
 def kelly_binary(p, mu, sigma):
@@ -83,9 +83,24 @@ def check_exit(strategy_config):
     if s.exit_threshold is not None and s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin):
         raise ValueError(f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}")
 
+def top_k_weights(score:np.ndarray, k:int, long_only:bool=True) -> np.ndarray:
+    "+1 for the k highest scores of each row (time), -1 for the k lowest unless `long_only`, 0 elsewhere; NaN scores are never picked, and a row with fewer than 2k scores splits what it has."
+    S = np.asarray(score, dtype="float64"); out = np.zeros(S.shape)
+    n = (~np.isnan(S)).sum(1)
+    r = np.argsort(np.argsort(np.where(np.isnan(S), np.inf, S), axis=1, kind="stable"), axis=1, kind="stable")   # 0 = lowest; NaN last
+    kk = np.minimum(k, n // 2 if not long_only else n)[:, None]
+    out[(r >= n[:, None] - kk) & (r < n[:, None])] = 1.0
+    if not long_only: out[r < kk] = -1.0
+    return out
+
 def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_cap:float=1.0, long_only:bool=True) -> np.ndarray:
-    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only)."
-    s = strategy_config; check_exit(s)
+    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only). With strategy.top_k, a top-k long (and bottom-k short) portfolio by P(up) or mu instead."
+    s = strategy_config
+    if getattr(s, "top_k", None):
+        if s.rank_by == "mu" and mu is None: raise ValueError("strategy.rank_by 'mu' needs the predicted mu (predictions without a mu column)")
+        score = np.where(np.isnan(p), np.nan, mu if s.rank_by == "mu" else p)
+        return top_k_weights(score, s.top_k, long_only) * (position_cap * s.scale)
+    check_exit(s)
     kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
     F = signal_weights(p, s.threshold, s.confidence_margin, **kw)
     if s.exit_threshold is not None:
@@ -115,7 +130,8 @@ def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None,
 
 def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0, long_only:bool=True) -> pd.DataFrame:
     "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
-    p, mu, sg = wide_predictions(predictions, None if strategy_config.mu_threshold is not None else strategy_config.sizing)   # the mu gate needs mu
+    need_mu = strategy_config.mu_threshold is not None or (getattr(strategy_config, "top_k", None) and strategy_config.rank_by == "mu")
+    p, mu, sg = wide_predictions(predictions, None if need_mu else strategy_config.sizing)   # the mu gate and a ranking by mu need mu
     vals = lambda f: None if f is None else f.values
     return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap, long_only), index=p.index, columns=p.columns)
 

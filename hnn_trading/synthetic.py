@@ -19,9 +19,10 @@ def _markov_chain(rng, n, n_states, p_stay, start=0):
 # %% ../nbs/02_synthetic.ipynb #8b3d1996
 def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strength:float=0.0, seed:int=0,
                 start="2022-01-03", sigma:float=0.006, market_sigma:float=0.004, vol_ratio:float=2.5,
-                p_stay:float=0.995, drift:float=0.00005) -> tuple[pd.DataFrame, dict]:
-    "A synthetic panel (MultiIndex timestamp UTC x symbol; OHLCV) and its ground truth (signal, IC, regimes, betas)."
+                p_stay:float=0.995, drift:float=0.00005, cross_section:float=0.0) -> tuple[pd.DataFrame, dict]:
+    "A synthetic panel (MultiIndex timestamp UTC x symbol; OHLCV) and its ground truth (signal, IC, regimes, betas). `cross_section` w in [0, 1): the signal is sqrt(w) x a level shared by every symbol on the bar + sqrt(1 - w) x a part of its own; only its own part predicts the symbol's return, and the shared level predicts the market's next return with the opposite sign: ranks matter, levels mislead."
     if not 0 <= signal_strength < 1: raise ValueError(f"signal_strength={signal_strength}: must be in [0, 1)")
+    if not 0 <= cross_section < 1: raise ValueError(f"cross_section={cross_section}: must be in [0, 1)")
     if n_symbols < 1 or n_bars < 2: raise ValueError(f"need n_symbols >= 1 and n_bars >= 2, got {n_symbols}, {n_bars}")
     rng = np.random.default_rng(seed)
     T, N, a = n_bars, n_symbols, signal_strength
@@ -31,10 +32,14 @@ def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strengt
     mkt = (np.array([-1.0, 0.0, 1.0])[trend_state] * drift + market_sigma * rng.standard_normal(T)) * vmult
     beta = rng.uniform(0.5, 1.5, N)
     sig_i = sigma * rng.uniform(0.7, 1.3, N)
-    s = rng.standard_normal((T, N))                         # signal known at bar t
+    s = own = rng.standard_normal((T, N))                   # signal known at bar t
     eps = rng.standard_normal((T, N))
     idio = np.empty((T, N)); idio[0] = eps[0]
-    idio[1:] = a * s[:-1] + np.sqrt(1 - a * a) * eps[1:]     # return at t+1 loads on the signal at t
+    idio[1:] = a * own[:-1] + np.sqrt(1 - a * a) * eps[1:]   # return at t+1 loads on the (symbol's own) signal at t
+    if cross_section:                                        # a shared level that misleads: it predicts the market, with the opposite sign
+        level = np.random.default_rng([seed, 1]).standard_normal(T)
+        s = np.sqrt(cross_section) * level[:, None] + np.sqrt(1 - cross_section) * own
+        mkt[1:] -= a * market_sigma * vmult[1:] * level[:-1]
     r = mkt[:, None] * beta + sig_i * vmult[:, None] * idio  # close-to-close log returns
     gap = 0.1 * sig_i * vmult[:, None] * rng.standard_normal((T, N))
     close = 100.0 * rng.uniform(0.5, 2.0, N) * np.exp(np.cumsum(r, axis=0))
@@ -57,6 +62,6 @@ def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strengt
                  ic_idio=float(np.corrcoef(s[:-1].ravel(), idio[1:].ravel())[0, 1]) if T > 2 else np.nan,
                  vol_regime=pd.Series(vol_state, index=t, name="vol_regime"),
                  trend_regime=pd.Series(trend_state - 1, index=t, name="trend_regime"),
-                 beta=pd.Series(beta, index=syms), sigma=pd.Series(sig_i, index=syms),
+                 beta=pd.Series(beta, index=syms), sigma=pd.Series(sig_i, index=syms), cross_section=cross_section,
                  log_returns=pd.DataFrame(r, index=t, columns=syms), seed=seed)
     return panel, truth

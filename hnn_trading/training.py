@@ -15,12 +15,13 @@ from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
 from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
-from .metrics import classification_metrics, skill_metrics, log_loss
+from .metrics import classification_metrics, skill_metrics, log_loss, daily_ic
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
-__all__ = ['seed_everything', 'resolve_device', 'make_scheduler', 'Calibrator', 'fit_calibrator', 'fit_fold', 'save_checkpoint',
-           'load_checkpoint', 'make_labels', 'WalkForwardResult', 'run_walk_forward', 'run_holdout']
+__all__ = ['seed_everything', 'resolve_device', 'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches',
+           'row_batches', 'layer_group', 'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels',
+           'WalkForwardResult', 'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed:int):
@@ -105,13 +106,36 @@ def _predict(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192)
     keys = outs[0].keys() if outs else ("mu", "sigma", "logit", "p_up")
     return {k: np.concatenate([o[k] for o in outs]) if outs else np.zeros(0, "float32") for k in keys}
 
+def timestamp_batches(rows:np.ndarray, tpos:np.ndarray, per_batch:int, gen:torch.Generator, limit:int|None=None) -> list:
+    "Batches of whole timestamps: the timestamps of `rows` (positions `tpos[rows]`) in a random order, `per_batch` at a time, each with every one of its rows; whole timestamps until `limit` rows (at least one)."
+    rows = np.asarray(rows); t = tpos[rows]; o = np.argsort(t, kind="stable"); rows = rows[o]
+    _, start, count = np.unique(t[o], return_index=True, return_counts=True)
+    perm = torch.randperm(len(start), generator=gen).numpy()
+    if limit is not None: perm = perm[:max(1, int(np.searchsorted(np.cumsum(count[perm]), limit, side="right")))]
+    return [np.concatenate([rows[start[k]:start[k] + count[k]] for k in perm[i:i + per_batch]]) for i in range(0, len(perm), per_batch)]
+
+def row_batches(rows:np.ndarray, batch_size:int, gen:torch.Generator, limit:int|None=None) -> list:
+    "Batches of `batch_size` rows drawn at random (at most `limit` rows in all)."
+    perm = torch.randperm(len(rows), generator=gen).numpy()[:limit]
+    return [rows[perm[i:i + batch_size]] for i in range(0, len(perm), batch_size)]
+
+def layer_group(name:str) -> str:
+    "The group a parameter belongs to for gradient norms: heads, trunk, or the encoder (everything before them)."
+    return "heads" if name.startswith("heads.") else "trunk" if name.startswith("trunk.") else "encoder"
+
 def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Generator, mcfg=None, device=torch.device("cpu"),
-             pos_weight:float|None=None, desc:str="", progress=False) -> tuple:
-    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch."
+             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None) -> tuple:
+    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps')."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
-    bs = tcfg.batch_size
+    bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
+    if by_time and tpos is None: raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
     spe = tcfg.samples_per_epoch or len(tr)
-    sched, per_batch = make_scheduler(opt, tcfg, math.ceil(min(len(tr), spe) / bs))
+    draw = (lambda rows: timestamp_batches(rows, tpos, tcfg.timestamps_per_batch, gen, tcfg.samples_per_epoch)) if by_time else (lambda rows: row_batches(rows, bs, gen, spe))
+    steps = len(timestamp_batches(tr, tpos, tcfg.timestamps_per_batch, torch.Generator().manual_seed(0), tcfg.samples_per_epoch)) if by_time else math.ceil(min(len(tr), spe) / bs)
+    sched, per_batch = make_scheduler(opt, tcfg, steps)
+    groups = {}
+    for name, prm in model.named_parameters():
+        if prm.requires_grad: groups.setdefault(layer_group(name), []).append(prm)
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
     if ca is not None and len(ca): _, yc, rc, _, gc = batch(ca); yc, rc = yc.float().cpu(), rc.float().cpu()
     outer = progress if hasattr(progress, "set_postfix") else None      # one bar per stage: the walk-forward's fold bar shows the epoch
@@ -119,19 +143,24 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
     for ep in bar:
         frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
         rows = tr[int(round((1 - frac) * len(tr))):] if frac < 1 else tr          # the most recent share of training rows
-        model.train(); tot, gn = 0.0, 0.0
-        perm = torch.randperm(len(rows), generator=gen).numpy()[:spe]         # training.samples_per_epoch: a fresh random draw each epoch
-        n = len(perm)
-        for i in range(0, n, bs):
-            x, y, r, a, g = batch(rows[perm[i:i + bs]])
+        model.train(); tot, gn, n, n_ts = 0.0, 0.0, 0, 0
+        gsum = dict.fromkeys(groups, 0.0)
+        batches = draw(rows)                                                  # a fresh random draw each epoch (training.samples_per_epoch)
+        for b in batches:
+            x, y, r, a, g = batch(b)
             with _autocast(device, tcfg): out = model(x, a)
             loss = composite_loss({k: (v.float() if v is not None else None) for k, v in out.items()}, y, r, tcfg, mcfg, pos_weight, g)
             if not torch.isfinite(loss): raise FloatingPointError(f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs")
             opt.zero_grad(set_to_none=True); loss.backward()
+            for k, ps in groups.items():                                      # before clipping: what each part of the net receives
+                gr = [q.grad for q in ps if q.grad is not None]
+                if gr: gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
             gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf"))
-            opt.step(); tot += loss.item() * len(y); gn = max(gn, float(gnorm))
+            opt.step(); tot += loss.item() * len(y); gn = max(gn, float(gnorm)); n += len(b)
+            n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
             if per_batch: sched.step()
-        h = dict(epoch=ep, train_loss=tot / n, lr=opt.param_groups[0]["lr"], grad_norm=gn, train_rows=n)
+        h = dict(epoch=ep, train_loss=tot / n, lr=opt.param_groups[0]["lr"], grad_norm=gn, train_rows=n, rows_per_timestamp=n / max(n_ts, 1),
+                 **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()})
         if ca is not None and len(ca):
             p = _predict(model, batch, ca, device, tcfg.amp)
             with torch.no_grad():
@@ -213,10 +242,14 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
     panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward (pass every bar)
     if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
         warnings.warn(f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; {c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})")
-    feats = feats_mod.build(panel, c.features.set, exog=exog)
+    feats = feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm)
     labs = make_labels(panel, c.labels)
     X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
     if c.labels.kind == "forward_return": y = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
+    r_fit = r                                                     # the regression target the losses see; predictions keep the realised return
+    if c.labels.cs_norm != "none":
+        r_fit = feats_mod.cross_sectional(labs["fwd_return"], c.labels.cs_norm).values
+        y = np.where(np.isnan(r_fit), np.nan, (r_fit > 0).astype(float))                # P(up) becomes P(beats the bar's cross-section)
     tpos, uniq = time_positions(panel.index)
     sc = c.splits
     splitter = RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, labs.attrs["horizon"] if sc.purge is None else sc.purge,
@@ -236,24 +269,24 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         va = np.flatnonzero(np.isin(tpos, f.val) & ds.valid)
         if len(tr) < 10: raise ValueError(f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds")
         scaler = Scaler().fit(ds.feature_rows(tr))
-        s_y = 1.0 if legacy else (float(np.std(r[tr])) or 1.0)
+        s_y = 1.0 if legacy else (float(np.std(r_fit[tr])) or 1.0)
         gen = seed_everything(c.seed + f.k)
         Xt = ds.tensor(scaler, device)
         Y = torch.as_tensor(np.nan_to_num(y), dtype=torch.float32, device=device)
-        R = torch.as_tensor(np.nan_to_num(r / s_y), dtype=torch.float32, device=device)
+        R = torch.as_tensor(np.nan_to_num(r_fit / s_y), dtype=torch.float32, device=device)
         def batch(rows, Xt=Xt, Y=Y, R=R):
             i = torch.as_tensor(rows, device=device)
             return ds.batch(Xt, rows), Y[i], R[i], A[i], G[i]
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window).to(device)
-            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}", wbar if show else False)
+            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}", wbar if show else False, tpos)
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window)
             model.kw["random_state"] = c.seed + f.k
-            model.fit(flat(tr), y[tr], r[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r[ca] / s_y)
+            model.fit(flat(tr), y[tr], r_fit[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r_fit[ca] / s_y)
             hist, best_epoch = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})], 1
             predict = lambda rows: model.predict(flat(rows)) if len(rows) else dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
         cal = fit_calibrator(predict(ca)["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator()
@@ -272,7 +305,9 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
                               **{f"val_{k}": v for k, v in m.items()}, history=hist))
         if on_fold is not None: on_fold(f.k, out_folds[-1])
     P = pd.concat(preds, ignore_index=True)
-    return WalkForwardResult(out_folds, P, classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"]), c)
+    m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
+    if len(ds.symbols) >= 3: m |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"])       # cross-sectional skill: per bar, then averaged
+    return WalkForwardResult(out_folds, P, m, c)
 
 # %% ../nbs/10_training.ipynb #bf58924f
 def run_holdout(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None, checkpoint_dir=None) -> WalkForwardResult|None:

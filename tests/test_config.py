@@ -43,7 +43,7 @@ def _random_overrides():
             elif isinstance(v, int) and md.get("lo") is not None:
                 opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.integers(int(md["lo"]), int(md["hi"]) if md.get("hi") is not None else 10**6)))
             elif isinstance(v, float) and md.get("lo") is not None and md.get("hi") is not None:
-                opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.floats(md["lo"], md["hi"], allow_nan=False)))
+                opts.append(st.tuples(st.just(f"{s}.{f.name}"), st.floats(md["lo"], md["hi"], allow_nan=False, allow_subnormal=False)))
     return st.lists(st.one_of(*opts), max_size=12).map(dict)
 
 @settings(max_examples=60, deadline=None)

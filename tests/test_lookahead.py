@@ -38,6 +38,21 @@ def test_features_ignore_the_future(name, fset, frac, seed):
     pd.testing.assert_frame_equal(a[past], b[past], check_exact=True)
 
 @pytest.mark.parametrize("name", ["bundled", "synthetic"])
+@pytest.mark.parametrize("cs", ["zscore", "rank"])
+@settings(**HS)
+@given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6), h=st.integers(1, 10))
+def test_cross_sectional_features_and_targets_ignore_the_future(name, cs, frac, seed, h):
+    "features.cs_norm and labels.cs_norm: a bar's normalised features use that bar's cross-section only; a normalised target is fixed once every label of its bar is known."
+    panel = PANELS[name]; cut = _cut(panel, frac); fut = perturb_future(panel, cut, seed)
+    a, b = features.build(panel, "core23+cross", cs_norm=cs), features.build(fut, "core23+cross", cs_norm=cs)
+    past = a.index.get_level_values("timestamp") <= cut
+    pd.testing.assert_frame_equal(a[past], b[past], check_exact=True)
+    la, lb = labels.make(panel, "forward_return", h), labels.make(fut, "forward_return", h)
+    known = (la["known_at"] <= cut).values
+    ta, tb = features.cross_sectional(la["fwd_return"], cs), features.cross_sectional(lb["fwd_return"], cs)
+    pd.testing.assert_series_equal(ta[known], tb[known], check_exact=True)
+
+@pytest.mark.parametrize("name", ["bundled", "synthetic"])
 @pytest.mark.parametrize("kind", labels.KINDS)
 @settings(**HS)
 @given(frac=st.floats(0.05, 0.95), seed=st.integers(0, 10**6), h=st.integers(1, 10))
