@@ -123,6 +123,7 @@ def _print_result(res):
 @subcommand("run", "run the pipeline for a YAML config", _run_args, examples="""
 hnn run --config configs/demo.yaml --run-id my-run               # -> reports/my-run/
 hnn run --config configs/es_vix28.yaml --set training.epochs=5   # S&P 500 + VIX features
+hnn run --config configs/cross_section.yaml --run-id cross-section   # 50 symbols ranked every day: PatchTST + HermiteNet, top-5 long-short
 """)
 def cmd_run(ns):
     "Run data -> features -> labels -> walk-forward -> strategy -> backtest -> reports for a config."
@@ -472,7 +473,7 @@ def _best_args(p):
     p.add_argument("--trial", type=int, default=None, help="stage-1 trial number (default: the best score; with --stage2, the trial whose strategy has the best deflated Sharpe)")
     p.add_argument("--stage2", action="store_true", help="apply the strategy `hnn hpo stage2` found for that trial (stage2.json in the study folder)")
     p.add_argument("--ensemble", type=int, default=None, metavar="K", help="re-run the K best trials (each with its stage-2 strategy under --stage2) and evaluate their ensemble")
-    p.add_argument("--weighting", default="auc", help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic (default auc)")
+    p.add_argument("--weighting", default="auc", help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic, daily_ic, daily_rank_ic (default auc)")
     p.add_argument("--output-dir", default="reports", help="folder that receives the run folder")
     p.add_argument("--run-id", default=None, help="name of the run folder (default: <study>-trial<N>, or <study>-top<K>)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")

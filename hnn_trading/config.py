@@ -301,7 +301,7 @@ class HPOConfig(Section):
 class EnsembleConfig(Section):
     "Several models trained on the same folds, their predictions combined with weights from their out-of-fold metrics."
     models: list[str] = setting([], help="model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this config's other settings")
-    weighting: str = setting("mean", choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic"], help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's)")
+    weighting: str = setting("mean", choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic"], help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged")
 
 @dataclass
 class ReportConfig(Section):

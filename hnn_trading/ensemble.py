@@ -6,14 +6,14 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
-from .metrics import classification_metrics, skill_metrics
+from .metrics import classification_metrics, skill_metrics, daily_ic
 from .training import WalkForwardResult
 
 # %% auto #0
 __all__ = ['WEIGHTINGS', 'member_weights', 'combine', 'ensemble_result']
 
 # %% ../nbs/14c_ensemble.ipynb #b8c36f90
-WEIGHTINGS = ("mean", "auc", "dir_acc", "f1", "ic", "rank_ic")
+WEIGHTINGS = ("mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic")
 
 def member_weights(metrics:dict, weighting:str="mean") -> dict:
     "Weights summing to 1 from each member's out-of-fold metrics {name: metrics}: equal, or the metric's edge over no skill (floored at 0)."
@@ -51,4 +51,5 @@ def ensemble_result(members:dict, weights:dict, config=None) -> WalkForwardResul
         folds.append({**{k: f[k] for k in ("fold", "train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")},
                       "members": ", ".join(f"{k} {w:.2f}" for k, w in weights.items()), **{f"val_{k}": v for k, v in m.items()}, "history": []})
     pooled = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
+    if P["symbol"].nunique() >= 3: pooled |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"])
     return WalkForwardResult(folds, P, pooled, config)

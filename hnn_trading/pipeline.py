@@ -59,6 +59,8 @@ class RunResult:
         rows = [("AUC", "auc", 1), ("DirAcc", "dir_acc", 1), ("total return", "total_return", 0), ("CAGR", "cagr", 0), ("Sharpe", "sharpe", 0),
                 ("Sharpe std. error", "sharpe_se", 0), ("PSR (Sharpe > 0)", "psr", 0), ("max drawdown", "max_drawdown", 0), ("trades", "trades", 0),
                 ("exposure", "exposure", 0), ("costs paid", "costs", 0)]
+        if "daily_rank_ic" in self.metrics["walk_forward"]:                 # several symbols: how well the model ranks each bar's cross-section
+            rows[2:2] = [("rank-IC per bar", "daily_rank_ic", 1), ("rank-IC per bar, std. error", "daily_rank_ic_se", 1)]
         return pd.DataFrame({c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
                              for c, (m, w) in cols.items()})
 

@@ -373,3 +373,21 @@ def test_campaigns_run_from_one_command(journey):
     assert all(t.value > -10 for t in s2.trials if t.state.name == "COMPLETE")          # no -10 penalties; infeasible trials keep their Sharpe
     sel = json.loads((lg/"models/lightgbm/selection.json").read_text())
     assert sel["trials"] == 20 if sel["chosen_by"].startswith("stage 2") else "stage2" in sel     # chosen by stage 2, or told why not
+
+def test_the_cross_sectional_demo_config(journey):
+    "`hnn run --config configs/cross_section.yaml` (sized: 1 epoch, 2 folds): both members on whole-day batches, weighted by their daily rank-IC, a top-5 long-short book."
+    ws, log = journey
+    d = ws/"reports"/"cross-section"
+    assert (d/"models"/"patchtst").is_dir() and (d/"models"/"hermite").is_dir() and (d/"ensemble.json").exists()
+    m = json.loads((d/"metrics.json").read_text())
+    wf = m["walk_forward"]
+    assert wf["days"] >= 250 and math.isfinite(wf["daily_rank_ic"]) and wf["daily_rank_ic_se"] > 0
+    h = json.loads((d/"models"/"patchtst"/"history.json").read_text())
+    ep = h["0"][0]                                                                 # fold 0, epoch 1
+    assert ep["rows_per_timestamp"] == 50 and ep["grad_norm_encoder"] > 0 and ep["grad_norm_heads"] > 0   # whole days; gradients per layer group
+    t = pd.read_csv(d/"trades.csv")
+    assert set(t["side"]) == {"long", "short"}
+    per_day = t.groupby(["entry_time", "side"]).size()
+    assert per_day.max() <= 5                                                      # top-5 and bottom-5 at most each day
+    out = _ran(log, "run", "configs/cross_section.yaml")[0]["out"]
+    assert "rank-IC per bar" in out
