@@ -129,6 +129,17 @@ def repair_journal(path) -> str|None:
     return (f"{path}: repaired {len(cut)} torn record(s) a killed writer left (line{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))}, "
             f"{sum(map(len, cut))} bytes); the cut bytes are in {backup.name}")
 
+class _RDBStorage(optuna.storages.RDBStorage):
+    "Optuna's RDB storage, where a RUNNING trial with no heartbeat at all (its worker died before the first) is stale once it started over the grace period ago."
+    def _get_stale_trial_ids(self, study_id:int) -> list:
+        from optuna.storages._rdb import models
+        from optuna.storages._rdb.storage import _create_scoped_session
+        out, old = super()._get_stale_trial_ids(study_id), time.time() - (self.grace_period or 2 * self.heartbeat_interval)
+        with _create_scoped_session(self.scoped_session, True) as s:       # Optuna skips these: they would stay RUNNING for ever
+            q = s.query(models.TrialModel).filter(models.TrialModel.state == optuna.trial.TrialState.RUNNING,
+                                                  models.TrialModel.study_id == study_id, ~models.TrialModel.heartbeats.any())
+            return out + [t.trial_id for t in q.all() if t.datetime_start and t.datetime_start.timestamp() < old and t.trial_id not in out]
+
 def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
     "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones)."
     if "***@" in url:                                                   # a redacted URL (a report's parameter cell): the real one is in the environment
@@ -149,8 +160,8 @@ def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
         import sqlalchemy.exc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try: return optuna.storages.RDBStorage(url, engine_kwargs=kw, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
-                                                   heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+            try: return _RDBStorage(url, engine_kwargs=kw, heartbeat_interval=heartbeat_interval, grace_period=grace_period,
+                                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
             except sqlalchemy.exc.SQLAlchemyError as e:                  # not a database, a server that does not answer, a wrong password
                 why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
                 raise ValueError(f"storage {shown}: cannot open it: {why}") from None

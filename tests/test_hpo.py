@@ -95,6 +95,24 @@ def test_a_killed_worker_loses_nothing_and_the_study_completes(hnn, tmp_path):
     assert {n: retried[0].params[n] for n in k} == k                # the retry keeps them, and samples only the rest
     assert len(after) == len(before) + 3
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_a_worker_killed_before_its_first_heartbeat_leaves_no_trial_running(hnn, tmp_path, db, request):
+    "Optuna fails only the trials whose heartbeat went stale: a worker killed between creating its trial and its first heartbeat left it RUNNING for ever."
+    url = f"sqlite:///{tmp_path}/study.db" if db == "sqlite" else request.getfixturevalue("postgres")
+    name = f"zombie-{tmp_path.name}"
+    _create(url, name, tmp_path/"trials")
+    plain = url.replace("postgresql://", "postgresql+psycopg2://")       # Optuna's own storage, no heartbeat thread
+    zombie = optuna.load_study(study_name=name, storage=plain).ask()   # what such a worker leaves: a RUNNING trial with no heartbeat row
+    time.sleep(4)                                                      # past the grace period (3 x 1 s heartbeat)
+    r = subprocess.run([hnn, "hpo", "worker", "--storage", url, "--study", name, "--no-prune", "--heartbeat", "1", "--trials", "1"],
+                       capture_output=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=600)
+    assert r.returncode == 0, r.stderr.decode()[-3000:]
+    st = optuna.load_study(study_name=name, storage=make_storage(url))
+    assert st.trials[zombie.number].state == optuna.trial.TrialState.FAIL
+    retried = [t for t in st.trials if t.system_attrs.get("failed_trial") == zombie.number]
+    assert len(retried) == 1 and retried[0].state == optuna.trial.TrialState.COMPLETE
+    assert [t.state.name for t in st.trials].count("RUNNING") == 0
+
 def test_exported_best_config_reproduces_its_trial(hnn, tmp_path):
     url = f"sqlite:///{tmp_path}/study.db"
     _create(url, "rep", tmp_path/"trials")
