@@ -86,7 +86,8 @@ class Section:
             if md.get("choices") and v not in md["choices"]:
                 raise ConfigError(f"{loc} = {short(v)} is not allowed; choose one of {list(md['choices'])}")
             if md.get("lo") is not None and v < md["lo"] or md.get("hi") is not None and v > md["hi"]:
-                raise ConfigError(f"{loc} = {short(v)} is out of range [{md.get('lo')}, {md.get('hi')}]")
+                lo, hi = md.get("lo"), md.get("hi")
+                raise ConfigError(f"{loc} = {short(v)} is out of range " + (f"[{lo}, {hi}]" if lo is not None and hi is not None else f"(must be >= {lo})" if lo is not None else f"(must be <= {hi})"))
         return self
 
     @classmethod
@@ -147,11 +148,23 @@ class FeatureConfig(Section):
 class LabelConfig(Section):
     "What the model predicts."
     kind: str = setting("direction", choices=["direction", "forward_return", "triple_barrier"], help="label kind")
-    horizon: int = setting(1, lo=1, hi=500, help="bars ahead (direction, forward_return)")
+    horizon: int = setting(1, lo=1, hi=500, help="bars ahead (direction, forward_return); with `horizons`, the one the strategy trades")
+    horizons: list[int] = setting([], help="several horizons in one model, e.g. [1, 5, 10, 20]: a mu, sigma and P(up) head per horizon, trained together, each reported; the purge uses the longest (empty: `horizon` alone)")
     cs_norm: str = setting("none", choices=["none", "zscore", "rank"], help="cross-sectional normalisation of the regression target per timestamp; the direction label becomes 'beats the timestamp's cross-section' (the realised fwd_return stays raw)")
     profit_target: float = setting(0.03, lo=1e-6, hi=10.0, help="triple barrier: profit target as a fraction of the entry close")
     stop_loss: float = setting(0.03, lo=1e-6, hi=1.0, help="triple barrier: stop loss as a fraction of the entry close")
     max_hold: int = setting(20, lo=1, hi=10_000, help="triple barrier: time limit in bars")
+
+    def validate(self, where=None):
+        super().validate(where)
+        w, hs = where or "LabelConfig", list(self.horizons)
+        if not hs: return self
+        bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 500]
+        if bad: raise ConfigError(f"{w}.horizons = {short(hs)}: every horizon must be a whole number of bars in [1, 500], got {short(bad[0])}")
+        if len(set(hs)) < len(hs): raise ConfigError(f"{w}.horizons = {short(hs)} names a horizon twice")
+        if self.kind == "triple_barrier": raise ConfigError(f"{w}.horizons: triple-barrier labels have one time limit (max_hold); use kind 'direction' or 'forward_return' with several horizons")
+        if self.horizon not in hs: raise ConfigError(f"{w}.horizon = {self.horizon} is not one of horizons {hs}: set labels.horizon to the one the strategy trades")
+        return self
 
 @dataclass
 class SplitConfig(Section):
@@ -371,6 +384,15 @@ class RunConfig(Section):
         txt = yaml.safe_dump(d, sort_keys=False, default_flow_style=False)
         if path is not None: atomic_write(path, txt)
         return txt
+
+    def validate(self, where=None):
+        super().validate(where)
+        s, b = self.strategy, self.backtest
+        if s.top_k and s.top_k * (1 if b.long_only else 2) > b.max_positions:
+            held = f"{s.top_k} long" if b.long_only else f"{s.top_k} long and {s.top_k} short"
+            raise ConfigError(f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over backtest.max_positions = {b.max_positions}: "
+                              f"the engine would silently drop some; raise backtest.max_positions or lower strategy.top_k")
+        return self
 
     def override(self, updates:dict) -> RunConfig:
         "A new config with dotted-key `updates` applied, e.g. {'model.name': 'lstm'}; unknown keys raise."

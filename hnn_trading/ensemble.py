@@ -6,7 +6,7 @@
 from __future__ import annotations
 import warnings
 import numpy as np, pandas as pd
-from .metrics import classification_metrics, skill_metrics, daily_ic
+from .metrics import classification_metrics, skill_metrics, walk_forward_metrics
 from .training import WalkForwardResult
 
 # %% auto #0
@@ -30,12 +30,13 @@ def member_weights(metrics:dict, weighting:str="mean") -> dict:
 
 # %% ../nbs/14c_ensemble.ipynb #4d1ebd46
 def combine(predictions:dict, weights:dict) -> pd.DataFrame:
-    "One prediction frame from the members' {name: frame}: weighted means of p_up, p_up_raw, mu, sigma on the first member's (timestamp, symbol) rows."
+    "One prediction frame from the members' {name: frame}: weighted means of p_up, p_up_raw, mu, sigma (and of each horizon's mu_h, sigma_h, p_up_h) on the first member's (timestamp, symbol) rows."
     names = list(predictions); first = predictions[names[0]]
     key = ["timestamp", "symbol"]
-    out = first[key + [c for c in ("fold", "label", "fwd_return") if c in first]].reset_index(drop=True)
+    hz = [c for c in first.columns if c.startswith(("label_h", "fwd_return_h"))]
+    out = first[key + [c for c in ("fold", "label", "fwd_return") if c in first] + hz].reset_index(drop=True)
     idx = pd.MultiIndex.from_frame(out[key])
-    for c in ("p_up", "p_up_raw", "mu", "sigma"):
+    for c in ("p_up", "p_up_raw", "mu", "sigma", *[c for c in first.columns if c.startswith(("mu_h", "sigma_h", "p_up_h"))]):
         if all(c in predictions[n] for n in names):
             out[c] = sum(weights[n] * predictions[n].set_index(key)[c].reindex(idx).to_numpy(dtype="float64") for n in names)
     return out
@@ -50,6 +51,5 @@ def ensemble_result(members:dict, weights:dict, config=None) -> WalkForwardResul
         m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
         folds.append({**{k: f[k] for k in ("fold", "train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")},
                       "members": ", ".join(f"{k} {w:.2f}" for k, w in weights.items()), **{f"val_{k}": v for k, v in m.items()}, "history": []})
-    pooled = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
-    if P["symbol"].nunique() >= 3: pooled |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"])
-    return WalkForwardResult(folds, P, pooled, config)
+    lc = config.labels if config is not None else None
+    return WalkForwardResult(folds, P, walk_forward_metrics(P, lc.cs_norm if lc else "none", (lc.max_hold if lc.kind == "triple_barrier" else lc.horizon) if lc else 1), config)

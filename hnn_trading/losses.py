@@ -119,7 +119,10 @@ def daily_sharpe_loss(mu, y, groups, scale:float=1.0, eps:float=1e-8):
 
 # %% ../nbs/09_losses.ipynb #8f127a99
 def composite_loss(out:dict, y, r, tcfg, mcfg=None, pos_weight:float|None=None, groups=None):
-    "The weighted training loss; y: 0/1 labels, r: (standardised) returns; tcfg: TrainingConfig, mcfg: ModelConfig."
+    "The weighted training loss; y: 0/1 labels, r: (standardised) returns; tcfg: TrainingConfig, mcfg: ModelConfig. Several horizons (y and r of one column each): the mean of each horizon's loss."
+    if y.dim() == 2:
+        one = lambda j: {k: (v[:, j] if v is not None and v.dim() > 1 else v) for k, v in out.items()}
+        return sum(composite_loss(one(j), y[:, j], r[:, j], tcfg, mcfg, pos_weight, groups) for j in range(y.shape[1])) / y.shape[1]
     density = getattr(mcfg, "density", "gaussian"); prob_source = getattr(mcfg, "prob_source", "logit")
     legacy = getattr(mcfg, "hermite_preset", "default") == "legacy" and getattr(mcfg, "name", "") == "hermite"
     cls = (lambda: focal(out["logit"], y, tcfg.focal_gamma, pos_weight)) if tcfg.classification_loss == "focal" else (lambda: bce(out["logit"], y, pos_weight))

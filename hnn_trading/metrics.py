@@ -10,7 +10,8 @@ import numpy as np, pandas as pd
 __all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
            'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
            'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'skill_metrics', 'threshold_grid',
-           'pr_curve', 'regression_metrics', 'daily_ic', 'sharpe_se', 'trading_metrics', 'reliability_table']
+           'pr_curve', 'regression_metrics', 'hac_se', 'daily_ic', 'mu_skill', 'horizons_of', 'horizon_skill',
+           'walk_forward_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf:float, periods_per_year:int) -> float:
@@ -168,8 +169,17 @@ def regression_metrics(y, yhat) -> dict:
                 ic=np.nan if const else float(np.corrcoef(yh, y)[0, 1]), rank_ic=np.nan if const else float(spearmanr(yh, y)[0]),
                 rmse_vs_naive=rmse / float(np.sqrt(np.mean(y ** 2))), scale=float(yh.std() / y.std()) if y.std() > 0 else np.nan, n=int(len(y)))
 
-def daily_ic(timestamps, yhat, y, min_rows:int=3) -> dict:
-    "IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged: means, standard errors (std / sqrt(days)), t-stats and the days counted (those with >= `min_rows` values and some spread)."
+def hac_se(x, lags:int=0) -> float:
+    "Standard error of the mean of a time series `x`, Newey-West with `lags` lags (Bartlett weights); lags=0: std / sqrt(n)."
+    x = np.asarray(x, float); n = len(x)
+    if n < 2: return np.nan
+    if lags <= 0: return float(x.std(ddof=1) / np.sqrt(n))
+    e = x - x.mean(); v = e @ e / n
+    for l in range(1, min(lags, n - 1) + 1): v += 2 * (1 - l / (lags + 1)) * (e[l:] @ e[:-l]) / n
+    return float(np.sqrt(max(v, 0) / (n - 1)))
+
+def daily_ic(timestamps, yhat, y, min_rows:int=3, lags:int=0) -> dict:
+    "IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged: means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread). `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE is Newey-West's with that many lags."
     d = pd.DataFrame(dict(t=np.asarray(timestamps), a=np.asarray(yhat, float), b=np.asarray(y, float))).dropna()
     d = d[d.groupby("t")["a"].transform("size") >= min_rows]
     d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
@@ -179,9 +189,40 @@ def daily_ic(timestamps, yhat, y, min_rows:int=3) -> dict:
     ic, ric = g[["a", "b"]].corr().xs("a", level=1)["b"], g[["ra", "rb"]].corr().xs("ra", level=1)["rb"]
     out = dict(days=int(len(ic)))
     for k, v in (("ic", ic), ("rank_ic", ric)):
-        se = float(v.std() / np.sqrt(len(v))) if len(v) > 1 else np.nan
+        se = hac_se(v.to_numpy(), lags)
         out.update({f"daily_{k}": float(v.mean()) if len(v) else np.nan, f"daily_{k}_se": se, f"daily_{k}_t": float(v.mean() / se) if se and se > 0 else np.nan})
     return out
+
+def mu_skill(timestamps, mu, target, horizon:int=1) -> dict:
+    "How well a predicted return `mu` forecasts `target` (a `horizon`-bar return): pooled IC and rank-IC, per bar (>= 3 rows) the IC and rank-IC with SE (Newey-West over horizon - 1 lags: overlapping returns) and t, RMSE against the zero forecast, prediction scale std(mu)/std(target) and whether it collapsed (< 0.05), DirAcc of sign(mu) against the majority-sign base rate."
+    t, mu, y = np.asarray(timestamps), np.asarray(mu, float), np.asarray(target, float)
+    m = ~(np.isnan(mu) | np.isnan(y)); t, mu, y = t[m], mu[m], y[m]
+    rm, nz = regression_metrics(y, mu), y != 0
+    return dict(ic=rm["ic"], rank_ic=rm["rank_ic"], rmse_vs_naive=rm["rmse_vs_naive"], scale=rm["scale"], collapsed=bool(rm["scale"] < 0.05),
+                dir_acc=float((np.sign(mu[nz]) == np.sign(y[nz])).mean()) if nz.any() else np.nan,
+                base_rate=float(max((y > 0).mean(), (y < 0).mean())) if len(y) else np.nan, n=int(len(y))) | daily_ic(t, mu, y, lags=horizon - 1)
+
+def horizons_of(predictions) -> list:
+    "The horizons of a multi-horizon prediction frame (its mu_h<h> columns), in order; [] for one horizon."
+    return sorted(int(c[4:]) for c in predictions.columns if c.startswith("mu_h") and c[4:].isdigit())
+
+def horizon_skill(predictions:pd.DataFrame, cs_norm:str="none") -> pd.DataFrame:
+    "mu_skill per horizon of a multi-horizon prediction frame (mu_h<h> against fwd_return_h<h>, per-timestamp normalised as the target was: `cs_norm`); one row per horizon."
+    from hnn_trading.features import cross_sectional
+    rows = {}
+    for h in horizons_of(predictions):
+        q = predictions.dropna(subset=[f"mu_h{h}", f"fwd_return_h{h}"])
+        y = q[f"fwd_return_h{h}"] if cs_norm == "none" else cross_sectional(q.set_index(["timestamp", "symbol"])[f"fwd_return_h{h}"], cs_norm).to_numpy()
+        rows[h] = mu_skill(q["timestamp"], q[f"mu_h{h}"], y, h)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("horizon")
+
+def walk_forward_metrics(predictions:pd.DataFrame, cs_norm:str="none", horizon:int=1) -> dict:
+    "The pooled metrics of out-of-fold predictions of a `horizon`-bar target: classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns), and each horizon's mu_skill (key 'horizons') when there are several."
+    P = predictions
+    m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
+    if P["symbol"].nunique() >= 3: m |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"], lags=horizon - 1)      # cross-sectional skill: per bar, then averaged
+    if horizons_of(P): m["horizons"] = {str(h): r for h, r in horizon_skill(P, cs_norm).to_dict(orient="index").items()}
+    return m
 
 # %% ../nbs/11_metrics.ipynb #6c3d4741
 def sharpe_se(returns, periods_per_year:int=252) -> float:

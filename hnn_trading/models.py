@@ -20,24 +20,31 @@ def _head(m, k, dropout):
     return nn.Sequential(nn.Linear(m, m), nn.GELU(), nn.Dropout(dropout), nn.Linear(m, k))
 
 class DistHeads(nn.Module):
-    "mu, sigma (or legacy log-variance), logit and density-shape heads; P(up) per prob_source."
+    "mu, sigma (or legacy log-variance), logit and density-shape heads; P(up) per prob_source. `n_horizons` > 1: each output gets a last axis of one column per horizon."
     def __init__(self, m:int, prob_source:str="logit", density:str="gaussian", dropout:float=0.1, snp_k:int=3,
-                 sigma_min:float=0.05, legacy:bool=False):
+                 sigma_min:float=0.05, legacy:bool=False, n_horizons:int=1):
         super().__init__()
         if prob_source not in PROB_SOURCES: raise ValueError(f"prob_source={prob_source!r}; choose one of {list(PROB_SOURCES)}")
         if density not in DENSITIES: raise ValueError(f"density={density!r}; choose one of {list(DENSITIES)}")
-        self.prob_source, self.density, self.sigma_min, self.legacy = prob_source, density, sigma_min, legacy
-        self.mu, self.sig, self.logit = _head(m, 1, dropout), _head(m, 1, dropout), _head(m, 1, dropout)
+        self.args = dict(m=m, prob_source=prob_source, density=density, dropout=dropout, snp_k=snp_k, sigma_min=sigma_min, legacy=legacy)
+        self.prob_source, self.density, self.sigma_min, self.legacy, self.n_horizons = prob_source, density, sigma_min, legacy, n_horizons
+        H = n_horizons
+        self.mu, self.sig, self.logit = _head(m, H, dropout), _head(m, H, dropout), _head(m, H, dropout)
         k = DENSITIES[density] if DENSITIES[density] is not None else snp_k
-        self.shape = _head(m, k, dropout) if k else None
+        self.shape = _head(m, k * H, dropout) if k else None
         if self.shape is not None: nn.init.zeros_(self.shape[-1].weight); nn.init.zeros_(self.shape[-1].bias)
 
     def forward(self, g):
-        mu, s, logit = self.mu(g)[..., 0], self.sig(g)[..., 0], self.logit(g)[..., 0]
+        H = self.n_horizons
+        one = (lambda v: v[..., 0]) if H == 1 else (lambda v: v)
+        mu, s, logit = one(self.mu(g)), one(self.sig(g)), one(self.logit(g))
         sigma = torch.exp(0.5 * s.clamp(-12, 5)) if self.legacy else self.sigma_min + F.softplus(s)
         shape = self.shape(g) if self.shape is not None else None
+        if shape is not None and H > 1: shape = shape.reshape(*shape.shape[:-1], H, -1)          # (batch, horizon, shape parameters)
         out = dict(mu=mu, sigma=sigma, logit=logit, shape=shape)
-        out["p_up"] = Density(self.density, mu, sigma, shape).p_up() if self.prob_source == "pdf" else torch.sigmoid(logit)
+        if self.prob_source != "pdf": out["p_up"] = torch.sigmoid(logit)
+        elif H == 1: out["p_up"] = Density(self.density, mu, sigma, shape).p_up()
+        else: out["p_up"] = torch.stack([Density(self.density, mu[..., j], sigma[..., j], None if shape is None else shape[..., j, :]).p_up() for j in range(H)], -1)
         if self.legacy: out["logvar"] = s.clamp(-12, 5)
         return out
 
@@ -131,13 +138,17 @@ def register(name:str):
 
 def available() -> list[str]: return sorted(_MODELS)
 
-def build(cfg, n_features:int, n_assets:int=0, window:int|None=None) -> nn.Module:
-    "Build the model a ModelConfig names for inputs of `window` bars x `n_features` (pass the dataset's; None: cfg.feature_window)."
+def build(cfg, n_features:int, n_assets:int=0, window:int|None=None, n_horizons:int=1) -> nn.Module:
+    "Build the model a ModelConfig names for inputs of `window` bars x `n_features` (pass the dataset's; None: cfg.feature_window), with heads for `n_horizons` horizons."
     if cfg.name not in _MODELS: raise ValueError(f"unknown model {cfg.name!r}; available: {available()}")
     if window is not None and window != cfg.feature_window:
         import dataclasses
         cfg = dataclasses.replace(cfg, feature_window=int(window))          # the window the data has, not a second reading of the config
-    return _MODELS[cfg.name](cfg, n_features, n_assets)
+    model = _MODELS[cfg.name](cfg, n_features, n_assets)
+    if n_horizons > 1:
+        if not isinstance(getattr(model, "heads", None), DistHeads): raise ValueError(f"model {cfg.name!r} has no distribution heads: it cannot predict several horizons")
+        model.heads = DistHeads(**model.heads.args, n_horizons=n_horizons)   # the same trunk, one column per horizon in every head
+    return model
 
 _common = lambda c, na: dict(dropout=c.dropout, prob_source=c.prob_source, density=c.density, n_assets=na, asset_emb_dim=c.asset_emb_dim)
 

@@ -72,12 +72,14 @@ def _ppy_source(config, panel) -> str:
 
 def preflight(c:RunConfig):
     "Check what a run needs before anything is written: the model, every feature set, the report templates and the ensemble members exist."
-    from hnn_trading.models import available as models
+    from hnn_trading.models import available as models, is_torch
     from hnn_trading.features import available as feature_sets
     from hnn_trading.reports import available_reports
     if c.model.name not in models(): raise ConfigError(f"model.name = {c.model.name!r} is not a model; available: {models()}")
     bad = [f for f in c.features.set.split("+") if f not in feature_sets()]
     if bad: raise ConfigError(f"features.set = {c.features.set!r}: unknown feature set(s) {bad}; available: {feature_sets()}")
+    if len(c.labels.horizons) > 1 and not is_torch(c.model.name):
+        raise ConfigError(f"labels.horizons = {c.labels.horizons}: several horizons need a neural model with heads (mlp, lstm, gru, patchtst, hermite); {c.model.name} predicts one")
     bad = [t for t in c.report.templates if t not in available_reports()]
     if bad: raise ConfigError(f"report.templates: unknown template(s) {bad}; available: {available_reports()}")
     _members(c)

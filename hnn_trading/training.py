@@ -15,7 +15,7 @@ from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
 from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
-from .metrics import classification_metrics, skill_metrics, log_loss, daily_ic
+from .metrics import classification_metrics, skill_metrics, log_loss, walk_forward_metrics
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
@@ -124,8 +124,8 @@ def layer_group(name:str) -> str:
     return "heads" if name.startswith("heads.") else "trunk" if name.startswith("trunk.") else "encoder"
 
 def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Generator, mcfg=None, device=torch.device("cpu"),
-             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None) -> tuple:
-    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps')."
+             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None, primary:int=0) -> tuple:
+    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary` column's."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
     if by_time and tpos is None: raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
@@ -137,6 +137,7 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
     for name, prm in model.named_parameters():
         if prm.requires_grad: groups.setdefault(layer_group(name), []).append(prm)
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
+    one = lambda v: v[:, primary] if v.ndim == 2 else v                 # the traded horizon's column
     if ca is not None and len(ca): _, yc, rc, _, gc = batch(ca); yc, rc = yc.float().cpu(), rc.float().cpu()
     outer = progress if hasattr(progress, "set_postfix") else None      # one bar per stage: the walk-forward's fold bar shows the epoch
     bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
@@ -166,8 +167,8 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
             with torch.no_grad():
                 ot = {k: torch.as_tensor(v) for k, v in p.items()}
                 cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
-            h.update(calib_loss=cl, calib_auc=classification_metrics(yc.numpy(), p["p_up"])["auc"],
-                     pred_scale=float(np.std(p["mu"]) / max(float(rc.std()), 1e-12)))
+            h.update(calib_loss=cl, calib_auc=classification_metrics(one(yc.numpy()), one(p["p_up"]))["auc"],
+                     pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)))
             if sched is not None and not per_batch: sched.step(cl)
             if cl < best - 1e-7: best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
             else: bad += 1
@@ -197,7 +198,7 @@ def load_checkpoint(path, device="cpu") -> dict:
     state = torch.load(path, map_location=device, weights_only=True)
     cfg = RunConfig.from_dict(yaml.safe_load(state["config"]))
     meta = state["meta"]
-    model = models_mod.build(cfg.model, meta["n_features"], meta.get("n_assets", 0), window=meta.get("window"))
+    model = models_mod.build(cfg.model, meta["n_features"], meta.get("n_assets", 0), window=meta.get("window"), n_horizons=len(meta.get("horizons", [0])))
     model.load_state_dict(state["weights"]); model.eval()
     sc = Scaler(state["scaler"]["mean"].numpy(), state["scaler"]["std"].numpy())
     return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=Calibrator(**meta.get("calibrator", {})))
@@ -208,6 +209,16 @@ def make_labels(panel, lcfg) -> pd.DataFrame:
     if lcfg.kind == "triple_barrier":
         return labels_mod.make(panel, "triple_barrier", profit_target=lcfg.profit_target, stop_loss=lcfg.stop_loss, max_hold=lcfg.max_hold)
     return labels_mod.make(panel, lcfg.kind, lcfg.horizon)
+
+def _horizon_targets(c, panel, labs) -> tuple:
+    "With several `labels.horizons`: the horizons, each one's realised forward return, its training target (per-timestamp normalised as `labels.cs_norm`) and direction label (columns), and the traded horizon's column; ([], None, None, None, 0) otherwise."
+    hs = list(c.labels.horizons)
+    if len(hs) < 2: return [], None, None, None, 0
+    if not models_mod.is_torch(c.model.name): raise ValueError(f"labels.horizons {hs}: several horizons need a neural model with heads; {c.model.name} predicts one")
+    RH = np.column_stack([labs["fwd_return"].values if h == c.labels.horizon else labels_mod.make(panel, "forward_return", h)["fwd_return"].values for h in hs])
+    FH = RH if c.labels.cs_norm == "none" else np.column_stack([feats_mod.cross_sectional(pd.Series(RH[:, j], index=panel.index), c.labels.cs_norm).values
+                                                                 for j in range(len(hs))])
+    return hs, RH, FH, np.where(np.isnan(FH), np.nan, (FH > 0).astype(float)), hs.index(c.labels.horizon)
 
 @dataclass
 class WalkForwardResult:
@@ -250,15 +261,16 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
     if c.labels.cs_norm != "none":
         r_fit = feats_mod.cross_sectional(labs["fwd_return"], c.labels.cs_norm).values
         y = np.where(np.isnan(r_fit), np.nan, (r_fit > 0).astype(float))                # P(up) becomes P(beats the bar's cross-section)
+    hs, RH, FH, YH, j0 = _horizon_targets(c, panel, labs)
     tpos, uniq = time_positions(panel.index)
     sc = c.splits
-    splitter = RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, labs.attrs["horizon"] if sc.purge is None else sc.purge,
+    splitter = RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, max(hs or [labs.attrs["horizon"]]) if sc.purge is None else sc.purge,
                                      sc.embargo, sc.min_train, sc.window)
     folds = splitter.split(len(uniq))
     device = resolve_device(c.training.device)
     show = c.training.progress if progress is None else progress
     ds = WindowDataset(feats, c.model.feature_window)
-    usable = ds.valid & ~np.isnan(y)
+    usable = ds.valid & ~np.isnan(y) & (~np.isnan(YH).any(1) if hs else True)     # every horizon's label known
     legacy = c.model.name == "hermite" and c.model.hermite_preset == "legacy"
     out_folds, preds = [], []
     ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
@@ -270,17 +282,19 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         if len(tr) < 10: raise ValueError(f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds")
         scaler = Scaler().fit(ds.feature_rows(tr))
         s_y = 1.0 if legacy else (float(np.std(r_fit[tr])) or 1.0)
+        if hs: s_y = np.ones(len(hs)) if legacy else np.array([float(np.std(FH[tr, j])) or 1.0 for j in range(len(hs))])     # one scale per horizon
         gen = seed_everything(c.seed + f.k)
         Xt = ds.tensor(scaler, device)
-        Y = torch.as_tensor(np.nan_to_num(y), dtype=torch.float32, device=device)
-        R = torch.as_tensor(np.nan_to_num(r_fit / s_y), dtype=torch.float32, device=device)
+        Y = torch.as_tensor(np.nan_to_num(YH if hs else y), dtype=torch.float32, device=device)
+        R = torch.as_tensor(np.nan_to_num((FH if hs else r_fit) / s_y), dtype=torch.float32, device=device)
         def batch(rows, Xt=Xt, Y=Y, R=R):
             i = torch.as_tensor(rows, device=device)
             return ds.batch(Xt, rows), Y[i], R[i], A[i], G[i]
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
-            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window).to(device)
-            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}", wbar if show else False, tpos)
+            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window, n_horizons=max(1, len(hs))).to(device)
+            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}",
+                                               wbar if show else False, tpos, primary=j0)
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
@@ -289,15 +303,22 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
             model.fit(flat(tr), y[tr], r_fit[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r_fit[ca] / s_y)
             hist, best_epoch = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})], 1
             predict = lambda rows: model.predict(flat(rows)) if len(rows) else dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
-        cal = fit_calibrator(predict(ca)["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator()
-        p = predict(va)
-        pf = pd.DataFrame(dict(timestamp=ts_col[va], symbol=sym_col[va], fold=f.k, mu=p["mu"] * s_y, sigma=p["sigma"] * s_y,
-                               p_up=cal(p["p_up"]), p_up_raw=p["p_up"], label=y[va], fwd_return=r[va]))
+        pc, p = predict(ca) if len(ca) else None, predict(va)
+        if hs:                                                   # a calibrator per horizon; the traded one's columns are the usual ones
+            cals = [fit_calibrator(pc["p_up"][:, j], YH[ca, j], c.training.calibration) if len(ca) else Calibrator() for j in range(len(hs))]
+            cal, p1, s1 = cals[j0], {k: v[:, j0] for k, v in p.items()}, s_y[j0]
+        else: cal, p1, s1 = fit_calibrator(pc["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator(), p, s_y
+        pf = pd.DataFrame(dict(timestamp=ts_col[va], symbol=sym_col[va], fold=f.k, mu=p1["mu"] * s1, sigma=p1["sigma"] * s1,
+                               p_up=cal(p1["p_up"]), p_up_raw=p1["p_up"], label=y[va], fwd_return=r[va]))
+        for j, h in enumerate(hs):
+            pf[f"mu_h{h}"], pf[f"sigma_h{h}"] = p["mu"][:, j] * s_y[j], p["sigma"][:, j] * s_y[j]
+            pf[f"p_up_h{h}"], pf[f"label_h{h}"], pf[f"fwd_return_h{h}"] = cals[j](p["p_up"][:, j]), YH[va, j], RH[va, j]
         preds.append(pf)
         m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
         if checkpoint_dir is not None and models_mod.is_torch(c.model.name):
             save_checkpoint(Path(checkpoint_dir)/f"fold{f.k}.pt", model, c, scaler,
-                            dict(n_features=X.shape[1], n_assets=len(ds.symbols), window=ds.window, s_y=s_y, fold=f.k, best_epoch=best_epoch,
+                            dict(n_features=X.shape[1], n_assets=len(ds.symbols), window=ds.window, s_y=np.atleast_1d(s_y).tolist() if hs else s_y,
+                                 horizons=hs or [c.labels.horizon], fold=f.k, best_epoch=best_epoch,
                                  columns=list(feats.columns), symbols=list(ds.symbols), calibrator=cal.to_dict()))
         out_folds.append(dict(fold=f.k, train_start=uniq[f.train[0]], train_end=uniq[f.train[-1]],
                               val_start=uniq[f.val[0]], val_end=uniq[f.val[-1]], n_train=len(tr), n_calib=len(ca), n_val=len(va),
@@ -305,9 +326,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
                               **{f"val_{k}": v for k, v in m.items()}, history=hist))
         if on_fold is not None: on_fold(f.k, out_folds[-1])
     P = pd.concat(preds, ignore_index=True)
-    m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
-    if len(ds.symbols) >= 3: m |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"])       # cross-sectional skill: per bar, then averaged
-    return WalkForwardResult(out_folds, P, m, c)
+    return WalkForwardResult(out_folds, P, walk_forward_metrics(P, c.labels.cs_norm, labs.attrs["horizon"]), c)
 
 # %% ../nbs/10_training.ipynb #bf58924f
 def run_holdout(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None, checkpoint_dir=None) -> WalkForwardResult|None:

@@ -63,3 +63,10 @@ def test_yaml_round_trip_is_exact(tmp_path_factory, ov):
 def test_bad_values(key, value, msg):
     with pytest.raises(ConfigError, match=re.escape(msg)) as e: RunConfig().override({key: value})
     assert key.split(".")[-1] in str(e.value)
+
+def test_a_top_k_book_must_fit_max_positions():
+    "strategy.top_k long and (unless long-only) k short positions each bar: more than backtest.max_positions would be dropped by the engine without a word."
+    with pytest.raises(ConfigError, match=re.escape("strategy.top_k = 6 holds 6 long and 6 short positions each bar, over backtest.max_positions = 10")):
+        RunConfig().override({"strategy.top_k": 6, "backtest.long_only": False, "backtest.max_positions": 10})
+    assert RunConfig().override({"strategy.top_k": 5, "backtest.long_only": False, "backtest.max_positions": 10}).strategy.top_k == 5
+    with pytest.raises(ConfigError, match=re.escape("backtest.max_positions = 0 is out of range (must be >= 1)")): RunConfig().override({"backtest.max_positions": 0})

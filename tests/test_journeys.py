@@ -375,7 +375,7 @@ def test_campaigns_run_from_one_command(journey):
     assert sel["trials"] == 20 if sel["chosen_by"].startswith("stage 2") else "stage2" in sel     # chosen by stage 2, or told why not
 
 def test_the_cross_sectional_demo_config(journey):
-    "`hnn run --config configs/cross_section.yaml` (sized: 1 epoch, 2 folds): both members on whole-day batches, weighted by their daily rank-IC, a top-5 long-short book."
+    "`hnn run --config configs/cross_section.yaml` (sized: 1 epoch, 2 folds): both members on whole-day batches, weighted by their daily rank-IC, a top-5 long-short book, a head per horizon (1, 5, 20 days) and the report's horizons section."
     ws, log = journey
     d = ws/"reports"/"cross-section"
     assert (d/"models"/"patchtst").is_dir() and (d/"models"/"hermite").is_dir() and (d/"ensemble.json").exists()
@@ -391,3 +391,10 @@ def test_the_cross_sectional_demo_config(journey):
     assert per_day.max() <= 5                                                      # top-5 and bottom-5 at most each day
     out = _ran(log, "run", "configs/cross_section.yaml")[0]["out"]
     assert "rank-IC per bar" in out
+    assert sorted(map(int, wf["horizons"])) == [1, 5, 20] and all(v["days"] > 200 for v in wf["horizons"].values())     # every horizon scored
+    P = pd.read_parquet(d/"predictions.parquet")
+    assert {"mu_h20", "p_up_h5", "fwd_return_h20"} <= set(P.columns) and (P["mu"] == P["mu_h1"]).all()    # the traded horizon is 1
+    r = _hnn(["report", "model_evaluation", "-p", "run_dir", "reports/cross-section"], cwd=ws)           # the sized run made the tearsheet only
+    assert r.returncode == 0, r.stderr[-2000:]
+    ev = (ws/re.search(r"html: (\S+)", r.stdout).group(1)).read_text()
+    assert 'id="Horizons"' in ev and "horizon 1 (traded)" in ev and "horizon 20" in ev
