@@ -185,6 +185,7 @@ def daily_ic(timestamps, yhat, y, min_rows:int=3, lags:int=0) -> dict:
     d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
     g = d.groupby("t")
     ok = (g["a"].transform("std") > 0) & (g["b"].transform("std") > 0)
+    if not ok.any(): return dict(days=0, **{f"daily_{k}{s}": np.nan for k in ("ic", "rank_ic") for s in ("", "_se", "_t")})   # no bar with a cross-section to rank
     g = d[ok].groupby("t")
     ic, ric = g[["a", "b"]].corr().xs("a", level=1)["b"], g[["ra", "rb"]].corr().xs("ra", level=1)["rb"]
     out = dict(days=int(len(ic)))

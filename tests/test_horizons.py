@@ -115,3 +115,10 @@ def test_the_per_bar_standard_error_of_overlapping_returns_is_honest():
         naive += abs(daily_ic(t, x.ravel(), y.ravel())["daily_rank_ic_t"]) > 2
         hac += abs(daily_ic(t, x.ravel(), y.ravel(), lags=h - 1)["daily_rank_ic_t"]) > 2
     assert naive / S > 0.4 and hac / S < 0.2, (naive / S, hac / S)
+
+def test_one_symbol_is_scored_without_a_cross_section():
+    "With one symbol there is no bar to rank: the per-bar rows are NaN over 0 bars, the pooled skill is still computed (the tutorial's report failed on this)."
+    from hnn_trading.metrics import mu_skill
+    rng = np.random.default_rng(0); a = rng.standard_normal(300)
+    m = mu_skill(pd.date_range("2020", periods=300), a, a + rng.standard_normal(300), horizon=5)
+    assert m["days"] == 0 and np.isnan(m["daily_rank_ic"]) and m["ic"] > 0.5 and m["n"] == 300
