@@ -78,8 +78,10 @@ def preflight(c:RunConfig):
     if c.model.name not in models(): raise ConfigError(f"model.name = {c.model.name!r} is not a model; available: {models()}")
     bad = [f for f in c.features.set.split("+") if f not in feature_sets()]
     if bad: raise ConfigError(f"features.set = {c.features.set!r}: unknown feature set(s) {bad}; available: {feature_sets()}")
-    if len(c.labels.horizons) > 1 and not is_torch(c.model.name):
-        raise ConfigError(f"labels.horizons = {c.labels.horizons}: several horizons need a neural model with heads (mlp, lstm, gru, patchtst, hermite); {c.model.name} predicts one")
+    if len(c.labels.horizons) > 1:
+        bad = [m for m in ([] if c.ensemble.models else [c.model.name]) + list(c.ensemble.models) if m in models() and not is_torch(m)]
+        if bad: raise ConfigError(f"labels.horizons = {c.labels.horizons}: several horizons need neural models with heads (mlp, lstm, gru, patchtst, hermite); "
+                                  f"{'ensemble.models has' if c.ensemble.models else 'model.name is'} {', '.join(bad)}, which predicts one")
     bad = [t for t in c.report.templates if t not in available_reports()]
     if bad: raise ConfigError(f"report.templates: unknown template(s) {bad}; available: {available_reports()}")
     _members(c)
