@@ -155,6 +155,11 @@ class LabelConfig(Section):
     stop_loss: float = setting(0.03, lo=1e-6, hi=1.0, help="triple barrier: stop loss as a fraction of the entry close")
     max_hold: int = setting(20, lo=1, hi=10_000, help="triple barrier: time limit in bars")
 
+    @property
+    def span(self) -> int:
+        "Bars until a label is known: the triple barrier's max_hold, else the (traded) horizon."
+        return self.max_hold if self.kind == "triple_barrier" else self.horizon
+
     def validate(self, where=None):
         super().validate(where)
         w, hs = where or "LabelConfig", list(self.horizons)

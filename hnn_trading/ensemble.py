@@ -52,4 +52,4 @@ def ensemble_result(members:dict, weights:dict, config=None) -> WalkForwardResul
         folds.append({**{k: f[k] for k in ("fold", "train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")},
                       "members": ", ".join(f"{k} {w:.2f}" for k, w in weights.items()), **{f"val_{k}": v for k, v in m.items()}, "history": []})
     lc = config.labels if config is not None else None
-    return WalkForwardResult(folds, P, walk_forward_metrics(P, lc.cs_norm if lc else "none", (lc.max_hold if lc.kind == "triple_barrier" else lc.horizon) if lc else 1), config)
+    return WalkForwardResult(folds, P, walk_forward_metrics(P, lc.cs_norm if lc else "none", lc.span if lc else 1), config)

@@ -207,14 +207,14 @@ def horizons_of(predictions) -> list:
     "The horizons of a multi-horizon prediction frame (its mu_h<h> columns), in order; [] for one horizon."
     return sorted(int(c[4:]) for c in predictions.columns if c.startswith("mu_h") and c[4:].isdigit())
 
-def horizon_skill(predictions:pd.DataFrame, cs_norm:str="none") -> pd.DataFrame:
-    "mu_skill per horizon of a multi-horizon prediction frame (mu_h<h> against fwd_return_h<h>, per-timestamp normalised as the target was: `cs_norm`); one row per horizon."
+def horizon_skill(predictions:pd.DataFrame, cs_norm:str="none", horizon:int=1) -> pd.DataFrame:
+    "mu_skill per horizon of out-of-fold predictions (mu_h<h> against fwd_return_h<h>; a one-horizon frame: mu against fwd_return, as `horizon`), the target per-timestamp normalised as it was trained: `cs_norm`; one row per horizon."
     from hnn_trading.features import cross_sectional
     rows = {}
-    for h in horizons_of(predictions):
-        q = predictions.dropna(subset=[f"mu_h{h}", f"fwd_return_h{h}"])
-        y = q[f"fwd_return_h{h}"] if cs_norm == "none" else cross_sectional(q.set_index(["timestamp", "symbol"])[f"fwd_return_h{h}"], cs_norm).to_numpy()
-        rows[h] = mu_skill(q["timestamp"], q[f"mu_h{h}"], y, h)
+    for h, (a, b) in ({h: (f"mu_h{h}", f"fwd_return_h{h}") for h in horizons_of(predictions)} or {horizon: ("mu", "fwd_return")}).items():
+        q = predictions.dropna(subset=[a, b])
+        y = q[b] if cs_norm == "none" else cross_sectional(q.set_index(["timestamp", "symbol"])[b], cs_norm).to_numpy()
+        rows[h] = mu_skill(q["timestamp"], q[a], y, h)
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("horizon")
 
 def walk_forward_metrics(predictions:pd.DataFrame, cs_norm:str="none", horizon:int=1) -> dict:

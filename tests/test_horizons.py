@@ -44,11 +44,12 @@ def test_every_horizon_is_predicted_and_labelled(wf, panel):
         assert np.array_equal(P[f"label_h{h}"].dropna(), (P[f"fwd_return_h{h}"].dropna() > 0).astype(float))
     assert P[[f"mu_h{h}" for h in HS]].corr().abs().min().min() < 0.999       # separate heads, not one number copied
 
-def test_the_purge_is_the_longest_horizon(wf, panel):
-    "No training or calibration label of a fold is known after its validation block starts: the purge is max(horizons) = 8 bars, not the traded 3."
+@pytest.mark.parametrize("horizons, gap", [(HS, 8), ([3], 3)])
+def test_the_purge_is_the_longest_horizon(panel, horizons, gap):
+    "Without a calibration slice, the bars between a fold's last training bar and its first validation bar are the purge: max(horizons) = 8 with several horizons, the traded 3 alone."
+    cfg = RunConfig().override(BASE | {"labels.horizons": horizons, "splits.calib_size": 0, "training.epochs": 1})
     t = panel.index.get_level_values("timestamp").unique()
-    for f in wf[0].folds:
-        assert t.get_loc(f["val_start"]) - t.get_loc(f["train_end"]) > 8
+    assert [t.get_loc(f["val_start"]) - t.get_loc(f["train_end"]) - 1 for f in _wf(cfg, panel).folds] == [gap, gap]
 
 def test_each_horizons_metrics_are_computed_from_its_predictions(wf):
     "The run's per-horizon rank-IC per bar, recomputed here from the prediction columns with scipy; scale and RMSE ratio likewise."
