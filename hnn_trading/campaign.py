@@ -89,7 +89,7 @@ def _study(camp, name, spec, base, panel, url, d, exog) -> tuple:
     "Run (or resume) one stage-1 study and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
     sd = d/"hpo"/name
-    s1 = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b))
+    s1 = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b), hpo=b.hpo)
     save_context(s1, b, space, sd)
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
     if left > 0:

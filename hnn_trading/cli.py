@@ -343,7 +343,7 @@ def cmd_hpo_stage1(ns):
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
     st = make_study(ns.study, storage, ns.trials, ns.seed if ns.seed is not None else base.seed, space.directions, heartbeat=ns.heartbeat,
-                    metric_names=space.metric_names, description=describe(space, base))
+                    metric_names=space.metric_names, description=describe(space, base), hpo=base.hpo)
     if "base_config" in st.user_attrs and st.user_attrs["space"] != space.to_dict():
         raise ValueError(f"study {ns.study!r} on {redact(storage)} was created with another search space; use another --study name")
     save_context(st, base, space, d)

@@ -239,6 +239,8 @@ class TrainingConfig(Section):
     weight_decay: float = setting(1e-4, lo=0.0, hi=1.0, help="AdamW weight decay")
     gradient_clip: float = setting(1.0, lo=0.0, hi=100.0, help="max gradient norm (0: off)")
     patience: int = setting(3, lo=1, hi=1000, help="early-stopping patience in epochs, on the calibration slice")
+    warm_start_folds: bool = setting(False, help="start each fold's network from the previous fold's trained weights (same architecture) instead of a fresh initialisation; later folds then converge in fewer epochs")
+    min_delta: float = setting(0.0, lo=0.0, hi=1.0, help="early stopping: an epoch improves only if the calibration loss falls by more than this share of the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and patience never runs out without it")
     classification_loss: str = setting("bce", choices=["bce", "focal"], help="classification loss")
     focal_gamma: float = setting(2.0, lo=0.0, hi=10.0, help="focal loss gamma")
     reg_weight: float = setting(1.0, lo=0.0, hi=100.0, help="regression loss weight")
@@ -314,6 +316,9 @@ class HPOConfig(Section):
     top_k: int = setting(5, lo=1, help="stage-1 trials whose predictions stage 2 searches (hnn hpo stage2 --top-k)")
     stage2_trials: int = setting(200, lo=1, help="strategy trials per stage-1 trial (hnn hpo stage2 --trials)")
     sampler_seed: int|None = setting(None, help="TPE seed (--seed; None: the run seed)")
+    pruner: str = setting("hyperband", choices=["hyperband", "successive_halving", "median", "none"], help="stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median prunes below the median of earlier trials at the same step; none (like --no-prune) runs every trial to the end")
+    min_resource: int = setting(3, lo=1, help="epochs every stage-1 trial trains before the pruner may stop it (the first rung)")
+    reduction_factor: int = setting(3, lo=2, hi=100, help="Hyperband / successive halving: 1 in this many trials goes on at each rung")
 
 @dataclass
 class EnsembleConfig(Section):

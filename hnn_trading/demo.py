@@ -101,7 +101,7 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     base1 = c.override({"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False})
     sp1, sp2 = demo_space("stage1"), demo_space("stage2")
-    s1 = make_study("stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1))
+    s1 = make_study("stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1), hpo=base1.hpo)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s1.optimize(stage1_objective(base1, panel, sp1, h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)

@@ -19,11 +19,12 @@ from .data import resolve_periods, load_data, load_exog, absolute_sources
 from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal', 'make_storage', 'make_study',
-           'describe', 'save_context', 'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'fold_score',
-           'stage1_score', 'fold_means', 'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides',
-           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
-           'fail_stale', 'run_worker']
+__all__ = ['OBJECTIVES', 'SAMPLERS', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal', 'make_storage',
+           'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context', 'load_context',
+           'completed', 'ranked', 'enqueue_warm_start', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
+           'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
+           'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'fail_stale',
+           'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -168,13 +169,41 @@ def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
     raise ValueError(f"storage {redact(url)!r}: use sqlite:///file.db, journal:///file.log (journal:////abs/file.log) or postgresql://user:pass@host/db")
 
 # %% ../nbs/15_hpo.ipynb #49b9e1a1
-def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=("maximize",), prune:bool=True, heartbeat:int=10,
-               metric_names=None, description:str|None=None):
-    "Create or resume a study on `storage` with the project's sampler and pruner (heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked."
+class AfterStartup(optuna.pruners.BasePruner):
+    "Prune nothing until `n_startup` trials are complete, then ask `pruner` (successive halving would otherwise stop the second trial of a study if it trails the first)."
+    def __init__(self, pruner, n_startup:int=5): self.pruner, self.n_startup = pruner, n_startup
+    def prune(self, study, trial) -> bool:
+        if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) < self.n_startup: return False
+        return self.pruner.prune(study, trial)
+
+def make_pruner(kind:str="hyperband", min_resource:int=3, reduction_factor:int=3, n_startup:int=5):
+    "Optuna's pruner for `hpo.pruner`, idle until `n_startup` trials are complete; steps are epochs trained (over all folds), so a poor trial stops after `min_resource` epochs, not after a fold."
+    if kind == "hyperband": p = optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource="auto", reduction_factor=reduction_factor)
+    elif kind == "successive_halving": p = optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=reduction_factor)
+    elif kind == "median": p = optuna.pruners.MedianPruner(n_startup_trials=0, n_warmup_steps=min_resource)
+    elif kind == "none": return optuna.pruners.NopPruner()
+    else: raise ValueError(f"hpo.pruner={kind!r}: choose hyperband, successive_halving, median or none")
+    return AfterStartup(p, n_startup)
+
+SAMPLERS = ("tpe_multivariate", "tpe", "cmaes", "qmc", "random")
+
+def make_sampler(kind:str="tpe_multivariate", n_trials:int=100, seed:int=0):
+    "An Optuna sampler by name: multivariate TPE (the project's stage-1 sampler: 10% random start-up, 64 EI candidates), univariate TPE, CMA-ES (categoricals drawn at random), scrambled Sobol QMC, or random; seeded."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(multivariate=True, n_startup_trials=max(1, n_trials // 10), n_ei_candidates=64, seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1) if prune else optuna.pruners.NopPruner()
+        if kind == "tpe_multivariate": return optuna.samplers.TPESampler(multivariate=True, n_startup_trials=max(1, n_trials // 10), n_ei_candidates=64, seed=seed)
+        if kind == "tpe": return optuna.samplers.TPESampler(n_startup_trials=max(1, n_trials // 10), seed=seed)
+        if kind == "cmaes": return optuna.samplers.CmaEsSampler(n_startup_trials=max(1, n_trials // 10), seed=seed, warn_independent_sampling=False,
+                                                                independent_sampler=optuna.samplers.RandomSampler(seed=seed))
+        if kind == "qmc": return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False)
+        if kind == "random": return optuna.samplers.RandomSampler(seed=seed)
+    raise ValueError(f"sampler {kind!r}: choose one of {', '.join(SAMPLERS)}")
+
+def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=("maximize",), prune:bool=True, heartbeat:int=10,
+               metric_names=None, description:str|None=None, hpo=None, sampler:str="tpe_multivariate"):
+    "Create or resume a study on `storage` with the project's sampler and pruner (`hpo`: an HPOConfig naming it; heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked."
+    sampler = make_sampler(sampler, n_trials, seed)
+    pruner = make_pruner(hpo.pruner, hpo.min_resource, hpo.reduction_factor) if prune and hpo is not None else make_pruner() if prune else make_pruner("none")
     kw = dict(directions=list(directions)) if len(directions) > 1 else dict(direction=directions[0])
     st = optuna.create_study(study_name=name, storage=make_storage(storage, heartbeat, 3 * heartbeat), sampler=sampler, pruner=pruner,
                              load_if_exists=True, **kw)
@@ -251,6 +280,22 @@ def fold_means(folds:list, objective:str="stage1") -> dict:
         out[f"{objective}_fold_mean"] = float(np.mean(x)) if x else float("nan")
     return out
 
+def pruning_callbacks(trial, objective:str="stage1") -> tuple:
+    "(on_epoch, on_fold) for `run_walk_forward` that report the trial's running score at each epoch trained (the step) and prune it when the study's pruner says so. The running score is the mean of the finished folds' validation scores and, during a fold, the current epoch's score on its calibration slice (0.7 x AUC + 0.3 x DirAcc; the slice precedes the validation block). Objectives read from one other metric report at fold ends only."
+    if len(trial.study.directions) > 1: return None, None              # Optuna prunes single-objective studies only
+    done, step = [], [0]
+    def check(v, where):
+        if np.isfinite(v): trial.report(float(v), step[0])
+        if trial.should_prune(): raise optuna.TrialPruned(f"pruned {where} ({step[0]} epochs trained)")
+    def on_epoch(k, h):
+        step[0] += 1
+        if objective == "stage1" and np.isfinite(h.get("calib_auc", np.nan)):
+            check(np.nanmean(done + [fold_score(dict(val_auc=h["calib_auc"], val_dir_acc=h["calib_dir_acc"]))]), f"at fold {k} epoch {h['epoch']}")
+    def on_fold(k, f):
+        done.append(fold_score(f, objective))
+        if objective != "stage1" or not np.isfinite(f["history"][-1].get("calib_auc", np.nan)): check(np.nanmean(done), f"after fold {k}")
+    return on_epoch, on_fold
+
 def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, exog=None):
     "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the space's training objective (default 0.7 x AUC + 0.3 x DirAcc)."
     obj = space.objective if space.objective in FOLD_METRICS else "stage1"
@@ -258,11 +303,8 @@ def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, stud
     def objective(trial):
         cfg = base.override(space.sample(trial)).override({"training.progress": False})
         tdir = trial_folder(study_dir, trial.number, create=True)
-        def on_fold(k, f):
-            if len(trial.study.directions) > 1: return                 # Optuna prunes single-objective studies only
-            trial.report(stage1_score([f], obj), k)
-            if trial.should_prune(): raise optuna.TrialPruned(f"pruned after fold {k}")
-        try: wf = run_walk_forward(cfg, panel, exog=exog, checkpoint_dir=tdir.dir, on_fold=on_fold)
+        on_epoch, on_fold = pruning_callbacks(trial, obj)
+        try: wf = run_walk_forward(cfg, panel, exog=exog, checkpoint_dir=tdir.dir, on_fold=on_fold, on_epoch=on_epoch)
         except FloatingPointError as e: trial.set_user_attr("fail_reason", str(e)); raise optuna.TrialPruned(str(e))
         except RuntimeError as e:
             if "out of memory" not in str(e).lower(): raise
@@ -430,7 +472,7 @@ def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:
     "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings); returns `n_trials`."
     panel = load_data(base.data) if panel is None else panel
     base = resolve_periods(base, panel)
-    study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat)
+    study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat, hpo=base.hpo)
     obj = make_objective(base, panel, space, study_dir, exog=load_exog(base.data))
     journal = storage.startswith("journal:")                         # no Optuna heartbeat there: ours, in a system attribute
     if journal and (stale := fail_stale(study, 3 * heartbeat)) and verbose:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_training.ipynb #b508fec0
 from __future__ import annotations
-import copy, io, math, warnings
+import copy, ctypes, io, math, os, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -19,15 +19,16 @@ from .metrics import classification_metrics, skill_metrics, log_loss, walk_forwa
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
-__all__ = ['seed_everything', 'resolve_device', 'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches',
-           'row_batches', 'layer_group', 'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels',
-           'WalkForwardResult', 'run_walk_forward', 'run_holdout']
+__all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
+           'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches', 'row_batches', 'layer_group',
+           'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels', 'WalkForwardResult', 'run_walk_forward',
+           'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed:int):
     "Seed torch and numpy's legacy global generator; returns a torch.Generator for batch order."
     torch.manual_seed(seed); np.random.seed(seed % 2**32)
-    torch.set_flush_denormal(True)
+    tune_cpu()
     return torch.Generator().manual_seed(seed)
 
 def resolve_device(name:str="auto") -> torch.device:
@@ -35,6 +36,40 @@ def resolve_device(name:str="auto") -> torch.device:
     if name == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available(): raise RuntimeError("training.device='cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
     return torch.device(name)
+
+# %% ../nbs/10_training.ipynb #85d229d3
+MALLOC = dict(mmap_threshold=1 << 30, trim_threshold=1 << 30)      # bytes: keep freed blocks up to 1 GiB in the process
+_MALLOPT = dict(trim_threshold=-1, top_pad=-2, mmap_threshold=-3)   # glibc's M_* codes
+
+def tune_allocator(**settings) -> bool:
+    "Set glibc's malloc thresholds (`MALLOC`, updated by `settings`) so large blocks are reused, not mapped and unmapped on every call; False when HNN_MALLOC=system or without glibc."
+    if os.environ.get("HNN_MALLOC", "").lower() == "system": return False
+    try: libc = ctypes.CDLL("libc.so.6")
+    except OSError: return False
+    return all(libc.mallopt(_MALLOPT[k], int(v)) == 1 for k, v in {**MALLOC, **settings}.items())
+
+# %% ../nbs/10_training.ipynb #2295b7d8
+def denormals_flushed(n:int=1 << 20) -> bool:
+    "True when a parallel op keeps no denormal float on any thread: a denormal x 0.5 gives 0 everywhere (built from its bits: converting 1e-39 under flush-to-zero would already give 0)."
+    x = torch.full((n,), 0x00400000, dtype=torch.int32).view(torch.float32)      # 5.9e-39, a denormal float32
+    return not bool(((x * 0.5) != 0).any())
+
+_FTZ = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(True) and None)
+
+def flush_denormals() -> bool:
+    "Flush denormals to zero in this thread and in every thread of torch's OpenMP pool; whether a parallel op confirms it."
+    torch.set_flush_denormal(True)
+    lib = sorted(Path(torch.__file__).parent.glob("lib/libgomp*.so*"))
+    if lib:
+        gomp = ctypes.CDLL(str(lib[0])); gomp.GOMP_parallel.argtypes = [type(_FTZ), ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+        gomp.GOMP_parallel(_FTZ, None, torch.get_num_threads(), 0)
+    return denormals_flushed()
+
+_TUNED = {}
+def tune_cpu() -> dict:
+    "The allocator and denormal settings, applied once per process (`seed_everything` calls it): what took effect."
+    if not _TUNED: _TUNED.update(allocator=tune_allocator(), denormals_flushed=flush_denormals())
+    return dict(_TUNED)
 
 # %% ../nbs/10_training.ipynb #c2724ff7
 def make_scheduler(opt, tcfg, steps_per_epoch:int):
@@ -124,8 +159,8 @@ def layer_group(name:str) -> str:
     return "heads" if name.startswith("heads.") else "trunk" if name.startswith("trunk.") else "encoder"
 
 def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Generator, mcfg=None, device=torch.device("cpu"),
-             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None, primary:int=0) -> tuple:
-    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary` column's."
+             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None, primary:int=0, on_epoch=None) -> tuple:
+    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary` column's. `on_epoch(history_row)` after each epoch (it may raise to stop, e.g. to prune)."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
     if by_time and tpos is None: raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
@@ -167,13 +202,15 @@ def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Ge
             with torch.no_grad():
                 ot = {k: torch.as_tensor(v) for k, v in p.items()}
                 cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
-            h.update(calib_loss=cl, calib_auc=classification_metrics(one(yc.numpy()), one(p["p_up"]))["auc"],
+            cm = classification_metrics(one(yc.numpy()), one(p["p_up"]), one(rc.numpy()))
+            h.update(calib_loss=cl, calib_auc=cm["auc"], calib_dir_acc=cm["dir_acc"],
                      pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)))
             if sched is not None and not per_batch: sched.step(cl)
-            if cl < best - 1e-7: best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
+            if cl < best - max(1e-7, tcfg.min_delta * abs(best) if math.isfinite(best) else 0.0): best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
             else: bad += 1
         else: best_state, best_epoch = copy.deepcopy(model.state_dict()), ep
         hist.append(h)
+        if on_epoch is not None: on_epoch(h)
         post = dict(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
         if outer is not None: outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{tcfg.epochs}", **post})
         else: bar.set_postfix(**post)
@@ -247,8 +284,8 @@ def _pos_weight(tcfg, y):
 
 # %% ../nbs/10_training.ipynb #53aef30e
 def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None,
-                     checkpoint_dir=None, on_fold=None) -> WalkForwardResult:
-    "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold (it may raise to stop, e.g. to prune)."
+                     checkpoint_dir=None, on_fold=None, on_epoch=None) -> WalkForwardResult:
+    "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch (either may raise to stop, e.g. to prune)."
     c = config
     panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward (pass every bar)
     if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
@@ -272,7 +309,7 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
     ds = WindowDataset(feats, c.model.feature_window)
     usable = ds.valid & ~np.isnan(y) & (~np.isnan(YH).any(1) if hs else True)     # every horizon's label known
     legacy = c.model.name == "hermite" and c.model.hermite_preset == "legacy"
-    out_folds, preds = [], []
+    out_folds, preds, prev = [], [], None
     ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
     A = torch.as_tensor(ds.asset_id, device=device); G = torch.as_tensor(tpos, device=device)
     wbar = tqdm(folds, desc=f"walk-forward {c.model.name}", disable=not show, leave=False)
@@ -293,8 +330,10 @@ def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=No
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window, n_horizons=max(1, len(hs))).to(device)
+            if c.training.warm_start_folds and prev is not None: model.load_state_dict(prev)      # the previous fold's weights (trained on earlier bars only)
             model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}",
-                                               wbar if show else False, tpos, primary=j0)
+                                               wbar if show else False, tpos, primary=j0, on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)))
+            prev = copy.deepcopy(model.state_dict())
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
         else:                                                    # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
