@@ -16,7 +16,7 @@ __all__ = ['REASONS', 'TRADE', 'check_weights', 'align_weights', 'BacktestResult
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _fill(dq, px, slip, comm, st):
     "Execute dq shares at reference price px with slippage against us and commission; update st = (cash, costs, traded); return (fill price, cash out)."
     fp = px * (1.0 + slip * np.sign(dq))
@@ -24,7 +24,7 @@ def _fill(dq, px, slip, comm, st):
     st[0] -= notional + fee; st[1] += fee + abs(dq) * px * slip; st[2] += abs(notional)
     return fp, notional + fee
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _book(rec, reason, ntr, j, side, entry_bar, t, entry_px, exit_px, size, pnl, basis, why):
     "Append a closed trade to the growable record arrays (doubling them when full); return (rec, reason, count)."
     if ntr == rec.shape[0]:
@@ -34,7 +34,7 @@ def _book(rec, reason, ntr, j, side, entry_bar, t, entry_px, exit_px, size, pnl,
     rec[ntr, 5] = exit_px; rec[ntr, 6] = size; rec[ntr, 7] = pnl; rec[ntr, 8] = basis; reason[ntr] = why
     return rec, reason, ntr + 1
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, cap, lev, min_entry, track_weights=True):
     T, N = O.shape
     st = np.array([init, 0.0, 0.0])                     # cash, costs, traded notional
@@ -144,7 +144,7 @@ def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, cap, lev, min_
     return eq, expo, Wr, rec[:ntr], reason[:ntr], st, err
 
 # %% ../nbs/14_backtest.ipynb #2132b750
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _first_short(A):
     "First negative weight as (t, j), or (-1, -1)."
     T, N = A.shape

@@ -11,7 +11,7 @@ import numpy as np, pandas as pd, yaml
 from .config import RunConfig, ConfigError
 from .files import shipped, atomic_write
 from .data import load_data, load_exog, resolve_periods
-from .hpo import (SearchSpace, make_study, make_objective, stage2_objective, deflated_best, ranked, completed, save_context,
+from .hpo import (SearchSpace, make_study, make_objective, stage2_objective, optimize_batched, deflated_best, ranked, completed, save_context,
                              describe, redact)
 from .stats import moments, deflated_sharpe
 from .runs import RunFolder, run_dir_for
@@ -19,11 +19,11 @@ from .pipeline import run
 from .reports import write_index
 
 # %% auto #0
-__all__ = ['SEED_COLUMNS', 'Campaign', 'CampaignResult', 'run_campaign', 'threshold_grid_test']
+__all__ = ['SEED_COLUMNS', 'Campaign', 'CampaignResult', 'screened', 'run_campaign', 'threshold_grid_test']
 
 # %% ../nbs/18c_campaign.ipynb #785e511a
 _KEYS = {"name", "description", "base", "studies", "stage2", "ensemble", "threshold_grid", "storage", "quick"}
-_STUDY = {"space", "trials", "set"}
+_STUDY = {"space", "trials", "set", "screen"}
 
 @dataclass
 class Campaign:
@@ -62,7 +62,12 @@ class Campaign:
                 raise ConfigError(f"study {name!r}: needs space and trials (and optionally set), got {s!r}")
             base.override(s.get("set") or {})                                # unknown keys raise here, with the valid keys
             SearchSpace.from_yaml(s["space"])                                  # so does a bad space, before anything runs
-            studies[name] = dict(space=s["space"], trials=int(q.get("trials", s["trials"])), set=s.get("set") or {})
+            scr = s.get("screen")
+            if scr is not None and (not isinstance(scr, dict) or set(scr) - {"study", "top_k"} or scr.get("study") not in studies
+                                    or not isinstance(scr.get("top_k", 5), int) or scr.get("top_k", 5) < 1):
+                raise ConfigError(f"study {name!r}: screen needs `study` (a study listed before it: {sorted(studies) or 'none'}) and optionally `top_k` (a whole number >= 1), got {scr!r}")
+            studies[name] = dict(space=s["space"], trials=int(q.get("trials", s["trials"])), set=s.get("set") or {},
+                                 screen=scr and dict(study=scr["study"], top_k=scr.get("top_k", 5)))
         s2 = d.get("stage2")
         if s2 is not None:
             if set(s2) - {"space", "trials"} or "space" not in s2: raise ConfigError(f"stage2: needs space (and trials), got {s2!r}")
@@ -85,12 +90,18 @@ class CampaignResult:
     runs: dict
     def _repr_markdown_(self): return f"Campaign `{self.run_dir}`\n\n" + self.results.to_markdown(floatfmt=".4f")
 
-def _study(camp, name, spec, base, panel, url, d, exog) -> tuple:
-    "Run (or resume) one stage-1 study and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
+def screened(study, space:SearchSpace, top_k:int) -> list:
+    "The parameter sets of a (cheaper) study's `top_k` best trials, cut to the keys `space` samples: what a costlier study starts from."
+    return [p for p in ({k: v for k, v in t.params.items() if k in space.params} for t in ranked(study)[:top_k]) if p]
+
+def _study(camp, name, spec, base, panel, url, d, exog, made:dict) -> tuple:
+    "Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
     sd = d/"hpo"/name
-    s1 = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b), hpo=b.hpo)
+    s1 = made[name] = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b), hpo=b.hpo)
     save_context(s1, b, space, sd)
+    if spec.get("screen"):
+        for p in screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"]): s1.enqueue_trial(p, skip_if_exists=True)
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
     if left > 0:
         with warnings.catch_warnings():
@@ -103,12 +114,13 @@ def _study(camp, name, spec, base, panel, url, d, exog) -> tuple:
     srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(s1) if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])]
     sel = dict(study=s1.study_name, stage1_trial=best.number, chosen_by=f"stage 1: best {space.metric_names[0]}", score=best.values[0],
                sharpe=best.user_attrs.get("sharpe"), trials=len(completed(s1)))
+    if spec.get("screen"): sel["screened_by"] = f"started from the top {spec['screen']['top_k']} trials of {made[spec['screen']['study']].study_name}"
     if camp.stage2:
         sp2 = SearchSpace.from_yaml(camp.stage2["space"])
-        s2 = make_study(f"{camp.name}-{name}-stage2", url, camp.stage2["trials"], b.seed, metric_names=sp2.metric_names,
+        s2 = make_study(f"{camp.name}-{name}-stage2", url, camp.stage2["trials"], b.seed, metric_names=sp2.metric_names, sampler=b.hpo.stage2_sampler,
                         description=f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; " + describe(sp2, cfg))
         left = camp.stage2["trials"] - len(s2.trials)
-        if left > 0: s2.optimize(stage2_objective(cfg, panel, tf.predictions, sp2), n_trials=left)
+        if left > 0: optimize_batched(s2, stage2_objective(cfg, panel, tf.predictions, sp2), left, sp2, b.hpo.stage2_jobs)
         db = deflated_best(s2, ppy, int(tf.predictions.timestamp.nunique()))
         srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
         if db["best_params"] is not None:
@@ -139,9 +151,9 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
     d = run_dir_for(output_dir, run_id or camp.name); (d/"hpo").mkdir(parents=True, exist_ok=True)
     panel = load_data(camp.base.data); base = resolve_periods(camp.base, panel); exog = load_exog(base.data)
     url = storage or camp.storage or f"journal:///{(d/'hpo'/'studies.log').resolve()}"
-    chosen, selection, srs = {}, {}, []
+    chosen, selection, srs, made = {}, {}, [], {}
     for name, spec in camp.studies.items():
-        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog); srs += s
+        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made); srs += s
     runs = {}
     if camp.ensemble and len(chosen) > 1:                       # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
         main = run(base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}), output_dir=d.parent, run_id=d.name,

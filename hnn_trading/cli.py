@@ -410,7 +410,7 @@ def cmd_hpo_stage2(ns):
     import json, math
     import pandas as pd, optuna
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.hpo import make_study, stage2_objective, deflated_best, SearchSpace, load_context, ranked, describe
+    from hnn_trading.hpo import make_study, stage2_objective, optimize_batched, deflated_best, SearchSpace, load_context, ranked, describe
     from hnn_trading.data import load_data, resolve_periods
     from hnn_trading.files import atomic_write, resource
     from hnn_trading.runs import RunFolder
@@ -426,10 +426,10 @@ def cmd_hpo_stage2(ns):
     for t in top:
         tf = RunFolder(t.user_attrs["trial_dir"])
         P, cfg = tf.predictions, resolve_periods(tf.config, panel)
-        s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed, metric_names=space.metric_names,
+        s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed, metric_names=space.metric_names, sampler=base.hpo.stage2_sampler,
                         description=f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; " + describe(space, cfg))
         left = max(ns.trials - len(s2.trials), 0)
-        if left: s2.optimize(stage2_objective(cfg, panel, P, space), n_trials=left)
+        if left: optimize_batched(s2, stage2_objective(cfg, panel, P, space), left, space, base.hpo.stage2_jobs)
         db = deflated_best(s2, cfg.data.periods_per_year, int(P.timestamp.nunique()))
         rows.append(dict(stage1_trial=t.number, stage1_score=t.values[0], auc_fold_mean=t.user_attrs.get("auc_fold_mean"),
                          best_sharpe=db["best_sharpe"], deflated_sharpe=db["dsr"], strategy_trials=len(s2.trials), tradeable_trials=db["tradeable"],

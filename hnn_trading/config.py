@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #ab65059f
 from __future__ import annotations
-import dataclasses, datetime, difflib, hashlib, json, math, os, platform, re, subprocess, sys, tempfile, time, types, typing
+import dataclasses, datetime, difflib, functools, hashlib, json, math, os, platform, re, subprocess, sys, tempfile, time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
 import yaml
@@ -67,6 +67,11 @@ def _unknown_key(key, where, valid):
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return ConfigError(f"unknown key '{key}' in {where}.{hint} Valid keys: {', '.join(valid)}")
 
+@functools.cache
+def _hints(cls) -> dict:
+    "A section's field types, resolved once per class (typing.get_type_hints is slow, and a search builds configs by the thousand)."
+    return typing.get_type_hints(cls)
+
 @dataclass
 class Section:
     "Base of every config section: validates on construction, builds strictly from dicts."
@@ -75,7 +80,7 @@ class Section:
     def validate(self, where=None):
         "Check types, ranges and choices of every field; coerce ints to floats where a float is declared."
         where = where or self.__class__.__name__
-        hints = typing.get_type_hints(type(self))
+        hints = _hints(type(self))
         for f in fields(self):
             v, md, loc = getattr(self, f.name), f.metadata, f"{where}.{f.name}"
             if isinstance(v, Section): v.validate(loc); continue
@@ -99,7 +104,7 @@ class Section:
         valid = [f.name for f in fields(cls)]
         for k in d:
             if k not in valid: raise _unknown_key(k, where, valid)
-        hints, kw = typing.get_type_hints(cls), {}
+        hints, kw = _hints(cls), {}
         for f in fields(cls):
             if f.name not in d: continue
             tp = hints[f.name]
@@ -316,6 +321,8 @@ class HPOConfig(Section):
     top_k: int = setting(5, lo=1, help="stage-1 trials whose predictions stage 2 searches (hnn hpo stage2 --top-k)")
     stage2_trials: int = setting(200, lo=1, help="strategy trials per stage-1 trial (hnn hpo stage2 --trials)")
     sampler_seed: int|None = setting(None, help="TPE seed (--seed; None: the run seed)")
+    stage2_sampler: str = setting("tpe", choices=["tpe_multivariate", "tpe", "qmc", "random"], help="sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)")
+    stage2_jobs: int = setting(2, lo=1, hi=256, help="stage-2 trials evaluated at once, in threads (the backtest kernel releases the GIL); each batch is sampled in order, so a seed still gives the same study")
     pruner: str = setting("hyperband", choices=["hyperband", "successive_halving", "median", "none"], help="stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median prunes below the median of earlier trials at the same step; none (like --no-prune) runs every trial to the end")
     min_resource: int = setting(3, lo=1, help="epochs every stage-1 trial trains before the pruner may stop it (the first rung)")
     reduction_factor: int = setting(3, lo=2, hi=100, help="Hyperband / successive halving: 1 in this many trials goes on at each rung")

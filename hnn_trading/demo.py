@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import resource
 from .data import load_data, load_exog, resolve_periods
-from .hpo import SearchSpace, describe, make_study, stage1_objective, stage2_objective, export_study, deflated_best, trial_overrides, completed
+from .hpo import SearchSpace, describe, make_study, stage1_objective, stage2_objective, optimize_batched, export_study, deflated_best, trial_overrides, completed
 from .stats import moments, deflated_sharpe
 from .pipeline import run
 from .runs import RunFolder, run_dir_for, write_study_pointer
@@ -106,8 +106,8 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
         warnings.simplefilter("ignore")
         s1.optimize(stage1_objective(base1, panel, sp1, h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
     export_study(s1, h/"stage1", base1); step("stage 1")
-    s2 = make_study("stage2", url, n2, c.seed, prune=False, metric_names=sp2.metric_names, description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c))
-    s2.optimize(stage2_objective(c, panel, main.walk_forward.predictions, sp2), n_trials=n2, show_progress_bar=False)
+    s2 = make_study("stage2", url, n2, c.seed, prune=False, metric_names=sp2.metric_names, sampler=c.hpo.stage2_sampler, description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c))
+    optimize_batched(s2, stage2_objective(c, panel, main.walk_forward.predictions, sp2), n2, sp2, c.hpo.stage2_jobs)
     export_study(s2, h/"stage2", c)
     db = deflated_best(s2, c.data.periods_per_year, len(main.backtest.returns))
     chosen = c.override(db["best_params"]) if db["best_params"] is not None else None          # None: no strategy trial traded enough

@@ -22,9 +22,9 @@ from .splits import holdout_start
 __all__ = ['OBJECTIVES', 'SAMPLERS', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal', 'make_storage',
            'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context', 'load_context',
            'completed', 'ranked', 'enqueue_warm_start', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
-           'stage1_objective', 'stage2_objective', 'deflated_best', 'trial_overrides', 'hybrid_objective',
-           'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective', 'fail_stale',
-           'run_worker']
+           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'trial_overrides',
+           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
+           'fail_stale', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -97,6 +97,13 @@ class SearchSpace:
             elif e["type"] == "int": out[k] = trial.suggest_int(k, e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1))
             else: out[k] = trial.suggest_categorical(k, e["choices"])
         return out
+
+    def distributions(self) -> dict:
+        "Optuna's distribution of each sampled parameter, for `study.ask(...)`: the values are drawn at ask time, in the asking thread."
+        D = optuna.distributions
+        return {k: D.FloatDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step")) if e["type"] == "float"
+                else D.IntDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1)) if e["type"] == "int"
+                else D.CategoricalDistribution(e["choices"]) for k, e in self.params.items()}
 
 # %% ../nbs/15_hpo.ipynb #cca0c699
 def _records(line:bytes):
@@ -185,16 +192,14 @@ def make_pruner(kind:str="hyperband", min_resource:int=3, reduction_factor:int=3
     else: raise ValueError(f"hpo.pruner={kind!r}: choose hyperband, successive_halving, median or none")
     return AfterStartup(p, n_startup)
 
-SAMPLERS = ("tpe_multivariate", "tpe", "cmaes", "qmc", "random")
+SAMPLERS = ("tpe_multivariate", "tpe", "qmc", "random")
 
 def make_sampler(kind:str="tpe_multivariate", n_trials:int=100, seed:int=0):
-    "An Optuna sampler by name: multivariate TPE (the project's stage-1 sampler: 10% random start-up, 64 EI candidates), univariate TPE, CMA-ES (categoricals drawn at random), scrambled Sobol QMC, or random; seeded."
+    "An Optuna sampler by name: multivariate TPE (the project's stage-1 sampler: 10% random start-up, 64 EI candidates), univariate TPE (stage 2's: its cost per trial grows far more slowly), scrambled Sobol QMC, or random; seeded."
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if kind == "tpe_multivariate": return optuna.samplers.TPESampler(multivariate=True, n_startup_trials=max(1, n_trials // 10), n_ei_candidates=64, seed=seed)
         if kind == "tpe": return optuna.samplers.TPESampler(n_startup_trials=max(1, n_trials // 10), seed=seed)
-        if kind == "cmaes": return optuna.samplers.CmaEsSampler(n_startup_trials=max(1, n_trials // 10), seed=seed, warn_independent_sampling=False,
-                                                                independent_sampler=optuna.samplers.RandomSampler(seed=seed))
         if kind == "qmc": return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False)
         if kind == "random": return optuna.samplers.RandomSampler(seed=seed)
     raise ValueError(f"sampler {kind!r}: choose one of {', '.join(SAMPLERS)}")
@@ -350,6 +355,22 @@ def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFram
 def _feasible(t) -> bool:
     "A stage-2 trial that traded enough: its constraints hold (studies of earlier versions: a value above PENALTY)."
     return all(v <= 0 for v in t.constraints.values()) if t.constraints else t.value > PENALTY
+
+def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int=2):
+    "Run `n_trials` trials `jobs` at a time: each batch is asked in this thread (the sampler sees the same history in the same order, so a seed gives the same study), then evaluated in `jobs` threads (the backtest kernel releases the GIL) and told in order. A pruned trial is told PRUNED; any other error FAILs its trial and is raised."
+    from concurrent.futures import ThreadPoolExecutor
+    TS, dists = optuna.trial.TrialState, space.distributions()
+    def run(t):
+        try: return TS.COMPLETE, objective(t), None
+        except optuna.TrialPruned: return TS.PRUNED, None, None
+        except Exception as e: return TS.FAIL, None, e
+    with ThreadPoolExecutor(max(1, jobs)) as ex:
+        for i in range(0, n_trials, max(1, jobs)):
+            batch = [study.ask(dists) for _ in range(min(max(1, jobs), n_trials - i))]
+            for t, (state, value, err) in zip(batch, list(ex.map(run, batch))):
+                study.tell(t, value, state=state)
+                if err is not None: raise err
+    return study
 
 def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:
     "The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts with Sharpe 0); trials tried and feasible."

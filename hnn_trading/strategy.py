@@ -28,7 +28,7 @@ def kelly_fractional(mu, sigma, lam:float=0.5):
 # %% ../nbs/13_strategy.ipynb #4bdc202a
 SIZINGS = ("fixed", "confidence", "kelly_binary", "kelly_fractional")
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _gate_size(P, lo, conf, clip, long_only):
     "Fixed (conf False) or confidence sizing behind the gate, element by element (NaN -> 0)."
     out = np.zeros(P.shape); fp = P.ravel(); fo = out.ravel()
@@ -60,7 +60,7 @@ def signal_weights(p, threshold:float=0.5, confidence_margin:float=0.0, sizing:s
     return np.maximum(w, 0.0) if long_only else w
 
 # %% ../nbs/13_strategy.ipynb #eab128ed
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hysteresis(P, F, entry, exit_lo):
     "Keep positions opened by the gate (F != 0) while P stays beyond the exit level; P, F are (T x N)."
     T, N = P.shape; out = np.zeros((T, N))

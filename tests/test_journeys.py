@@ -357,6 +357,11 @@ def test_campaigns_run_from_one_command(journey):
         st = _study(ws, f"journal:///reports/phase3/hpo/studies.log", f"phase3-{k}")
         assert st.metric_names == ["f1"] and "held out" in st.user_attrs["description"]
         assert json.loads((ph/f"models/{k}/selection.json").read_text())["study"] == f"phase3-{k}"
+    mlp = _study(ws, "journal:///reports/phase3/hpo/studies.log", "phase3-mlp")
+    for k in ("lstm", "gru"):                                                      # screened: each starts from the MLP study's best settings
+        st = _study(ws, "journal:///reports/phase3/hpo/studies.log", f"phase3-{k}")
+        assert st.trials[0].params == mlp.best_trial.params
+        assert "phase3-mlp" in json.loads((ph/f"models/{k}/selection.json").read_text())["screened_by"]
     grid = pd.read_csv(ph/"threshold_grid.csv", index_col=0)
     assert list(grid.index) == [0.5, 0.52, 0.54, 0.56, 0.58, 0.6]
     out = _ran(log, "campaign", "configs/campaigns/phase3.yaml")[0]["out"]

@@ -1,0 +1,70 @@
+"""Multi-fidelity stage 1 on the old system's workload (issue #17): what pruning saves, and what it costs in selection quality.
+
+The workload of bench_seed_trial.py (1,500 hourly bars, 5 folds, <= 25 epochs, patience 10, HermiteNet legacy preset) and
+the seeds' stage-1 space (configs/search/stage1.yaml, 17 parameters). K parameter sets are drawn once (seeded, at random
+from the space) and the same sets, in the same order, are run as studies that differ only in how they stop trials:
+  none         every trial runs to the end (the reference)
+  hyperband    the default: hpo.pruner hyperband, min_resource 3 epochs, reduction factor 3 (idle until 5 trials are complete)
+  +warm start  hyperband with training.warm_start_folds (fold k+1 starts from fold k's weights)
+Printed per study: wall time, epochs trained, trials pruned; and against the reference: the Spearman rank correlation of the
+final scores over the trials both completed, how many of the reference's top 5 completed, and whether the winner is the same.
+Then a 2,500-trial study projected from the measured time per trial (an underestimate of pruning's share: Hyperband prunes
+more of a long study than of K trials), against the target (<= 12 hours on 2 cores).
+
+    python benchmarks/bench_pruning.py [K] [--data FILE]
+Prints figures; asserts nothing about time.
+"""
+import argparse, sys, tempfile, time, warnings
+from pathlib import Path
+import numpy as np, optuna, torch
+from scipy.stats import spearmanr
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_seed_trial import seed_config, seed_panel
+from hnn_trading.hpo import SearchSpace, make_study, stage1_objective, completed
+warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
+ROOT = Path(__file__).resolve().parents[1]
+
+def draw(space, k, seed=0):
+    "K parameter sets drawn at random from the space."
+    st = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    out = []
+    for _ in range(k):
+        t = st.ask(); space.sample(t); out.append(t.params); st.tell(t, 0.0)
+    return out
+
+def run(name, cfg, panel, space, sets, d):
+    st = make_study(name, f"sqlite:///{d}/{name}.db", len(sets), 0, space.directions, prune=cfg.hpo.pruner != "none", hpo=cfg.hpo)
+    for p in sets: st.enqueue_trial(p)
+    obj = stage1_objective(cfg, panel, space, Path(d)/name); epochs = {}
+    def counted(trial):
+        try: return obj(trial)
+        finally: epochs[trial.number] = trial.study._storage.get_trial(trial._trial_id).last_step or 0
+    t0 = time.perf_counter(); st.optimize(counted, n_trials=len(sets)); wall = time.perf_counter() - t0
+    vals = {t.number: t.value for t in completed(st)}
+    pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in st.trials)
+    print(f"  {name:12s} {wall:7.0f} s  {sum(epochs.values()):5d} epochs trained  {pruned:2d} of {len(sets)} pruned  best {max(vals.values()):.4f}", flush=True)
+    return dict(wall=wall, epochs=sum(epochs.values()), vals=vals, pruned=pruned)
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("k", nargs="?", type=int, default=24, help="parameter sets (trials per study)")
+    ap.add_argument("--data", default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    space = SearchSpace.from_yaml(ROOT/"configs/search/stage1.yaml"); sets = draw(space, a.k)
+    base = seed_config(a.data); panel = seed_panel(base)
+    studies = {"none": base.override({"hpo.pruner": "none"}), "hyperband": base,
+               "+warm start": base.override({"training.warm_start_folds": True})}
+    print(f"{a.k} parameter sets of the seeds' stage-1 space on the old system's workload, the same sets in each study:")
+    with tempfile.TemporaryDirectory() as d:
+        res = {n: run(n.replace(" ", "").replace("+", "w"), c, panel, space, sets, d) for n, c in studies.items()}
+    ref = res["none"]; top5 = sorted(ref["vals"], key=ref["vals"].get, reverse=True)[:5]
+    print(f"\n{'study':12s} {'time':>8s} {'epochs':>8s} {'spearman':>9s} {'top-5 kept':>11s} {'same winner':>12s} {'2,500 trials':>14s}")
+    for n, r in res.items():
+        both = sorted(set(r["vals"]) & set(ref["vals"]))
+        rho = spearmanr([ref["vals"][i] for i in both], [r["vals"][i] for i in both])[0] if len(both) > 2 else float("nan")
+        proj = r["wall"] / a.k * 2500 / 3600
+        print(f"{n:12s} {r['wall'] / ref['wall']:7.2f}x {r['epochs'] / ref['epochs']:7.2f}x {rho:9.2f} {sum(i in r['vals'] for i in top5):>9d}/5 "
+              f"{str(max(r['vals'], key=r['vals'].get) == top5[0]):>12s} {proj:10.1f} h (target <= 12 h: {'ok' if proj <= 12 else 'MISSED'})")
+
+if __name__ == "__main__": main()
