@@ -3,9 +3,11 @@
 1. The sampler's own cost: each candidate sampler runs N trials (default 2,500) of the real stage-2 space
    (configs/search/stage2.yaml) on a cheap objective with the same constraint, on a journal file (the storage `hnn hpo` uses with
    several workers). Printed: the whole study, and the mean cost of a trial among the last 100 (where TPE is slowest).
-2. The trial itself: `Evaluator.score` (what stage2_objective calls) and `run_backtest` split into its kernel and the rest.
+2. The trial itself: `Evaluator.score` (what stage2_objective calls); `run_backtest` split into its kernel and the rest is in
+   bench_backtest.py.
 3. The real thing: `hpo.stage2_objective` on the cached predictions with the project's stage-2 sampler (`hpo.stage2_sampler`,
-   journal storage) for N trials, against the target (<= 3 minutes for 2,500 trials including Optuna's own cost).
+   journal storage, `hpo.optimize_batched`: an in-memory copy written every 250 trials, the next batch asked while one runs) for N
+   trials, one and `hpo.stage2_jobs` at a time, against the target (<= 3 minutes for 2,500 trials including Optuna's own cost).
 
     python benchmarks/bench_stage2.py [N]
 Prints figures; asserts nothing about time.
@@ -15,7 +17,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, optuna
 from hnn_trading.config import RunConfig
 from hnn_trading.synthetic import make_market
-from hnn_trading.hpo import make_study, SearchSpace, stage2_objective, optimize_batched, SAMPLERS
+from hnn_trading.hpo import make_study, SearchSpace, stage2_objective, optimize_batched, SAMPLERS, make_sampler
 from hnn_trading.evaluate import Evaluator
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
 N_TRIALS = int(sys.argv[1]) if len(sys.argv) > 1 else 2500

@@ -286,7 +286,7 @@ def _hpo_common(p, study_required=True):
     p.add_argument("--study", required=study_required, default=None, help="study name" + ("" if study_required else " (default: the config's hpo.study_name, hnn-stage1)"))
 
 def _worker_opts(p):
-    p.add_argument("--no-prune", action="store_true", help="never prune trials (every trial runs all folds)")
+    p.add_argument("--no-prune", action="store_true", help="never prune trials: every trial runs all its epochs and folds (the config's hpo.pruner, default hyperband, otherwise stops poor trials after their first epochs)")
     p.add_argument("--heartbeat", type=int, default=10, help="seconds between heartbeats on SQLite/PostgreSQL; a silent trial is failed and retried after 3x this")
 
 def _next_steps(storage, study):

@@ -356,20 +356,36 @@ def _feasible(t) -> bool:
     "A stage-2 trial that traded enough: its constraints hold (studies of earlier versions: a value above PENALTY)."
     return all(v <= 0 for v in t.constraints.values()) if t.constraints else t.value > PENALTY
 
-def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int=2):
-    "Run `n_trials` trials `jobs` at a time: each batch is asked in this thread (the sampler sees the same history in the same order, so a seed gives the same study), then evaluated in `jobs` threads (the backtest kernel releases the GIL) and told in order. A pruned trial is told PRUNED; any other error FAILs its trial and is raised."
+def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int=2, flush:int=250):
+    "Run `n_trials` cheap trials (stage 2) `jobs` at a time in an in-memory copy of `study`, writing the finished ones to its storage every `flush` trials and at the end (a stop loses at most the unwritten ones; the storage only ever holds whole trials). Batches are evaluated in `jobs` threads (the backtest kernels release the GIL) and told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED; any other error FAILs its trial, is written, and is raised."
     from concurrent.futures import ThreadPoolExecutor
-    TS, dists = optuna.trial.TrialState, space.distributions()
+    TS, dists, jobs = optuna.trial.TrialState, space.distributions(), max(1, jobs)
+    mem = optuna.create_study(directions=study.directions, sampler=study.sampler, pruner=optuna.pruners.NopPruner())
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+    mem.add_trials(done); kept = len(done)
+    def write():
+        nonlocal kept
+        new = [t for t in mem.get_trials(deepcopy=False)[kept:]]
+        study.add_trials(new); kept += len(new)
     def run(t):
         try: return TS.COMPLETE, objective(t), None
         except optuna.TrialPruned: return TS.PRUNED, None, None
         except Exception as e: return TS.FAIL, None, e
-    with ThreadPoolExecutor(max(1, jobs)) as ex:
-        for i in range(0, n_trials, max(1, jobs)):
-            batch = [study.ask(dists) for _ in range(min(max(1, jobs), n_trials - i))]
-            for t, (state, value, err) in zip(batch, list(ex.map(run, batch))):
-                study.tell(t, value, state=state)
-                if err is not None: raise err
+    left = n_trials
+    def ask():
+        nonlocal left
+        b = [mem.ask(dists) for _ in range(min(jobs, left))]; left -= len(b); return b
+    try:
+        with ThreadPoolExecutor(jobs) as ex:
+            nxt = ask()
+            while nxt:
+                cur, futs = nxt, [ex.submit(run, t) for t in nxt]
+                nxt = ask()                                              # sampled while `cur` runs, from every batch told before it: always the same history
+                for t, f in zip(cur, futs):
+                    state, value, err = f.result(); mem.tell(t, value, state=state)
+                    if err is not None: raise err
+                if len(mem.get_trials(deepcopy=False)) - kept >= flush: write()
+    finally: write()
     return study
 
 def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:

@@ -72,7 +72,7 @@ def test_a_poor_trial_is_pruned_after_its_first_epochs(hnn, tmp_path):
 def test_batched_stage2_trials_run_together_and_a_seed_gives_the_same_study(tmp_path):
     "optimize_batched asks each batch in order, so two studies with one seed sample the same parameters; the trials of a batch overlap in time (threads)."
     import threading, time
-    from hnn_trading.hpo import SearchSpace, make_study, optimize_batched
+    from hnn_trading.hpo import SearchSpace, make_study, make_storage, optimize_batched
     space = SearchSpace.from_yaml("configs/search/stage2.yaml")
     runs = []
     for k in range(2):
@@ -82,7 +82,8 @@ def test_batched_stage2_trials_run_together_and_a_seed_gives_the_same_study(tmp_
             with lock: active[0] += 1; peak[0] = max(peak[0], active[0])
             time.sleep(0.02)
             with lock: active[0] -= 1
-            if v["strategy.kelly_clip"] < 0.15: raise optuna.TrialPruned("too small")
+            if v["strategy.kelly_clip"] < 0.3: raise optuna.TrialPruned("too small")
+            trial.set_user_attr("kelly", v["strategy.kelly_clip"])
             return v["strategy.threshold_quantile"] - v["strategy.stop_loss"]
         st = make_study(f"s{k}", f"journal:///{tmp_path}/s{k}.log", 40, 0, prune=False, sampler="tpe")
         optimize_batched(st, obj, 40, space, jobs=2)
@@ -90,6 +91,8 @@ def test_batched_stage2_trials_run_together_and_a_seed_gives_the_same_study(tmp_
         assert peak[0] == 2 and len(st.trials) == 40
     assert runs[0] == runs[1]
     assert optuna.trial.TrialState.PRUNED in runs[0][1]
+    again = optuna.load_study(study_name="s0", storage=make_storage(f"journal:///{tmp_path}/s0.log"))      # written to the file, whole
+    assert [t.params for t in again.trials] == runs[0][0] and all(t.user_attrs["kelly"] == t.params["strategy.kelly_clip"] for t in again.trials if t.state.name == "COMPLETE")
 
 @pytest.mark.parametrize("screen, words", [({"study": "gru"}, "a study listed before it: ['mlp']"), ({"study": "mlp", "top_k": 0}, "top_k"),
                                            ({"study": "mlp", "k": 3}, "got {'study': 'mlp', 'k': 3}")])
