@@ -69,7 +69,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default=None, help="hourly OHLCV file or folder (default: a synthetic hourly market)")
     ap.add_argument("--pairs", type=int, default=2, help="rounds of the interleaved variants")
-    ap.add_argument("--variants", default="glibc,default,min_delta")
+    ap.add_argument("--variants", default="glibc,default,min_delta", help="comma-separated, run in this order each round: glibc (allocator defaults, flush-to-zero on the calling thread only), default, min_delta (0.002, patience 3)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.one:

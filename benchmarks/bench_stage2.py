@@ -20,7 +20,10 @@ from hnn_trading.synthetic import make_market
 from hnn_trading.hpo import make_study, SearchSpace, stage2_objective, optimize_batched, SAMPLERS, make_sampler
 from hnn_trading.evaluate import Evaluator
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
-N_TRIALS = int(sys.argv[1]) if len(sys.argv) > 1 else 2500
+import argparse
+_ap = argparse.ArgumentParser(description="Stage 2 at the sampler's speed: sampler costs, one trial, and a whole N-trial stage-2 study at 143 x 17,520 hourly bars (prints figures; asserts nothing)")
+_ap.add_argument("n", nargs="?", type=int, default=2500, help="trials per study (default 2,500)")
+N_TRIALS = _ap.parse_args().n
 ROOT = Path(__file__).resolve().parents[1]
 space = SearchSpace.from_yaml(ROOT/"configs/search/stage2.yaml")
 

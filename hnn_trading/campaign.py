@@ -94,14 +94,17 @@ def screened(study, space:SearchSpace, top_k:int) -> list:
     "The parameter sets of a (cheaper) study's `top_k` best trials, cut to the keys `space` samples: what a costlier study starts from."
     return [p for p in ({k: v for k, v in t.params.items() if k in space.params} for t in ranked(study)[:top_k]) if p]
 
-def _study(camp, name, spec, base, panel, url, d, exog, made:dict) -> tuple:
+def _study(camp, name, spec, base, panel, url, d, exog, made:dict, progress=None) -> tuple:
     "Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
     sd = d/"hpo"/name
     s1 = made[name] = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b), hpo=b.hpo)
     save_context(s1, b, space, sd)
+    n_screened = 0
     if spec.get("screen"):
-        for p in screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"]): s1.enqueue_trial(p, skip_if_exists=True)
+        sets = screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"]); n_screened = len(sets)
+        for p in sets: s1.enqueue_trial(p, skip_if_exists=True)
+        if progress is not False: print(f"study {s1.study_name}: starts from the {n_screened} best parameter set{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen)", flush=True)
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
     if left > 0:
         with warnings.catch_warnings():
@@ -114,7 +117,7 @@ def _study(camp, name, spec, base, panel, url, d, exog, made:dict) -> tuple:
     srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(s1) if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])]
     sel = dict(study=s1.study_name, stage1_trial=best.number, chosen_by=f"stage 1: best {space.metric_names[0]}", score=best.values[0],
                sharpe=best.user_attrs.get("sharpe"), trials=len(completed(s1)))
-    if spec.get("screen"): sel["screened_by"] = f"started from the top {spec['screen']['top_k']} trials of {made[spec['screen']['study']].study_name}"
+    if spec.get("screen"): sel["screened_by"] = f"started from the {n_screened} best trial{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen top_k {spec['screen']['top_k']})"
     if camp.stage2:
         sp2 = SearchSpace.from_yaml(camp.stage2["space"])
         s2 = make_study(f"{camp.name}-{name}-stage2", url, camp.stage2["trials"], b.seed, metric_names=sp2.metric_names, sampler=b.hpo.stage2_sampler,
@@ -153,7 +156,7 @@ def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, stor
     url = storage or camp.storage or f"journal:///{(d/'hpo'/'studies.log').resolve()}"
     chosen, selection, srs, made = {}, {}, [], {}
     for name, spec in camp.studies.items():
-        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made); srs += s
+        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress); srs += s
     runs = {}
     if camp.ensemble and len(chosen) > 1:                       # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
         main = run(base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}), output_dir=d.parent, run_id=d.name,

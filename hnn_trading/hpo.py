@@ -291,7 +291,9 @@ def pruning_callbacks(trial, objective:str="stage1") -> tuple:
     done, step = [], [0]
     def check(v, where):
         if np.isfinite(v): trial.report(float(v), step[0])
-        if trial.should_prune(): raise optuna.TrialPruned(f"pruned {where} ({step[0]} epochs trained)")
+        if trial.should_prune():
+            why = f"stopped by the pruner {where}, after {step[0]} epochs: its running score {v:.4f} trailed the trials that reached that step"
+            trial.set_user_attr("fail_reason", why); raise optuna.TrialPruned(why)
     def on_epoch(k, h):
         step[0] += 1
         if objective == "stage1" and np.isfinite(h.get("calib_auc", np.nan)):
@@ -441,6 +443,13 @@ def sharpe_correlation(study) -> dict:
     out["bottom_mean_sharpe"] = float(srt["sharpe"].head(k).mean()) if k else None
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
 
+def _history(df) -> str:
+    "Number, state and value per trial; a pruned trial's value is its running score where it stopped (a partial, often calibration-slice, score, not comparable with finished ones), so it is moved to its own column."
+    h = df[[c for c in df if c in ("number", "state") or c.startswith("value")]].copy()
+    v = [c for c in h if c.startswith("value")]; pr = h["state"] == "PRUNED"
+    h["value_when_pruned"] = h[v[0]].where(pr); h.loc[pr, v] = np.nan
+    return h.to_csv(index=False)
+
 def export_study(study, out_dir, base:RunConfig|None=None, top_k:int=10) -> dict:
     "Write top-k CSV, best config YAML, importances, history and the Sharpe correlation into `out_dir` (atomically)."
     d = Path(out_dir); d.mkdir(parents=True, exist_ok=True)
@@ -448,7 +457,7 @@ def export_study(study, out_dir, base:RunConfig|None=None, top_k:int=10) -> dict
     vcol = next(c for c in df if c.startswith("value"))                # value, or the first objective of a Pareto study
     done = df[df["state"] == "COMPLETE"].sort_values(vcol, ascending=False)
     paths = dict(top_k=atomic_write(d/"top_trials.csv", done.head(top_k).drop(columns=[c for c in done if c.endswith("folds")], errors="ignore").to_csv(index=False)),
-                 history=atomic_write(d/"history.csv", df[[c for c in df if c in ("number", "state") or c.startswith("value")]].to_csv(index=False)))
+                 history=atomic_write(d/"history.csv", _history(df)))
     top = ranked(study)
     if not top: raise ValueError(f"study {study.study_name!r} has no complete trial to export")
     best = top[0]
