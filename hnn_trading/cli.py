@@ -286,7 +286,7 @@ def _hpo_common(p, study_required=True):
     p.add_argument("--study", required=study_required, default=None, help="study name" + ("" if study_required else " (default: the config's hpo.study_name, hnn-stage1)"))
 
 def _worker_opts(p):
-    p.add_argument("--no-prune", action="store_true", help="never prune trials: every trial runs all its epochs and folds (the config's hpo.pruner, default hyperband, otherwise stops poor trials after their first epochs)")
+    p.add_argument("--no-prune", action="store_true", help="never prune trials: every trial runs all its epochs and folds (otherwise the study config's hpo.pruner, hyperband by default, stops poor trials after their first epochs)")
     p.add_argument("--heartbeat", type=int, default=10, help="seconds between heartbeats on SQLite/PostgreSQL; a silent trial is failed and retried after 3x this")
 
 def _next_steps(storage, study):
@@ -400,7 +400,7 @@ def _stage2_args(p):
     _hpo_common(p)
     p.add_argument("--space", default=None, help="strategy space YAML, objective sharpe (default: configs/search/stage2.yaml)")
     p.add_argument("--top-k", type=int, default=None, help="stage-1 trials whose predictions are searched, best first (default: the study config's hpo.top_k, 5)")
-    p.add_argument("--trials", type=int, default=None, help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200)")
+    p.add_argument("--trials", type=int, default=None, help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), and are written to the storage every 250 trials")
 
 @subcommand("hpo stage2", "stage 2: search strategy parameters on cached out-of-fold predictions", _stage2_args, examples="""
 hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30
