@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import json, math, os, re, sys, time, warnings
+import itertools, json, math, os, re, sys, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
@@ -365,9 +365,9 @@ def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int
     mem = optuna.create_study(directions=study.directions, sampler=study.sampler, pruner=optuna.pruners.NopPruner())
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     mem.add_trials(done); kept = len(done)
-    def write():
+    def write():                                                     # finished trials in order, up to the first still running (the next batch is asked early)
         nonlocal kept
-        new = [t for t in mem.get_trials(deepcopy=False)[kept:]]
+        new = list(itertools.takewhile(lambda t: t.state.is_finished(), mem.get_trials(deepcopy=False)[kept:]))
         study.add_trials(new); kept += len(new)
     def run(t):
         try: return TS.COMPLETE, objective(t), None

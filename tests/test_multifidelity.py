@@ -103,3 +103,13 @@ def test_a_bad_screen_names_the_study_and_what_is_wrong(screen, words):
     d["studies"]["lstm"]["screen"] = screen
     with pytest.raises(ConfigError, match="study 'lstm': screen needs") as e: Campaign.from_dict(d)
     assert words in str(e.value)
+
+
+def test_batched_writes_hold_only_finished_trials(tmp_path):
+    "Written every 5 trials while the next batch is already asked: the storage holds every trial, each finished, none left RUNNING."
+    from hnn_trading.hpo import SearchSpace, make_study, make_storage, optimize_batched
+    space = SearchSpace.from_yaml("configs/search/stage2.yaml")
+    st = make_study("w", f"journal:///{tmp_path}/w.log", 23, 0, prune=False, sampler="tpe")
+    optimize_batched(st, lambda t: space.sample(t)["strategy.scale"], 23, space, jobs=2, flush=5)
+    again = optuna.load_study(study_name="w", storage=make_storage(f"journal:///{tmp_path}/w.log"))
+    assert len(again.trials) == 23 and all(t.state == optuna.trial.TrialState.COMPLETE for t in again.trials)
