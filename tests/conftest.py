@@ -1,4 +1,4 @@
-import glob, os, shutil, socket, subprocess, sys, warnings
+import glob, os, secrets, shutil, socket, subprocess, sys, time, urllib.request, warnings
 from pathlib import Path
 import pytest
 
@@ -95,3 +95,25 @@ def postgres(tmp_path_factory):
     yield f"postgresql://postgres:not-a-secret@127.0.0.1:{port}/hnn"
     subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
     shutil.rmtree(d, ignore_errors=True)
+
+def _free_port():
+    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    "JupyterLab on a copy of nbs/, on a free loopback port with a token, as `make lab` starts it."
+    import shutil
+    port, token, home = _free_port(), secrets.token_hex(16), tmp_path_factory.mktemp("lab-home")
+    nbs = home/"nbs"; shutil.copytree(ROOT/"nbs", nbs)                    # a copy: JupyterLab may autosave what it opens
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home/"config"), JUPYTER_RUNTIME_DIR=str(home/"runtime"), JUPYTERLAB_WORKSPACES_DIR=str(home/"ws"))
+    p = subprocess.Popen([str(BIN/"jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+                          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbs}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try: urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2); break
+        except Exception: time.sleep(0.5)
+    else: p.kill(); pytest.fail("JupyterLab did not start: " + p.stderr.read().decode()[-2000:])
+    yield url, token
+    p.terminate(); p.wait(timeout=30)
+

@@ -1,4 +1,4 @@
-"""The documentation as people read it (issue 12): the docs site and JupyterLab itself, in headless Chromium.
+"""The documentation site as people read it (issues 12, 24), in headless Chromium.
 
 Screenshots are kept in .test-output/<test name>/ for a person to look at."""
 import json, os, re, secrets, socket, subprocess, sys, time, urllib.request
@@ -41,40 +41,3 @@ def test_docs_pages_render_in_a_browser(site, browser, shots, page):
     assert all((site/h).exists() for h in got["links"]) and len(got["links"]) == len(list(site.glob("[!.]*.html"))) + 1
     if page != "index": assert got["math"] > 5                                                  # these two pages are full of formulas
     if page == "14_backtest": assert got["imgs"], "the backtest page shows its plot"
-
-def _free_port():
-    with socket.socket() as s: s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    "JupyterLab on a copy of nbs/, on a free loopback port with a token, as `make lab` starts it."
-    import shutil
-    port, token, home = _free_port(), secrets.token_hex(16), tmp_path_factory.mktemp("lab-home")
-    nbs = home/"nbs"; shutil.copytree(ROOT/"nbs", nbs)                    # a copy: JupyterLab may autosave what it opens
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home/"config"), JUPYTER_RUNTIME_DIR=str(home/"runtime"), JUPYTERLAB_WORKSPACES_DIR=str(home/"ws"))
-    p = subprocess.Popen([str(BIN/"jupyter"), "lab", "--no-browser", "--allow-root", f"--port={port}", "--ServerApp.ip=127.0.0.1",
-                          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={nbs}", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(120):
-        try: urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2); break
-        except Exception: time.sleep(0.5)
-    else: p.kill(); pytest.fail("JupyterLab did not start: " + p.stderr.read().decode()[-2000:])
-    yield url, token
-    p.terminate(); p.wait(timeout=30)
-
-def test_jupyterlab_shows_the_backtest_notebook_as_documentation(lab, browser, shots):
-    "14_backtest opened in JupyterLab: one title, prose as rendered Markdown, maths typeset by MathJax, its committed plot displayed."
-    import base64, io
-    from PIL import Image
-    url, token = lab
-    page = f"{url}/lab/tree/14_backtest.ipynb?token={token}"
-    browser.screenshot(page, shots/"jupyterlab-14_backtest.png", size="1400,1800", budget=30000)
-    dom = browser.dom(page, budget=30000)                                 # the DOM after JupyterLab rendered the notebook
-    text = re.sub(r"<script.*?</script>|<style.*?</style>", "", dom, flags=re.S)
-    assert dom.count("jp-RenderedMarkdown") > 10, "JupyterLab did not render the notebook's markdown"
-    assert len(re.findall(r"<h1[ >]", text)) == 1                              # the title, and no paragraph rendered as a heading
-    assert dom.count("<mjx-container") > 3 and not re.findall(r"\$[^$\n<>]{1,60}\$", text)   # maths typeset, no raw $...$
-    pngs = re.findall(r'<img[^>]*src="data:image/png;base64,([^"]+)"', dom)
-    assert pngs, "no image output shown"
-    for b in pngs: assert min(Image.open(io.BytesIO(base64.b64decode(b))).size) > 50
