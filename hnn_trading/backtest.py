@@ -296,15 +296,27 @@ def ensemble_weights(frames:list, weights=None) -> pd.DataFrame:
     return sum(wi * f.reindex(index=idx, columns=cols).fillna(0.0) for wi, f in zip(w / w.sum(), frames))
 
 # %% ../nbs/14_backtest.ipynb #72a865fb
-def plot_equity(result:BacktestResult, benchmark:BacktestResult|None=None, title:str="Equity", ax=None):
+def plot_equity(result:BacktestResult,
+                benchmark:BacktestResult|None=None,  # drawn beside the strategy when given
+                title:str="Equity",
+                ax=None,  # two axes (equity, drawdown) to draw on; default: a new figure
+                fig=None):  # the figure to draw on when `ax` is None, e.g. `files.agg_figure()` for a file; default: pyplot's
     "Equity (growth of 1) and drawdown of a result, with a benchmark if given."
-    import matplotlib.pyplot as plt
     from hnn_trading.metrics import drawdown_series
-    fig, ax = plt.subplots(2, 1, figsize=(10, 6), sharex=True, gridspec_kw=dict(height_ratios=[3, 1])) if ax is None else (ax[0].figure, ax)
+    if ax is None:
+        if fig is None:
+            import matplotlib.pyplot as plt
+            fig = plt.figure(figsize=(10, 6))
+        ax = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
+    fig = ax[0].figure
     for name, r in [("strategy", result), ("buy and hold", benchmark)]:
-        if r is None: continue
+        if r is None:
+            continue
         ax[0].plot(r.equity.index, r.equity / r.equity.iloc[0], label=name, lw=1.1)
         ax[1].fill_between(r.equity.index, drawdown_series(r.returns.values), 0, alpha=0.4, label=name)
-    ax[0].set_ylabel("growth of 1"); ax[0].set_title(title); ax[0].legend(); ax[1].set_ylabel("drawdown")
+    ax[0].set_ylabel("growth of 1")
+    ax[0].set_title(title)
+    ax[0].legend()
+    ax[1].set_ylabel("drawdown")
     fig.tight_layout()
     return fig

@@ -9,7 +9,7 @@ from importlib.resources import files as _files
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['resource', 'shipped', 'atomic_write', 'git_commit', 'Timer', 'redact', 'short']
+__all__ = ['resource', 'shipped', 'atomic_write', 'agg_figure', 'png_bytes', 'git_commit', 'Timer', 'redact', 'short']
 
 # %% ../nbs/00a_files.ipynb #d986bece
 def resource(rel:str) -> Path:
@@ -42,6 +42,22 @@ def atomic_write(path, data:str|bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return path
+
+# %% ../nbs/00a_files.ipynb #e57d10ea
+def agg_figure(**kw):
+    "A matplotlib `Figure` on its own Agg canvas: never registered with pyplot, so the session's backend is left alone."
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
+
+def png_bytes(fig, dpi:int=110) -> bytes:
+    "The PNG of `fig`, rendered in memory."
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
 
 # %% ../nbs/00a_files.ipynb #3d65a5c9
 def git_commit(path=None) -> str|None:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, re, shutil, time
 from pathlib import Path
-from .files import atomic_write, resource, redact
+from .files import agg_figure, atomic_write, png_bytes, resource, redact
 from .runs import RunFolder, RunIdError, run_dir_for
 
 # %% auto #0
@@ -210,7 +210,6 @@ def _test_sentence(b, m) -> str:
 
 def _equity_overlay(d:Path):
     "One PNG, equity (growth of 1) of every model of the run and of buy-and-hold, one style; None without equity files."
-    import io
     import pandas as pd
     curves = {}
     for f in [d] + sorted((d/"models").glob("*")):
@@ -221,14 +220,16 @@ def _equity_overlay(d:Path):
         curves[name] = e["strategy"] / e["strategy"].iloc[0]
         if "buy_and_hold" in e and "buy and hold" not in curves: curves["buy and hold"] = e["buy_and_hold"] / e["buy_and_hold"].iloc[0]
     if len(curves) < 2: return None
-    import matplotlib; import matplotlib.pyplot as plt
-    with matplotlib.rc_context({"backend": "Agg"}):
-        fig, ax = plt.subplots(figsize=(10, 4.2))
-        for name, c in curves.items():
-            ax.plot(c.index, c.values, lw=2.2 if name == "buy and hold" else 1.2, color="black" if name == "buy and hold" else None, label=name)
-        ax.set(ylabel="growth of 1", title="Out of fold, net of costs: every model and buy-and-hold"); ax.legend(); ax.grid(alpha=0.3)
-        fig.tight_layout(); buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110); plt.close(fig)
-    return atomic_write(d/"equity_all.png", buf.getvalue())
+    fig = agg_figure(figsize=(10, 4.2))                                   # off-screen: a notebook's backend is left alone
+    ax = fig.subplots()
+    for name, c in curves.items():
+        bh = name == "buy and hold"
+        ax.plot(c.index, c.values, lw=2.2 if bh else 1.2, color="black" if bh else None, label=name)
+    ax.set(ylabel="growth of 1", title="Out of fold, net of costs: every model and buy-and-hold")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return atomic_write(d/"equity_all.png", png_bytes(fig))
 
 def _main_model(d:Path):
     try: return RunFolder(d).name

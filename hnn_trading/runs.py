@@ -7,7 +7,7 @@ from __future__ import annotations
 import io, json, os, platform, re, sys, time
 from pathlib import Path
 import pandas as pd, yaml
-from .files import atomic_write, git_commit
+from .files import agg_figure, atomic_write, git_commit, png_bytes
 from .config import RunConfig
 
 # %% auto #0
@@ -85,16 +85,14 @@ def _write_backtest(self:RunFolder, result, benchmark=None, title:str="Backtest"
     "Write metrics, equity, trades, the equity plot and the quantstats tearsheet of a backtest (and its benchmark), each atomically."
     import logging, tempfile, warnings
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)     # quantstats asks for Arial, which these machines lack
-    import matplotlib; import matplotlib.pyplot as plt
     from hnn_trading.backtest import plot_equity
     metrics = {"strategy": result.metrics, **({"benchmark": benchmark.metrics} if benchmark is not None else {}), **(extra_metrics or {})}
     paths = {"metrics": atomic_write(self.path("metrics"), json.dumps(metrics, indent=2, default=float))}
     eq = pd.DataFrame({"strategy": result.equity, **({"buy_and_hold": benchmark.equity} if benchmark is not None else {})})
     paths["equity_csv"] = atomic_write(self.path("equity"), eq.to_csv(index_label="timestamp"))
     paths["trades"] = atomic_write(self.path("trades"), result.trades.to_csv(index=False))
-    with matplotlib.rc_context({"backend": "Agg"}):
-        fig = plot_equity(result, benchmark, title); buf = io.BytesIO(); fig.savefig(buf, format="png", dpi=110); plt.close(fig)
-    paths["png"] = atomic_write(self.path("equity_png"), buf.getvalue())
+    fig = plot_equity(result, benchmark, title, fig=agg_figure(figsize=(10, 6)))     # off-screen: a notebook's backend is left alone
+    paths["png"] = atomic_write(self.path("equity_png"), png_bytes(fig))
     if tearsheet:
         import quantstats as qs
         naive = lambda s: s.set_axis(s.index.tz_convert(None) if s.index.tz is not None else s.index)
