@@ -4,15 +4,24 @@
 
 # %% ../nbs/19_cli.ipynb #65ba7d47
 from __future__ import annotations
-import argparse, contextlib, os, sys
+import argparse, contextlib, os, sys, textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['subcommand', 'commands', 'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report',
-           'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
+__all__ = ['subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter', 'build_parser', 'main',
+           'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report', 'cmd_hpo_stage1', 'cmd_hpo_worker',
+           'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
+_GROUPS = {"data": dict(help="check market data: validate OHLCV files",
+                        doc="Market data. `hnn data validate` loads OHLCV files as a run would and prints symbols, "
+                            "bars, span and gaps, or the error naming file, row and column."),
+           "hpo": dict(help="hyperparameter studies: stage1, worker, stage2, export, best",
+                       doc="Hyperparameter studies with Optuna, in the order a study goes: `stage1` searches model "
+                           "parameters (resumable, with local workers), `worker` joins a study from any machine that "
+                           "reaches its storage, `stage2` searches the strategy on the cached out-of-fold predictions, "
+                           "`export` writes the results, `best` re-runs the chosen configuration with its reports.")}
 
 def subcommand(path:str, help:str, args=None, examples:str=""):
     "Decorator: register `f(ns) -> int` as `hnn <path>`; `args(parser)` adds its options; `examples` (one command a line) end its --help."
@@ -23,33 +32,96 @@ def commands() -> list:
     "Every registered subcommand path, e.g. 'hpo stage1'."
     return sorted(_COMMANDS)
 
+def groups() -> list:
+    "Every command group, e.g. 'hpo': a word that takes a subcommand, whose --help lists them with examples."
+    return sorted({" ".join(p.split()[:i]) for p in _COMMANDS for i in range(1, len(p.split()))})
+
+def group_examples(group:str) -> str:
+    "A group's examples: the first of each of its subcommands in the order they were registered (all of a lone one's)."
+    members = [p for p in _COMMANDS if p.startswith(group + " ") and _COMMANDS[p]["examples"]]
+    k = None if len(members) == 1 else 1
+    return "\n".join(l for p in members for l in _COMMANDS[p]["examples"].splitlines()[:k])
+
+# %% ../nbs/19_cli.ipynb #860d2d3e
+def _wrap(text:str, width:int, indent:str="") -> list:
+    "Lines of `text` at most `width` wide, broken at spaces only: a path, a URL or a hyphenated word stays whole."
+    return textwrap.wrap(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [""]
+
+def _command_lines(cmd:str, width:int) -> list:
+    "A command in lines of at most `width`, broken before an option (`--flag value` stays whole), continued by ` \\`."
+    units = []
+    for w in cmd.split():
+        if units and not w.startswith("-"): units[-1] += " " + w
+        else: units.append(w)
+    units = [w for u in units for w in (u.split() if len(u) + 8 > width else [u])]   # too long for a line: its words
+    lines = ["  " + units[0]]
+    for u in units[1:]:
+        if len(lines[-1]) + len(u) + 3 <= width: lines[-1] += " " + u
+        else: lines.append("      " + u)
+    return [l + " \\" for l in lines[:-1]] + lines[-1:]
+
+def layout_examples(text:str, width:int) -> str:
+    "An Examples block at `width` columns: `command  # comment` aligned if all fit, else comments above."
+    pairs = [(c.strip(), n.strip()) for c, _, n in (l.partition(" #") for l in text.splitlines() if l.strip())]
+    col = 2 + max(len(c) for c, _ in pairs) + 3
+    if all(col + 2 + len(n) <= width and 2 + len(c) <= width for c, n in pairs):
+        return "\n".join(f"  {c:<{col - 2}}# {n}".rstrip() if n else f"  {c}" for c, n in pairs)
+    blocks = [(_wrap(n, width, indent="  # ") if n else []) + _command_lines(c, width) for c, n in pairs]
+    return "\n\n".join("\n".join(b) for b in blocks)
+
+class HelpFormatter(argparse.HelpFormatter):
+    "argparse's help wrapped at the terminal width (`COLUMNS`) on spaces only; `Examples:` by `layout_examples`."
+    def _split_lines(self, text, width):
+        return _wrap(text, width)
+    def _fill_text(self, text, width, indent):
+        head = "Examples:\n"
+        if text.startswith(head): return head + layout_examples(text[len(head):], width + len(indent))
+        return "\n\n".join("\n".join(_wrap(p, width, indent=indent)) for p in text.split("\n\n"))
+
+# %% ../nbs/19_cli.ipynb #9b813224
+def _examples(text:str) -> str|None:
+    return "Examples:\n" + text if text else None
+
 def build_parser() -> argparse.ArgumentParser:
-    "The argparse parser with every registered subcommand."
+    "The argparse parser with every registered subcommand; a group (`hnn hpo`) has its own help, with examples."
     from hnn_trading import __version__
     p = argparse.ArgumentParser(prog="hnn", description="hnn_trading: Hermite neural network trading research workbench.",
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                epilog="Run `hnn COMMAND --help` for a command's options and examples.",
+                                formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=f"hnn_trading {__version__}")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error (normally one line saying what is wrong)")
-    subs, groups = p.add_subparsers(dest="command", metavar="COMMAND"), {}
-    for path in sorted(_COMMANDS, key=lambda s: (s.count(" "), s)):
+    p.set_defaults(_parser=p)
+    subs, made = p.add_subparsers(dest="command", metavar="COMMAND"), {}
+    for path in sorted(_COMMANDS, key=lambda s: s.count(" ")):              # in the order the notebooks register them
         parts, spec = path.split(), _COMMANDS[path]
         parent = subs
         for i, part in enumerate(parts[:-1]):
             key = " ".join(parts[:i + 1])
-            if key not in groups:
-                g = parent.add_parser(part, help=f"{part} commands"); groups[key] = g.add_subparsers(dest=f"cmd_{i}", metavar="COMMAND")
-            parent = groups[key]
-        ex = "Examples:\n" + "\n".join("  " + l.strip() for l in spec["examples"].splitlines()) if spec["examples"] else None
-        sp = parent.add_parser(parts[-1], help=spec["help"], description=spec["doc"], epilog=ex, formatter_class=argparse.RawDescriptionHelpFormatter)
+            if key not in made:
+                info = _GROUPS.get(key, dict(help=f"{key} commands", doc=f"{key} commands"))
+                g = parent.add_parser(part, help=info["help"], description=info["doc"],
+                                      epilog=_examples(group_examples(key)), formatter_class=HelpFormatter)
+                g.set_defaults(_parser=g)
+                made[key] = g.add_subparsers(dest=f"cmd_{i}", metavar="COMMAND")
+            parent = made[key]
+        sp = parent.add_parser(parts[-1], help=spec["help"], description=spec["doc"],
+                               epilog=_examples(spec["examples"]), formatter_class=HelpFormatter)
         if spec["args"]: spec["args"](sp)
         sp.set_defaults(_fn=spec["fn"])
     return p
 
 def main(argv=None) -> int:
-    "Entry point of the `hnn` command."
+    "Entry point of the `hnn` command; `hnn` alone prints its help (exit 0), a group alone its own (exit 2)."
     p = build_parser()
     ns = p.parse_args(argv)
-    if not hasattr(ns, "_fn"): p.print_help(); return 0 if ns.command is None else 2
+    if not hasattr(ns, "_fn"):
+        ns._parser.print_help()
+        if ns._parser is p: return 0
+        group = ns._parser.prog.split(" ", 1)[1]
+        names = [c[len(group) + 1:] for c in _COMMANDS if c.startswith(group + " ")]
+        print(f"{ns._parser.prog}: error: choose a command: {', '.join(names)}", file=sys.stderr)
+        return 2
     try: return int(ns._fn(ns) or 0)
     except KeyboardInterrupt: print("interrupted", file=sys.stderr); return 130
     except Exception as e:
@@ -59,7 +131,8 @@ def main(argv=None) -> int:
 
 # %% ../nbs/19_cli.ipynb #85d25fbc
 def _validate_args(p):
-    p.add_argument("path", help="a CSV/Parquet file or a folder of them")
+    p.add_argument("path", help="a CSV/Parquet file or a folder of them; a data/... path that is not here is read from the copy "
+                                "shipped with the package (and says so)")
     p.add_argument("--symbol", default=None, help="symbol of a single-symbol file (default: the file name)")
     p.add_argument("--tz", default="UTC", help="time zone of naive timestamps (default UTC)")
     p.add_argument("--nan", choices=["raise", "drop"], default="raise", help="NaN price rows: refuse (default) or drop and count")
@@ -67,14 +140,18 @@ def _validate_args(p):
     p.add_argument("--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes")
 
 @subcommand("data validate", "validate OHLCV files and print a summary (exit 1 on bad data)", _validate_args, examples="""
-hnn data validate data/                     # every file of a folder (the bundled data)
+hnn data validate data/                     # every file of a folder: the bundled data (the package's copy if there is no data/ here)
 hnn data validate data/sp500.csv.gz         # one file; its symbol is the file name
 """)
 def cmd_validate(ns):
     "Load and validate OHLCV data; print symbols, bars, span and gaps, or the error naming file, row and column."
     import pandas as pd
-    from hnn_trading.data import load_ohlcv, summary, DataError
-    try: panel = load_ohlcv(ns.path, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes)
+    from hnn_trading.data import load_ohlcv, summary, DataError, shipped_data
+    src = ns.path
+    if (copy := shipped_data(ns.path)) is not None:
+        print(f"{ns.path} not found here; validating the shipped copy at {copy}")
+        src = copy
+    try: panel = load_ohlcv(src, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes)
     except DataError as e: print(f"INVALID: {e}", file=sys.stderr); return 1
     s = summary(panel)
     with pd.option_context("display.width", 200, "display.max_columns", 20): print(s.to_string())
@@ -403,7 +480,7 @@ def _stage2_args(p):
     p.add_argument("--trials", type=int, default=None, help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), and are written to the storage every 250 trials")
 
 @subcommand("hpo stage2", "stage 2: search strategy parameters on cached out-of-fold predictions", _stage2_args, examples="""
-hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30
+hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30   # the strategy on the 2 best trials' predictions
 """)
 def cmd_hpo_stage2(ns):
     "For each of the top-k stage-1 trials, search the strategy on its cached predictions; print best Sharpe and deflated Sharpe per trial."
@@ -459,7 +536,7 @@ def _export_args(p):
     p.add_argument("--top-k", type=int, default=10, help="trials in top_trials.csv")
 
 @subcommand("hpo export", "write top trials, best config, importances, history and Sharpe correlation", _export_args, examples="""
-hnn hpo export --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1
+hnn hpo export --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1   # top trials, best config, importances
 """)
 def cmd_hpo_export(ns):
     "Export a study's results (the study stays readable by optuna-dashboard and optuna.visualization)."
@@ -480,7 +557,7 @@ def _best_args(p):
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 @subcommand("hpo best", "re-run a study's best (or chosen) configuration as a normal run, with its reports", _best_args, examples="""
-hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 --run-id best
+hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 --run-id best   # the best deflated Sharpe, with its stage-2 strategy
 hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 --run-id top2   # the 2 best trials and their ensemble
 """)
 def cmd_hpo_best(ns):

@@ -12,7 +12,7 @@ import numpy as np, pandas as pd
 # %% auto #0
 __all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars',
            'load_ohlcv', 'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series',
-           'load_sample', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'absolute_sources',
+           'load_sample', 'shipped_data', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'absolute_sources',
            'resolve_periods', 'load_data', 'load_exog']
 
 # %% ../nbs/01_data.ipynb #50a0d892
@@ -388,6 +388,15 @@ def load_sample(name:str) -> pd.DataFrame:
         return _finish(pd.concat(parts))
     if name == "vix": return load_series(d/"vix.csv.gz", "vix", name="VIX")
     raise DataError(f"unknown sample {name!r}; choose one of {sorted(list(SAMPLES) + ['us_indices', 'vix'])}")
+
+# %% ../nbs/01_data.ipynb #c1d9532e
+def shipped_data(path) -> Path|None:
+    "The package's copy of a `data/...` path that does not exist here; None when `path` exists, is absolute or is not shipped."
+    from hnn_trading.files import resource
+    p = Path(path)
+    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "data": return None
+    try: return resource("/".join(p.parts))
+    except FileNotFoundError: return None
 
 # %% ../nbs/01_data.ipynb #ea882121
 def data_fingerprint(panel:pd.DataFrame) -> str:

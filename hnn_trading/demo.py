@@ -18,8 +18,8 @@ from .runs import RunFolder, run_dir_for, write_study_pointer
 from .reports import run_report, write_index, available_reports, ReportError
 
 # %% auto #0
-__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'demo_config', 'demo_space', 'DemoResult', 'verdict_table', 'demo',
-           'available_demo_reports']
+__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'demo_config', 'demo_space', 'DemoResult', 'Steps', 'verdict_table',
+           'demo', 'available_demo_reports']
 
 # %% ../nbs/18b_demo.ipynb #1d7d13c4
 def demo_config(quick:bool=False) -> RunConfig:
@@ -52,6 +52,36 @@ class DemoResult:
     def _repr_markdown_(self):
         return f"Demo `{self.run_dir}`\n\n" + self.verdict.to_markdown(floatfmt=".4f") + f"\n\nIndex page: `{self.index}`"
 
+# %% ../nbs/18b_demo.ipynb #c6970219
+class Steps:
+    "A progress bar over a few steps of very different lengths: it names the step running now and the time elapsed, no ETA."
+    FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} elapsed{postfix}"
+
+    def __init__(self,
+                 names:list,      # the steps, in the order they run
+                 show:bool=True,  # draw the bar
+                 desc:str="demo", # its label
+                 file=None):      # a text stream to draw on (default: the terminal, or a widget in a notebook)
+        from tqdm import std
+        from tqdm.auto import tqdm
+        self.names, self.i = list(names), -1
+        bar = std.tqdm if file is not None else tqdm
+        self.bar = bar(total=len(self.names), desc=desc, bar_format=self.FORMAT, disable=not show, file=file)
+
+    def start(self, name:str):
+        "Step `name` (the next one in `names`) begins; the one before it is done."
+        if self.i + 1 >= len(self.names) or self.names[self.i + 1] != name:
+            raise ValueError(f"step {name!r} is not the next of {self.names} (step {self.i + 1})")
+        if self.i >= 0: self.bar.update(1)
+        self.i += 1
+        self.bar.set_postfix_str(f"running {name}")
+
+    def close(self):
+        "Every step is done."
+        if self.i >= 0 and self.bar.n < len(self.names): self.bar.update(1)
+        self.bar.set_postfix_str("done")
+        self.bar.close()
+
 # %% ../nbs/18b_demo.ipynb #4e0cb99f
 PERIOD_COLUMNS = ["total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]
 
@@ -78,7 +108,6 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
          baselines:dict|None=None, n_stage1:int|None=None, n_stage2:int|None=None, config:RunConfig|None=None) -> DemoResult:
     "The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page (`config` replaces the demo's main config)."
     import warnings, optuna
-    from tqdm.auto import tqdm
     c = config if config is not None else demo_config(quick)
     d = run_dir_for(output_dir or c.report.output_dir, run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     baselines = ({"mlp": DEMO_BASELINES["mlp"]} if quick else DEMO_BASELINES) if baselines is None else baselines
@@ -86,14 +115,15 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     n2 = (60 if quick else 300) if n_stage2 is None else n_stage2
     show = c.training.progress if progress is None else progress
     templates = available_demo_reports() if reports else []
-    steps = tqdm(total=1 + len(baselines) + 3 + len(templates), desc="demo", disable=not show)
-    def step(what): steps.set_postfix_str(what); steps.update(1)
-    steps.set_postfix_str(c.model.name)
-    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports); step(c.model.name)
+    steps = Steps([c.model.name, *baselines, "stage 1", "stage 2", "verdict", *templates], show)
+    steps.start(c.model.name)
+    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports)
     d = main.run_dir                                                    # the name it got (a demo started in the same second gets another)
     runs = {c.model.name: main}
     for name, ov in baselines.items():
-        runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress); step(name)
+        steps.start(name)
+        runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress)
+    steps.start("stage 1")
     panel = load_data(c.data); c = resolve_periods(c, panel)
     # stage 1: HermiteNet structure on a cheaper walk-forward; stage 2: strategy on the main run's cached predictions
     h = write_study_pointer(d, "studies.log", stage1="stage1", stage2="stage2").parent
@@ -105,14 +135,15 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         s1.optimize(stage1_objective(base1, panel, sp1, h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
-    export_study(s1, h/"stage1", base1); step("stage 1")
+    export_study(s1, h/"stage1", base1)
+    steps.start("stage 2")
     s2 = make_study("stage2", url, n2, c.seed, prune=False, metric_names=sp2.metric_names, sampler=c.hpo.stage2_sampler, description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c))
     optimize_batched(s2, stage2_objective(c, panel, main.walk_forward.predictions, sp2), n2, sp2, c.hpo.stage2_jobs)
     export_study(s2, h/"stage2", c)
     db = deflated_best(s2, c.data.periods_per_year, len(main.backtest.returns))
     chosen = c.override(db["best_params"]) if db["best_params"] is not None else None          # None: no strategy trial traded enough
     tuned = main.evaluator.backtest(chosen) if chosen is not None else None                  # the same path the search scored it on
-    step("stage 2")
+    steps.start("verdict")
     # the verdict: every model, the stage-2 strategy, buy-and-hold; out of fold deflated by every configuration tried,
     # and on the held-out test period (when splits.test_size is set) deflated by the rows looked at there
     ppy = c.data.periods_per_year
@@ -138,12 +169,11 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
                    n_configurations=len(srs),
                    held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]))
     rf.write_json("studies", studies)
-    step("verdict")
     res = DemoResult(d, V, runs, studies)
     for name in templates:
+        steps.start(name)
         try: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
         except ReportError as e: res.failed[name] = str(e)
-        step(name)
     steps.close()
     write_index(d, f"hnn_trading demo: {c.model.name} and baselines on {c.data.source} ({d.name})")
     return res
