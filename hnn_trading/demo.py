@@ -54,7 +54,7 @@ class DemoResult:
 
 # %% ../nbs/18b_demo.ipynb #c6970219
 class Steps:
-    "A progress bar over a few steps of very different lengths: it names the step running now and the time elapsed, no ETA."
+    "A progress bar over steps of very different lengths: it names the step running now, shows time elapsed, no ETA."
     FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} elapsed{postfix}"
 
     def __init__(self,
@@ -72,14 +72,15 @@ class Steps:
         "Step `name` (the next one in `names`) begins; the one before it is done."
         if self.i + 1 >= len(self.names) or self.names[self.i + 1] != name:
             raise ValueError(f"step {name!r} is not the next of {self.names} (step {self.i + 1})")
+        self.bar.set_postfix_str(f"running {name}", refresh=False)   # named first: no redraw shows the old name
         if self.i >= 0: self.bar.update(1)
         self.i += 1
-        self.bar.set_postfix_str(f"running {name}")
+        self.bar.refresh()
 
     def close(self):
         "Every step is done."
+        self.bar.set_postfix_str("done", refresh=False)
         if self.i >= 0 and self.bar.n < len(self.names): self.bar.update(1)
-        self.bar.set_postfix_str("done")
         self.bar.close()
 
 # %% ../nbs/18b_demo.ipynb #4e0cb99f

@@ -2,13 +2,14 @@
 
 The commands are collected at test time from README.md's ```sh blocks and from the `Examples:` block that ends each
 subcommand's `--help`, so an example is tested the day it is written. Each runs as a subprocess of the installed `hnn`,
-in a clean folder holding only what a checkout gives a user (`configs/`, `data/`), with quick-sized settings (SIZE).
+in a clean folder holding `configs/` and NO `data/` (the bundled data comes from the package's shipped copy, as for a user
+of an installed package), with quick-sized settings (SIZE).
 The tests then read the artefacts the commands wrote: trial counts, files, numbers. Nothing here writes a study's or a
 run's internals by hand."""
-import json, math, os, re, shlex, shutil, signal, subprocess, sys, time
+import collections, fcntl, json, math, os, pty, re, shlex, shutil, signal, struct, subprocess, sys, termios, threading, time
 from pathlib import Path
 import numpy as np, pandas as pd, optuna, pytest, yaml
-from hnn_trading.cli import commands
+from hnn_trading.cli import commands, groups
 from hnn_trading.hpo import make_storage, PENALTY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,9 +40,11 @@ def _sh_commands(text:str) -> list:
     return out
 
 def _help_examples(path:str) -> list:
+    "The commands of the Examples block of `hnn PATH --help` (a command continued with ` \\` is one command)."
     r = _hnn([*path.split(), "--help"], cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
     block = r.stdout.split("Examples:\n", 1)[1] if "Examples:\n" in r.stdout else ""
+    block = re.sub(r" \\\n\s*", " ", block)
     return [l.split(" #")[0].strip() for l in block.splitlines() if l.strip().startswith("hnn ")]
 
 def _path_of(argv:list) -> str:
@@ -76,9 +79,9 @@ def documented() -> list:
 
 @pytest.fixture(scope="module")
 def journey(tmp_path_factory):
-    "A clean folder with what a checkout gives a user, and every documented command run there in a user's order."
+    "A clean folder with configs/ and no data/, and every documented command run there in a user's order."
     ws = tmp_path_factory.mktemp("user")
-    for d in ("configs", "data"): shutil.copytree(ROOT/d, ws/d)
+    shutil.copytree(ROOT/"configs", ws/"configs")                               # no data/: `hnn data validate data/` reads the shipped copy
     log, seen = [], {}
     for argv in sorted(documented(), key=_phase):                     # sorted() is stable: examples keep their order within a phase
         a = _sized(argv)
@@ -123,6 +126,8 @@ def test_every_documented_command_succeeds(journey):
 def test_data_validate_and_report_list(journey):
     ws, log = journey
     v = _ran(log, "data validate", "data/")[0]
+    assert not (ws/"data").exists()
+    assert v["out"].startswith("data/ not found here; validating the shipped copy at "), v["out"][:300]
     assert "OK: 2 symbols, 10,062 bars" in v["out"] and "series VIX" in v["out"]
     from hnn_trading.reports import available_reports
     lst = [e for e in _ran(log, "report") if len(e["argv"]) == 2][0]
@@ -403,3 +408,83 @@ def test_the_cross_sectional_demo_config(journey):
     assert r.returncode == 0, r.stderr[-2000:]
     ev = (ws/re.search(r"html: (\S+)", r.stdout).group(1)).read_text()
     assert 'id="Horizons"' in ev and "horizon 1 (traded)" in ev and "horizon 20" in ev
+
+# Issue 24 (terminal): each check below runs `hnn` as a subprocess in a clean, empty folder, as a user types it.
+def _help_words(text:str) -> collections.Counter:
+    "The words of a help text, whatever its width: continuations (` \\`) and comment marks (`#`) are layout, not words."
+    return collections.Counter(w for w in re.sub(r" \\\n", " ", text).split() if w != "#")
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_help_wraps_at_the_terminal_width_on_word_boundaries(tmp_path, columns):
+    "Every command's --help fits COLUMNS and has the very words it has unwrapped: no word, path or hyphenated name is split."
+    for path in ["", *groups(), *commands()]:
+        argv = [*path.split(), "--help"]
+        got = subprocess.run([str(BIN/"hnn"), *argv], cwd=tmp_path, env=dict(_env(), COLUMNS=str(columns)), capture_output=True, text=True)
+        wide = subprocess.run([str(BIN/"hnn"), *argv], cwd=tmp_path, env=dict(_env(), COLUMNS="1000"), capture_output=True, text=True)
+        assert got.returncode == 0 and wide.returncode == 0, got.stderr
+        long = [l for l in got.stdout.splitlines() if len(l) > columns]
+        assert not long, f"hnn {path} --help at COLUMNS={columns}: lines wider than the terminal: {long}"
+        assert _help_words(got.stdout) == _help_words(wide.stdout), \
+            f"hnn {path} --help at COLUMNS={columns} splits words: {(_help_words(got.stdout) - _help_words(wide.stdout)).most_common(5)}"
+
+def test_a_group_alone_prints_its_own_help_with_examples(tmp_path):
+    "`hnn hpo` and `hnn data` show their own commands and examples (a usage error: exit 2); `hnn` alone its help (exit 0)."
+    assert groups() == ["data", "hpo"]
+    for g in groups():
+        r = _hnn([g], cwd=tmp_path, timeout=120)
+        assert r.returncode == 2, (g, r.returncode)
+        assert r.stdout.startswith(f"usage: hnn {g} [-h] COMMAND"), r.stdout[:200]
+        members = [c.split()[-1] for c in commands() if c.startswith(g + " ")]
+        assert all(re.search(rf"^    {m} ", r.stdout, re.M) for m in members), r.stdout
+        assert r.stderr.startswith(f"hnn {g}: error: choose a command: ") and "Traceback" not in r.stderr
+        ex = r.stdout.split("Examples:\n", 1)[1]
+        assert all(f"hnn {g} {m}" in ex for m in members), ex                    # an example of each of its commands
+        h = _hnn([g, "--help"], cwd=tmp_path, timeout=120)
+        assert h.returncode == 0 and h.stdout == r.stdout
+    top = _hnn([], cwd=tmp_path, timeout=120)
+    assert top.returncode == 0 and top.stdout.startswith("usage: hnn ") and "hnn COMMAND --help" in top.stdout
+
+def test_data_validate_reads_the_shipped_copy_only_where_there_is_no_data_folder(tmp_path):
+    "No data/ here: the package's copy, said on the first line; a data/ of the user's own always wins, even a bad one."
+    from hnn_trading.files import resource
+    r = _hnn(["data", "validate", "data/sp500.csv.gz"], cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    first = r.stdout.splitlines()[0]
+    assert first == f"data/sp500.csv.gz not found here; validating the shipped copy at {resource('data/sp500.csv.gz')}", first
+    assert "OK: 1 symbol, 5,031 bars" in r.stdout
+    missing = _hnn(["data", "validate", "data/ftse.csv"], cwd=tmp_path, timeout=300)
+    assert missing.returncode == 1 and "data/ftse.csv: no such file" in missing.stderr and "shipped" not in missing.stdout
+    (tmp_path/"data").mkdir()
+    (tmp_path/"data"/"mine.csv").write_text("Date,Open,High,Low,Close,Volume\n2024-01-02,10,11,9,10.5,100\n2024-01-03,10,11,9,10.2,100\n")
+    own = _hnn(["data", "validate", "data/"], cwd=tmp_path, timeout=300)
+    assert own.returncode == 0 and "shipped" not in own.stdout and "OK: 1 symbol, 2 bars" in own.stdout, own.stdout + own.stderr
+
+BAR = re.compile(r"demo (\d+)/(\d+) \|[^|]*\| (?:\d\d:)?\d\d:\d\d elapsed(?:, (running .+?|done))?\s*$")
+
+def test_demo_bar_names_the_running_step_without_an_eta(tmp_path):
+    "`hnn demo` in a terminal (a pty): at n steps done the bar names step n+1, the one running; it shows elapsed time, no ETA."
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 160, 0, 0))
+    argv = [str(BIN/"hnn"), "demo", "--quick", "--no-report", "--set", "training.epochs=1", "--set", "splits.n_folds=2", "--run-id", "bar"]
+    p = subprocess.Popen(argv, cwd=tmp_path, env=dict(_env(), COLUMNS="160"), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    chunks = []
+    def read():
+        while True:
+            try: b = os.read(master, 65536)
+            except OSError: return
+            if not b: return
+            chunks.append(b)
+    t = threading.Thread(target=read, daemon=True); t.start()
+    out, _ = p.communicate(timeout=900); t.join(timeout=10); os.close(master)
+    term = b"".join(chunks).decode(errors="replace")
+    assert p.returncode == 0, term[-3000:]
+    lines = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", l) for l in re.split(r"[\r\n]", term)]
+    seen = [m.groups() for l in lines if (m := BAR.search(l))]
+    assert seen, term[-3000:]
+    shown = list(dict.fromkeys((int(n), what) for n, total, what in seen if what))
+    steps = ["hermite", "mlp", "stage 1", "stage 2", "verdict"]
+    assert shown == [(i, f"running {s}") for i, s in enumerate(steps)] + [(len(steps), "done")], shown
+    assert {int(total) for _, total, _ in seen} == {len(steps)}
+    assert not [l for l in lines if l.startswith("demo ") and ("<" in l or "?" in l or "it/s" in l or "s/it" in l)]   # no ETA, no rate
+    assert "run folder:" in out.decode()
