@@ -19,12 +19,12 @@ from .data import resolve_periods, load_data, load_exog, absolute_sources
 from .splits import holdout_start
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'SAMPLERS', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal', 'make_storage',
-           'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context', 'load_context',
-           'completed', 'ranked', 'enqueue_warm_start', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
-           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'trial_overrides',
-           'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study', 'quick_config', 'make_objective',
-           'fail_stale', 'run_worker']
+__all__ = ['OBJECTIVES', 'DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal',
+           'make_storage', 'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context',
+           'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
+           'fold_means', 'pruning_callbacks', 'stage1_objective', 'stage2_objective', 'optimize_batched',
+           'deflated_best', 'trial_overrides', 'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study',
+           'quick_config', 'make_objective', 'fail_stale', 'run_worker', 'serve_dashboard']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {"float": {"type", "low", "high", "log", "step"}, "int": {"type", "low", "high", "log", "step"}, "categorical": {"type", "choices"}}
@@ -137,8 +137,28 @@ def repair_journal(path) -> str|None:
     return (f"{path}: repaired {len(cut)} torn record(s) a killed writer left (line{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))}, "
             f"{sum(map(len, cut))} bytes); the cut bytes are in {backup.name}")
 
-class _RDBStorage(optuna.storages.RDBStorage):
-    "Optuna's RDB storage, where a RUNNING trial with no heartbeat at all (its worker died before the first) is stale once it started over the grace period ago."
+DASHBOARD_CONSTRAINTS = "constraints"   # the system attribute optuna-dashboard reads (a list; > 0: infeasible)
+
+def _is_feasible(t) -> bool:
+    "Whether every constraint of a trial holds (a trial without constraints is feasible)."
+    return all(v <= 0 for v in t.constraints.values())
+
+class _FeasibleBest:
+    "Storage mixin: `get_best_trial` skips infeasible trials, as `Study.best_trial` does; optuna-dashboard asks the storage."
+    def get_best_trial(self, study_id:int):
+        best = super().get_best_trial(study_id)
+        if _is_feasible(best): return best
+        done = self.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        ok = [t for t in done if _is_feasible(t)]
+        if not ok: return best                                       # none feasible: Study.best_trial raises; a dashboard shows it marked
+        sign = 1 if self.get_study_directions(study_id)[0] == optuna.study.StudyDirection.MAXIMIZE else -1
+        return max(ok, key=lambda t: sign * t.value)
+
+class _JournalStorage(_FeasibleBest, optuna.storages.JournalStorage):
+    "Optuna's journal storage whose best trial is feasible."
+
+class _RDBStorage(_FeasibleBest, optuna.storages.RDBStorage):
+    "Optuna's RDB storage whose best trial is feasible, where a RUNNING trial with no heartbeat at all (its worker died before the first) is stale once it started over the grace period ago."
     def _get_stale_trial_ids(self, study_id:int) -> list:
         from optuna.storages._rdb import models
         from optuna.storages._rdb.storage import _create_scoped_session
@@ -149,17 +169,17 @@ class _RDBStorage(optuna.storages.RDBStorage):
             return out + [t.trial_id for t in q.all() if t.datetime_start and t.datetime_start.timestamp() < old and t.trial_id not in out]
 
 def make_storage(url:str, heartbeat_interval:int=10, grace_period:int=30):
-    "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones)."
+    "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones); its best trial is a feasible one."
     if "***@" in url:                                                   # a redacted URL (a report's parameter cell): the real one is in the environment
         env = os.environ.get("HNN_STORAGE", "")
         if redact(env) != url: raise ValueError(f"storage {url!r} has its password redacted; put the full URL in the HNN_STORAGE environment variable")
         url = env
     if url.startswith("journal:///"):
-        from optuna.storages.journal import JournalStorage, JournalFileBackend
+        from optuna.storages.journal import JournalFileBackend
         path = url[len("journal:///"):]                              # journal:///rel/path or journal:////abs/path, as SQLAlchemy's sqlite URLs
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         if (msg := repair_journal(path)): print(msg, file=sys.stderr, flush=True)                  # every reader and writer opens it here
-        return JournalStorage(JournalFileBackend(path))
+        return _JournalStorage(JournalFileBackend(path))
     if url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg2://")):
         shown = redact(url)
         if url.startswith("sqlite:///"): Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +226,7 @@ def make_sampler(kind:str="tpe_multivariate", n_trials:int=100, seed:int=0):
 
 def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=("maximize",), prune:bool=True, heartbeat:int=10,
                metric_names=None, description:str|None=None, hpo=None, sampler:str="tpe_multivariate"):
-    "Create or resume a study on `storage` with the project's sampler and pruner (`hpo`: an HPOConfig naming it; heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked."
+    "Create or resume a study on `storage` with the project's sampler and pruner (`hpo`: an HPOConfig naming it; heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked; a described study (its creator's call) records `n_trials` as `planned_trials`."
     sampler = make_sampler(sampler, n_trials, seed)
     pruner = make_pruner(hpo.pruner, hpo.min_resource, hpo.reduction_factor) if prune and hpo is not None else make_pruner() if prune else make_pruner("none")
     kw = dict(directions=list(directions)) if len(directions) > 1 else dict(direction=directions[0])
@@ -217,6 +237,7 @@ def make_study(name:str, storage:str, n_trials:int=100, seed:int=0, directions=(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             st.set_metric_names(list(metric_names))
     if description and st.user_attrs.get("description") != description: st.set_user_attr("description", description)
+    if description and st.user_attrs.get("planned_trials") != n_trials: st.set_user_attr("planned_trials", n_trials)   # what progress counts to
     return st
 
 def describe(space:SearchSpace, base:RunConfig) -> str:
@@ -259,6 +280,68 @@ def enqueue_warm_start(study, path, space:SearchSpace|None=None) -> int:
         if space is not None: p = {k: v for k, v in p.items() if k in space.params}
         study.enqueue_trial(p, skip_if_exists=True); n += 1
     return n
+
+# %% ../nbs/15_hpo.ipynb #fe21f494
+def _in_kernel() -> bool:
+    "Whether this runs under IPython (a notebook kernel, nbdev-test): a cell shows its own results there."
+    ip = sys.modules.get("IPython")
+    return ip is not None and getattr(ip, "get_ipython", lambda: None)() is not None
+
+def _best(trials, directions) -> float|None:
+    "The best first-objective value of the feasible COMPLETE trials, or None."
+    v = [t.values[0] for t in trials if t.state == optuna.trial.TrialState.COMPLETE and _is_feasible(t)]
+    if not v: return None
+    return max(v) if directions[0] == optuna.study.StudyDirection.MAXIMIZE else min(v)
+
+class TrialProgress:
+    "Finished trials out of a total on stderr: a tqdm bar on a terminal, sparse plain lines in a log or pipe, nothing in a notebook unless shown."
+    def __init__(self,
+                 desc:str,              # what is counted, e.g. the study's name
+                 total:int,             # trials when done
+                 done:int=0,            # trials already finished at the start
+                 show:bool|None=None,   # None: on a terminal, a log or a pipe, not in a notebook kernel
+                 every:float=30.0,      # seconds between plain lines
+                 stream=None):          # where to write (default: sys.stderr)
+        self.stream = stream or sys.stderr
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.show = show if show is not None else tty or not _in_kernel()
+        self.desc, self.total, self.start, self.n, self.best = desc, total, done, done, None
+        self.every, self.t0, self.last, self.bar = every, time.time(), 0.0, None
+        if self.show and tty:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, initial=done, desc=desc, unit="trial", file=self.stream, smoothing=0,
+                            dynamic_ncols=True, leave=not tqdm._instances)   # nested in another bar: gone when done
+        elif self.show: self._line()
+
+    def update(self,
+               n:int,                   # trials finished now (not an increment)
+               best:float|None=None):   # the best value so far
+        "Show `n` finished trials and the best value."
+        self.n, self.best = n, self.best if best is None else best
+        if self.bar is not None:
+            if best is not None: self.bar.set_postfix_str(f"best {best:.4f}", refresh=False)
+            if n > self.bar.n: self.bar.update(n - self.bar.n)
+            else: self.bar.refresh()                                     # the elapsed time moves on
+        elif self.show and time.time() - self.last >= self.every: self._line()
+
+    def _line(self):
+        "One plain line: count, best, elapsed time and, after a trial ended, the time left at the average pace."
+        from tqdm import tqdm
+        el, k = time.time() - self.t0, self.n - self.start
+        best = f", best {self.best:.4f}" if self.best is not None else ""
+        eta = f", about {tqdm.format_interval(el / k * (self.total - self.n))} left" if 0 < k and self.n < self.total else ""
+        print(f"{self.desc}: {self.n}/{self.total} trials finished{best}, {tqdm.format_interval(el)} elapsed{eta}", file=self.stream, flush=True)
+        self.last = time.time()
+
+    def close(self):
+        "End the bar, or write the last plain line."
+        if self.bar is not None: self.bar.close()
+        elif self.show: self._line()
+        self.show, self.bar = False, None
+
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+
 
 # %% ../nbs/15_hpo.ipynb #b5f16f9c
 FOLD_METRICS = ("f1", "recall", "ic", "rank_ic", "log_loss")    # training objectives read from one validation metric per fold
@@ -350,7 +433,9 @@ def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFram
         trial.set_user_attr("trades", n); trial.set_user_attr("sharpe_raw", sr); trial.set_user_attr("total_return", m["total_return"])
         sr = 0.0 if np.isnan(sr) else float(sr)                          # no trades, no returns: a Sharpe of 0
         trial.set_user_attr("sr_per_bar", sr / math.sqrt(cfg.data.periods_per_year))
-        trial.set_constraint("min_trades", float(space.min_trades - n))  # > 0: infeasible; TPE learns from it, best_trial skips it
+        short = float(space.min_trades - n)                              # > 0: infeasible; TPE learns from it, best_trial skips it
+        trial.set_constraint("min_trades", short)
+        trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS, [short])   # optuna-dashboard's copy
         return sr
     return objective
 
@@ -358,13 +443,15 @@ def _feasible(t) -> bool:
     "A stage-2 trial that traded enough: its constraints hold (studies of earlier versions: a value above PENALTY)."
     return all(v <= 0 for v in t.constraints.values()) if t.constraints else t.value > PENALTY
 
-def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int=2, flush:int=250):
-    "Run `n_trials` cheap trials (stage 2) `jobs` at a time in an in-memory copy of `study`, writing the finished ones to its storage every `flush` trials and at the end (a stop loses at most the unwritten ones; the storage only ever holds whole trials). Batches are evaluated in `jobs` threads (the backtest kernels release the GIL) and told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED; any other error FAILs its trial, is written, and is raised."
+def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int=2, flush:int=250, progress:bool|None=None):
+    "Run `n_trials` cheap trials (stage 2) `jobs` at a time in an in-memory copy of `study`, writing the finished ones to its storage every `flush` trials and at the end (a stop loses at most the unwritten ones; the storage only ever holds whole trials). Batches are evaluated in `jobs` threads (the backtest kernels release the GIL) and told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED; any other error FAILs its trial, is written, and is raised. `progress`: trials done and the best feasible value on stderr (`TrialProgress`; None: not in a notebook kernel)."
     from concurrent.futures import ThreadPoolExecutor
     TS, dists, jobs = optuna.trial.TrialState, space.distributions(), max(1, jobs)
     mem = optuna.create_study(directions=study.directions, sampler=study.sampler, pruner=optuna.pruners.NopPruner())
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     mem.add_trials(done); kept = len(done)
+    best, told, single = _best(done, study.directions), kept, len(study.directions) == 1
+    bar = TrialProgress(study.study_name, kept + n_trials, kept, show=progress)
     def write():                                                     # finished trials in order, up to the first still running (the next batch is asked early)
         nonlocal kept
         new = list(itertools.takewhile(lambda t: t.state.is_finished(), mem.get_trials(deepcopy=False)[kept:]))
@@ -386,9 +473,18 @@ def optimize_batched(study, objective, n_trials:int, space:SearchSpace, jobs:int
                 for t, f in zip(cur, futs):
                     state, value, err = f.result(); mem.tell(t, value, state=state)
                     if err is not None: raise err
+                    told += 1
+                    if single and state == TS.COMPLETE and _is_feasible(t) and (best is None or (value - best) * _sign(study) > 0): best = value
+                bar.update(told, best)
                 if len(mem.get_trials(deepcopy=False)) - kept >= flush: write()
-    finally: write()
+    finally:
+        write()
+        bar.close()
     return study
+
+def _sign(study) -> int:
+    "1 for a study that maximises its first objective, -1 for one that minimises it."
+    return 1 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else -1
 
 def deflated_best(study, periods_per_year:int, n_bars:int) -> dict:
     "The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts with Sharpe 0); trials tried and feasible."
@@ -513,9 +609,39 @@ def fail_stale(study, grace:float) -> list:
         study.enqueue_trial(t.params); out.append(t.number)
     return out
 
+def _progress_lock(path):
+    "An open file holding an exclusive lock on `path`, None if another process holds it, True where locks cannot be taken."
+    try:
+        import fcntl
+        f = open(path, "a")
+    except (ImportError, OSError): return True
+    try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB); return f
+    except OSError: f.close(); return None
+
+def _watch(study, total:int, lock_path, show:bool|None, poll:float=2.0):
+    "Show the study's finished trials (every worker's) from a daemon thread polling the storage every `poll` s, when this process holds the progress lock; returns a function that stops it and writes the last count."
+    import threading
+    stop, states = threading.Event(), (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    def count():
+        ts = study.get_trials(deepcopy=False, states=states)
+        return len(ts), _best(ts, study.directions)
+    def loop():
+        lock, bar = None, None
+        while True:
+            if lock is None and (lock := _progress_lock(lock_path)) is not None: bar = TrialProgress(study.study_name, total, count()[0], show=show)
+            if bar is not None:
+                try: bar.update(*count())
+                except Exception: pass                                 # a storage hiccup: the next poll tries again
+            if stop.wait(poll): break
+        if bar is not None: bar.update(*count()); bar.close()
+        if lock not in (None, True): lock.close()
+    th = threading.Thread(target=loop, daemon=True); th.start()
+    def end(): stop.set(); th.join(timeout=30)
+    return end
+
 def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:SearchSpace, study_dir, seed:int|None=None, panel=None,
-               prune:bool=True, heartbeat:int=10, verbose:bool=False) -> int:
-    "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings); returns `n_trials`."
+               prune:bool=True, heartbeat:int=10, verbose:bool=False, progress:bool|None=None) -> int:
+    "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`."
     panel = load_data(base.data) if panel is None else panel
     base = resolve_periods(base, panel)
     study = make_study(study_name, storage, n_trials, seed if seed is not None else base.seed, space.directions, prune=prune, heartbeat=heartbeat, hpo=base.hpo)
@@ -532,15 +658,32 @@ def run_worker(storage:str, study_name:str, n_trials:int, base:RunConfig, space:
             finally:
                 seen.extend(m.message for m in w)
                 if stop is not None: stop.set()
-    study.optimize(quiet, n_trials=n_trials, gc_after_trial=True, catch=(ValueError,), callbacks=[_say_trial] if verbose else [])
+    ran = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)))
+    show = progress if progress is not None else sys.stderr.isatty() or not _in_kernel()
+    Path(study_dir).mkdir(parents=True, exist_ok=True)
+    total = max(study.user_attrs.get("planned_trials", 0), ran + n_trials)
+    end = _watch(study, total, Path(study_dir)/".progress.lock", True) if show else (lambda: None)
+    try: study.optimize(quiet, n_trials=n_trials, gc_after_trial=True, catch=(ValueError,), callbacks=[_say_trial] if verbose else [])
+    finally: end()
     if verbose and seen: print(f"{len(seen)} warnings during training:\n" + "\n".join("  " + l for l in warning_summary(seen)))
     return n_trials
 
 def _say_trial(study, t):
-    "One line per finished trial."
-    ua, tag = t.user_attrs, f"trial {t.number:>3}"
+    "One line per finished trial (on a terminal, first clearing a progress bar drawn on that line)."
+    ua = t.user_attrs
+    tag = ("\r\x1b[K" if sys.stdout.isatty() else "") + f"trial {t.number:>3}"
     if t.state.name == "COMPLETE":
         v = ", ".join(f"{x:.4f}" for x in t.values)
         print(f"{tag}: {v}  (AUC {ua.get('auc_fold_mean', float('nan')):.3f}, DirAcc {ua.get('dir_acc_fold_mean', float('nan')):.3f} fold means; "
               f"Sharpe {ua.get('sharpe', float('nan')):.2f}, {ua.get('trades', 0)} trades)  {t.duration.total_seconds():.0f} s", flush=True)
     else: print(f"{tag}: {t.state.name.lower()}" + (f" ({ua['fail_reason']})" if "fail_reason" in ua else ""), flush=True)
+
+# %% ../nbs/15_hpo.ipynb #aee7cecf
+def serve_dashboard(storage:str,              # study storage URL, as `--storage` takes it
+                    port:int=8080,             # port to listen on
+                    host:str="127.0.0.1"):     # address to bind (loopback: this machine only)
+    "Serve optuna-dashboard on a storage whose best trial is feasible, as `study.best_trial`; blocks until stopped."
+    try: from optuna_dashboard import run_server
+    except ImportError: raise RuntimeError("optuna-dashboard is not installed: pip install optuna-dashboard") from None
+    run_server(make_storage(storage), host=host, port=port)
+
