@@ -140,7 +140,7 @@ def _validate_args(p):
     p.add_argument("--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes")
 
 @subcommand("data validate", "validate OHLCV files and print a summary (exit 1 on bad data)", _validate_args, examples="""
-hnn data validate data/                     # every file of a folder: the bundled data (the package's copy if there is no data/ here)
+hnn data validate data/                     # every file of a folder (the shipped copy if there is no data/ here)
 hnn data validate data/sp500.csv.gz         # one file; its symbol is the file name
 """)
 def cmd_validate(ns):

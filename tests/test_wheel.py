@@ -53,4 +53,8 @@ def test_installed_wheel_runs_the_demo_and_a_report_outside_the_checkout(wheel, 
     assert manifest["git_commit"] is None                                          # an installed package is not a checkout
     out = sh(hnn, "report", "backtest_tearsheet", "-p", "run_dir", "reports/w", "--run-id", "again", cwd=work, env=env)
     assert (work/"reports"/"again"/"backtest_tearsheet.html").exists(), out
-    assert not (work/"configs").exists() and not (work/"nbs").exists()
+    out = sh(hnn, "data", "validate", "data/", cwd=work, env=env)               # the README's command, with no data/ here
+    note = out.splitlines()[0]
+    assert note.startswith("data/ not found here; validating the shipped copy at ") and Path(note.rsplit(" ", 1)[1]).is_relative_to(venv), note
+    assert "OK: 2 symbols, 10,062 bars" in out
+    assert not (work/"configs").exists() and not (work/"nbs").exists() and not (work/"data").exists()
