@@ -10,8 +10,9 @@ from .files import agg_figure, atomic_write, png_bytes, resource, redact
 from .runs import RunFolder, RunIdError, run_dir_for
 
 # %% auto #0
-__all__ = ['LABELS', 'PERIODS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_html',
-           'run_report', 'cell', 'readable', 'show', 'verdict_sentence', 'write_index', 'period_table', 'plot_periods']
+__all__ = ['LABELS', 'PERIODS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_mathml',
+           'math_to_mathml', 'report_title', 'as_page', 'to_html', 'run_report', 'cell', 'readable', 'show',
+           'verdict_sentence', 'write_index', 'period_table', 'plot_periods', 'integer_ticks']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
@@ -41,14 +42,70 @@ def _template(name:str) -> Path:
     if not p.exists(): raise ReportError(f"unknown report {name!r}; available: {available_reports()}")
     return p
 
+# %% ../nbs/17_reports.ipynb #70d6cc83
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)                 # fenced blocks and inline code spans: no maths inside
+_MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<!\s)\$(?![\w$])", re.S)
+_NOT_END = r"(?:(?!</script>).)*?"
+_NET_SCRIPT = re.compile(rf"<script\b[^>]*>{_NOT_END}(?:https?://|MathJax){_NOT_END}</script>\s*", re.S | re.I)
+_SRC_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>\s*", re.I)
+
+def to_mathml(tex:str, display:bool=False) -> str:
+    "MathML of one LaTeX formula (browsers render it with no script); one the converter cannot read stays as code."
+    import html
+    try:
+        from latex2mathml.converter import convert
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:
+        return f"<code>{html.escape(tex)}</code>"
+
+def math_to_mathml(md:str) -> str:
+    "Markdown with its `$...$` and `$$...$$` maths as MathML; code spans and fenced blocks left alone."
+    parts = _CODE.split(md)
+    conv = lambda m: to_mathml(m.group(1) or m.group(2), m.group(1) is not None)
+    return "".join(p if i % 2 else _MATH.sub(conv, p) for i, p in enumerate(parts))
+
+def report_title(nb, default:str="Report") -> str:
+    "A report's name: the first Markdown heading of its notebook."
+    for c in nb["cells"]:
+        m = re.match(r"#\s+(.+)", "".join(c["source"]).strip()) if c["cell_type"] == "markdown" else None
+        if m: return m.group(1).strip()
+    return default
+
+def _maths_as_mathml(nb):
+    "The notebook with the maths of its Markdown cells and Markdown outputs as MathML."
+    for c in nb.cells:
+        if c.cell_type == "markdown": c.source = math_to_mathml(c.source)
+        for o in c.get("outputs", []):
+            data = o.get("data", {})
+            if "text/markdown" in data: data["text/markdown"] = math_to_mathml(data["text/markdown"])
+    return nb
+
+_PAGE_CSS = ("<style>.hnn-back{font:14px sans-serif;padding:8px 16px;border-bottom:1px solid #d0d7de;"
+             "background:#f6f8fa}"
+             ".hnn-back a{color:#0969da;text-decoration:none}math[display=block]{margin:.8em 0}</style>")
+
+def as_page(body:str, title:str, back:str|None="index.html", back_text:str="run index") -> str:
+    "Exported HTML as a page of the run: `title` in its tab, a link to `back` at the top, no script from the network."
+    import html
+    body = _SRC_SCRIPT.sub("", body)
+    body = _NET_SCRIPT.sub("", body)                       # inline scripts that load from a CDN (mermaid) or set up MathJax
+    body = re.sub(r"<title>.*?</title>", lambda m: f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
+    body = body.replace("</head>", _PAGE_CSS + "\n</head>", 1)
+    if back:
+        nav = f'<nav class="hnn-back"><a href="{html.escape(back)}">&larr; {html.escape(back_text)}</a></nav>'
+        body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + "\n" + nav, body, count=1)
+    return body
+
 # %% ../nbs/17_reports.ipynb #53698bb9
-def to_html(nb_path, html_path=None, hide_code:bool=True) -> Path:
-    "Export an executed notebook to HTML (code cells hidden by default), atomically."
+def to_html(nb_path, html_path=None, hide_code:bool=True, title:str|None=None) -> Path:
+    "Export an executed notebook to an HTML page (code hidden by default; see `as_page`), atomically."
     import nbformat
     from nbconvert import HTMLExporter
-    nb = nbformat.read(str(nb_path), as_version=4)
+    nb = _maths_as_mathml(nbformat.read(str(nb_path), as_version=4))
+    out = Path(html_path or Path(nb_path).with_suffix(".html"))
+    title = title or f"{report_title(nb, Path(nb_path).stem)} · {out.resolve().parent.name}"
     body, _ = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
-    return atomic_write(html_path or Path(nb_path).with_suffix(".html"), body)
+    return atomic_write(out, as_page(body, title))
 
 def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="reports", run_id:str|None=None,
                html:bool=True, timeout:int=600, progress:bool=False) -> dict:
@@ -80,7 +137,9 @@ def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="report
     os.replace(tmp, out)
     failed.unlink(missing_ok=True)
     paths = dict(notebook=out)
-    if html: paths["html"] = to_html(out)
+    if html:
+        paths["html"] = to_html(out)
+        write_index(d)                                       # the page's link back resolves; the index lists the report
     return paths
 
 # %% ../nbs/17_reports.ipynb #37b8d579
@@ -88,17 +147,25 @@ LABELS = {"auc": "AUC", "dir_acc": "DirAcc", "total_return": "return", "sharpe":
           "psr": "PSR", "max_drawdown": "max drawdown", "cagr": "CAGR", "calmar": "Calmar", "sortino": "Sortino", "win_rate": "win rate",
           "profit_factor": "profit factor", "log_loss": "log-loss", "brier": "Brier", "ece": "ECE", "ks": "KS", "psi": "PSI",
           "auc_fold_mean": "AUC (fold mean)", "dir_acc_fold_mean": "DirAcc (fold mean)", "auc_pooled": "AUC (pooled)", "dir_acc_pooled": "DirAcc (pooled)",
-          "best_epoch": "best epoch", "n_bars": "bars", "p_value": "p-value", "p_adj": "adjusted p", "ms_per_batch": "ms per batch", "samples_per_s": "samples/s"}
-_PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|(^|_)vol$|_pct$|percent")
+          "best_epoch": "best epoch", "n_bars": "bars", "p_value": "p-value", "p_adj": "adjusted p", "ms_per_batch": "ms per batch", "samples_per_s": "samples/s",
+          "volatility": "volatility (annualised)", "max_drawdown_bars": "max drawdown duration (bars)",
+          "trade_win_rate": "trade win rate", "avg_trade": "avg trade (return)", "best_trade": "best trade (return)",
+          "worst_trade": "worst trade (return)", "avg_bars_held": "avg bars held (bars)", "bars_held": "bars held",
+          "turnover": "turnover (× mean equity per year)", "exposure": "exposure (mean gross, % of equity)",
+          "costs": "costs ($)", "costs_pct": "costs (% of initial equity)", "pnl": "P&L ($)", "final_equity": "final equity ($)",
+          "commission_bps": "commission (bps per side)", "slippage_bps": "slippage (bps per side)", "round_trip_bps": "round trip (bps)"}
+_PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|(^|_)vol$|_pct$|percent|(^|_)trade$")
 _COUNT = re.compile(r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|gaps|symbols|missing_bars)$|^n_|_(bars|rows|trials|trial|count|epochs)$")
 _PVAL = re.compile(r"^(p|pval|p_value|pvalue|p_adj|q_value)$")
 _MONEY = re.compile(r"cost|pnl|equity|cash|notional")
 _PRICE = re.compile(r"^(open|high|low|close)$|(^|_)price$|_px$")
 _RATIO = re.compile(r"sharpe|sortino|calmar|(^|_)dsr$|(^|_)psr$|profit_factor")
+_ONE = re.compile(r"bars_held|turnover")                                 # averages of counts and multiples: one decimal
+_SCALE = re.compile(r"learning_rate|(^|_)lr$|weight_decay")              # an optimiser's rates, not shares: 3 significant digits
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
 
-def cell(v, name:str="", integer:bool=False) -> str:
+def cell(v, name:str="", integer:bool=False, pct_digits:int|None=None) -> str:
     "One value formatted for a reader, by what its column (or row) `name` holds; `integer`: the whole column holds whole numbers."
     import math
     import pandas as pd
@@ -109,7 +176,10 @@ def cell(v, name:str="", integer:bool=False) -> str:
     k = str(name).lower().replace(" ", "_"); v = float(v)
     if math.isinf(v): return "inf" if v > 0 else "-inf"
     if _PVAL.search(k): return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    if _ONE.search(k): return f"{v:,.1f}"
+    if _SCALE.search(k): return f"{v:.3g}"
     if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)): return f"{v:,.0f}"   # max_drawdown_bars is a count
+    if _PCT.search(k) and pct_digits is not None: return f"{v:.{pct_digits}%}"   # readable's one precision per column
     if _PCT.search(k): return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
     if _MONEY.search(k): return f"{v:,.0f}"
     if _PRICE.search(k) or _RATIO.search(k): return f"{v:,.2f}"
@@ -120,6 +190,13 @@ def _words(name:str) -> str:
     for k in ("dir_acc", "auc", "log_loss", "sharpe_se", "sharpe", "psr", "dsr", "cagr"): name = re.sub(rf"(^|_){k}($|_)", lambda m: m.group(1) + LABELS[k] + m.group(2), name)
     return name.replace("_", " ")
 
+def _pct_digits(values) -> int:
+    "One precision for a column of percentages: 0.1% unless a value would show as 0.0%, then 0.001%."
+    import numpy as np
+    x = np.abs(np.asarray([v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)], float))
+    x = x[np.isfinite(x) & (x > 0)]
+    return 3 if (x < 0.0005).any() else 1
+
 def readable(df, by:str="columns"):
     "A copy of `df` as strings a reader wants: values formatted by column (or by row name with `by='index'`), readable labels, dates without midnight."
     import pandas as pd
@@ -127,10 +204,14 @@ def readable(df, by:str="columns"):
     whole = lambda s: (lambda x: len(x) > 0 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in x))(s.dropna().tolist())
     if by == "columns":
         ints = {c: whole(df[c]) for c in df.columns}
-        out = pd.DataFrame({c: [cell(v, c, ints[c]) for v in df[c]] for c in df.columns}, index=df.index)
+        digs = {c: _pct_digits(df[c]) for c in df.columns}
+        out = pd.DataFrame({c: [cell(v, c, ints[c], digs[c]) for v in df[c]] for c in df.columns}, index=df.index)
     else:
-        ints = {i: whole(df.loc[i]) if not df.index.duplicated().any() else False for i in df.index}
-        out = pd.DataFrame({c: [cell(v, i, ints[i]) for i, v in df[c].items()] for c in df.columns}, index=df.index)
+        unique = not df.index.duplicated().any()
+        ints = {i: whole(df.loc[i]) if unique else False for i in df.index}
+        digs = {i: _pct_digits(df.loc[i]) if unique else None for i in df.index}
+        cols = {c: [cell(v, i, ints[i], digs[i]) for i, v in df[c].items()] for c in df.columns}
+        out = pd.DataFrame(cols, index=df.index)
     lab = lambda x: LABELS.get(x, _words(x)) if isinstance(x, str) else " / ".join(map(str, x)) if isinstance(x, tuple) else x
     out.columns = [lab(c) for c in df.columns]
     if isinstance(out.index, pd.DatetimeIndex): out.index = [cell(t) for t in out.index]
@@ -236,7 +317,7 @@ def _main_model(d:Path):
     except Exception: return None
 
 def write_index(run_dir, title:str|None=None) -> Path:
-    "Write run_dir/index.html: the verdict, links to every report, figures, and every artefact (one folder level down too), atomically."
+    "Write run_dir/index.html: the verdict, links to every report, figures and every artefact (one folder down too), atomically."
     import html
     d = Path(run_dir)
     visible = lambda p: not any(part.startswith(".") for part in p.relative_to(d).parts)
@@ -248,6 +329,9 @@ def write_index(run_dir, title:str|None=None) -> Path:
     pngs = [p for p in files if p.suffix == ".png" and len(p.relative_to(d).parts) <= 3 and p.name != "equity_all.png"]
     others = [p for p in files if p not in reports and p not in pngs and p.suffix != ".ipynb" and p.suffix != ".pt" and len(p.relative_to(d).parts) <= 3]
     e = html.escape
+    if title is None and (d/"index.html").exists():                # a report refreshing the index keeps the run's title
+        old = re.search(r"<title>(.*?)</title>", (d/"index.html").read_text(), re.S)
+        title = html.unescape(old.group(1)) if old else None
     overlay = _equity_overlay(d)
     sentence = verdict_sentence(d)
     body = [f"<h1>{e(title or d.name)}</h1>"] + ([f'<p class="verdict-sentence"><strong>Verdict.</strong> {e(sentence)}</p>'] if sentence else [])
@@ -311,4 +395,13 @@ def plot_periods(table, ax=None):
     ax.axvline(0, color="k", lw=0.7); ax.set_yticks(range(len(names))); ax.set_yticklabels(names); ax.invert_yaxis()
     ax.set(xlabel="annualised Sharpe ratio (± 1 standard error)", title="Where it was chosen, out of fold, and on the held-out test period")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+# %% ../nbs/17_reports.ipynb #1967b441
+def integer_ticks(ax, axis:str="x"):
+    "Whole-number ticks on `ax`'s `axis` ('x', 'y' or 'both'): for axes that count trials, epochs, folds or trades."
+    from matplotlib.ticker import MaxNLocator
+    if axis not in ("x", "y", "both"): raise ValueError(f"integer_ticks: axis must be 'x', 'y' or 'both', got {axis!r}")
+    for a in (("xaxis", "yaxis") if axis == "both" else (axis + "axis",)):
+        getattr(ax, a).set_major_locator(MaxNLocator(integer=True))
     return ax

@@ -1,5 +1,5 @@
 """Real papermill execution of the report template, the failure path, and the `hnn` command end to end."""
-import json, os, subprocess, sys
+import json, os, re, subprocess, sys
 from pathlib import Path
 import pandas as pd, pytest
 from hnn_trading.demo import demo
@@ -113,3 +113,83 @@ def test_sharpe_correlation_report_on_a_real_study(tmp_path):
     assert "Verdict" in html and "Over 4 complete trials" in html and "<img" in html
     with pytest.raises(ReportError, match="pass -p storage"):
         run_report("sharpe_correlation", {}, run_dir=tmp_path/"report2")
+
+
+# ---- report pages: what a person opens in a browser (issue 24) ----------------------------------------------------
+
+PAGE_PROBE = """({title: document.title,
+  back: (document.querySelector('nav.hnn-back a') || {}).href || null,
+  math: document.querySelectorAll('math').length,
+  text: document.body.innerText,
+  net_scripts: [...document.querySelectorAll('script[src]')].map(s => s.src).filter(u => /^(https?:)?\\/\\//.test(u)),
+  rows: Object.fromEntries([...document.querySelectorAll('tr')].filter(r => r.querySelector('th') && r.querySelectorAll('td').length)
+                           .map(r => [r.querySelector('th').innerText.trim(), [...r.querySelectorAll('td')].map(d => d.innerText.trim())]))})"""
+
+HEADINGS = {"backtest_tearsheet": "Backtest tearsheet", "sharpe_correlation": "Sharpe correlation over a study", "hpo_study": "HPO study"}
+
+@pytest.fixture(scope="module")
+def pages(quick_run, hnn):
+    "The report pages of the small run, made through `hnn report NAME -p run_dir RUN` as a person would."
+    d = quick_run.run_dir
+    for name in HEADINGS:
+        r = _hnn(hnn, "report", name, "-p", "run_dir", str(d))
+        assert r.returncode == 0, r.stderr[-3000:]
+    return d
+
+def _probe(browser, page):
+    from conftest import probed_copy
+    return browser.probe_dom(browser.dom(probed_copy(page, PAGE_PROBE).as_uri()))
+
+@pytest.mark.parametrize("name", list(HEADINGS))
+def test_report_page_title_back_link_and_no_network(pages, browser, name):
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+    page = pages/f"{name}.html"
+    html = page.read_text()
+    assert not re.search(r"<script[^>]*\bsrc=[\"']?(https?:)?//", html, re.I), "a script loads from the network"
+    v = _probe(browser, page)
+    assert v["title"] == f"{HEADINGS[name]} · {pages.name}", v["title"]
+    back = Path(url2pathname(urlparse(v["back"]).path))
+    assert back.name == "index.html" and back.parent == pages and back.exists(), v["back"]
+    assert f'href="{name}.html"' in back.read_text()                     # and the index links to the page
+    assert v["net_scripts"] == []
+    assert not re.search(r"\$[^$\n]*\\[a-zA-Z]+[^$\n]*\$", v["text"]), "raw LaTeX on the page"
+
+def test_sharpe_correlation_maths_is_mathml(pages, browser):
+    v = _probe(browser, pages/"sharpe_correlation.html")
+    assert v["math"] >= 1 and "\\times" not in v["text"] and "$0.7" not in v["text"]
+    assert "AUC" in v["text"] and "0.7" in v["text"]
+
+def test_tearsheet_units(pages, browser, shots):
+    page = pages/"backtest_tearsheet.html"
+    v = _probe(browser, page)
+    rows = v["rows"]
+    for label in ["costs ($)", "costs (% of initial equity)", "turnover (× mean equity per year)", "avg bars held (bars)",
+                  "avg trade (return)", "exposure (mean gross, % of equity)", "max drawdown duration (bars)"]:
+        assert label in rows, (label, sorted(rows))
+    assert all(re.fullmatch(r"-?\d[\d,]*\.\d", x) for x in rows["avg bars held (bars)"]), rows["avg bars held (bars)"]
+    assert all(re.fullmatch(r"-?\d+\.\d%", x) for k in ["avg trade (return)", "exposure (mean gross, % of equity)", "costs (% of initial equity)", "return"]
+               for x in rows[k]), rows
+    assert all(re.fullmatch(r"\d[\d,]*", x) for x in rows["costs ($)"]) and all(re.fullmatch(r"\d+\.\d", x) for x in rows["turnover (× mean equity per year)"])
+    assert re.search(r"costing \$[\d,]+ in commission and slippage \(\d+\.\d% of the initial \$[\d,]+\)", v["text"]), v["text"][:3000]
+    assert "Time in Market" in v["text"] and "mean gross exposure" in v["text"]
+    browser.screenshot(page.as_uri(), shots/"backtest_tearsheet_top.png", size="1280,1800")
+    section = page.with_name(".units-" + page.name)                       # the page from the metrics table on: units, heatmap, regimes
+    js = ("<script>window.addEventListener('load', () => { const t = [...document.querySelectorAll('table')].find(t => t.innerText.includes('costs ($)'));"
+          " let c = t.closest('.jp-Cell').previousElementSibling; while (c) { c.style.display = 'none'; c = c.previousElementSibling; } });</script></body>")
+    section.write_text(page.read_text().replace("</body>", js, 1))
+    browser.screenshot(section.as_uri(), shots/"backtest_tearsheet_units.png", size="1280,1500", budget=3000)
+
+def test_hpo_study_caveat_on_few_trials(pages, browser, shots):
+    v = _probe(browser, pages/"hpo_study.html")
+    assert re.search(r"With only \d+ complete trials \(fewer than 20\), the importances are a hint, not a finding", v["text"]), v["text"][:2000]
+    browser.screenshot((pages/"hpo_study.html").as_uri(), shots/"hpo_study.png", size="1280,1400")
+    browser.screenshot((pages/"sharpe_correlation.html").as_uri(), shots/"sharpe_correlation.png", size="1280,900")
+
+@pytest.mark.parametrize("name", ["hpo_study", "overfitting"])
+def test_counting_axes_get_integer_ticks(root, name):
+    "Every template cell that draws an axis of trials or epochs puts whole-number ticks on it (`reports.integer_ticks`, tested in 17_reports)."
+    nb = json.loads((root/f"nbs/reports/{name}.ipynb").read_text())
+    cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
+    counting = [s for s in cells if re.search(r'xlabel="(epoch|trial number|fold)"', s)]
+    assert counting and all("integer_ticks(" in s for s in counting)
