@@ -145,3 +145,24 @@ def test_quick_and_config_together_is_an_error(tmp_path):
     r = subprocess.run([str(Path(sys.executable).parent/"hnn"), "hpo", "stage1", "--quick", "--config", "configs/demo.yaml", "--workers", "0"],
                        capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1 and r.stderr.strip() == "hnn: error: --quick is its own tiny configuration; pass --quick or --config, not both"
+
+def test_stage1_and_stage2_show_trial_progress_on_stderr(hnn, tmp_path):
+    "`hnn hpo stage1` (two workers: the study's count, from the storage) and `hnn hpo stage2` print trial counts to stderr, as plain lines when stderr is not a terminal, and still write what they wrote before."
+    import re
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r1 = subprocess.run([hnn, "hpo", "stage1", "--quick", "--trials", "3", "--workers", "2", "--study", "prog", "--no-prune"],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r1.returncode == 0, r1.stderr[-3000:]
+    assert re.search(r"^prog: 0/3 trials finished, 00:0\d elapsed$", r1.stderr, re.M), r1.stderr
+    assert re.search(r"^prog: 3/3 trials finished, best 0\.\d{4}, \d\d:\d\d elapsed$", r1.stderr, re.M), r1.stderr
+    assert "\r" not in r1.stderr                                                  # a pipe gets lines, not a redrawn bar
+    assert len(re.findall(r"trial +\d: 0\.\d{4}", r1.stdout)) == 3 and "3 complete trials; best score" in r1.stdout
+    assert (tmp_path/"reports/hpo/prog/study.log").exists()
+    r2 = subprocess.run([hnn, "hpo", "stage2", "--storage", "journal:///reports/hpo/prog/study.log", "--study", "prog", "--top-k", "1", "--trials", "12"],
+                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r2.returncode == 0, r2.stderr[-3000:]
+    assert re.search(r"^prog-stage2-t\d: 0/12 trials finished, 00:00 elapsed$", r2.stderr, re.M), r2.stderr
+    assert re.search(r"^prog-stage2-t\d: 12/12 trials finished(, best -?\d\.\d{4})?, \d\d:\d\d elapsed$", r2.stderr, re.M), r2.stderr
+    assert "\r" not in r2.stderr and "deflated_sharpe" in r2.stdout and "written" in r2.stdout
+    rows = json.loads((tmp_path/"reports/hpo/prog/stage2.json").read_text())
+    assert len(rows) == 1 and rows[0]["strategy_trials"] == 12
