@@ -1,4 +1,4 @@
-"""Fail when a markdown cell of nbs/ or README.md holds commented-script markdown.
+"""Fail when a markdown cell of nbs/, README.md or a page in docs/ holds commented-script markdown.
 
 Jupyter, JupyterLab and GitHub render `# # Title`, `# ## Section` and a lone `#` as top-level headings: prose written
 as commented script lines becomes a wall of headings. Markdown cells are real Markdown (`# Title`, `> description`,
@@ -23,11 +23,12 @@ def main() -> int:
         for k, c in enumerate(json.loads(nb.read_text())["cells"]):
             if c["cell_type"] == "markdown":
                 problems += [f"{nb.relative_to(root)}, cell {k} (id {c.get('id')}), line {i}: {l!r}" for i, l in bad_lines("".join(c["source"]))]
-    problems += [f"README.md, line {i}: {l!r}" for i, l in bad_lines((root/"README.md").read_text())]
+    for md in [root/"README.md", *sorted((root/"docs").glob("*.md"))]:
+        problems += [f"{md.relative_to(root)}, line {i}: {l!r}" for i, l in bad_lines(md.read_text())]
     if problems:
         print("FAIL: commented-script markdown (renders as a heading per line); write real Markdown:\n  " + "\n  ".join(problems))
         return 1
-    print("ok: every markdown cell and the README are real Markdown")
+    print("ok: every markdown cell, the README and docs/*.md are real Markdown")
     return 0
 
 if __name__ == "__main__": sys.exit(main())

@@ -2,7 +2,10 @@
 
 nbdev 3's `nbdev-readme` renders through Quarto, a binary these machines cannot download, so the
 README is rendered here from the same notebook: markdown cells as they are, code cells as fenced
-blocks, their text outputs below them; cells marked `#| hide` are left out."""
+blocks, their text outputs below them (stdout and results; stderr, such as warnings, is left out); cells marked
+`#| hide` are left out.
+
+    python tools/make_readme.py [--check]"""
 import sys, json
 from pathlib import Path
 
@@ -18,6 +21,7 @@ def render(nb_path=root / "nbs" / "index.ipynb"):
             if any(l.strip().startswith(("#| hide", "#|hide", "#| export", "#| exporti")) for l in src.splitlines()[:3]): continue
             out += ["```python", src, "```", ""]
             for o in c.get("outputs", []):
+                if o.get("name") == "stderr": continue          # warnings carry local paths; the prose names them
                 txt = o.get("text") or o.get("data", {}).get("text/plain")
                 if txt: out += ["```", "".join(txt).rstrip(), "```", ""]
     return "\n".join(out).rstrip() + "\n"
