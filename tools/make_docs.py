@@ -360,8 +360,12 @@ table.hnn-params th, table.hnn-params td { border: 1px solid #d0d7de; padding: 3
 table.hnn-params th { background: #f6f8fa; }
 table.hnn-params td p { margin: 0; }
 details.hnn-source { margin: 6px 0; }
-details.hnn-source summary { cursor: pointer; color: #57606a; font-size: 13px; }
+details.hnn-source summary { cursor: pointer; color: #57606a;
+  font: 13px -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; }
 .hnn-src pre { background: #f6f8fa; padding: 8px 10px; border-radius: 4px; overflow-x: auto; font-size: 12.5px; }
+.jp-RenderedMarkdown pre { background: #f6f8fa; padding: 8px 12px; border-radius: 6px; overflow-x: auto;
+  margin: 0.6em 0 1em; }
+.jp-RenderedMarkdown img { border: 1px solid #d0d7de; border-radius: 4px; }
 :target { scroll-margin-top: 12px; }
 .hnn-card:target { box-shadow: 0 0 0 3px #ddf4ff; }
 """
