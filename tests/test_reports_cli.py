@@ -122,10 +122,12 @@ PAGE_PROBE = """({title: document.title,
   math: document.querySelectorAll('math').length,
   text: document.body.innerText,
   net_scripts: [...document.querySelectorAll('script[src]')].map(s => s.src).filter(u => /^(https?:)?\\/\\//.test(u)),
-  rows: Object.fromEntries([...document.querySelectorAll('tr')].filter(r => r.querySelector('th') && r.querySelectorAll('td').length)
-                           .map(r => [r.querySelector('th').innerText.trim(), [...r.querySelectorAll('td')].map(d => d.innerText.trim())]))})"""
+  rows: Object.fromEntries([...document.querySelectorAll('tr')]
+    .filter(r => r.querySelector('th') && r.querySelectorAll('td').length)
+    .map(r => [r.querySelector('th').innerText.trim(), [...r.querySelectorAll('td')].map(d => d.innerText.trim())]))})"""
 
-HEADINGS = {"backtest_tearsheet": "Backtest tearsheet", "sharpe_correlation": "Sharpe correlation over a study", "hpo_study": "HPO study"}
+HEADINGS = {"backtest_tearsheet": "Backtest tearsheet", "sharpe_correlation": "Sharpe correlation over a study",
+            "hpo_study": "HPO study"}
 
 @pytest.fixture(scope="module")
 def pages(quick_run, hnn):
@@ -164,31 +166,35 @@ def test_tearsheet_units(pages, browser, shots):
     page = pages/"backtest_tearsheet.html"
     v = _probe(browser, page)
     rows = v["rows"]
-    for label in ["costs ($)", "costs (% of initial equity)", "turnover (× mean equity per year)", "avg bars held (bars)",
-                  "avg trade (return)", "exposure (mean gross, % of equity)", "max drawdown duration (bars)"]:
+    pct = ["avg trade (return)", "exposure (mean gross, % of equity)", "costs (% of initial equity)", "return"]
+    for label in pct + ["costs ($)", "turnover (× mean equity per year)", "avg bars held (bars)", "max drawdown duration (bars)"]:
         assert label in rows, (label, sorted(rows))
     assert all(re.fullmatch(r"-?\d[\d,]*\.\d", x) for x in rows["avg bars held (bars)"]), rows["avg bars held (bars)"]
-    assert all(re.fullmatch(r"-?\d+\.\d%", x) for k in ["avg trade (return)", "exposure (mean gross, % of equity)", "costs (% of initial equity)", "return"]
-               for x in rows[k]), rows
-    assert all(re.fullmatch(r"\d[\d,]*", x) for x in rows["costs ($)"]) and all(re.fullmatch(r"\d+\.\d", x) for x in rows["turnover (× mean equity per year)"])
-    assert re.search(r"costing \$[\d,]+ in commission and slippage \(\d+\.\d% of the initial \$[\d,]+\)", v["text"]), v["text"][:3000]
+    assert all(re.fullmatch(r"-?\d+\.\d%", x) for k in pct for x in rows[k]), rows
+    assert all(re.fullmatch(r"\d[\d,]*", x) for x in rows["costs ($)"])
+    assert all(re.fullmatch(r"\d+\.\d", x) for x in rows["turnover (× mean equity per year)"])
+    spent = r"costing \$[\d,]+ in commission and slippage \(\d+\.\d% of the initial \$[\d,]+\)"
+    assert re.search(spent, v["text"]), v["text"][:3000]
     assert "Time in Market" in v["text"] and "mean gross exposure" in v["text"]
     browser.screenshot(page.as_uri(), shots/"backtest_tearsheet_top.png", size="1280,1800")
-    section = page.with_name(".units-" + page.name)                       # the page from the metrics table on: units, heatmap, regimes
-    js = ("<script>window.addEventListener('load', () => { const t = [...document.querySelectorAll('table')].find(t => t.innerText.includes('costs ($)'));"
-          " let c = t.closest('.jp-Cell').previousElementSibling; while (c) { c.style.display = 'none'; c = c.previousElementSibling; } });</script></body>")
+    section = page.with_name(".units-" + page.name)             # the page from the metrics table on: units, heatmap, regimes
+    js = ("<script>window.addEventListener('load', () => {"
+          " const t = [...document.querySelectorAll('table')].find(t => t.innerText.includes('costs ($)'));"
+          " let c = t.closest('.jp-Cell').previousElementSibling;"
+          " while (c) { c.style.display = 'none'; c = c.previousElementSibling; } });</script></body>")
     section.write_text(page.read_text().replace("</body>", js, 1))
     browser.screenshot(section.as_uri(), shots/"backtest_tearsheet_units.png", size="1280,1500", budget=3000)
 
 def test_hpo_study_caveat_on_few_trials(pages, browser, shots):
     v = _probe(browser, pages/"hpo_study.html")
-    assert re.search(r"With only \d+ complete trials \(fewer than 20\), the importances are a hint, not a finding", v["text"]), v["text"][:2000]
+    caveat = r"With only \d+ complete trials \(fewer than 20\), the importances are a hint, not a finding"
+    assert re.search(caveat, v["text"]), v["text"][:2000]
     browser.screenshot((pages/"hpo_study.html").as_uri(), shots/"hpo_study.png", size="1280,1400")
     browser.screenshot((pages/"sharpe_correlation.html").as_uri(), shots/"sharpe_correlation.png", size="1280,900")
 
 @pytest.mark.parametrize("name", ["hpo_study", "overfitting"])
 def test_counting_axes_get_integer_ticks(root, name):
-    "Every template cell that draws an axis of trials or epochs puts whole-number ticks on it (`reports.integer_ticks`, tested in 17_reports)."
+    "A template cell that draws an axis of trials or epochs puts whole-number ticks on it (`reports.integer_ticks`, tested in 17_reports)."
     nb = json.loads((root/f"nbs/reports/{name}.ipynb").read_text())
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     counting = [s for s in cells if re.search(r'xlabel="(epoch|trial number|fold)"', s)]
