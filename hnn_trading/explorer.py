@@ -17,7 +17,18 @@ def _show(fig):
     plt.show(fig) if plt.get_backend().lower().startswith("module://") else plt.close(fig)
 
 # %% auto #0
-__all__ = ['StrategyExplorer', 'StudyBrowser']
+__all__ = ['metrics_line', 'StrategyExplorer', 'StudyBrowser']
+
+# %% ../nbs/20_explorer.ipynb #657fb07c
+def metrics_line(res:dict,  # what `StrategyExplorer.evaluate` returns
+                 html:bool=True) -> str:  # bold labels for a widget; plain text for a figure title
+    "Return, Sharpe with its standard error, max drawdown and trades in one line; says so when there is no trade."
+    b = (lambda s: f"<b>{s}</b>") if html else (lambda s: s)
+    sep = " &nbsp; " if html else ", "
+    if res["trades"] == 0:
+        return sep.join([f"{b('no trades')} at these settings", "the strategy stays flat (no return, no Sharpe ratio)"])
+    return sep.join([f"{b('return')} {res['total_return']:.2%}", f"{b('Sharpe')} {res['sharpe']:.2f} ± {res['sharpe_se']:.2f}",
+                     f"{b('max DD')} {res['max_drawdown']:.2%}", f"{b('trades')} {res['trades']}"])
 
 # %% ../nbs/20_explorer.ipynb #2a80e7ba
 class StrategyExplorer:
@@ -46,7 +57,7 @@ class StrategyExplorer:
         for name, r in series:
             ax[0].plot(t, equity_curve(r), label=name, lw=1.1); ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
         ax[0].legend(); ax[0].set_ylabel("growth of 1"); ax[1].set_ylabel("drawdown")
-        ax[0].set_title(f"return {res['total_return']:.1%}, Sharpe {res['sharpe']:.2f} ± {res['sharpe_se']:.2f}, max DD {res['max_drawdown']:.1%}, {res['trades']} trades")
+        ax[0].set_title(metrics_line(res, html=False))
         fig.tight_layout(); return fig
 
     def widget(self):
@@ -57,17 +68,20 @@ class StrategyExplorer:
                              confidence_margin=w.FloatSlider(value=s.confidence_margin, min=0.0, max=0.2, step=0.005, description="margin", readout_format=".3f"),
                              kelly_clip=w.FloatSlider(value=s.kelly_clip, min=0.05, max=2.0, step=0.05, description="kelly_clip"),
                              sizing=w.Dropdown(options=["fixed", "confidence", "kelly_binary", "kelly_fractional"], value=s.sizing, description="sizing"))
-        self.out, self.label = w.Output(), w.HTML()
+        controls, out, label = self.controls, w.Output(), w.HTML()
+        self.out, self.label = out, label
         def redraw(_=None):
-            res = self.evaluate(**{k: c.value for k, c in self.controls.items()})
-            self.label.value = (f"<b>return</b> {res['total_return']:.2%} &nbsp; <b>Sharpe</b> {res['sharpe']:.3f} ± {res['sharpe_se']:.3f} &nbsp; "
-                                f"<b>max DD</b> {res['max_drawdown']:.2%} &nbsp; <b>trades</b> {res['trades']}")
-            with self.out:
-                self.out.clear_output(wait=True); _show(self.plot(res))
+            res = self.evaluate(**{k: c.value for k, c in controls.items()})
+            label.value = metrics_line(res)
+            with out:
+                out.clear_output(wait=True)
+                _show(self.plot(res))
             self.last = res
-        for c in self.controls.values(): c.observe(redraw, names="value")
+        for c in controls.values():
+            c.observe(redraw, names="value")
         redraw()
-        return w.VBox([w.HBox(list(self.controls.values())[:2]), w.HBox(list(self.controls.values())[2:]), self.label, self.out])
+        rows = [w.HBox(list(controls.values())[:2]), w.HBox(list(controls.values())[2:])]
+        return w.VBox(rows + [label, out])
 
 # %% ../nbs/20_explorer.ipynb #0822b04b
 class StudyBrowser:
@@ -116,15 +130,22 @@ class StudyBrowser:
         import ipywidgets as w, matplotlib.pyplot as plt
         from IPython.display import display
         tab = self.table()
-        self.select = w.SelectMultiple(options=[(f"trial {n}: value {v:.4f}", n) for n, v in tab["value"].items()], value=tuple(tab.index[:2]),
-                                       rows=min(10, len(tab)), description="trials")
-        self.out = w.Output()
+        options = [(f"trial {n}: value {v:.4f}", n) for n, v in tab["value"].items()]
+        select = w.SelectMultiple(options=options, value=tuple(tab.index[:2]), rows=min(10, len(tab)), description="trials")
+        out = w.Output()
+        self.select, self.out = select, out
         def redraw(_=None):
-            with self.out:
-                self.out.clear_output(wait=True)
-                if not self.select.value: print("pick one or more trials"); return
-                display(self.folds(self.select.value).unstack("fold")["val_auc"].style.format(precision=4).set_caption("validation AUC per fold"))
-                E = self.equity(self.select.value); fig, ax = plt.subplots(figsize=(10, 4)); E.plot(ax=ax); ax.set(title="out-of-fold equity (growth of 1)", xlabel="bar")
+            with out:
+                out.clear_output(wait=True)
+                if not select.value:
+                    print("pick one or more trials")
+                    return
+                auc = self.folds(select.value).unstack("fold")["val_auc"]
+                display(auc.style.format(precision=4).set_caption("validation AUC per fold"))
+                fig, ax = plt.subplots(figsize=(10, 4))
+                self.equity(select.value).plot(ax=ax)
+                ax.set(title="out-of-fold equity (growth of 1)", xlabel="date")
                 _show(fig)
-        self.select.observe(redraw, names="value"); redraw()
-        return w.VBox([self.select, self.out])
+        select.observe(redraw, names="value")
+        redraw()
+        return w.VBox([select, out])
