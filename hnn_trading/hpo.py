@@ -435,7 +435,8 @@ def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFram
         trial.set_user_attr("sr_per_bar", sr / math.sqrt(cfg.data.periods_per_year))
         short = float(space.min_trades - n)                              # > 0: infeasible; TPE learns from it, best_trial skips it
         trial.set_constraint("min_trades", short)
-        trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS, [short])   # optuna-dashboard's copy
+        if isinstance(trial, optuna.trial.Trial):                        # a FixedTrial (a single check) has no storage
+            trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS, [short])   # optuna-dashboard's copy
         return sr
     return objective
 

@@ -53,6 +53,9 @@ def test_explorer_redraws_its_plot_when_a_slider_moves_in_jupyterlab(lab, page, 
     page.wait_for_timeout(3000)
     tab = page.locator(".lm-TabBar-tab[data-type='document-title']").first
     assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "opening the notebook marked it modified (kernelspec mismatch)"
+    news = page.get_by_role("button", name="No", exact=True)            # JupyterLab's "notified about news?" toast
+    if news.count():
+        news.first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
     page.wait_for_function("""() => [...document.querySelectorAll('.widget-vbox')]
@@ -68,6 +71,8 @@ def test_explorer_redraws_its_plot_when_a_slider_moves_in_jupyterlab(lab, page, 
         const box = [...document.querySelectorAll('.widget-vbox')].find(b => b.querySelector('.widget-hslider'));
         const img = box && box.querySelector('.widget-output img');
         return img && img.src !== old; }""", arg=before["img"], timeout=60_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_timeout(2000)                                          # the last of the four redraws has landed
     after = _widget_state(page)
     page.screenshot(path=str(shots/"explorer-after.png"))
     assert before["img"].startswith("data:image/png") and after["img"].startswith("data:image/png")
