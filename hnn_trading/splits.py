@@ -117,29 +117,44 @@ from itertools import combinations
 from math import comb
 
 class CombinatorialPurgedCV:
-    "All C(n_groups, k_test) splits of contiguous time groups, purged and embargoed; and the backtest paths they imply."
-    def __init__(self, n_groups:int=6, k_test:int=2, purge:int=0, embargo:int=0):
+    "All C(n_groups, k_test) splits of contiguous time groups, purged on both sides and embargoed after; and their paths."
+    def __init__(self,
+                 n_groups:int=6, # N: contiguous time groups
+                 k_test:int=2, # k: groups in each split's test set
+                 purge:int=0, # h: label span in bars; drops train bars within h of a test group, before and after
+                 embargo:int=0, # e: further bars dropped after each test group's purge
+                ):
         if not 1 <= k_test < n_groups: raise ValueError(f"need 1 <= k_test < n_groups, got k_test={k_test}, n_groups={n_groups}")
-        self.n_groups, self.k_test, self.purge, self.embargo = n_groups, k_test, purge, embargo
+        for name, v in [("purge", purge), ("embargo", embargo)]:
+            if int(v) != v or v < 0: raise ValueError(f"CombinatorialPurgedCV {name}={v!r}: must be an integer >= 0")
+        self.n_groups, self.k_test, self.purge, self.embargo = n_groups, k_test, int(purge), int(embargo)
 
     def groups(self, n:int) -> list[np.ndarray]:
+        "The N contiguous groups of bar positions 0..n-1 (np.array_split: the first groups are one bar longer)."
         if n < self.n_groups: raise ValueError(f"{n} timestamps cannot make {self.n_groups} groups")
         return np.array_split(np.arange(n), self.n_groups)
 
     def split(self, timestamps) -> list[dict]:
-        "Splits: dict(test_groups, train, test) with integer index arrays."
+        "Splits: dict(test_groups, train, test); train drops bars in [a - purge, b + purge + embargo] of each test group a..b."
         n = len(pd.unique(np.asarray(timestamps))) if not isinstance(timestamps, (int, np.integer)) else int(timestamps)
-        G, out = self.groups(n), []
+        G = self.groups(n)
+        out = []
         for tg in combinations(range(self.n_groups), self.k_test):
             test = np.concatenate([G[g] for g in tg])
             bad = np.zeros(n, bool)
             for g in tg:
                 a, b = G[g][0], G[g][-1]
-                bad[max(0, a - self.purge):min(n, b + 1 + self.embargo)] = True
-            out.append(dict(test_groups=tg, train=np.flatnonzero(~bad), test=test))
+                bad[max(0, a - self.purge):min(n, b + 1 + self.purge + self.embargo)] = True
+            train = np.flatnonzero(~bad)
+            if len(train) == 0:
+                raise ValueError(f"CombinatorialPurgedCV: test groups {tg} of {n} bars leave no training bar after purge "
+                                 f"{self.purge} and embargo {self.embargo}; use more bars, more groups or a smaller purge")
+            out.append(dict(test_groups=tg, train=train, test=test))
         return out
 
-    def n_paths(self) -> int: return comb(self.n_groups - 1, self.k_test - 1)
+    def n_paths(self) -> int:
+        "Number of complete backtest paths: C(N - 1, k - 1)."
+        return comb(self.n_groups - 1, self.k_test - 1)
 
     def paths(self) -> list[list[tuple[int, int]]]:
         "Each path: for every group g in order, (split number, g) of the split whose test set covers g on that path."
