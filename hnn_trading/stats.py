@@ -52,25 +52,34 @@ def deflated_sharpe_ratio(sr:float, sr_trials, n:int, skew:float=0.0, kurtosis:f
     return probabilistic_sharpe_ratio(sr, expected_max_sharpe(sr_trials), n, skew, kurtosis)
 
 # %% ../nbs/12_stats.ipynb #253ac069
-def pbo_cscv(performance_matrix, n_groups:int=16, metric=None) -> dict:
-    "Probability of backtest overfitting by combinatorially symmetric cross-validation; also the logits and the OOS performance of IS winners (splits whose in-sample half has no defined metric for any configuration are skipped and counted)."
+def pbo_cscv(performance_matrix, # T x N: returns of N configurations over T bars
+             n_groups:int=16, # S: even number of row groups
+             metric=None, # columns -> one score per configuration; default: Sharpe ratio (ddof=1)
+            ) -> dict:
+    "PBO by CSCV: the share of splits whose in-sample winner is strictly below the out-of-sample median; logits, scores."
     M = np.asarray(performance_matrix, float)
     if M.ndim != 2 or M.shape[1] < 2: raise ValueError(f"performance_matrix must be T x N with N >= 2 configurations, got shape {M.shape}")
     if n_groups % 2 or n_groups < 2: raise ValueError(f"n_groups={n_groups}: must be even and >= 2")
     if M.shape[0] < n_groups: raise ValueError(f"{M.shape[0]} rows cannot make {n_groups} groups")
     metric = metric or (lambda X: X.mean(0) / np.where(X.std(0, ddof=1) > 0, X.std(0, ddof=1), np.nan))
+    N = M.shape[1]
     G = np.array_split(np.arange(M.shape[0]), n_groups)
-    logits, oos_best, is_best, skipped = [], [], [], 0
+    logits, ranks, oos_best, is_best, skipped = [], [], [], [], 0
     for c in combinations(range(n_groups), n_groups // 2):
         ins = np.concatenate([G[g] for g in c]); oos = np.concatenate([G[g] for g in range(n_groups) if g not in c])
         pi, po = metric(M[ins]), metric(M[oos])
         if np.isnan(pi).all(): skipped += 1; continue                    # no configuration traded (or varied) in this half: no winner to follow
         k = int(np.nanargmax(pi))
         rank = ss.rankdata(np.nan_to_num(po, nan=-np.inf))[k]
-        w = rank / (M.shape[1] + 1)
-        logits.append(np.log(w / (1 - w))); oos_best.append(po[k]); is_best.append(pi[k])
-    logits = np.array(logits)
-    return dict(pbo=float((logits <= 0).mean()) if len(logits) else float("nan"), logits=logits, n_splits=len(logits), n_skipped=skipped,
+        w = rank / (N + 1)
+        logits.append(np.log(w / (1 - w)))
+        ranks.append(rank)
+        oos_best.append(po[k])
+        is_best.append(pi[k])
+    logits, ranks = np.array(logits), np.array(ranks)
+    below = 2 * ranks < N + 1                                          # strictly below the OOS median: lambda < 0
+    return dict(pbo=float(np.mean(below)) if len(logits) else float("nan"), logits=logits, n_splits=len(logits),
+                n_at_median=int(np.sum(2 * ranks == N + 1)), n_skipped=skipped,
                 is_best=np.array(is_best), oos_best=np.array(oos_best))
 
 # %% ../nbs/12_stats.ipynb #25fa72e9
