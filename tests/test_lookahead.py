@@ -150,3 +150,75 @@ def test_window_contents_ignore_the_future(name, frac, seed, window):
     np.testing.assert_array_equal(da.valid[past], db.valid[past])
     rows = np.flatnonzero(past & da.valid)
     np.testing.assert_array_equal(da.batch(da.tensor(), rows).numpy(), db.batch(db.tensor(), rows).numpy())
+
+
+# --- ensemble weights: walk-forward (issue 26, deliverable 3) ---------------------------------------------------------
+from hnn_trading.config import RunConfig
+from hnn_trading.ensemble import ensemble_result, walk_forward_weights, WEIGHTINGS
+from hnn_trading.training import WalkForwardResult
+from hnn_trading.metrics import walk_forward_metrics
+
+def _member(seed, skill, n_folds=4, block=60, n_sym=4):
+    "A member's out-of-fold predictions on n_folds consecutive blocks of bars, n_sym symbols; `skill`: how much mu sees."
+    g = np.random.default_rng(100)                                   # the market: the same for every member
+    T = pd.date_range("2024-01-01", periods=n_folds * block, tz="UTC")
+    ret = g.standard_normal((len(T), n_sym)) * 0.01
+    e = np.random.default_rng(seed).standard_normal(ret.shape) * 0.01
+    mu = skill * ret + e
+    P = pd.DataFrame(dict(timestamp=np.repeat(T, n_sym), symbol=np.tile([f"S{i}" for i in range(n_sym)], len(T)),
+                          fold=np.repeat(np.arange(n_folds), block * n_sym), mu=mu.ravel(), sigma=0.01,
+                          fwd_return=ret.ravel(), label=(ret.ravel() > 0).astype(float)))
+    P["p_up"] = 1 / (1 + np.exp(-P["mu"] / 0.01))
+    P["p_up_raw"] = P["p_up"]
+    folds = [dict(fold=k, train_start=0, train_end=0, val_start=0, val_end=0, n_train=0, n_calib=0, n_val=block)
+             for k in range(n_folds)]
+    return WalkForwardResult(folds, P, walk_forward_metrics(P))
+
+def _scramble(P, after, seed):
+    "P with every row after timestamp `after` (predictions, returns and labels) replaced by noise."
+    q = P.copy()
+    m = q["timestamp"] > after
+    g = np.random.default_rng(seed)
+    q.loc[m, ["mu", "p_up", "p_up_raw", "fwd_return"]] = g.uniform(-1, 1, (int(m.sum()), 4))
+    q.loc[m, "label"] = g.integers(0, 2, int(m.sum())).astype(float)
+    return q
+
+def _members(skills=(1.0, 0.3, -0.2)):
+    return {f"m{i}": _member(i, s) for i, s in enumerate(skills)}
+
+@pytest.mark.parametrize("weighting", WEIGHTINGS)
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6))
+def test_ensemble_of_earlier_folds_ignores_the_last_fold(weighting, seed):
+    """Scramble the last fold's predictions and labels of every member: the ensemble's predictions of every earlier
+    fold must be bit-identical (its weights come from the folds before each fold, never from a later one)."""
+    members = _members()
+    last = members["m0"].predictions["fold"].max()
+    cut = members["m0"].predictions.loc[members["m0"].predictions["fold"] < last, "timestamp"].max()
+    changed = {n: WalkForwardResult(m.folds, p := _scramble(m.predictions, cut, seed + i), walk_forward_metrics(p))
+               for i, (n, m) in enumerate(members.items())}
+    a = ensemble_result(members, weighting).predictions
+    b = ensemble_result(changed, weighting).predictions
+    early = a["fold"] < last
+    assert early.sum() > 0
+    pd.testing.assert_frame_equal(a[early], b[early], check_exact=True)
+
+@pytest.mark.parametrize("horizon", [1, 5, 30])
+@pytest.mark.parametrize("weighting", ["auc", "daily_rank_ic"])
+def test_a_folds_weights_use_only_labels_ended_before_it(horizon, weighting):
+    """Fold k's weights may use a prediction at bar t only when its h-bar label has ended by fold k's first bar
+    (t + h <= t_k): scrambling every row after t_k - h leaves them unchanged."""
+    members = _members()
+    cfg = RunConfig().override({"labels.horizon": horizon})
+    span = cfg.labels.span
+    P0 = members["m0"].predictions
+    times = np.sort(P0["timestamp"].unique())
+    W = walk_forward_weights(members, weighting, span)
+    test_w = ensemble_result(members, weighting, cfg)
+    assert [f["members"] for f in test_w.folds][0] == "m0 0.33, m1 0.33, m2 0.33"        # the first fold: equal weights
+    for k in (1, 2, 3):
+        i0 = int(np.searchsorted(times, P0.loc[P0["fold"] == k, "timestamp"].min()))
+        if i0 - span < 0: continue
+        after = times[i0 - span]
+        changed = {n: WalkForwardResult(m.folds, _scramble(m.predictions, after, k), {}) for n, m in members.items()}
+        assert walk_forward_weights(changed, weighting, span)[k] == W[k]
