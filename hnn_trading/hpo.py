@@ -35,8 +35,8 @@ OBJECTIVES = {"stage1": "0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean (model qu
               "ic": "IC: Pearson correlation of the predicted mu with the realised return, per fold, averaged (ic_fold_mean; the seed-002 campaigns)",
               "rank_ic": "rank-IC: Spearman correlation of the predicted mu with the realised return, per fold, averaged (rank_ic_fold_mean)",
               "log_loss": "minus the log-loss of P(up), per fold, averaged (higher is better; log_loss_fold_mean is the log-loss itself)",
-              "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean + weights.sharpe x clip(Sharpe, -3, 3) / 3",
-              "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe (a Pareto front)",
+              "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean + weights.sharpe x clip(Sharpe, -3, 3) / 3 (no Sharpe: infeasible)",
+              "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe (a Pareto front; no Sharpe: infeasible)",
               "sharpe": "annualised Sharpe of the strategy on cached predictions (stage 2)"}
 
 @dataclass
@@ -269,8 +269,8 @@ def completed(study) -> list:
     return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 def ranked(study) -> list:
-    "COMPLETE trials, best first (by the first objective in a Pareto study)."
-    return sorted(completed(study), key=lambda t: -t.values[0])
+    "COMPLETE trials, best first (by the first objective in a Pareto study); an infeasible trial after every feasible one."
+    return sorted(completed(study), key=lambda t: (not _is_feasible(t), -t.values[0]))
 
 def enqueue_warm_start(study, path, space:SearchSpace|None=None) -> int:
     "Enqueue parameter sets from a YAML list (only keys the space samples); returns how many were queued."
@@ -413,7 +413,7 @@ def stage1_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, stud
     return objective
 
 # %% ../nbs/15_hpo.ipynb #0e29df4c
-PENALTY = -10.0   # hybrid and Pareto trials whose Sharpe is undefined
+PENALTY = -10.0   # what earlier versions scored an undefined Sharpe; read only to tell their studies' infeasible trials
 
 def stage2_objective(base:RunConfig, panel:pd.DataFrame, predictions:pd.DataFrame, space:SearchSpace):
     "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once, by `evaluate.Evaluator`); a trial with fewer than `min_trades` trades is infeasible (an Optuna constraint), not penalised."
@@ -503,12 +503,17 @@ def trial_overrides(trial) -> dict:
 
 # %% ../nbs/15_hpo.ipynb #9880eb97
 def hybrid_objective(base:RunConfig, panel:pd.DataFrame, space:SearchSpace, study_dir, pareto:bool=False, exog=None):
-    "Train and backtest per trial; return the weighted hybrid score, or (score, sharpe) for a Pareto study."
+    "Train and backtest per trial; return the weighted hybrid score, or (score, sharpe) for a Pareto study; a trial without a Sharpe (no trades) is infeasible, scored with Sharpe 0."
     s1 = stage1_objective(base, panel, space, study_dir, exog=exog)
     w = space.weights or dict(auc=0.4, dir_acc=0.2, sharpe=0.4)
     def objective(trial):
         score = s1(trial)
-        sr = trial.user_attrs.get("sharpe", float("nan")); sr = PENALTY if np.isnan(sr) else sr
+        sr = trial.user_attrs.get("sharpe", float("nan"))
+        undefined = float(np.isnan(sr))                              # > 0: infeasible; TPE learns from it, best_trial skips it
+        trial.set_constraint("sharpe_defined", undefined)
+        if isinstance(trial, optuna.trial.Trial):                    # a FixedTrial (a single check) has no storage
+            trial.storage.set_trial_system_attr(trial._trial_id, DASHBOARD_CONSTRAINTS, [undefined])   # optuna-dashboard's copy
+        sr = 0.0 if undefined else float(sr)                         # no trades, no returns: the neutral Sharpe 0
         if pareto: return score, sr
         ua = trial.user_attrs
         return w["auc"] * ua["auc_fold_mean"] + w["dir_acc"] * ua["dir_acc_fold_mean"] + w["sharpe"] * float(np.clip(sr, -3, 3)) / 3

@@ -166,3 +166,49 @@ def test_stage1_and_stage2_show_trial_progress_on_stderr(hnn, tmp_path):
     assert "\r" not in r2.stderr and "deflated_sharpe" in r2.stdout and "written" in r2.stdout
     rows = json.loads((tmp_path/"reports/hpo/prog/stage2.json").read_text())
     assert len(rows) == 1 and rows[0]["strategy_trials"] == 12
+
+
+# --- hybrid and Pareto: an undefined Sharpe is infeasible, not -10 (issue 26, deliverable 3) ---------------------------
+from hnn_trading import hpo as _hpo
+from hnn_trading.hpo import SearchSpace, hybrid_objective, ranked
+
+def _hybrid_space(objective):
+    return SearchSpace.from_dict({"objective": objective, "weights": {"auc": 0.4, "dir_acc": 0.2, "sharpe": 0.4},
+                                  "params": {"model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}})
+
+@pytest.mark.parametrize("objective", ["hybrid", "pareto"])
+def test_a_trial_that_never_trades_is_infeasible_with_the_neutral_sharpe(tmp_path, objective):
+    """Through the real objective: a strategy that cannot trade (threshold 1) has no Sharpe; its trial is scored with
+    Sharpe 0 (not -10), is infeasible (constraint and optuna-dashboard's copy), and best-trial selection skips it."""
+    base, _ = quick_config()
+    panel = load_data(base.data)
+    space = _hybrid_space(objective)
+    url = f"sqlite:///{tmp_path}/study.db"
+    st = make_study(f"s-{objective}", url, 4, 0, directions=space.directions, prune=False)
+    never = base.override({"strategy.threshold": 1.0})               # P(up) > 1 never holds: no trade
+    st.optimize(hybrid_objective(never, panel, space, tmp_path/"never", pareto=objective == "pareto"), n_trials=1)
+    t = st.trials[0]
+    assert t.state == optuna.trial.TrialState.COMPLETE
+    assert t.user_attrs["trades"] == 0 and np.isnan(t.user_attrs["sharpe"])
+    ua = t.user_attrs
+    if objective == "pareto": assert t.values == [pytest.approx(0.7 * ua["auc_fold_mean"] + 0.3 * ua["dir_acc_fold_mean"]), 0.0]
+    else: assert t.value == pytest.approx(0.4 * ua["auc_fold_mean"] + 0.2 * ua["dir_acc_fold_mean"])   # Sharpe term 0
+    assert t.constraints["sharpe_defined"] == 1.0
+    assert t.system_attrs[_hpo.DASHBOARD_CONSTRAINTS] == [1.0]
+    if objective == "pareto": assert st.best_trials == []
+    else:
+        with pytest.raises(ValueError): st.best_trial                # no feasible trial yet
+    st.optimize(hybrid_objective(base, panel, space, tmp_path/"trades", pareto=objective == "pareto"), n_trials=1)
+    t1 = st.trials[1]
+    assert t1.user_attrs["trades"] > 0 and np.isfinite(t1.user_attrs["sharpe"]) and t1.constraints["sharpe_defined"] == 0.0
+    assert [x.number for x in ranked(st)] == [1, 0]                  # the feasible trial first, whatever the values
+    if objective == "pareto": assert [x.number for x in st.best_trials] == [1]
+    else: assert st.best_trial.number == 1
+    st2 = optuna.load_study(study_name=f"s-{objective}", storage=make_storage(url))
+    if objective == "hybrid": assert st2.best_trial.number == 1       # the storage the dashboard asks agrees
+
+def test_ranked_puts_infeasible_trials_after_feasible_ones():
+    st = optuna.create_study(direction="maximize")
+    for v, c in ((0.9, 1.0), (0.5, 0.0), (0.7, 0.0)):
+        st.add_trial(optuna.trial.create_trial(value=v, system_attrs={"constraints:sharpe_defined": c}))
+    assert [t.value for t in ranked(st)] == [0.7, 0.5, 0.9]
