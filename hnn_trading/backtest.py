@@ -302,6 +302,7 @@ def plot_equity(result:BacktestResult,
                 ax=None,  # two axes (equity, drawdown) to draw on; default: a new figure
                 fig=None):  # the figure to draw on when `ax` is None, e.g. `files.agg_figure()` for a file; default: pyplot's
     "Equity (growth of 1) and drawdown of a result, with a benchmark if given."
+    from matplotlib.ticker import PercentFormatter
     from hnn_trading.metrics import drawdown_series
     if ax is None:
         if fig is None:
@@ -317,6 +318,7 @@ def plot_equity(result:BacktestResult,
     ax[0].set_ylabel("growth of 1")
     ax[0].set_title(title)
     ax[0].legend()
-    ax[1].set_ylabel("drawdown")
+    ax[1].set_ylabel("drawdown (%)")
+    ax[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     fig.tight_layout()
     return fig

@@ -51,12 +51,14 @@ class StrategyExplorer:
     def plot(self, res:dict, ax=None):
         "Equity (growth of 1) and drawdown of `res` against buy-and-hold."
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import PercentFormatter
         fig, ax = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1])) if ax is None else (ax[0].figure, ax)
         t = self.evaluator.times
         series = [("strategy", res["returns"].values)] + ([("buy and hold", self.benchmark)] if self.benchmark is not None else [])
         for name, r in series:
             ax[0].plot(t, equity_curve(r), label=name, lw=1.1); ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
-        ax[0].legend(); ax[0].set_ylabel("growth of 1"); ax[1].set_ylabel("drawdown")
+        ax[0].legend(); ax[0].set_ylabel("growth of 1"); ax[1].set_ylabel("drawdown (%)")
+        ax[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax[0].set_title(metrics_line(res, html=False))
         fig.tight_layout(); return fig
 

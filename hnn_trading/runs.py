@@ -102,7 +102,8 @@ def _write_backtest(self:RunFolder, result, benchmark=None, title:str="Backtest"
                 warnings.simplefilter("ignore")
                 qs.reports.html(naive(result.returns), benchmark=naive(benchmark.returns).rename("buy and hold") if benchmark is not None else None,
                                 output=tmp, title=title, periods_per_year=periods_per_year)
-            paths["tearsheet"] = atomic_write(self.path("tearsheet"), Path(tmp).read_bytes())      # the umask's permissions, like every other file
+            page = re.sub(rb"(<body[^>]*>)", rb'\1<p><a href="index.html">&larr; run index</a></p>', Path(tmp).read_bytes(), count=1)
+            paths["tearsheet"] = atomic_write(self.path("tearsheet"), page)      # the umask's permissions, like every other file
         finally: Path(tmp).unlink(missing_ok=True)
     return paths
 

@@ -10,7 +10,7 @@ import collections, fcntl, json, math, os, pty, re, shlex, shutil, signal, struc
 from pathlib import Path
 import numpy as np, pandas as pd, optuna, pytest, yaml
 from hnn_trading.cli import commands, groups
-from hnn_trading.hpo import make_storage, PENALTY
+from hnn_trading.hpo import make_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -181,12 +181,14 @@ def test_hybrid_and_pareto_from_the_command_line(journey):
     done = [t for t in hy.trials if t.state.name == "COMPLETE"]
     assert len(done) == 4
     for t in done:                                                                # the hybrid objective ran, not stage 1
-        ua = t.user_attrs; sr = PENALTY if ua["sharpe"] is None or np.isnan(ua["sharpe"]) else ua["sharpe"]
+        ua = t.user_attrs; sr = 0.0 if ua["sharpe"] is None or np.isnan(ua["sharpe"]) else ua["sharpe"]   # no trade: Sharpe 0, infeasible
         assert abs(t.value - (w["auc"] * ua["auc_fold_mean"] + w["dir_acc"] * ua["dir_acc_fold_mean"] + w["sharpe"] * np.clip(sr, -3, 3) / 3)) < 1e-12
     pa = _study(ws, "sqlite:///reports/hpo/pareto/study.db", "pareto")
     assert len(pa.directions) == 2 and pa.metric_names == ["score", "sharpe"]
     done = [t for t in pa.trials if t.state.name == "COMPLETE"]
-    assert len(done) == 4 and all(len(t.values) == 2 for t in done) and pa.best_trials
+    assert len(done) == 4 and all(len(t.values) == 2 for t in done)
+    feasible = [t for t in done if t.constraints.get("sharpe_defined", 0) <= 0]
+    assert {t.number for t in pa.best_trials} <= {t.number for t in feasible} and bool(pa.best_trials) == bool(feasible)
 
 def test_stage2_over_the_top_k_and_export(journey):
     ws, log = journey

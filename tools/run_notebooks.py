@@ -57,8 +57,9 @@ def runs(c, flags:set) -> bool:
 
 
 def plots(c) -> bool:
-    "Plotting code outside exported cells (an exported function that can plot is a definition, not a figure)."
-    return c["cell_type"] == "code" and "export" not in " ".join(directives(c)) and bool(PLOTS.search(src(c)))
+    "Plotting code outside exported cells (an exported function that can plot is a definition, not a figure), not off-screen."
+    offscreen = "agg_figure(" in src(c)                                 # drawn for a file on purpose: files.agg_figure
+    return c["cell_type"] == "code" and "export" not in " ".join(directives(c)) and bool(PLOTS.search(src(c))) and not offscreen
 
 
 def makes_widget(c) -> bool:
@@ -97,11 +98,14 @@ def run_one(path:str, flags:tuple, save:bool) -> dict:
     committed = json.loads(p.read_text())
     nb = nbformat.read(p, as_version=4)
     name = nb.metadata.get("kernelspec", {}).get("name", KERNEL)
-    client = NotebookClient(nb, timeout=900, kernel_name=name, store_widget_state=True,
+    client = NotebookClient(nb, timeout=900, kernel_name=name, store_widget_state=False,
                             resources={"metadata": {"path": str(p.parent)}})
+    client.widget_registry = {}     # no client-side Output-widget mirror: its state syncs hung nbclient now and then
     problems, t0 = [], time.time()
     try:
         with client.setup_kernel():
+            info = client.wait_for_reply(client.kc.kernel_info())            # as nbclient's own execute() does
+            nb.metadata["language_info"] = info["content"]["language_info"]
             for i, c in enumerate(nb.cells):
                 if c.cell_type != "code":
                     continue
@@ -128,11 +132,19 @@ def run_one(path:str, flags:tuple, save:bool) -> dict:
         problems += compare(p.name, committed, fresh, [i for i in ran if runs(fresh["cells"][i], set())])
     if save and not problems:
         for i in ran:
-            committed["cells"][i]["outputs"] = fresh["cells"][i]["outputs"]
+            committed["cells"][i]["outputs"] = [relative_paths(o) for o in fresh["cells"][i]["outputs"]]
             committed["cells"][i]["execution_count"] = fresh["cells"][i].get("execution_count")
-        committed["metadata"]["language_info"] = fresh["metadata"].get("language_info", {})   # what JupyterLab would write
+        committed["metadata"]["language_info"] = fresh["metadata"]["language_info"]   # what JupyterLab would write
         p.write_text(json.dumps(committed, indent=1, ensure_ascii=False) + "\n")
     return dict(name=p.name, seconds=time.time() - t0, problems=problems)
+
+
+def relative_paths(o:dict) -> dict:
+    "A stream output with this checkout's absolute path cut to a repository-relative one (warnings name their file)."
+    if o.get("output_type") == "stream":
+        text = "".join(o["text"]) if isinstance(o["text"], list) else o["text"]
+        o = dict(o, text=text.replace(f"{root}/", "").splitlines(keepends=True))
+    return o
 
 
 def compare(name:str, committed:dict, fresh:dict, ran:list) -> list:
