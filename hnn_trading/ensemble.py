@@ -75,15 +75,19 @@ def walk_forward_weights(
 
 def ensemble_result(
     members:dict,  # {name: WalkForwardResult}, trained on the same folds
-    weights:str|dict,  # a weighting name: walk-forward weights per fold; {name: weight}: these on every fold
+    weights:str|dict,  # a weighting name: walk-forward weights; {fold: {name: weight}}: per fold; {name: weight}: every fold
     config=None,  # the run's config: the labels' span and normalisation
 ) -> WalkForwardResult:
     "The ensemble as a walk-forward result: combined predictions, per-fold metrics on them (spans from the first member), pooled metrics."
     lc = config.labels if config is not None else None
     span, cs = (lc.span, lc.cs_norm) if lc else (1, "none")
     first = next(iter(members.values()))
-    if isinstance(weights, str): per_fold = walk_forward_weights(members, weights, span, cs)
-    else: per_fold = {f["fold"]: weights for f in first.folds}
+    if isinstance(weights, str):
+        per_fold = walk_forward_weights(members, weights, span, cs)
+    elif all(isinstance(v, dict) for v in weights.values()):
+        per_fold = weights                                               # {fold: {name: weight}}, from walk_forward_weights
+    else:
+        per_fold = {f["fold"]: weights for f in first.folds}
     parts, folds = [], []
     for f in first.folds:
         w = per_fold[f["fold"]]

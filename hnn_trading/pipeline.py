@@ -15,7 +15,7 @@ from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
 from .stats import deflated_sharpe
 from .evaluate import Evaluator
-from .ensemble import member_weights, ensemble_result
+from .ensemble import member_weights, ensemble_result, walk_forward_weights
 from .runs import RunFolder, run_dir_for, claim_run_dir
 from .config import ConfigError
 from .reports import run_report, write_index
@@ -112,10 +112,12 @@ def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=Tr
         if members:                                                  # each member is a run of its own; the weights come from their out-of-fold metrics
             sub = {k: run(mc, output_dir=d/"models", run_id=k, reports=False, progress=progress, tearsheet=False, existing_ok=existing_ok) for k, mc in members.items()}
             w = member_weights({k: r.walk_forward.metrics for k, r in sub.items()}, c.ensemble.weighting)
-            wf = ensemble_result({k: r.walk_forward for k, r in sub.items()}, c.ensemble.weighting, c)   # fold k weighted by folds < k
+            fw = walk_forward_weights({k: r.walk_forward for k, r in sub.items()}, c.ensemble.weighting, c.labels.span, c.labels.cs_norm)
+            wf = ensemble_result({k: r.walk_forward for k, r in sub.items()}, fw, c)      # fold k weighted by the folds before it
             if c.splits.test_size is not None: tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
-            rf.write_json("ensemble", dict(weighting=c.ensemble.weighting, weights=w, members={k: mc.model.name for k, mc in members.items()},
-                                           weights_note="out of fold: each fold's weights come from the folds before it; "
+            rf.write_json("ensemble", dict(weighting=c.ensemble.weighting, weights=w, fold_weights={int(k): v for k, v in fw.items()},
+                                           members={k: mc.model.name for k, mc in members.items()},
+                                           weights_note="out of fold, fold k is weighted by `fold_weights[k]`, from the folds before it; "
                                                         "`weights` (the whole out-of-fold period) weigh the held-out test"))
         else: wf = run_walk_forward(c, panel, progress=progress, exog=exog)     # on the bars before any held-out test period
     with timer("backtest"):

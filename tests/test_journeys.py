@@ -231,7 +231,11 @@ def test_best_reruns_the_chosen_configuration(journey):
     edge = {k: max(a - 0.5, 0) for k, a in aucs.items()}
     if sum(edge.values()) > 0: assert all(abs(ens["weights"][k] - edge[k] / sum(edge.values())) < 1e-12 for k in edge)   # AUC out of fold
     P = pd.read_parquet(e/"predictions.parquet"); M = {k: pd.read_parquet(e/f"models/{k}/predictions.parquet") for k in ens["weights"]}
-    np.testing.assert_allclose(P["p_up"].values, sum(ens["weights"][k] * M[k]["p_up"].values for k in M), atol=1e-12)
+    fw = {int(f): w for f, w in ens["fold_weights"].items()}                     # out of fold: fold k weighted by the folds before it
+    assert all(abs(v - 1 / len(M)) < 1e-12 for v in fw[min(fw)].values())          # the first fold has no past: equal weights
+    for f, w in fw.items():
+        mine = lambda k: M[k].loc[M[k]["fold"] == f, "p_up"].values
+        np.testing.assert_allclose(P.loc[P["fold"] == f, "p_up"].values, sum(w[k] * mine(k) for k in M), atol=1e-12)
 
 def test_a_stage1_study_resumes_after_an_interruption(journey):
     ws, _ = journey
@@ -341,6 +345,7 @@ def test_reports_and_index_page_read_as_a_quant_reads_them(cli_demo):
     idx = (d/"index.html").read_text()
     assert re.search(r'<p class="verdict-sentence"><strong>Verdict.</strong> (No model beat|The best|\w+ beat)', idx)
     assert 'src="equity_all.png"' in idx and (d/"equity_all.png").exists() and 'href="tearsheet.html"' in idx
+    assert (d/"tearsheet.html").read_text().count('<a href="index.html">&larr; run index</a>') == 1   # quantstats' page leads back
     assert len(re.findall(r"<h1[ >]", idx)) == 1
 
 def test_campaigns_run_from_one_command(journey):

@@ -33,6 +33,13 @@ def page(browser):
         b.close()
 
 
+def _wait_idle(page):
+    "Wait until every kernel execution indicator on the page (toolbar, status bar) says idle."
+    page.wait_for_function("""() => {
+        const s = [...document.querySelectorAll('.jp-Notebook-ExecutionIndicator')];
+        return s.length > 0 && s.every(e => e.dataset.status === 'idle'); }""", timeout=120_000)
+
+
 def _widget_state(page) -> dict:
     "The first strategy explorer on the page: its metrics line and its plot (the image's data, as bytes)."
     return page.evaluate("""() => {
@@ -49,7 +56,7 @@ def test_explorer_redraws_its_plot_when_a_slider_moves_in_jupyterlab(lab, page, 
     nb = ROOT/"nbs"/"20_explorer.ipynb"
     page.goto(f"{url}/lab/tree/20_explorer.ipynb?token={token}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    _wait_idle(page)
     page.wait_for_timeout(3000)
     tab = page.locator(".lm-TabBar-tab[data-type='document-title']").first
     assert "jp-mod-dirty" not in (tab.get_attribute("class") or ""), "opening the notebook marked it modified (kernelspec mismatch)"
@@ -71,7 +78,7 @@ def test_explorer_redraws_its_plot_when_a_slider_moves_in_jupyterlab(lab, page, 
         const box = [...document.querySelectorAll('.widget-vbox')].find(b => b.querySelector('.widget-hslider'));
         const img = box && box.querySelector('.widget-output img');
         return img && img.src !== old; }""", arg=before["img"], timeout=60_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    _wait_idle(page)
     page.wait_for_timeout(2000)                                          # the last of the four redraws has landed
     after = _widget_state(page)
     page.screenshot(path=str(shots/"explorer-after.png"))

@@ -199,8 +199,3 @@ def test_counting_axes_get_integer_ticks(root, name):
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     counting = [s for s in cells if re.search(r'xlabel="(epoch|trial number|fold)"', s)]
     assert counting and all("integer_ticks(" in s for s in counting)
-
-def test_quantstats_tearsheet_links_back_to_the_run_index(pages):
-    "quantstats' own page, written by the run, carries the same way back as the report pages."
-    page = (pages/"tearsheet.html").read_text()
-    assert page.count('<a href="index.html">&larr; run index</a>') == 1 and (pages/"index.html").exists()
