@@ -628,6 +628,7 @@ def _watch(study, total:int, lock_path, show:bool|None, poll:float=2.0):
     "Show the study's finished trials (every worker's) from a daemon thread polling the storage every `poll` s, when this process holds the progress lock; returns a function that stops it and writes the last count."
     import threading
     stop, states = threading.Event(), (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    t0 = time.time()
     def count():
         ts = study.get_trials(deepcopy=False, states=states)
         return len(ts), _best(ts, study.directions)
@@ -639,7 +640,12 @@ def _watch(study, total:int, lock_path, show:bool|None, poll:float=2.0):
                 try: bar.update(*count())
                 except Exception: pass                                 # a storage hiccup: the next poll tries again
             if stop.wait(poll): break
-        if bar is not None: bar.update(*count()); bar.close()
+        if bar is None and (lock := _progress_lock(lock_path)) is not None:   # the drawing worker ended first: the last count is ours
+            bar = TrialProgress(study.study_name, total, 0, show=False)
+            bar.show, bar.t0, bar.last = show if show is not None else True, t0, time.time()   # one line, at close
+        if bar is not None:
+            bar.update(*count())
+            bar.close()
         if lock not in (None, True): lock.close()
     th = threading.Thread(target=loop, daemon=True); th.start()
     def end(): stop.set(); th.join(timeout=30)
