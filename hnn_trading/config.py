@@ -13,7 +13,7 @@ from .files import atomic_write, shipped, redact, short
 # %% auto #0
 __all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
            'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'EnsembleConfig',
-           'ReportConfig', 'migrate', 'RunConfig', 'warning_summary']
+           'ReportConfig', 'strict_yaml', 'migrate', 'RunConfig', 'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -301,7 +301,7 @@ class StrategyConfig(Section):
 @dataclass
 class BacktestConfig(Section):
     "Execution and accounting; fills at the next bar's open."
-    initial_equity: float = setting(100_000.0, lo=0.0, help="starting equity")
+    initial_equity: float = setting(100_000.0, lo=0.0, help="starting equity (above 0)")
     commission: float = setting(0.001, lo=0.0, hi=0.1, help="commission, fraction of traded notional per side")
     slippage_bps: float = setting(5.0, lo=0.0, hi=1000.0, help="adverse slippage in basis points of the fill price")
     max_positions: int = setting(20, lo=1, help="max concurrent positions")
@@ -310,6 +310,13 @@ class BacktestConfig(Section):
     min_entry: float = setting(0.5, lo=0.0, hi=1.0, help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)")
     long_only: bool = setting(True, help="no short positions: the strategy drops short signals and the engine rejects short weights")
     benchmark: str|None = setting(None, help="an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs (None: none)")
+
+    def validate(self, where=None):
+        super().validate(where)
+        if self.initial_equity <= 0:
+            loc = f"{where or 'BacktestConfig'}.initial_equity"
+            raise ConfigError(f"{loc} = {short(self.initial_equity)} must be above 0 (returns divide by it)")
+        return self
 
 # %% ../nbs/00_config.ipynb #eba7fd4d
 @dataclass
@@ -341,6 +348,51 @@ class ReportConfig(Section):
     templates: list[str] = setting(["backtest_tearsheet"], help="report templates executed after a run")
     html: bool = setting(True, help="also export each executed report to HTML")
 
+# %% ../nbs/00_config.ipynb #337b900c
+_OCTAL = re.compile(r"[-+]?0[0-9_]+")                      # YAML 1.1: 010 is 8 (1.2: 10)
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")   # YAML 1.1: 1:30 is 90 (1.2: text)
+
+def _yaml_problem(node, key:str) -> str|None:
+    "What is wrong with a plain scalar YAML 1.1 reads as another number than it looks (leading zero, base 60)."
+    if not isinstance(node, yaml.ScalarNode) or node.style is not None:
+        return None
+    if not node.tag.endswith((":int", ":float")):
+        return None
+    v, line = node.value, node.start_mark.line + 1
+    if _OCTAL.fullmatch(v):
+        return (f"{key} = {v} (line {line}) has a leading zero, which YAML 1.1 reads as octal ({yaml.safe_load(v)}); "
+                f"write {int(v.replace('_', ''))}, or '{v}' in quotes for text")
+    if _BASE60.fullmatch(v):
+        return (f"{key} = {v} (line {line}) is a YAML 1.1 base-60 number ({yaml.safe_load(v)}); "
+                f"write the number you mean, or '{v}' in quotes for text")
+    return None
+
+def _check_nodes(node, key:str=""):
+    "Raise ConfigError at the first duplicate key (both lines named) or surprising YAML 1.1 number under `node`."
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for k, v in node.value:
+            name = f"{key}.{k.value}" if key else str(k.value)
+            line = k.start_mark.line + 1
+            if isinstance(k, yaml.ScalarNode) and k.value in seen:
+                first = seen[k.value]
+                raise ConfigError(f"duplicate key {name} at lines {first} and {line}: YAML keeps the last silently; keep one")
+            if isinstance(k, yaml.ScalarNode):
+                seen[k.value] = line
+            _check_nodes(v, name)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _check_nodes(v, f"{key}[{i}]")
+    else:
+        problem = _yaml_problem(node, key or "the document")
+        if problem:
+            raise ConfigError(problem)
+
+def strict_yaml(text:str):
+    "`yaml.safe_load` of `text` that refuses duplicate keys and YAML 1.1 numbers that surprise (010 -> 8, 1:30 -> 90)."
+    _check_nodes(yaml.compose(text, Loader=yaml.SafeLoader))
+    return yaml.safe_load(text)
+
 # %% ../nbs/00_config.ipynb #1d7fea31
 MOVED = {"strategy.long_only": "backtest.long_only", "strategy.leverage": "strategy.scale"}
 
@@ -363,6 +415,28 @@ def migrate(d:dict|None) -> dict|None:
         if kn in d[sn] and d[sn][kn] != v: raise ConfigError(f"{old} = {short(v)} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
         d[sn][kn] = v
     return d
+
+def _largest_target(s:StrategyConfig, cap:float) -> float:
+    "The largest target weight the strategy asks for: cap x strategy.scale x the largest sizing fraction, at most cap."
+    f = s.kelly_clip                                           # Kelly sizing: fractions up to kelly_clip
+    if s.sizing == "confidence":
+        f = min(1.0, s.kelly_clip)
+    if s.top_k or s.sizing == "fixed":
+        f = 1.0
+    return min(cap, cap * s.scale * f)
+
+def _check_entry_budget(s:StrategyConfig, b:BacktestConfig, where:str):
+    "Refuse a position cap whose entry never fits the leverage budget (the engine skips entries below min_entry)."
+    t = _largest_target(s, b.position_cap)
+    if t * b.min_entry <= b.leverage * (1 + 1e-12):
+        return
+    what = f"{where}.backtest.position_cap = {short(b.position_cap)}"
+    if t < b.position_cap:
+        what += f" (largest target {short(t)} with strategy.scale = {short(s.scale)})"
+    most = f"{b.leverage / b.min_entry:.4g}"
+    raise ConfigError(f"{what} x backtest.min_entry = {short(b.min_entry)} is above backtest.leverage = "
+                      f"{short(b.leverage)}, so the largest entries never fill (zero trades with fixed sizing); "
+                      f"keep position_cap <= leverage / min_entry = {most} or raise backtest.leverage")
 
 @dataclass
 class RunConfig(Section):
@@ -387,10 +461,11 @@ class RunConfig(Section):
 
     @classmethod
     def from_yaml(cls, path):
-        "Load a YAML file; errors name the file."
+        "Load a YAML file (duplicate keys and YAML 1.1 surprises refused, see `strict_yaml`); errors name the file."
         path = shipped(path)
-        try: d = yaml.safe_load(path.read_text())
+        try: d = strict_yaml(path.read_text())
         except FileNotFoundError: raise ConfigError(f"{path}: config file not found") from None
+        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
         except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
         try: return cls.from_dict(d or {}, where="RunConfig")
         except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
@@ -409,6 +484,7 @@ class RunConfig(Section):
             held = f"{s.top_k} long" if b.long_only else f"{s.top_k} long and {s.top_k} short"
             raise ConfigError(f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over backtest.max_positions = {b.max_positions}: "
                               f"the engine would silently drop some; raise backtest.max_positions or lower strategy.top_k")
+        _check_entry_budget(s, b, where or "RunConfig")
         return self
 
     def override(self, updates:dict) -> RunConfig:

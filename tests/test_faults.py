@@ -192,3 +192,35 @@ def test_a_study_with_a_hostile_name_and_parameter_is_shown_not_run(tmp_path):
     assert not re.search(r"<img[^>]*onerror", page) and "&lt;img src=x onerror=alert(1)&gt;" in page   # no live tag (nbconvert reorders attributes)
     r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///s.db", "-p", "study", "nosuch", "--output-dir", "out"], tmp_path)
     assert r.returncode != 0 and "no study named 'nosuch'" in r.stderr and "Traceback" not in r.stderr
+
+# issue 27, deliverable 2: configs that would surprise are refused by `hnn run` in one line naming the file, the key and the
+# line(s), before any folder exists
+SURPRISES = {
+    "dup_section.yaml": ("training:\n  epochs: 2\n  batch_size: 8\nmodel:\n  name: mlp\ntraining:\n  epochs: 3\n",
+                         "dup_section.yaml: duplicate key training at lines 1 and 6"),
+    "dup_key.yaml": ("training:\n  epochs: 2\n  epochs: 3\n", "dup_key.yaml: duplicate key training.epochs at lines 2 and 3"),
+    "octal.yaml": ("seed: 010\n", "octal.yaml: seed = 010 (line 1) has a leading zero, which YAML 1.1 reads as octal (8); write 10"),
+    "base60.yaml": ("seed: 1:30\n", "base60.yaml: seed = 1:30 (line 1) is a YAML 1.1 base-60 number (90)"),
+    "equity0.yaml": ("backtest:\n  initial_equity: 0\n", "equity0.yaml: RunConfig.backtest.initial_equity = 0.0 must be above 0"),
+    "cap.yaml": ("backtest:\n  position_cap: 2.01\n  leverage: 1.0\n",
+                 "cap.yaml: RunConfig.backtest.position_cap = 2.01 x backtest.min_entry = 0.5 is above backtest.leverage = 1.0"),
+}
+
+@pytest.mark.parametrize("name", list(SURPRISES))
+def test_configs_that_would_surprise_are_refused_before_any_folder(tmp_path, name):
+    text, words = SURPRISES[name]
+    (tmp_path/name).write_text(text)
+    r = _hnn(["run", "--config", name, "--output-dir", "out"], tmp_path)
+    assert r.returncode != 0 and words in r.stderr, r.stderr[-1000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr[-1000:]
+    assert not (tmp_path/"out").exists() and not (tmp_path/"reports").exists()  # nothing written
+
+@pytest.mark.parametrize("sets, words", [
+    (["backtest.initial_equity=0"], "backtest.initial_equity = 0.0 must be above 0"),
+    (["backtest.position_cap=2.01", "backtest.leverage=1"], "keep position_cap <= leverage / min_entry = 2"),
+])
+def test_cross_field_conflicts_from_set_are_refused_before_any_folder(tmp_path, sets, words):
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    r = _hnn(["run", "--config", "configs/demo.yaml", *[a for s in sets for a in ("--set", s)], "--output-dir", "out"], tmp_path)
+    assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
+    assert not (tmp_path/"out").exists()
