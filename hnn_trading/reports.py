@@ -271,6 +271,9 @@ def verdict_sentence(d:Path) -> str:
 def _oof_sentence(b, m) -> str:
     "Which row, if any, beat buy-and-hold out of fold after costs, and with what deflated Sharpe."
     import pandas as pd
+    if m["sharpe"].astype(float).isna().all():                           # no row traded: no Sharpe ratio to compare
+        return (f"Nothing traded out of fold, so no model beat buying and holding: buy-and-hold returned "
+                f"{cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f}).")
     best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
     dsr = r.get("dsr", float("nan")); has_dsr = not pd.isna(dsr)
     what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (f", deflated Sharpe {dsr:.2f})" if has_dsr else ")")
@@ -284,7 +287,7 @@ def _oof_sentence(b, m) -> str:
 def _test_sentence(b, m) -> str:
     "The held-out test period's numbers of the row chosen out of fold (by Sharpe), when the run has one."
     import pandas as pd
-    if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all(): return ""
+    if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all() or m["sharpe"].astype(float).isna().all(): return ""
     best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
     return (f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} (Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
             f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f}).")
