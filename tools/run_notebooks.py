@@ -57,9 +57,10 @@ def runs(c, flags:set) -> bool:
 
 
 def plots(c) -> bool:
-    "Plotting code outside exported cells (an exported function that can plot is a definition, not a figure), not off-screen."
+    "Plotting code outside exported cells (an exported function that can plot is a definition), not drawn off-screen."
     offscreen = "agg_figure(" in src(c)                                 # drawn for a file on purpose: files.agg_figure
-    return c["cell_type"] == "code" and "export" not in " ".join(directives(c)) and bool(PLOTS.search(src(c))) and not offscreen
+    exported = "export" in " ".join(directives(c))
+    return c["cell_type"] == "code" and not exported and bool(PLOTS.search(src(c))) and not offscreen
 
 
 def makes_widget(c) -> bool:
@@ -77,7 +78,7 @@ def kinds(c) -> list:
 
 
 def check_kernel(name:str=KERNEL) -> str:
-    "The kernelspec's Python must be this environment's: a user-level `python3` kernel of another Python would test the wrong code."
+    "The kernelspec's Python must be this environment's: a `python3` kernel of another Python would test other code."
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     try:
         spec = KernelSpecManager().get_kernel_spec(name)
@@ -90,7 +91,7 @@ def check_kernel(name:str=KERNEL) -> str:
 
 
 def run_one(path:str, flags:tuple, save:bool) -> dict:
-    "Execute one notebook in a fresh kernel; return its problems, time and (with save) nothing else: it is written in place."
+    "Execute one notebook in a fresh kernel; return its problems and time (with `save`, write its outputs in place)."
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -114,7 +115,8 @@ def run_one(path:str, flags:tuple, save:bool) -> dict:
                 try:
                     client.execute_cell(c, i)
                 except CellExecutionError as e:
-                    problems.append(f"{p.name}, cell {i} (id {c.get('id')}) raised: {str(e).strip().splitlines()[-1][:300]}")
+                    last = str(e).strip().splitlines()[-1][:300]
+                    problems.append(f"{p.name}, cell {i} (id {c.get('id')}) raised: {last}")
                     break
     except Exception as e:                                              # the kernel died or would not start
         problems.append(f"{p.name}: the kernel failed: {type(e).__name__}: {e}"[:400])
@@ -128,8 +130,9 @@ def run_one(path:str, flags:tuple, save:bool) -> dict:
                 problems.append(f"{where}: plots but showed no image in a live kernel")
             if makes_widget(c) and WIDGET_VIEW not in kinds(c):
                 problems.append(f"{where}: makes a widget but showed no widget view")
-    if not save and not problems:                                       # flagged cells run only on demand: not committed
-        problems += compare(p.name, committed, fresh, [i for i in ran if runs(fresh["cells"][i], set())])
+    if not save and not problems:                       # slow-flagged cells run only on demand: not committed
+        always = [i for i in ran if runs(fresh["cells"][i], set())]
+        problems += compare(p.name, committed, fresh, always)
     if save and not problems:
         for i in ran:
             committed["cells"][i]["outputs"] = [relative_paths(o) for o in fresh["cells"][i]["outputs"]]
@@ -152,8 +155,8 @@ def compare(name:str, committed:dict, fresh:dict, ran:list) -> list:
     cc, fc = committed["cells"], fresh["cells"]
     lang = lambda nb: {k: v for k, v in nb["metadata"].get("language_info", {}).items() if k != "version"}
     if lang(committed) != lang(fresh):
-        return [f"{name}: its metadata lacks the kernel's language_info, so opening it in JupyterLab marks it modified: "
-                "run `make outputs` and commit"]
+        return [f"{name}: its metadata lacks the kernel's language_info, so opening it in JupyterLab marks it "
+                "modified: run `make outputs` and commit"]
     if len(cc) != len(fc):
         return [f"{name}: {len(cc)} cells committed, {len(fc)} after the run"]
     code = [c for c in cc if c["cell_type"] == "code"]
@@ -162,8 +165,9 @@ def compare(name:str, committed:dict, fresh:dict, ran:list) -> list:
     diff = [i for i in ran if kinds(cc[i]) != kinds(fc[i])]
     if not diff:
         return []
-    return [f"{name}: outputs of cells {diff} are not what a clean run gives ({[kinds(cc[i]) for i in diff]} committed, "
-            f"{[kinds(fc[i]) for i in diff]} now): run `make outputs` and commit"]
+    was, now = [kinds(cc[i]) for i in diff], [kinds(fc[i]) for i in diff]
+    return [f"{name}: outputs of cells {diff} are not what a clean run gives ({was} committed, {now} now): "
+            "run `make outputs` and commit"]
 
 
 def main(argv=None) -> int:
@@ -180,13 +184,15 @@ def main(argv=None) -> int:
         sys.exit(f"no such notebook: {', '.join(missing)}")
     flags = tuple(f for f in a.flags.split(",") if f)
     problems, t0 = [], time.time()
-    with ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("spawn")) as pool:   # fork + zmq can hang
+    spawn = multiprocessing.get_context("spawn")                        # fork + zmq can hang
+    with ProcessPoolExecutor(a.workers, mp_context=spawn) as pool:
         jobs = [pool.submit(run_one, str(p), flags, a.save) for p in paths]
         for r in (j.result() for j in as_completed(jobs)):
             print(f"{'FAIL' if r['problems'] else 'ok  '} {r['seconds']:6.1f} s  {r['name']}", flush=True)
             problems += r["problems"]
     print(f"{len(paths)} notebooks in a live kernel, {time.time() - t0:.0f} s")
-    print("\n".join(problems) or "ok: every notebook ran in a live kernel, with an image where it plots and a widget where it makes one")
+    ok = "ok: every notebook ran in a live kernel, with an image where it plots and a widget where it makes one"
+    print("\n".join(problems) or ok)
     return 1 if problems else 0
 
 
