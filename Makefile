@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test setup check-export check-clean check-readme check-markdown nbtest outputs docs pytest test-slow bench lab report export readme lock clean-venv
+.PHONY: demo test setup lint check-export check-clean check-readme check-markdown nbtest outputs docs pytest test-slow bench lab report export readme lock clean-venv
 
 setup: $(STAMP)
 
@@ -37,6 +37,13 @@ check-clean: setup
 	@out=$$(git status --porcelain -- nbs); if [ -n "$$out" ]; then \
 	  echo "FAIL: nbdev-clean changed these notebooks (run nbdev-clean and commit):"; echo "$$out"; exit 1; fi
 	@echo "ok: notebooks are clean"
+
+# The house's habits, checked: ruff formats the notebooks and lints them and the package (lines <= 120, one statement
+# per line); export cells stay small and methods live in their class or under @patch (tools/check_cells.py).
+lint: setup
+	$(BIN)/ruff format --check --quiet nbs || { echo "FAIL: run \`$(BIN)/ruff format nbs\` and nbdev-export"; exit 1; }
+	$(BIN)/ruff check --quiet nbs hnn_trading
+	$(BIN)/python tools/check_cells.py
 
 check-readme: setup
 	$(BIN)/python tools/make_readme.py --check

@@ -16,131 +16,255 @@ __all__ = ['REASONS', 'TRADE', 'check_weights', 'align_weights', 'BacktestResult
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
 
+# %% ../nbs/14_backtest.ipynb #fb3cb950
 @njit(cache=True, nogil=True)
 def _fill(dq, px, slip, comm, st):
     "Execute dq shares at reference price px with slippage against us and commission; update st = (cash, costs, traded); return (fill price, cash out)."
     fp = px * (1.0 + slip * np.sign(dq))
-    notional = dq * fp; fee = comm * abs(notional)
-    st[0] -= notional + fee; st[1] += fee + abs(dq) * px * slip; st[2] += abs(notional)
+    notional = dq * fp
+    fee = comm * abs(notional)
+    st[0] -= notional + fee
+    st[1] += fee + abs(dq) * px * slip
+    st[2] += abs(notional)
     return fp, notional + fee
 
+# %% ../nbs/14_backtest.ipynb #eb609578
 @njit(cache=True, nogil=True)
 def _book(rec, reason, ntr, j, side, entry_bar, t, entry_px, exit_px, size, pnl, basis, why):
     "Append a closed trade to the growable record arrays (doubling them when full); return (rec, reason, count)."
     if ntr == rec.shape[0]:
-        rec2 = np.empty((2 * ntr, 9)); rec2[:ntr] = rec; rec = rec2
-        re2 = np.empty(2 * ntr, np.int64); re2[:ntr] = reason; reason = re2
-    rec[ntr, 0] = j; rec[ntr, 1] = side; rec[ntr, 2] = entry_bar; rec[ntr, 3] = t; rec[ntr, 4] = entry_px
-    rec[ntr, 5] = exit_px; rec[ntr, 6] = size; rec[ntr, 7] = pnl; rec[ntr, 8] = basis; reason[ntr] = why
+        rec2 = np.empty((2 * ntr, 9))
+        rec2[:ntr] = rec
+        rec = rec2
+        re2 = np.empty(2 * ntr, np.int64)
+        re2[:ntr] = reason
+        reason = re2
+    rec[ntr, 0] = j
+    rec[ntr, 1] = side
+    rec[ntr, 2] = entry_bar
+    rec[ntr, 3] = t
+    rec[ntr, 4] = entry_px
+    rec[ntr, 5] = exit_px
+    rec[ntr, 6] = size
+    rec[ntr, 7] = pnl
+    rec[ntr, 8] = basis
+    reason[ntr] = why
     return rec, reason, ntr + 1
 
+# %% ../nbs/14_backtest.ipynb #62a1b93f
 @njit(cache=True, nogil=True)
 def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, cap, lev, min_entry, track_weights=True):
     T, N = O.shape
-    st = np.array([init, 0.0, 0.0])                     # cash, costs, traded notional
-    sh = np.zeros(N); cur = np.zeros(N); entry_px = np.zeros(N); entry_bar = np.full(N, -1)
-    lock = np.zeros(N)                                   # sign of the position a stop/take/time exit closed (0: not locked)
-    flow = np.zeros(N); basis = np.zeros(N); first_px = np.zeros(N); size = np.zeros(N)
-    eq = np.empty(T); expo = np.empty(T); Wr = np.zeros((T if track_weights else 1, N))
-    tgt = np.empty(N); raw = np.empty(N); cand = np.empty(N, np.int64); strength = np.empty(N)
-    rec = np.empty((1024, 9)); ntr = 0                 # sym, side, entry_bar, exit_bar, entry_px, exit_px, size, pnl, basis + reason
+    st = np.array([init, 0.0, 0.0])  # cash, costs, traded notional
+    sh = np.zeros(N)
+    cur = np.zeros(N)
+    entry_px = np.zeros(N)
+    entry_bar = np.full(N, -1)
+    lock = np.zeros(N)  # sign of the position a stop/take/time exit closed (0: not locked)
+    flow = np.zeros(N)
+    basis = np.zeros(N)
+    first_px = np.zeros(N)
+    size = np.zeros(N)
+    eq = np.empty(T)
+    expo = np.empty(T)
+    Wr = np.zeros((T if track_weights else 1, N))
+    tgt = np.empty(N)
+    raw = np.empty(N)
+    cand = np.empty(N, np.int64)
+    strength = np.empty(N)
+    rec = np.empty((1024, 9))
+    ntr = 0  # sym, side, entry_bar, exit_bar, entry_px, exit_px, size, pnl, basis + reason
     reason = np.empty(1024, np.int64)
-    err = np.zeros(3, np.int64)                          # code, t, j: 1 = no open price, 2 = no close price
+    err = np.zeros(3, np.int64)  # code, t, j: 1 = no open price, 2 = no close price
     for t in range(T):
         if t > 0:
             e_open = st[0]
             for j in range(N):
                 if sh[j] != 0.0:
-                    if np.isnan(O[t, j]): err[0] = 1; err[1] = t; err[2] = j; return eq, expo, Wr, rec[:0], reason[:0], st, err
+                    if np.isnan(O[t, j]):
+                        err[0] = 1
+                        err[1] = t
+                        err[2] = j
+                        return eq, expo, Wr, rec[:0], reason[:0], st, err
                     e_open += sh[j] * O[t, j]
             tgt[:] = W[t - 1]
             for j in range(N):
                 if lock[j] != 0.0:
-                    if np.sign(tgt[j]) != lock[j]: lock[j] = 0.0
-                    else: tgt[j] = 0.0
+                    if np.sign(tgt[j]) != lock[j]:
+                        lock[j] = 0.0
+                    else:
+                        tgt[j] = 0.0
             # exits: time, then signal (zero or flipped target)
             for j in range(N):
-                if sh[j] == 0.0: continue
+                if sh[j] == 0.0:
+                    continue
                 why = -1
-                if max_hold > 0 and t - entry_bar[j] >= max_hold: why = 3
-                elif tgt[j] == 0.0 or np.sign(tgt[j]) != np.sign(sh[j]): why = 0
+                if max_hold > 0 and t - entry_bar[j] >= max_hold:
+                    why = 3
+                elif tgt[j] == 0.0 or np.sign(tgt[j]) != np.sign(sh[j]):
+                    why = 0
                 if why >= 0:
                     fp, out = _fill(-sh[j], O[t, j], slip, comm, st)
                     flow[j] -= out
-                    rec, reason, ntr = _book(rec, reason, ntr, j, np.sign(sh[j]), entry_bar[j], t, first_px[j], fp, size[j], flow[j], basis[j], why)
-                    if why == 3: lock[j] = np.sign(sh[j]); tgt[j] = 0.0
-                    sh[j] = 0.0; cur[j] = 0.0; flow[j] = 0.0; basis[j] = 0.0; size[j] = 0.0
-            raw[:] = tgt                                                     # signal strength ranks entries, before the cap
-            for j in range(N): tgt[j] = min(max(tgt[j], -cap), cap)             # the position cap clips a target
+                    rec, reason, ntr = _book(
+                        rec,
+                        reason,
+                        ntr,
+                        j,
+                        np.sign(sh[j]),
+                        entry_bar[j],
+                        t,
+                        first_px[j],
+                        fp,
+                        size[j],
+                        flow[j],
+                        basis[j],
+                        why,
+                    )
+                    if why == 3:
+                        lock[j] = np.sign(sh[j])
+                        tgt[j] = 0.0
+                    sh[j] = 0.0
+                    cur[j] = 0.0
+                    flow[j] = 0.0
+                    basis[j] = 0.0
+                    size[j] = 0.0
+            raw[:] = tgt  # signal strength ranks entries, before the cap
+            for j in range(N):
+                tgt[j] = min(max(tgt[j], -cap), cap)  # the position cap clips a target
             # the budget: gross exposure the leverage limit leaves at the open, after the exits
             budget = lev * e_open
             for j in range(N):
-                if sh[j] != 0.0: budget -= abs(sh[j]) * O[t, j]
+                if sh[j] != 0.0:
+                    budget -= abs(sh[j]) * O[t, j]
             # resizes: reductions first (they free budget), then increases within the budget, in column order
             for j in range(N):
                 if sh[j] != 0.0 and tgt[j] != cur[j] and abs(tgt[j]) * e_open <= abs(sh[j]) * O[t, j]:
                     want = tgt[j] * e_open / O[t, j]
                     budget += (abs(sh[j]) - abs(want)) * O[t, j]
                     fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
-                    flow[j] -= out; sh[j] = want; cur[j] = tgt[j]
+                    flow[j] -= out
+                    sh[j] = want
+                    cur[j] = tgt[j]
             for j in range(N):
                 if sh[j] != 0.0 and tgt[j] != cur[j]:
                     add = min(abs(tgt[j]) * e_open - abs(sh[j]) * O[t, j], budget)
                     cur[j] = tgt[j]
-                    if add <= 0.0: continue
+                    if add <= 0.0:
+                        continue
                     want = sh[j] + np.sign(sh[j]) * add / O[t, j]
                     budget -= add
                     fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
-                    flow[j] -= out; sh[j] = want
-                    basis[j] = max(basis[j], abs(want) * fp); size[j] = max(size[j], abs(want))
+                    flow[j] -= out
+                    sh[j] = want
+                    basis[j] = max(basis[j], abs(want) * fp)
+                    size[j] = max(size[j], abs(want))
             # entries, strongest first, within max_positions and the budget (the last one scaled down, or skipped under min_entry)
             held = 0
             for j in range(N):
-                if sh[j] != 0.0: held += 1
+                if sh[j] != 0.0:
+                    held += 1
             nc = 0
             for j in range(N):
-                if sh[j] == 0.0 and tgt[j] != 0.0: cand[nc] = j; nc += 1
+                if sh[j] == 0.0 and tgt[j] != 0.0:
+                    cand[nc] = j
+                    nc += 1
             if nc > 0 and held < K:
-                for i in range(nc): strength[i] = -abs(raw[cand[i]])
+                for i in range(nc):
+                    strength[i] = -abs(raw[cand[i]])
                 order = np.argsort(strength[:nc], kind="mergesort")
                 for i in range(nc):
-                    if held >= K: break
+                    if held >= K:
+                        break
                     j = cand[order[i]]
                     need = abs(tgt[j]) * e_open
                     n = min(need, budget)
-                    if n <= 0.0 or n < min_entry * need: continue
-                    if np.isnan(O[t, j]): err[0] = 1; err[1] = t; err[2] = j; return eq, expo, Wr, rec[:0], reason[:0], st, err
+                    if n <= 0.0 or n < min_entry * need:
+                        continue
+                    if np.isnan(O[t, j]):
+                        err[0] = 1
+                        err[1] = t
+                        err[2] = j
+                        return eq, expo, Wr, rec[:0], reason[:0], st, err
                     want = np.sign(tgt[j]) * n / O[t, j]
-                    budget -= n; held += 1
+                    budget -= n
+                    held += 1
                     fp, out = _fill(want, O[t, j], slip, comm, st)
-                    flow[j] = -out; sh[j] = want; cur[j] = tgt[j]; entry_px[j] = fp; first_px[j] = fp; entry_bar[j] = t
-                    basis[j] = abs(want) * fp; size[j] = abs(want)
+                    flow[j] = -out
+                    sh[j] = want
+                    cur[j] = tgt[j]
+                    entry_px[j] = fp
+                    first_px[j] = fp
+                    entry_bar[j] = t
+                    basis[j] = abs(want) * fp
+                    size[j] = abs(want)
         # stops and targets inside bar t, then the close
         for j in range(N):
-            if sh[j] == 0.0: continue
-            if np.isnan(C[t, j]): err[0] = 2; err[1] = t; err[2] = j; return eq, expo, Wr, rec[:0], reason[:0], st, err
-            why = -1; px = 0.0
+            if sh[j] == 0.0:
+                continue
+            if np.isnan(C[t, j]):
+                err[0] = 2
+                err[1] = t
+                err[2] = j
+                return eq, expo, Wr, rec[:0], reason[:0], st, err
+            why = -1
+            px = 0.0
             if sh[j] > 0:
-                if sl > 0 and L[t, j] <= entry_px[j] * (1 - sl): why = 1; px = min(O[t, j], entry_px[j] * (1 - sl))
-                elif tp > 0 and H[t, j] >= entry_px[j] * (1 + tp): why = 2; px = max(O[t, j], entry_px[j] * (1 + tp))
+                if sl > 0 and L[t, j] <= entry_px[j] * (1 - sl):
+                    why = 1
+                    px = min(O[t, j], entry_px[j] * (1 - sl))
+                elif tp > 0 and H[t, j] >= entry_px[j] * (1 + tp):
+                    why = 2
+                    px = max(O[t, j], entry_px[j] * (1 + tp))
             else:
-                if sl > 0 and H[t, j] >= entry_px[j] * (1 + sl): why = 1; px = max(O[t, j], entry_px[j] * (1 + sl))
-                elif tp > 0 and L[t, j] <= entry_px[j] * (1 - tp): why = 2; px = min(O[t, j], entry_px[j] * (1 - tp))
-            if why < 0 and t == T - 1: why = 4; px = C[t, j]
+                if sl > 0 and H[t, j] >= entry_px[j] * (1 + sl):
+                    why = 1
+                    px = max(O[t, j], entry_px[j] * (1 + sl))
+                elif tp > 0 and L[t, j] <= entry_px[j] * (1 - tp):
+                    why = 2
+                    px = min(O[t, j], entry_px[j] * (1 - tp))
+            if why < 0 and t == T - 1:
+                why = 4
+                px = C[t, j]
             if why >= 0:
                 fp, out = _fill(-sh[j], px, slip, comm, st)
                 flow[j] -= out
-                rec, reason, ntr = _book(rec, reason, ntr, j, np.sign(sh[j]), entry_bar[j], t, first_px[j], fp, size[j], flow[j], basis[j], why)
-                if why != 4: lock[j] = np.sign(sh[j])
-                sh[j] = 0.0; cur[j] = 0.0; flow[j] = 0.0; basis[j] = 0.0; size[j] = 0.0
-        e = st[0]; g = 0.0
+                rec, reason, ntr = _book(
+                    rec,
+                    reason,
+                    ntr,
+                    j,
+                    np.sign(sh[j]),
+                    entry_bar[j],
+                    t,
+                    first_px[j],
+                    fp,
+                    size[j],
+                    flow[j],
+                    basis[j],
+                    why,
+                )
+                if why != 4:
+                    lock[j] = np.sign(sh[j])
+                sh[j] = 0.0
+                cur[j] = 0.0
+                flow[j] = 0.0
+                basis[j] = 0.0
+                size[j] = 0.0
+        e = st[0]
+        g = 0.0
         for j in range(N):
             if sh[j] != 0.0:
-                v = sh[j] * C[t, j]; e += v; g += abs(v)
-                if track_weights: Wr[t, j] = v
-        eq[t] = e; expo[t] = g / e if e > 0 else np.nan
+                v = sh[j] * C[t, j]
+                e += v
+                g += abs(v)
+                if track_weights:
+                    Wr[t, j] = v
+        eq[t] = e
+        expo[t] = g / e if e > 0 else np.nan
         if track_weights and e != 0.0:
-            for j in range(N): Wr[t, j] /= e
+            for j in range(N):
+                Wr[t, j] /= e
     return eq, expo, Wr, rec[:ntr], reason[:ntr], st, err
 
 # %% ../nbs/14_backtest.ipynb #2132b750
@@ -150,32 +274,44 @@ def _first_short(A):
     T, N = A.shape
     for t in range(T):
         for j in range(N):
-            if A[t, j] < 0: return t, j
+            if A[t, j] < 0:
+                return t, j
     return -1, -1
 
-def check_weights(A:np.ndarray, market, config) -> np.ndarray:
+# %% ../nbs/14_backtest.ipynb #57a59eeb
+def check_weights(A: np.ndarray, market, config) -> np.ndarray:
     "Raise when a (time x symbol) target-weight array holds a short target while backtest.long_only (or a NaN); return it. Caps and leverage are not refusals: the engine allocates within them."
     if np.isnan(A).any():
         t, j = np.argwhere(np.isnan(A))[0]
         raise ValueError(f"target weight for {market.symbols[j]} at {market.times[t]} is NaN (use 0 for no position)")
     if config.long_only:
         t, j = _first_short(A)
-        if t >= 0: raise ValueError(f"short target {A[t, j]} for {market.symbols[j]} at {market.times[t]} but backtest.long_only is true")
+        if t >= 0:
+            raise ValueError(
+                f"short target {A[t, j]} for {market.symbols[j]} at {market.times[t]} but backtest.long_only is true"
+            )
     return A
 
-def align_weights(W:pd.DataFrame, market) -> np.ndarray:
+# %% ../nbs/14_backtest.ipynb #5e724fe1
+def align_weights(W: pd.DataFrame, market) -> np.ndarray:
     "Target weights (timestamp x symbol frame) as a (T x N) array on the market's grid (missing -> 0); unknown timestamps or symbols raise."
-    if not isinstance(W, pd.DataFrame): raise TypeError(f"target_weights must be a DataFrame (timestamp x symbol), got {type(W).__name__}")
+    if not isinstance(W, pd.DataFrame):
+        raise TypeError(f"target_weights must be a DataFrame (timestamp x symbol), got {type(W).__name__}")
     extra_t = W.index.difference(market.times)
-    if len(extra_t): raise ValueError(f"target weights have {len(extra_t)} timestamps the panel lacks, e.g. {list(extra_t[:3])}")
+    if len(extra_t):
+        raise ValueError(f"target weights have {len(extra_t)} timestamps the panel lacks, e.g. {list(extra_t[:3])}")
     extra_s = W.columns.difference(market.symbols)
-    if len(extra_s): raise ValueError(f"target weights name symbols the panel lacks: {list(extra_s)}")
-    return np.ascontiguousarray(W.reindex(index=market.times, columns=market.symbols).fillna(0.0).values, dtype="float64")
+    if len(extra_s):
+        raise ValueError(f"target weights name symbols the panel lacks: {list(extra_s)}")
+    return np.ascontiguousarray(
+        W.reindex(index=market.times, columns=market.symbols).fillna(0.0).values, dtype="float64"
+    )
 
 # %% ../nbs/14_backtest.ipynb #5e0985f9
 @dataclass
 class BacktestResult:
     "Equity, per-bar returns, exposure, realised weights, a trade log and the metrics."
+
     equity: pd.Series
     returns: pd.Series
     exposure: pd.Series
@@ -185,27 +321,46 @@ class BacktestResult:
 
     def _repr_markdown_(self):
         m = self.metrics
-        return (f"**Backtest** {self.equity.index[0]:%Y-%m-%d} .. {self.equity.index[-1]:%Y-%m-%d}: total return {m['total_return']:.2%}, "
-                f"Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}, "
-                f"costs {m['costs']:,.2f}")
-    def to_dict(self): return dict(metrics=self.metrics, n_bars=len(self.equity), n_trades=len(self.trades))
+        return (
+            f"**Backtest** {self.equity.index[0]:%Y-%m-%d} .. {self.equity.index[-1]:%Y-%m-%d}: total return {m['total_return']:.2%}, "
+            f"Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}, "
+            f"costs {m['costs']:,.2f}"
+        )
+
+    def to_dict(self):
+        return dict(metrics=self.metrics, n_bars=len(self.equity), n_trades=len(self.trades))
 
     @classmethod
-    def from_simulation(cls, sim, market, config, periods_per_year:int=252) -> "BacktestResult":
+    def from_simulation(cls, sim, market, config, periods_per_year: int = 252) -> "BacktestResult":
         "Frames, the trade log and the metrics of an engine run (`simulate`) on `market`."
         times, syms, rec = market.times, market.symbols, sim.trades
-        tr = pd.DataFrame({"symbol": np.asarray(syms, dtype=object)[rec["symbol"]], "side": np.where(rec["side"] > 0, "long", "short"),
-                           "entry_time": times[rec["entry_bar"]], "exit_time": times[rec["exit_bar"]],
-                           "entry_price": rec["entry_price"], "exit_price": rec["exit_price"], "size": rec["size"], "pnl": rec["pnl"],
-                           "return": rec["pnl"] / rec["basis"], "bars_held": rec["exit_bar"] - rec["entry_bar"],
-                           "exit_reason": np.asarray(REASONS, dtype=object)[rec["reason"]]})
+        tr = pd.DataFrame(
+            {
+                "symbol": np.asarray(syms, dtype=object)[rec["symbol"]],
+                "side": np.where(rec["side"] > 0, "long", "short"),
+                "entry_time": times[rec["entry_bar"]],
+                "exit_time": times[rec["exit_bar"]],
+                "entry_price": rec["entry_price"],
+                "exit_price": rec["exit_price"],
+                "size": rec["size"],
+                "pnl": rec["pnl"],
+                "return": rec["pnl"] / rec["basis"],
+                "bars_held": rec["exit_bar"] - rec["entry_bar"],
+                "exit_reason": np.asarray(REASONS, dtype=object)[rec["reason"]],
+            }
+        )
         eq = sim.equity
         equity = pd.Series(eq, index=times, name="equity")
-        rets = equity.pct_change(); rets.iloc[0] = eq[0] / config.initial_equity - 1
+        rets = equity.pct_change()
+        rets.iloc[0] = eq[0] / config.initial_equity - 1
         exposure = pd.Series(sim.exposure, index=times, name="exposure")
         m = trading_metrics(rets.values, periods_per_year, tr, exposure.values)
         years = len(times) / periods_per_year
-        m.update(costs=sim.costs, turnover=sim.traded / float(np.mean(eq)) / years if years > 0 else np.nan, final_equity=float(eq[-1]))
+        m.update(
+            costs=sim.costs,
+            turnover=sim.traded / float(np.mean(eq)) / years if years > 0 else np.nan,
+            final_equity=float(eq[-1]),
+        )
         W = sim.weights if sim.weights is not None else np.zeros((len(times), len(syms)))
         return cls(equity, rets.rename("returns"), exposure, pd.DataFrame(W, index=times, columns=list(syms)), tr, m)
 
@@ -213,6 +368,7 @@ class BacktestResult:
 @dataclass(frozen=True)
 class Market:
     "A panel as the engine reads it: timestamps, symbols and contiguous (time x symbol) open, high, low, close arrays."
+
     times: pd.Index
     symbols: pd.Index
     open: np.ndarray
@@ -220,93 +376,187 @@ class Market:
     low: np.ndarray
     close: np.ndarray
 
-    def __len__(self): return len(self.times)
+    def __len__(self):
+        return len(self.times)
+
     def since(self, start, end=None) -> "Market":
         "The bars from `start` on (the out-of-sample part of a walk-forward run), up to and including `end` when given."
-        i = int(self.times.searchsorted(start)); k = len(self.times) if end is None else int(self.times.searchsorted(end, side="right"))
-        return Market(self.times[i:k], self.symbols, *(np.ascontiguousarray(x[i:k]) for x in (self.open, self.high, self.low, self.close)))
+        i = int(self.times.searchsorted(start))
+        k = len(self.times) if end is None else int(self.times.searchsorted(end, side="right"))
+        return Market(
+            self.times[i:k],
+            self.symbols,
+            *(np.ascontiguousarray(x[i:k]) for x in (self.open, self.high, self.low, self.close)),
+        )
 
-def prepare(panel:pd.DataFrame) -> Market:
+# %% ../nbs/14_backtest.ipynb #2c3d3763
+def prepare(panel: pd.DataFrame) -> Market:
     "Pivot a (timestamp, symbol) panel once; a complete panel sorted by (timestamp, symbol) is reshaped without unstacking."
     idx = panel.index
     if isinstance(idx, pd.MultiIndex) and idx.nlevels == 2:
         T, N = len(idx.levels[0]), len(idx.levels[1])
         c0, c1 = idx.codes
-        if len(idx) == T * N and np.array_equal(c1, np.tile(np.arange(N), T)) and np.array_equal(c0, np.repeat(np.arange(T), N)):
+        if (
+            len(idx) == T * N
+            and np.array_equal(c1, np.tile(np.arange(N), T))
+            and np.array_equal(c0, np.repeat(np.arange(T), N))
+        ):
             arr = lambda k: np.ascontiguousarray(panel[k].values.reshape(T, N), dtype="float64")
-            return Market(idx.levels[0].rename("timestamp"), idx.levels[1].rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close")))
+            return Market(
+                idx.levels[0].rename("timestamp"),
+                idx.levels[1].rename("symbol"),
+                *(arr(k) for k in ("open", "high", "low", "close")),
+            )
     o = panel["open"].unstack("symbol")
     arr = lambda k: np.ascontiguousarray(panel[k].unstack("symbol").reindex_like(o).values, dtype="float64")
-    return Market(o.index.rename("timestamp"), o.columns.rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close")))
+    return Market(
+        o.index.rename("timestamp"), o.columns.rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close"))
+    )
 
-TRADE = np.dtype([("symbol", "i8"), ("side", "i8"), ("entry_bar", "i8"), ("exit_bar", "i8"), ("entry_price", "f8"), ("exit_price", "f8"),
-                  ("size", "f8"), ("pnl", "f8"), ("basis", "f8"), ("reason", "i8")])
+# %% ../nbs/14_backtest.ipynb #2651fb5b
+TRADE = np.dtype(
+    [
+        ("symbol", "i8"),
+        ("side", "i8"),
+        ("entry_bar", "i8"),
+        ("exit_bar", "i8"),
+        ("entry_price", "f8"),
+        ("exit_price", "f8"),
+        ("size", "f8"),
+        ("pnl", "f8"),
+        ("basis", "f8"),
+        ("reason", "i8"),
+    ]
+)
 
+# %% ../nbs/14_backtest.ipynb #b5154e81
 @dataclass
 class Simulation:
     "What the engine returns: equity and gross exposure per bar, realised weights (when tracked), typed trade records (`TRADE`), costs and traded notional."
+
     equity: np.ndarray
     exposure: np.ndarray
-    weights: np.ndarray|None
+    weights: np.ndarray | None
     trades: np.ndarray
     costs: float
     traded: float
 
-def simulate(market:Market, A:np.ndarray, config, stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0, track_weights:bool=True) -> Simulation:
+# %% ../nbs/14_backtest.ipynb #2037b0c0
+def simulate(
+    market: Market,
+    A: np.ndarray,
+    config,
+    stop_loss: float = 0.0,
+    take_profit: float = 0.0,
+    max_hold: int = 0,
+    track_weights: bool = True,
+) -> Simulation:
     "Run the engine on a (time x symbol) target-weight array after checking costs, exit rules and long-only; it allocates within position_cap, max_positions and leverage. A missing price that an order needs raises."
-    if config.commission < 0 or config.slippage_bps < 0: raise ValueError(f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}")
-    if config.max_positions < 1: raise ValueError(f"backtest.max_positions={config.max_positions}: must be >= 1")
-    if stop_loss < 0 or take_profit < 0 or max_hold < 0: raise ValueError(f"stop_loss={stop_loss}, take_profit={take_profit}, max_hold={max_hold}: must be >= 0 (0 = off)")
-    if A.shape != market.open.shape: raise ValueError(f"target weights are {A.shape[0]} x {A.shape[1]}; the market is {market.open.shape[0]} x {market.open.shape[1]}")
+    if config.commission < 0 or config.slippage_bps < 0:
+        raise ValueError(
+            f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}"
+        )
+    if config.max_positions < 1:
+        raise ValueError(f"backtest.max_positions={config.max_positions}: must be >= 1")
+    if stop_loss < 0 or take_profit < 0 or max_hold < 0:
+        raise ValueError(
+            f"stop_loss={stop_loss}, take_profit={take_profit}, max_hold={max_hold}: must be >= 0 (0 = off)"
+        )
+    if A.shape != market.open.shape:
+        raise ValueError(
+            f"target weights are {A.shape[0]} x {A.shape[1]}; the market is {market.open.shape[0]} x {market.open.shape[1]}"
+        )
     A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
-    eq, expo, Wr, rec, why, st, err = _kernel(market.open, market.high, market.low, market.close, A, float(config.initial_equity), float(config.commission),
-                                             float(config.slippage_bps) / 1e4, int(config.max_positions), float(stop_loss), float(take_profit), int(max_hold),
-                                             float(config.position_cap), float(config.leverage), float(config.min_entry), track_weights)
+    eq, expo, Wr, rec, why, st, err = _kernel(
+        market.open,
+        market.high,
+        market.low,
+        market.close,
+        A,
+        float(config.initial_equity),
+        float(config.commission),
+        float(config.slippage_bps) / 1e4,
+        int(config.max_positions),
+        float(stop_loss),
+        float(take_profit),
+        int(max_hold),
+        float(config.position_cap),
+        float(config.leverage),
+        float(config.min_entry),
+        track_weights,
+    )
     if err[0]:
         what = "open" if err[0] == 1 else "close"
-        raise ValueError(f"no {what} price for {market.symbols[err[2]]} at {market.times[err[1]]} where an order or an open position needs one")
+        raise ValueError(
+            f"no {what} price for {market.symbols[err[2]]} at {market.times[err[1]]} where an order or an open position needs one"
+        )
     tr = np.empty(len(rec), TRADE)
-    for i, k in enumerate(TRADE.names[:-1]): tr[k] = rec[:, i]
+    for i, k in enumerate(TRADE.names[:-1]):
+        tr[k] = rec[:, i]
     tr["reason"] = why
     return Simulation(eq, expo, Wr if track_weights else None, tr, float(st[1]), float(st[2]))
 
-def run_backtest(panel:pd.DataFrame|Market, target_weights:pd.DataFrame, config, periods_per_year:int=252,
-                 stop_loss:float=0.0, take_profit:float=0.0, max_hold:int=0) -> BacktestResult:
+# %% ../nbs/14_backtest.ipynb #dd72b18c
+def run_backtest(
+    panel: pd.DataFrame | Market,
+    target_weights: pd.DataFrame,
+    config,
+    periods_per_year: int = 252,
+    stop_loss: float = 0.0,
+    take_profit: float = 0.0,
+    max_hold: int = 0,
+) -> BacktestResult:
     "Simulate target weights (decided at each close) filled at the next open, with costs, K positions, stops/targets and a holding limit."
     m = panel if isinstance(panel, Market) else prepare(panel)
     sim = simulate(m, align_weights(target_weights, m), config, stop_loss, take_profit, max_hold)
     return BacktestResult.from_simulation(sim, m, config, periods_per_year)
 
 # %% ../nbs/14_backtest.ipynb #bdebb63c
-def buy_and_hold(panel:pd.DataFrame|Market, config, periods_per_year:int=252) -> BacktestResult:
+def buy_and_hold(panel: pd.DataFrame | Market, config, periods_per_year: int = 252) -> BacktestResult:
     "Equal weight in every symbol from the first bar's close to the end, same fills and costs."
     m = panel if isinstance(panel, Market) else prepare(panel)
     w = 1.0 / len(m.symbols)
-    cfg = type(config)(**{**config.to_dict(), "position_cap": max(w, config.position_cap), "max_positions": max(len(m.symbols), config.max_positions),
-                          "leverage": max(1.0, config.leverage), "long_only": True})
+    cfg = type(config)(
+        **{
+            **config.to_dict(),
+            "position_cap": max(w, config.position_cap),
+            "max_positions": max(len(m.symbols), config.max_positions),
+            "leverage": max(1.0, config.leverage),
+            "long_only": True,
+        }
+    )
     return run_backtest(m, pd.DataFrame(w, index=m.times, columns=m.symbols), cfg, periods_per_year)
 
-def ensemble_weights(frames:list, weights=None) -> pd.DataFrame:
+# %% ../nbs/14_backtest.ipynb #3c9dab71
+def ensemble_weights(frames: list, weights=None) -> pd.DataFrame:
     "Weighted mean of aligned frames (timestamp x symbol); missing entries count as 0."
-    if not frames: raise ValueError("no frames to combine")
+    if not frames:
+        raise ValueError("no frames to combine")
     w = np.ones(len(frames)) if weights is None else np.asarray(weights, float)
-    if len(w) != len(frames) or (w < 0).any() or w.sum() <= 0: raise ValueError(f"weights {list(w)}: one non-negative weight per frame, not all zero")
-    idx = frames[0].index; cols = frames[0].columns
-    for f in frames[1:]: idx, cols = idx.union(f.index), cols.union(f.columns)
+    if len(w) != len(frames) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError(f"weights {list(w)}: one non-negative weight per frame, not all zero")
+    idx = frames[0].index
+    cols = frames[0].columns
+    for f in frames[1:]:
+        idx, cols = idx.union(f.index), cols.union(f.columns)
     return sum(wi * f.reindex(index=idx, columns=cols).fillna(0.0) for wi, f in zip(w / w.sum(), frames))
 
 # %% ../nbs/14_backtest.ipynb #72a865fb
-def plot_equity(result:BacktestResult,
-                benchmark:BacktestResult|None=None,  # drawn beside the strategy when given
-                title:str="Equity",
-                ax=None,  # two axes (equity, drawdown) to draw on; default: a new figure
-                fig=None):  # the figure to draw on when `ax` is None, e.g. `files.agg_figure()` for a file; default: pyplot's
+def plot_equity(
+    result: BacktestResult,
+    benchmark: BacktestResult | None = None,  # drawn beside the strategy when given
+    title: str = "Equity",
+    ax=None,  # two axes (equity, drawdown) to draw on; default: a new figure
+    fig=None,
+):  # the figure to draw on when `ax` is None, e.g. `files.agg_figure()` for a file; default: pyplot's
     "Equity (growth of 1) and drawdown of a result, with a benchmark if given."
     from matplotlib.ticker import PercentFormatter
     from hnn_trading.metrics import drawdown_series
+
     if ax is None:
         if fig is None:
             import matplotlib.pyplot as plt
+
             fig = plt.figure(figsize=(10, 6))
         ax = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     fig = ax[0].figure

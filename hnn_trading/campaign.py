@@ -11,8 +11,19 @@ import numpy as np, pandas as pd, yaml
 from .config import RunConfig, ConfigError
 from .files import shipped, atomic_write
 from .data import load_data, load_exog, resolve_periods
-from .hpo import (SearchSpace, make_study, make_objective, stage2_objective, optimize_batched, deflated_best, ranked, completed, save_context,
-                             describe, redact)
+from hnn_trading.hpo import (
+    SearchSpace,
+    make_study,
+    make_objective,
+    stage2_objective,
+    optimize_batched,
+    deflated_best,
+    ranked,
+    completed,
+    save_context,
+    describe,
+    redact,
+)
 from .stats import moments, deflated_sharpe
 from .runs import RunFolder, run_dir_for
 from .pipeline import run
@@ -25,112 +36,216 @@ __all__ = ['SEED_COLUMNS', 'Campaign', 'CampaignResult', 'screened', 'run_campai
 _KEYS = {"name", "description", "base", "studies", "stage2", "ensemble", "threshold_grid", "storage", "quick"}
 _STUDY = {"space", "trials", "set", "screen"}
 
+# %% ../nbs/18c_campaign.ipynb #179c40c8
 @dataclass
 class Campaign:
     "A campaign file, validated: base config, studies {name: (space, trials, overrides)}, stage 2, ensemble weighting, threshold grid, storage."
+
     name: str
     base: RunConfig
     studies: dict
-    stage2: dict|None = None
-    ensemble: str|None = None
+    stage2: dict | None = None
+    ensemble: str | None = None
     threshold_grid: list = field(default_factory=list)
-    storage: str|None = None
+    storage: str | None = None
     description: str = ""
 
     @classmethod
-    def from_yaml(cls, path, quick:bool=False) -> "Campaign":
+    def from_yaml(cls, path, quick: bool = False) -> "Campaign":
         "Read and check a campaign file; `quick` applies its `quick` block (a smaller market, fewer trials)."
         path = shipped(path)
-        try: d = yaml.safe_load(Path(path).read_text()) or {}
-        except FileNotFoundError: raise ConfigError(f"{path}: campaign file not found") from None
-        try: return cls.from_dict(d, quick)
-        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
+        try:
+            d = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: campaign file not found") from None
+        try:
+            return cls.from_dict(d, quick)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
 
     @classmethod
-    def from_dict(cls, d:dict, quick:bool=False) -> "Campaign":
+    def from_dict(cls, d: dict, quick: bool = False) -> "Campaign":
         bad = set(d) - _KEYS
-        if bad: raise ConfigError(f"unknown campaign key(s) {sorted(bad)}; valid keys: {sorted(_KEYS)}")
+        if bad:
+            raise ConfigError(f"unknown campaign key(s) {sorted(bad)}; valid keys: {sorted(_KEYS)}")
         for k in ("name", "base", "studies"):
-            if k not in d: raise ConfigError(f"a campaign needs `{k}`")
+            if k not in d:
+                raise ConfigError(f"a campaign needs `{k}`")
         q = (d.get("quick") or {}) if quick else {}
         bad = set(q) - {"set", "trials", "stage2_trials"}
-        if bad: raise ConfigError(f"unknown key(s) {sorted(bad)} in quick; valid: ['set', 'stage2_trials', 'trials']")
+        if bad:
+            raise ConfigError(f"unknown key(s) {sorted(bad)} in quick; valid: ['set', 'stage2_trials', 'trials']")
         base = RunConfig.from_dict(d["base"], "base").override(q.get("set") or {})
         studies = {}
         for name, s in (d["studies"] or {}).items():
             if not isinstance(s, dict) or set(s) - _STUDY or not {"space", "trials"} <= set(s):
                 raise ConfigError(f"study {name!r}: needs space and trials (and optionally set), got {s!r}")
-            base.override(s.get("set") or {})                                # unknown keys raise here, with the valid keys
-            SearchSpace.from_yaml(s["space"])                                  # so does a bad space, before anything runs
+            base.override(s.get("set") or {})  # unknown keys raise here, with the valid keys
+            SearchSpace.from_yaml(s["space"])  # so does a bad space, before anything runs
             scr = s.get("screen")
-            if scr is not None and (not isinstance(scr, dict) or set(scr) - {"study", "top_k"} or scr.get("study") not in studies
-                                    or not isinstance(scr.get("top_k", 5), int) or scr.get("top_k", 5) < 1):
-                raise ConfigError(f"study {name!r}: screen needs `study` (a study listed before it: {sorted(studies) or 'none'}) and optionally `top_k` (a whole number >= 1), got {scr!r}")
-            studies[name] = dict(space=s["space"], trials=int(q.get("trials", s["trials"])), set=s.get("set") or {},
-                                 screen=scr and dict(study=scr["study"], top_k=scr.get("top_k", 5)))
+            if scr is not None and (
+                not isinstance(scr, dict)
+                or set(scr) - {"study", "top_k"}
+                or scr.get("study") not in studies
+                or not isinstance(scr.get("top_k", 5), int)
+                or scr.get("top_k", 5) < 1
+            ):
+                raise ConfigError(
+                    f"study {name!r}: screen needs `study` (a study listed before it: {sorted(studies) or 'none'}) and optionally `top_k` (a whole number >= 1), got {scr!r}"
+                )
+            studies[name] = dict(
+                space=s["space"],
+                trials=int(q.get("trials", s["trials"])),
+                set=s.get("set") or {},
+                screen=scr and dict(study=scr["study"], top_k=scr.get("top_k", 5)),
+            )
         s2 = d.get("stage2")
         if s2 is not None:
-            if set(s2) - {"space", "trials"} or "space" not in s2: raise ConfigError(f"stage2: needs space (and trials), got {s2!r}")
-            if SearchSpace.from_yaml(s2["space"]).objective != "sharpe": raise ConfigError(f"stage2 space {s2['space']}: needs `objective: sharpe`")
+            if set(s2) - {"space", "trials"} or "space" not in s2:
+                raise ConfigError(f"stage2: needs space (and trials), got {s2!r}")
+            if SearchSpace.from_yaml(s2["space"]).objective != "sharpe":
+                raise ConfigError(f"stage2 space {s2['space']}: needs `objective: sharpe`")
             s2 = dict(space=s2["space"], trials=int(q.get("stage2_trials", s2.get("trials", 200))))
         ens = d.get("ensemble")
-        if ens is not None: base.override({"ensemble.weighting": ens})            # checks the weighting's name
-        return cls(d["name"], base, studies, s2, ens, [float(x) for x in d.get("threshold_grid") or []], d.get("storage"), d.get("description", ""))
+        if ens is not None:
+            base.override({"ensemble.weighting": ens})  # checks the weighting's name
+        return cls(
+            d["name"],
+            base,
+            studies,
+            s2,
+            ens,
+            [float(x) for x in d.get("threshold_grid") or []],
+            d.get("storage"),
+            d.get("description", ""),
+        )
 
 # %% ../nbs/18c_campaign.ipynb #de86bfea
-SEED_COLUMNS = ["total_return", "cagr", "sharpe", "sharpe_se", "dsr", "sortino", "max_drawdown", "calmar", "trades", "trade_win_rate", "trade_profit_factor"]
+SEED_COLUMNS = [
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sharpe_se",
+    "dsr",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "trades",
+    "trade_win_rate",
+    "trade_profit_factor",
+]
 
+# %% ../nbs/18c_campaign.ipynb #5ce6caac
 @dataclass
 class CampaignResult:
     "The campaign's folder, results table, threshold grid on the held-out test, study summaries and runs."
+
     run_dir: Path
     results: pd.DataFrame
-    grid: pd.DataFrame|None
+    grid: pd.DataFrame | None
     studies: dict
     runs: dict
-    def _repr_markdown_(self): return f"Campaign `{self.run_dir}`\n\n" + self.results.to_markdown(floatfmt=".4f")
 
-def screened(study, space:SearchSpace, top_k:int) -> list:
+    def _repr_markdown_(self):
+        return f"Campaign `{self.run_dir}`\n\n" + self.results.to_markdown(floatfmt=".4f")
+
+# %% ../nbs/18c_campaign.ipynb #a8152850
+def screened(study, space: SearchSpace, top_k: int) -> list:
     "The parameter sets of a (cheaper) study's `top_k` best trials, cut to the keys `space` samples: what a costlier study starts from."
     return [p for p in ({k: v for k, v in t.params.items() if k in space.params} for t in ranked(study)[:top_k]) if p]
 
-def _study(camp, name, spec, base, panel, url, d, exog, made:dict, progress=None) -> tuple:
+# %% ../nbs/18c_campaign.ipynb #cf26b6cf
+def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=None) -> tuple:
     "Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
-    sd = d/"hpo"/name
-    s1 = made[name] = make_study(f"{camp.name}-{name}", url, spec["trials"], b.seed, space.directions, metric_names=space.metric_names, description=describe(space, b), hpo=b.hpo)
+    sd = d / "hpo" / name
+    s1 = made[name] = make_study(
+        f"{camp.name}-{name}",
+        url,
+        spec["trials"],
+        b.seed,
+        space.directions,
+        metric_names=space.metric_names,
+        description=describe(space, b),
+        hpo=b.hpo,
+    )
     save_context(s1, b, space, sd)
     n_screened = 0
     if spec.get("screen"):
-        sets = screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"]); n_screened = len(sets)
-        for p in sets: s1.enqueue_trial(p, skip_if_exists=True)
-        if progress is not False: print(f"study {s1.study_name}: starts from the {n_screened} best parameter set{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen)", flush=True)
+        sets = screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"])
+        n_screened = len(sets)
+        for p in sets:
+            s1.enqueue_trial(p, skip_if_exists=True)
+        if progress is not False:
+            print(
+                f"study {s1.study_name}: starts from the {n_screened} best parameter set{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen)",
+                flush=True,
+            )
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
     if left > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            s1.optimize(make_objective(b, panel, space, sd/"trials", exog=exog), n_trials=left, catch=(ValueError,), gc_after_trial=True)
+            s1.optimize(
+                make_objective(b, panel, space, sd / "trials", exog=exog),
+                n_trials=left,
+                catch=(ValueError,),
+                gc_after_trial=True,
+            )
     top = ranked(s1)
-    if not top: raise ValueError(f"study {s1.study_name}: no trial completed; see its fail reasons with `hnn report hpo_study`")
-    best = top[0]; tf = RunFolder(best.user_attrs["trial_dir"]); cfg = tf.config
+    if not top:
+        raise ValueError(f"study {s1.study_name}: no trial completed; see its fail reasons with `hnn report hpo_study`")
+    best = top[0]
+    tf = RunFolder(best.user_attrs["trial_dir"])
+    cfg = tf.config
     ppy = cfg.data.periods_per_year
-    srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(s1) if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])]
-    sel = dict(study=s1.study_name, stage1_trial=best.number, chosen_by=f"stage 1: best {space.metric_names[0]}", score=best.values[0],
-               sharpe=best.user_attrs.get("sharpe"), trials=len(completed(s1)))
-    if spec.get("screen"): sel["screened_by"] = f"started from the {n_screened} best trial{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen top_k {spec['screen']['top_k']})"
+    srs = [
+        t.user_attrs["sharpe"] / math.sqrt(ppy)
+        for t in completed(s1)
+        if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])
+    ]
+    sel = dict(
+        study=s1.study_name,
+        stage1_trial=best.number,
+        chosen_by=f"stage 1: best {space.metric_names[0]}",
+        score=best.values[0],
+        sharpe=best.user_attrs.get("sharpe"),
+        trials=len(completed(s1)),
+    )
+    if spec.get("screen"):
+        sel["screened_by"] = (
+            f"started from the {n_screened} best trial{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen top_k {spec['screen']['top_k']})"
+        )
     if camp.stage2:
         sp2 = SearchSpace.from_yaml(camp.stage2["space"])
-        s2 = make_study(f"{camp.name}-{name}-stage2", url, camp.stage2["trials"], b.seed, metric_names=sp2.metric_names, sampler=b.hpo.stage2_sampler,
-                        description=f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; " + describe(sp2, cfg))
+        s2 = make_study(
+            f"{camp.name}-{name}-stage2",
+            url,
+            camp.stage2["trials"],
+            b.seed,
+            metric_names=sp2.metric_names,
+            sampler=b.hpo.stage2_sampler,
+            description=f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; "
+            + describe(sp2, cfg),
+        )
         left = camp.stage2["trials"] - len(s2.trials)
-        if left > 0: optimize_batched(s2, stage2_objective(cfg, panel, tf.predictions, sp2), left, sp2, b.hpo.stage2_jobs)
+        if left > 0:
+            optimize_batched(s2, stage2_objective(cfg, panel, tf.predictions, sp2), left, sp2, b.hpo.stage2_jobs)
         db = deflated_best(s2, ppy, int(tf.predictions.timestamp.nunique()))
         srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
         if db["best_params"] is not None:
             cfg = cfg.override(db["best_params"])
-            sel.update(chosen_by="stage 2: best Sharpe of the feasible strategy trials", sharpe=db["best_sharpe"], dsr=db["dsr"], trials=db["n_trials"],
-                       dsr_deflated_by=db["deflated_by"] + " (the results table deflates by every configuration of the campaign)")
-        else: sel["stage2"] = f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: the stage-1 strategy is kept"
+            sel.update(
+                chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+                sharpe=db["best_sharpe"],
+                dsr=db["dsr"],
+                trials=db["n_trials"],
+                dsr_deflated_by=db["deflated_by"]
+                + " (the results table deflates by every configuration of the campaign)",
+            )
+        else:
+            sel["stage2"] = (
+                f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: the stage-1 strategy is kept"
+            )
     return cfg, sel, srs
 
 # %% ../nbs/18c_campaign.ipynb #bbd874b8
@@ -141,7 +256,8 @@ def _rows(res, name) -> tuple:
     test = {name: (m["test"]["strategy"], res.test_backtest.returns.values)} if res.test else {}
     return oof, test
 
-def _table(rows:dict, srs, chosen=()) -> pd.DataFrame:
+# %% ../nbs/18c_campaign.ipynb #35209d95
+def _table(rows: dict, srs, chosen=()) -> pd.DataFrame:
     "The seeds' columns for rows {name: (metrics, returns)}, with the DSR of the `chosen` rows against the per-bar Sharpes `srs` (the PSR for the others, and when fewer than two)."
     out = {}
     for k, (m, r) in rows.items():
@@ -149,48 +265,100 @@ def _table(rows:dict, srs, chosen=()) -> pd.DataFrame:
         out[k] = {c: (dsr if c == "dsr" else m.get(c, np.nan)) for c in SEED_COLUMNS}
     return pd.DataFrame(out).T.astype(float)
 
-def run_campaign(camp:Campaign, output_dir="reports", run_id:str|None=None, storage:str|None=None, reports:bool=True, progress:bool|None=None) -> CampaignResult:
+# %% ../nbs/18c_campaign.ipynb #aad96c45
+def run_campaign(
+    camp: Campaign,
+    output_dir="reports",
+    run_id: str | None = None,
+    storage: str | None = None,
+    reports: bool = True,
+    progress: bool | None = None,
+) -> CampaignResult:
     "Run a campaign end to end (see above) into output_dir/run_id (default: the campaign's name); the studies live on `storage` (default: a journal file in the folder)."
-    d = run_dir_for(output_dir, run_id or camp.name); (d/"hpo").mkdir(parents=True, exist_ok=True)
-    panel = load_data(camp.base.data); base = resolve_periods(camp.base, panel); exog = load_exog(base.data)
-    url = storage or camp.storage or f"journal:///{(d/'hpo'/'studies.log').resolve()}"
+    d = run_dir_for(output_dir, run_id or camp.name)
+    (d / "hpo").mkdir(parents=True, exist_ok=True)
+    panel = load_data(camp.base.data)
+    base = resolve_periods(camp.base, panel)
+    exog = load_exog(base.data)
+    url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
     chosen, selection, srs, made = {}, {}, [], {}
     for name, spec in camp.studies.items():
-        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress); srs += s
+        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress)
+        srs += s
     runs = {}
-    if camp.ensemble and len(chosen) > 1:                       # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
-        main = run(base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}), output_dir=d.parent, run_id=d.name,
-                   reports=reports, progress=progress, members=chosen, existing_ok=True)
-        runs = dict(main.members); runs["ensemble"] = main
-        for k, r in main.members.items(): RunFolder(r.run_dir).write_json("selection", selection[k])
+    if (
+        camp.ensemble and len(chosen) > 1
+    ):  # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
+        main = run(
+            base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}),
+            output_dir=d.parent,
+            run_id=d.name,
+            reports=reports,
+            progress=progress,
+            members=chosen,
+            existing_ok=True,
+        )
+        runs = dict(main.members)
+        runs["ensemble"] = main
+        for k, r in main.members.items():
+            RunFolder(r.run_dir).write_json("selection", selection[k])
     else:
         for k, c in chosen.items():
-            runs[k] = run(c, output_dir=d/"models", run_id=k, reports=reports, progress=progress, selection=selection[k], existing_ok=True)
+            runs[k] = run(
+                c,
+                output_dir=d / "models",
+                run_id=k,
+                reports=reports,
+                progress=progress,
+                selection=selection[k],
+                existing_ok=True,
+            )
         main = next(iter(runs.values()))
     main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
     oof, test = {}, {}
     for k, r in runs.items():
-        a, b = _rows(r, k); oof.update(a); test.update(b)
+        a, b = _rows(r, k)
+        oof.update(a)
+        test.update(b)
     oof["buy and hold"] = (main.metrics["benchmark"], main.benchmark.returns.values)
-    if main.test: test["buy and hold"] = (main.metrics["test"]["benchmark"], main.test_benchmark.returns.values)
-    ext, e2 = main.external, main.test_external                   # the run computed them
-    if ext is not None: oof[f"{base.backtest.benchmark} (external)"] = (ext.metrics, ext.returns.values)
-    if e2 is not None: test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
+    if main.test:
+        test["buy and hold"] = (main.metrics["test"]["benchmark"], main.test_benchmark.returns.values)
+    ext, e2 = main.external, main.test_external  # the run computed them
+    if ext is not None:
+        oof[f"{base.backtest.benchmark} (external)"] = (ext.metrics, ext.returns.values)
+    if e2 is not None:
+        test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
     srs_all = srs + [moments(r)["sr"] for k, (m, r) in oof.items() if k in runs]
     looked = [moments(r)["sr"] for k, (m, r) in test.items() if k in runs]
-    R = pd.concat({"out of fold": _table(oof, [s for s in srs_all if np.isfinite(s)], runs), "held-out test": _table(test, [s for s in looked if np.isfinite(s)], runs)},
-                  names=["period", "configuration"])
+    R = pd.concat(
+        {
+            "out of fold": _table(oof, [s for s in srs_all if np.isfinite(s)], runs),
+            "held-out test": _table(test, [s for s in looked if np.isfinite(s)], runs),
+        },
+        names=["period", "configuration"],
+    )
     grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
     rf = RunFolder(d, create=True)
-    atomic_write(d/"results.csv", R.to_csv())
+    atomic_write(d / "results.csv", R.to_csv())
     V = R.loc["out of fold"].join(R.loc["held-out test"].add_prefix("test_")) if main.test else R.loc["out of fold"]
-    rf.write_verdict(V)                                          # the index page and the overfitting report read it as the demo's
-    if grid is not None: atomic_write(d/"threshold_grid.csv", grid.to_csv())
+    rf.write_verdict(V)  # the index page and the overfitting report read it as the demo's
+    if grid is not None:
+        atomic_write(d / "threshold_grid.csv", grid.to_csv())
     eq = main.backtest.equity
-    rf.write_json("studies", dict(campaign=camp.name, storage=redact(url), selection=selection, n_configurations=len(srs_all), main=main_name,
-                                  out_of_fold=dict(start=str(eq.index[0]), end=str(eq.index[-1]), bars=len(eq)),
-                                  held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"])))
-    if reports: write_index(d, f"campaign {camp.name}: {camp.description or d.name}")
+    rf.write_json(
+        "studies",
+        dict(
+            campaign=camp.name,
+            storage=redact(url),
+            selection=selection,
+            n_configurations=len(srs_all),
+            main=main_name,
+            out_of_fold=dict(start=str(eq.index[0]), end=str(eq.index[-1]), bars=len(eq)),
+            held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]),
+        ),
+    )
+    if reports:
+        write_index(d, f"campaign {camp.name}: {camp.description or d.name}")
     return CampaignResult(d, R, grid, selection, runs)
 
 # %% ../nbs/18c_campaign.ipynb #124dd065
@@ -200,7 +368,10 @@ def threshold_grid_test(res, thresholds) -> pd.DataFrame:
     for th in thresholds:
         c = res.config.override({"strategy.threshold": float(th), "strategy.threshold_quantile": None})
         m = res.test_evaluator.backtest(c).metrics
-        rows[th] = dict(trades=m["trades"], total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"])
-    out = pd.DataFrame(rows).T; out.index.name = "threshold"
+        rows[th] = dict(
+            trades=m["trades"], total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"]
+        )
+    out = pd.DataFrame(rows).T
+    out.index.name = "threshold"
     out.attrs["chosen_out_of_fold"] = res.config.strategy.threshold
     return out

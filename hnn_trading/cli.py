@@ -14,54 +14,80 @@ __all__ = ['subcommand', 'commands', 'groups', 'group_examples', 'layout_example
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
-_GROUPS = {"data": dict(help="check market data: validate OHLCV files",
-                        doc="Market data. `hnn data validate` loads OHLCV files as a run would and prints symbols, "
-                            "bars, span and gaps, or the error naming file, row and column."),
-           "hpo": dict(help="hyperparameter studies: stage1, worker, stage2, export, best",
-                       doc="Hyperparameter studies with Optuna, in the order a study goes: `stage1` searches model "
-                           "parameters (resumable, with local workers), `worker` joins a study from any machine that "
-                           "reaches its storage, `stage2` searches the strategy on the cached out-of-fold predictions, "
-                           "`export` writes the results, `best` re-runs the chosen configuration with its reports.")}
+_GROUPS = {
+    "data": dict(
+        help="check market data: validate OHLCV files",
+        doc="Market data. `hnn data validate` loads OHLCV files as a run would and prints symbols, "
+        "bars, span and gaps, or the error naming file, row and column.",
+    ),
+    "hpo": dict(
+        help="hyperparameter studies: stage1, worker, stage2, export, best",
+        doc="Hyperparameter studies with Optuna, in the order a study goes: `stage1` searches model "
+        "parameters (resumable, with local workers), `worker` joins a study from any machine that "
+        "reaches its storage, `stage2` searches the strategy on the cached out-of-fold predictions, "
+        "`export` writes the results, `best` re-runs the chosen configuration with its reports.",
+    ),
+}
 
-def subcommand(path:str, help:str, args=None, examples:str=""):
+# %% ../nbs/19_cli.ipynb #565be5b4
+def subcommand(path: str, help: str, args=None, examples: str = ""):
     "Decorator: register `f(ns) -> int` as `hnn <path>`; `args(parser)` adds its options; `examples` (one command a line) end its --help."
-    def deco(f): _COMMANDS[path] = dict(fn=f, help=help, args=args, doc=f.__doc__ or help, examples=examples.strip()); return f
+
+    def deco(f):
+        _COMMANDS[path] = dict(fn=f, help=help, args=args, doc=f.__doc__ or help, examples=examples.strip())
+        return f
+
     return deco
 
+# %% ../nbs/19_cli.ipynb #6447ac6e
 def commands() -> list:
     "Every registered subcommand path, e.g. 'hpo stage1'."
     return sorted(_COMMANDS)
 
+# %% ../nbs/19_cli.ipynb #920b497e
 def groups() -> list:
     "Every command group, e.g. 'hpo': a word that takes a subcommand, whose --help lists them with examples."
     return sorted({" ".join(p.split()[:i]) for p in _COMMANDS for i in range(1, len(p.split()))})
 
-def group_examples(group:str) -> str:
+# %% ../nbs/19_cli.ipynb #94c37172
+def group_examples(group: str) -> str:
     "A group's examples: the first of each of its subcommands in the order they were registered (all of a lone one's)."
     members = [p for p in _COMMANDS if p.startswith(group + " ") and _COMMANDS[p]["examples"]]
     k = None if len(members) == 1 else 1
     return "\n".join(l for p in members for l in _COMMANDS[p]["examples"].splitlines()[:k])
 
 # %% ../nbs/19_cli.ipynb #860d2d3e
-def _wrap(text:str, width:int, indent:str="") -> list:
+def _wrap(text: str, width: int, indent: str = "") -> list:
     "Lines of `text` at most `width` wide, broken at spaces only: a path, a URL or a hyphenated word stays whole."
-    return textwrap.wrap(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
-                         break_long_words=False, break_on_hyphens=False) or [""]
+    return textwrap.wrap(
+        " ".join(text.split()),
+        width,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ) or [""]
 
-def _command_lines(cmd:str, width:int) -> list:
+# %% ../nbs/19_cli.ipynb #ce406f23
+def _command_lines(cmd: str, width: int) -> list:
     "A command in lines of at most `width`, broken before an option (`--flag value` stays whole), continued by ` \\`."
     units = []
     for w in cmd.split():
-        if units and not w.startswith("-"): units[-1] += " " + w
-        else: units.append(w)
-    units = [w for u in units for w in (u.split() if len(u) + 8 > width else [u])]   # too long for a line: its words
+        if units and not w.startswith("-"):
+            units[-1] += " " + w
+        else:
+            units.append(w)
+    units = [w for u in units for w in (u.split() if len(u) + 8 > width else [u])]  # too long for a line: its words
     lines = ["  " + units[0]]
     for u in units[1:]:
-        if len(lines[-1]) + len(u) + 3 <= width: lines[-1] += " " + u
-        else: lines.append("      " + u)
+        if len(lines[-1]) + len(u) + 3 <= width:
+            lines[-1] += " " + u
+        else:
+            lines.append("      " + u)
     return [l + " \\" for l in lines[:-1]] + lines[-1:]
 
-def layout_examples(text:str, width:int) -> str:
+# %% ../nbs/19_cli.ipynb #75c177f6
+def layout_examples(text: str, width: int) -> str:
     "An Examples block at `width` columns: `command  # comment` aligned if all fit, else comments above."
     pairs = [(c.strip(), n.strip()) for c, _, n in (l.partition(" #") for l in text.splitlines() if l.strip())]
     col = 2 + max(len(c) for c, _ in pairs) + 3
@@ -70,562 +96,1067 @@ def layout_examples(text:str, width:int) -> str:
     blocks = [(_wrap(n, width, indent="  # ") if n else []) + _command_lines(c, width) for c, n in pairs]
     return "\n\n".join("\n".join(b) for b in blocks)
 
+# %% ../nbs/19_cli.ipynb #edb2d3a8
 class HelpFormatter(argparse.HelpFormatter):
     "argparse's help wrapped at the terminal width (`COLUMNS`) on spaces only; `Examples:` by `layout_examples`."
+
     def _split_lines(self, text, width):
         return _wrap(text, width)
+
     def _fill_text(self, text, width, indent):
         head = "Examples:\n"
-        if text.startswith(head): return head + layout_examples(text[len(head):], width + len(indent))
+        if text.startswith(head):
+            return head + layout_examples(text[len(head) :], width + len(indent))
         return "\n\n".join("\n".join(_wrap(p, width, indent=indent)) for p in text.split("\n\n"))
 
 # %% ../nbs/19_cli.ipynb #9b813224
-def _examples(text:str) -> str|None:
+def _examples(text: str) -> str | None:
     return "Examples:\n" + text if text else None
 
+# %% ../nbs/19_cli.ipynb #f9f13ca8
 def build_parser() -> argparse.ArgumentParser:
     "The argparse parser with every registered subcommand; a group (`hnn hpo`) has its own help, with examples."
     from hnn_trading import __version__
-    p = argparse.ArgumentParser(prog="hnn", description="hnn_trading: Hermite neural network trading research workbench.",
-                                epilog="Run `hnn COMMAND --help` for a command's options and examples.",
-                                formatter_class=HelpFormatter)
+
+    p = argparse.ArgumentParser(
+        prog="hnn",
+        description="hnn_trading: Hermite neural network trading research workbench.",
+        epilog="Run `hnn COMMAND --help` for a command's options and examples.",
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("--version", action="version", version=f"hnn_trading {__version__}")
-    p.add_argument("--debug", action="store_true", help="show the full traceback of an error (normally one line saying what is wrong)")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (normally one line saying what is wrong)",
+    )
     p.set_defaults(_parser=p)
     subs, made = p.add_subparsers(dest="command", metavar="COMMAND"), {}
-    for path in sorted(_COMMANDS, key=lambda s: s.count(" ")):              # in the order the notebooks register them
+    for path in sorted(_COMMANDS, key=lambda s: s.count(" ")):  # in the order the notebooks register them
         parts, spec = path.split(), _COMMANDS[path]
         parent = subs
         for i, part in enumerate(parts[:-1]):
-            key = " ".join(parts[:i + 1])
+            key = " ".join(parts[: i + 1])
             if key not in made:
                 info = _GROUPS.get(key, dict(help=f"{key} commands", doc=f"{key} commands"))
-                g = parent.add_parser(part, help=info["help"], description=info["doc"],
-                                      epilog=_examples(group_examples(key)), formatter_class=HelpFormatter)
+                g = parent.add_parser(
+                    part,
+                    help=info["help"],
+                    description=info["doc"],
+                    epilog=_examples(group_examples(key)),
+                    formatter_class=HelpFormatter,
+                )
                 g.set_defaults(_parser=g)
                 made[key] = g.add_subparsers(dest=f"cmd_{i}", metavar="COMMAND")
             parent = made[key]
-        sp = parent.add_parser(parts[-1], help=spec["help"], description=spec["doc"],
-                               epilog=_examples(spec["examples"]), formatter_class=HelpFormatter)
-        if spec["args"]: spec["args"](sp)
+        sp = parent.add_parser(
+            parts[-1],
+            help=spec["help"],
+            description=spec["doc"],
+            epilog=_examples(spec["examples"]),
+            formatter_class=HelpFormatter,
+        )
+        if spec["args"]:
+            spec["args"](sp)
         sp.set_defaults(_fn=spec["fn"])
     return p
 
+# %% ../nbs/19_cli.ipynb #7b7a0906
 def main(argv=None) -> int:
     "Entry point of the `hnn` command; `hnn` alone prints its help (exit 0), a group alone its own (exit 2)."
     p = build_parser()
     ns = p.parse_args(argv)
     if not hasattr(ns, "_fn"):
         ns._parser.print_help()
-        if ns._parser is p: return 0
+        if ns._parser is p:
+            return 0
         group = ns._parser.prog.split(" ", 1)[1]
-        names = [c[len(group) + 1:] for c in _COMMANDS if c.startswith(group + " ")]
+        names = [c[len(group) + 1 :] for c in _COMMANDS if c.startswith(group + " ")]
         print(f"{ns._parser.prog}: error: choose a command: {', '.join(names)}", file=sys.stderr)
         return 2
-    try: return int(ns._fn(ns) or 0)
-    except KeyboardInterrupt: print("interrupted", file=sys.stderr); return 130
+    try:
+        return int(ns._fn(ns) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     except Exception as e:
-        if ns.debug: raise
+        if ns.debug:
+            raise
         kind = "" if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)) else f"{type(e).__name__}: "
-        print(f"hnn: error: {kind}{e}" + ("" if kind == "" else "  (run with --debug for the traceback)"), file=sys.stderr); return 1
+        print(
+            f"hnn: error: {kind}{e}" + ("" if kind == "" else "  (run with --debug for the traceback)"), file=sys.stderr
+        )
+        return 1
 
 # %% ../nbs/19_cli.ipynb #85d25fbc
 def _validate_args(p):
-    p.add_argument("path", help="a CSV/Parquet file or a folder of them; a data/... path that is not here is read from the copy "
-                                "shipped with the package (and says so)")
+    p.add_argument(
+        "path",
+        help="a CSV/Parquet file or a folder of them; a data/... path that is not here is read from the copy "
+        "shipped with the package (and says so)",
+    )
     p.add_argument("--symbol", default=None, help="symbol of a single-symbol file (default: the file name)")
     p.add_argument("--tz", default="UTC", help="time zone of naive timestamps (default UTC)")
-    p.add_argument("--nan", choices=["raise", "drop"], default="raise", help="NaN price rows: refuse (default) or drop and count")
-    p.add_argument("--date-format", default=None, help="strftime format of the time column, e.g. %%d/%%m/%%Y, when the day/month order cannot be read from the dates")
-    p.add_argument("--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes")
+    p.add_argument(
+        "--nan", choices=["raise", "drop"], default="raise", help="NaN price rows: refuse (default) or drop and count"
+    )
+    p.add_argument(
+        "--date-format",
+        default=None,
+        help="strftime format of the time column, e.g. %%d/%%m/%%Y, when the day/month order cannot be read from the dates",
+    )
+    p.add_argument(
+        "--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes"
+    )
 
-@subcommand("data validate", "validate OHLCV files and print a summary (exit 1 on bad data)", _validate_args, examples="""
+# %% ../nbs/19_cli.ipynb #1ea785ce
+@subcommand(
+    "data validate",
+    "validate OHLCV files and print a summary (exit 1 on bad data)",
+    _validate_args,
+    examples="""
 hnn data validate data/                     # every file of a folder (the shipped copy if there is no data/ here)
 hnn data validate data/sp500.csv.gz         # one file; its symbol is the file name
-""")
+""",
+)
 def cmd_validate(ns):
     "Load and validate OHLCV data; print symbols, bars, span and gaps, or the error naming file, row and column."
     import pandas as pd
     from hnn_trading.data import load_ohlcv, summary, DataError, shipped_data
+
     src = ns.path
     if (copy := shipped_data(ns.path)) is not None:
         print(f"{ns.path} not found here; validating the shipped copy at {copy}")
         src = copy
-    try: panel = load_ohlcv(src, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes)
-    except DataError as e: print(f"INVALID: {e}", file=sys.stderr); return 1
+    try:
+        panel = load_ohlcv(
+            src, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes
+        )
+    except DataError as e:
+        print(f"INVALID: {e}", file=sys.stderr)
+        return 1
     s = summary(panel)
-    with pd.option_context("display.width", 200, "display.max_columns", 20): print(s.to_string())
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(s.to_string())
     for name, ser in panel.attrs.get("exog", {}).items():
-        print(f"series {name}: {len(ser):,} values, {ser.index.get_level_values(0).min():%Y-%m-%d} .. "
-              f"{ser.index.get_level_values(0).max():%Y-%m-%d}, {ser.attrs.get('dropped', 0)} missing values dropped")
+        print(
+            f"series {name}: {len(ser):,} values, {ser.index.get_level_values(0).min():%Y-%m-%d} .. "
+            f"{ser.index.get_level_values(0).max():%Y-%m-%d}, {ser.attrs.get('dropped', 0)} missing values dropped"
+        )
     for r in panel.attrs.get("load_report", []):
-        if r.get("note"): print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
+        if r.get("note"):
+            print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
     ticks = [(r, t) for r in panel.attrs.get("load_report", []) for t in r.get("suspect_ticks", [])]
-    for r, t in ticks: print(f"suspected bad tick: {Path(r['file']).name} [{r['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g} (x{t['jump']:.3g})")
-    if ticks: print(f"{len(ticks)} suspected bad tick(s): a run refuses this data unless data.accept_bad_ticks is true")
+    for r, t in ticks:
+        print(
+            f"suspected bad tick: {Path(r['file']).name} [{r['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g} (x{t['jump']:.3g})"
+        )
+    if ticks:
+        print(f"{len(ticks)} suspected bad tick(s): a run refuses this data unless data.accept_bad_ticks is true")
     dropped = sum(r.get("dropped_nan_rows", 0) for r in panel.attrs.get("load_report", []))
-    print(f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
-          f"{panel.index.get_level_values(0).max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"
-          + (f"; {dropped} NaN rows dropped" if dropped else ""))
+    print(
+        f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
+        f"{panel.index.get_level_values(0).max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"
+        + (f"; {dropped} NaN rows dropped" if dropped else "")
+    )
     return 0
 
 # %% ../nbs/19_cli.ipynb #67a0424c
 def _set_values(pairs) -> dict:
     "Parse KEY=VALUE strings; values are YAML (numbers, true/false, lists)."
     import yaml
+
     out = {}
     for s in pairs or []:
-        if "=" not in s: raise ValueError(f"--set {s!r}: use KEY=VALUE, e.g. --set training.epochs=5")
+        if "=" not in s:
+            raise ValueError(f"--set {s!r}: use KEY=VALUE, e.g. --set training.epochs=5")
         k, v = s.split("=", 1)
-        try: out[k.strip()] = yaml.safe_load(v)
-        except (yaml.YAMLError, ValueError) as e: raise ValueError(f"--set {k.strip()}={v}: not a value ({str(e).splitlines()[0]})") from None
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except (yaml.YAMLError, ValueError) as e:
+            raise ValueError(f"--set {k.strip()}={v}: not a value ({str(e).splitlines()[0]})") from None
     return out
 
+# %% ../nbs/19_cli.ipynb #44b9cb89
 def _run_args(p, config_required=True):
     p.add_argument("--config", required=config_required, help="YAML run config (see configs/)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. --set training.epochs=5 (repeatable)")
-    p.add_argument("--output-dir", default=None, help="folder that receives the run folder (default: report.output_dir, 'reports')")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set training.epochs=5 (repeatable)",
+    )
+    p.add_argument(
+        "--output-dir", default=None, help="folder that receives the run folder (default: report.output_dir, 'reports')"
+    )
     p.add_argument("--run-id", default=None, help="name of the run folder (default: a timestamp)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
+# %% ../nbs/19_cli.ipynb #a3172dfc
 def _print_result(res):
     from hnn_trading.reports import readable, verdict_sentence
+
     print(readable(res.table(), by="index").to_string())
-    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
+    if v := verdict_sentence(res.run_dir):
+        print("\n" + v)
     print(f"\nrun folder: {res.run_dir}")
     for name, paths in res.reports.items():
-        for kind, p in paths.items(): print(f"report {name} ({kind}): {p}")
+        for kind, p in paths.items():
+            print(f"report {name} ({kind}): {p}")
 
-@subcommand("run", "run the pipeline for a YAML config", _run_args, examples="""
+# %% ../nbs/19_cli.ipynb #6ec46dcc
+@subcommand(
+    "run",
+    "run the pipeline for a YAML config",
+    _run_args,
+    examples="""
 hnn run --config configs/demo.yaml --run-id my-run               # -> reports/my-run/
 hnn run --config configs/es_vix28.yaml --set training.epochs=5   # S&P 500 + VIX features
 hnn run --config configs/cross_section.yaml --run-id cross-section   # 50 symbols ranked every day: PatchTST + HermiteNet, top-5 long-short
-""")
+""",
+)
 def cmd_run(ns):
     "Run data -> features -> labels -> walk-forward -> strategy -> backtest -> reports for a config."
     from hnn_trading.config import RunConfig
     from hnn_trading.pipeline import run
+
     cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
         res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns))
-    _print_result(res); got(res.run_dir)
-    if ns.run_id and res.run_dir.name != ns.run_id: print(f"(a folder named {ns.run_id} already existed: this run is in {res.run_dir.name}, the other is untouched)")
+    _print_result(res)
+    got(res.run_dir)
+    if ns.run_id and res.run_dir.name != ns.run_id:
+        print(
+            f"(a folder named {ns.run_id} already existed: this run is in {res.run_dir.name}, the other is untouched)"
+        )
     return 0
 
+# %% ../nbs/19_cli.ipynb #d8c7120c
 def _progress(ns) -> bool:
     "Progress bars in a terminal only: a log file or a pipe gets the results, not a stream of redrawn bars."
     return not ns.quiet and sys.stderr.isatty()
 
+# %% ../nbs/19_cli.ipynb #6cf69eef
 @contextlib.contextmanager
 def _warnings_to_summary():
     "Collect warnings while a run works; `got(run_dir)` then writes them all to run_dir/warnings.txt and prints a short summary."
     import warnings
     from hnn_trading.config import warning_summary
     from hnn_trading.runs import RunFolder
+
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
+
         def got(run_dir):
-            if not w: return
+            if not w:
+                return
             msgs = [f"{m.category.__name__}: {m.message}" for m in w]
             path = RunFolder(run_dir, create=True).write_warnings(msgs)
-            print(f"\n{len(msgs)} warnings (all in {path}):\n" + "\n".join("  " + l for l in warning_summary([str(m.message) for m in w])),
-                  file=sys.stderr)
+            print(
+                f"\n{len(msgs)} warnings (all in {path}):\n"
+                + "\n".join("  " + l for l in warning_summary([str(m.message) for m in w])),
+                file=sys.stderr,
+            )
+
         yield got
 
+# %% ../nbs/19_cli.ipynb #3112523a
 def _demo_args(p):
     _run_args(p, config_required=False)
     p.add_argument("--quick", action="store_true", help="fewer folds and epochs, for a first look")
 
-@subcommand("demo", "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports", _demo_args, examples="""
+# %% ../nbs/19_cli.ipynb #dab7682d
+@subcommand(
+    "demo",
+    "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports",
+    _demo_args,
+    examples="""
 hnn demo --quick                            # one to two minutes: HermiteNet + MLP, tiny studies, every report
 hnn demo                                    # the full demo (about 2.5 minutes on 2 cores)
-""")
+""",
+)
 def cmd_demo(ns):
     "The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold, every report, the index page."
     from hnn_trading.config import RunConfig
     from hnn_trading.demo import demo, demo_config
+
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
     with _warnings_to_summary() as got:
-        res = demo(ns.quick, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns), config=cfg)
+        res = demo(
+            ns.quick,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id,
+            reports=not ns.no_report,
+            progress=_progress(ns),
+            config=cfg,
+        )
     from hnn_trading.reports import readable, verdict_sentence
+
     V, eq = res.verdict, res.runs[cfg.model.name].backtest.equity
     oof = [c for c in V if not c.startswith("test_")]
-    print(f"Out of fold, {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}, net of costs: where every choice was made "
-          f"(DSR deflates by all {res.studies['n_configurations']} configurations tried)")
+    print(
+        f"Out of fold, {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}, net of costs: where every choice was made "
+        f"(DSR deflates by all {res.studies['n_configurations']} configurations tried)"
+    )
     print(readable(V[oof]).to_string())
-    if (h := res.studies.get("held_out_test")):
+    if h := res.studies.get("held_out_test"):
         T = V[[c for c in V if c.startswith("test_")]].rename(columns=lambda c: c[5:])
-        print(f"\nHeld-out test, {h['start'][:10]} to {h['end'][:10]}, net of costs: no choice saw it, evaluated once "
-              f"(DSR deflates by the {len(T) - 1} configurations looked at here)")
+        print(
+            f"\nHeld-out test, {h['start'][:10]} to {h['end'][:10]}, net of costs: no choice saw it, evaluated once "
+            f"(DSR deflates by the {len(T) - 1} configurations looked at here)"
+        )
         print(readable(T).to_string())
-    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
-    if (note := res.studies["stage2"].get("note")): print(note)
+    if v := verdict_sentence(res.run_dir):
+        print("\n" + v)
+    if note := res.studies["stage2"].get("note"):
+        print(note)
     print(f"\nrun folder: {res.run_dir}")
-    for name, msg in res.failed.items(): print(f"report {name} FAILED: {msg}", file=sys.stderr)
+    for name, msg in res.failed.items():
+        print(f"report {name} FAILED: {msg}", file=sys.stderr)
     print(f"index page: {res.index}")
     got(res.run_dir)
     return 1 if res.failed else 0
 
+# %% ../nbs/19_cli.ipynb #beb7bfa8
 def _campaign_args(p):
-    p.add_argument("file", help="campaign YAML (configs/campaigns/phase3.yaml, configs/campaigns/lgbm_two_stage.yaml, or your own)")
-    p.add_argument("--quick", action="store_true", help="the file's quick block: a smaller market, one or two trials per study, for a first look")
-    p.add_argument("--storage", default=None, help="storage URL of the studies (sqlite:///..., journal:///..., postgresql://...; default: a journal file in the campaign folder)")
+    p.add_argument(
+        "file", help="campaign YAML (configs/campaigns/phase3.yaml, configs/campaigns/lgbm_two_stage.yaml, or your own)"
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="the file's quick block: a smaller market, one or two trials per study, for a first look",
+    )
+    p.add_argument(
+        "--storage",
+        default=None,
+        help="storage URL of the studies (sqlite:///..., journal:///..., postgresql://...; default: a journal file in the campaign folder)",
+    )
     p.add_argument("--output-dir", default="reports", help="folder that receives the campaign folder")
     p.add_argument("--run-id", default=None, help="name of the campaign folder (default: the campaign's name)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
-@subcommand("campaign", "a whole campaign from one YAML: studies per model, stage 2, held-out test, ensemble, the seeds' results table", _campaign_args, examples="""
+# %% ../nbs/19_cli.ipynb #e456350b
+@subcommand(
+    "campaign",
+    "a whole campaign from one YAML: studies per model, stage 2, held-out test, ensemble, the seeds' results table",
+    _campaign_args,
+    examples="""
 hnn campaign configs/campaigns/phase3.yaml --quick           # 143 synthetic hourly symbols with a planted signal; MLP, LSTM, GRU, ensemble
 hnn campaign configs/campaigns/lgbm_two_stage.yaml --quick   # LightGBM on IC, then the strategy on Sharpe; 2018 held out
-""")
+""",
+)
 def cmd_campaign(ns):
     "Run (or resume: the studies live on a storage) a campaign file and print its results table, out of fold and on the held-out test."
     import optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.campaign import Campaign, run_campaign
     from hnn_trading.reports import readable, verdict_sentence
+
     camp = Campaign.from_yaml(ns.file, quick=ns.quick)
     studies = ", ".join(f"{k} x {v['trials']}" for k, v in camp.studies.items())
-    print(f"campaign {camp.name}" + (" (quick)" if ns.quick else "") + f": {len(camp.studies)} stud{'y' if len(camp.studies) == 1 else 'ies'} ({studies})"
-          + (f", stage 2 x {camp.stage2['trials']} each" if camp.stage2 else "") + (f", {camp.ensemble}-weighted ensemble" if camp.ensemble else ""), flush=True)
+    print(
+        f"campaign {camp.name}"
+        + (" (quick)" if ns.quick else "")
+        + f": {len(camp.studies)} stud{'y' if len(camp.studies) == 1 else 'ies'} ({studies})"
+        + (f", stage 2 x {camp.stage2['trials']} each" if camp.stage2 else "")
+        + (f", {camp.ensemble}-weighted ensemble" if camp.ensemble else ""),
+        flush=True,
+    )
     with _warnings_to_summary() as got:
-        res = run_campaign(camp, output_dir=ns.output_dir, run_id=ns.run_id, storage=ns.storage, reports=not ns.no_report, progress=_progress(ns))
+        res = run_campaign(
+            camp,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id,
+            storage=ns.storage,
+            reports=not ns.no_report,
+            progress=_progress(ns),
+        )
     import json
-    R, info = res.results, json.loads((res.run_dir/"studies.json").read_text())
+
+    R, info = res.results, json.loads((res.run_dir / "studies.json").read_text())
     o = info["out_of_fold"]
-    print(f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} "
-          "configurations tried; buy-and-hold and benchmarks, chosen by nothing, get their PSR)")
+    print(
+        f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} "
+        "configurations tried; buy-and-hold and benchmarks, chosen by nothing, get their PSR)"
+    )
     print(readable(R.loc["out of fold"]).to_string())
     if "held-out test" in R.index.get_level_values(0):
         t = info["held_out_test"]
         print(f"\nHeld-out test, {t['start'][:16]} to {t['end'][:16]}, net of costs: no choice saw it, evaluated once")
         print(readable(R.loc["held-out test"]).to_string())
     if res.grid is not None:
-        print(f"\nThreshold grid for {info['main']} on the held-out test, shown, not chosen from: its threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed "
-              "out of fold; the other strategy settings stay as chosen (sizing, stop, take-profit, scale), so trades need not fall as the threshold rises")
+        print(
+            f"\nThreshold grid for {info['main']} on the held-out test, shown, not chosen from: its threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed "
+            "out of fold; the other strategy settings stay as chosen (sizing, stop, take-profit, scale), so trades need not fall as the threshold rises"
+        )
         print(readable(res.grid.reset_index()).to_string(index=False))
-    if (v := verdict_sentence(res.run_dir)): print("\n" + v)
+    if v := verdict_sentence(res.run_dir):
+        print("\n" + v)
     print(f"\ncampaign folder: {res.run_dir}")
-    if (res.run_dir/"index.html").exists(): print(f"index page: {res.run_dir/'index.html'}")
+    if (res.run_dir / "index.html").exists():
+        print(f"index page: {res.run_dir / 'index.html'}")
     got(res.run_dir)
     return 0
 
 # %% ../nbs/19_cli.ipynb #12cdd6e4
 def _report_args(p):
     p.add_argument("name", nargs="?", help="template name (omit to list them)")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), help="a template parameter (repeatable); VALUE is YAML")
+    p.add_argument(
+        "-p",
+        "--param",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="a template parameter (repeatable); VALUE is YAML",
+    )
     p.add_argument("--run-id", default=None, help="run folder name under --output-dir (default: a timestamp)")
     p.add_argument("--output-dir", default="reports", help="folder holding run folders (default reports)")
     p.add_argument("--no-html", action="store_true", help="skip the HTML export")
 
-def _caller_paths(params:dict) -> dict:
+# %% ../nbs/19_cli.ipynb #a50c9843
+def _caller_paths(params: dict) -> dict:
     "Paths as the user typed them, relative to their working directory (the notebook runs elsewhere): run_dir and file storage URLs made absolute."
     out = dict(params)
     if "run_dir" in out and out["run_dir"] not in (None, ""):
         d = Path(str(out["run_dir"])).expanduser()
-        if not d.is_dir(): raise ValueError(f"-p run_dir {out['run_dir']}: no such run folder (relative paths start at {Path.cwd()})")
+        if not d.is_dir():
+            raise ValueError(f"-p run_dir {out['run_dir']}: no such run folder (relative paths start at {Path.cwd()})")
         out["run_dir"] = str(d.resolve())
     st = out.get("storage")
     if isinstance(st, str):
         for pre in ("sqlite:///", "journal:///"):
-            if st.startswith(pre) and not st[len(pre):].startswith("/"): out["storage"] = pre + str(Path(st[len(pre):]).resolve())
+            if st.startswith(pre) and not st[len(pre) :].startswith("/"):
+                out["storage"] = pre + str(Path(st[len(pre) :]).resolve())
     return out
 
-@subcommand("report", "execute a report template with papermill into reports/<run_id>/", _report_args, examples="""
+# %% ../nbs/19_cli.ipynb #46ab4c97
+@subcommand(
+    "report",
+    "execute a report template with papermill into reports/<run_id>/",
+    _report_args,
+    examples="""
 hnn report                                  # list the templates and their parameters
 hnn report model_evaluation -p run_dir reports/my-run   # written next to the run it describes
-""")
+""",
+)
 def cmd_report(ns):
     "Run a parameterised report notebook from nbs/reports/; without a name, list the templates and their parameters."
     import yaml
     from hnn_trading.reports import run_report, available_reports, template_parameters
+
     if not ns.name:
-        for n in available_reports(): print(f"{n}: " + ", ".join(f"{k}={v['default']}" for k, v in template_parameters(n).items()))
+        for n in available_reports():
+            print(f"{n}: " + ", ".join(f"{k}={v['default']}" for k, v in template_parameters(n).items()))
         return 0
     params = _caller_paths({k: yaml.safe_load(v) for k, v in (ns.param or [])})
     need = template_parameters(ns.name)
     if "run_dir" in need and not params.get("run_dir") and not params.get("storage"):
-        raise ValueError(f"report {ns.name!r} reads a run: pass -p run_dir reports/<run id>" + (" (or -p storage URL -p study NAME)" if "storage" in need else ""))
-    if "run_dir" in params and ns.run_id is None: run_dir = params["run_dir"]   # write next to the run it describes
-    else: run_dir = None
-    paths = run_report(ns.name, params, run_dir=run_dir, output_dir=ns.output_dir, run_id=ns.run_id, html=not ns.no_html)
-    for k, p in paths.items(): print(f"{k}: {p}")
+        raise ValueError(
+            f"report {ns.name!r} reads a run: pass -p run_dir reports/<run id>"
+            + (" (or -p storage URL -p study NAME)" if "storage" in need else "")
+        )
+    if "run_dir" in params and ns.run_id is None:
+        run_dir = params["run_dir"]  # write next to the run it describes
+    else:
+        run_dir = None
+    paths = run_report(
+        ns.name, params, run_dir=run_dir, output_dir=ns.output_dir, run_id=ns.run_id, html=not ns.no_html
+    )
+    for k, p in paths.items():
+        print(f"{k}: {p}")
     return 0
 
 # %% ../nbs/19_cli.ipynb #cc39a7bd
 def _hpo_common(p, study_required=True):
     env = os.environ.get("HNN_STORAGE")
-    p.add_argument("--storage", required=study_required and not env, default=env,
-                   help="study storage URL: sqlite:///file.db, journal:///file.log (journal:////abs/path), postgresql://user:pass@host/db "
-                        "(default: $HNN_STORAGE, which keeps a password off the command line" + (")" if study_required else "; then the config's hpo.storage)"))
-    p.add_argument("--study", required=study_required, default=None, help="study name" + ("" if study_required else " (default: the config's hpo.study_name, hnn-stage1)"))
+    p.add_argument(
+        "--storage",
+        required=study_required and not env,
+        default=env,
+        help="study storage URL: sqlite:///file.db, journal:///file.log (journal:////abs/path), postgresql://user:pass@host/db "
+        "(default: $HNN_STORAGE, which keeps a password off the command line"
+        + (")" if study_required else "; then the config's hpo.storage)"),
+    )
+    p.add_argument(
+        "--study",
+        required=study_required,
+        default=None,
+        help="study name" + ("" if study_required else " (default: the config's hpo.study_name, hnn-stage1)"),
+    )
 
+# %% ../nbs/19_cli.ipynb #5195570b
 def _worker_opts(p):
-    p.add_argument("--no-prune", action="store_true", help="never prune trials: every trial runs all its epochs and folds (otherwise the study config's hpo.pruner, hyperband by default, stops poor trials after their first epochs)")
-    p.add_argument("--heartbeat", type=int, default=10, help="seconds between heartbeats on SQLite/PostgreSQL; a silent trial is failed and retried after 3x this")
+    p.add_argument(
+        "--no-prune",
+        action="store_true",
+        help="never prune trials: every trial runs all its epochs and folds (otherwise the study config's hpo.pruner, hyperband by default, stops poor trials after their first epochs)",
+    )
+    p.add_argument(
+        "--heartbeat",
+        type=int,
+        default=10,
+        help="seconds between heartbeats on SQLite/PostgreSQL; a silent trial is failed and retried after 3x this",
+    )
 
+# %% ../nbs/19_cli.ipynb #3ff7ea2e
 def _next_steps(storage, study):
     "The commands that carry a study on, printed after each step."
     from hnn_trading.hpo import redact
-    a = f"--storage {redact(storage)} --study {study}"
-    return (f"next: hnn hpo stage2 {a}     # strategy search on the cached predictions\n"
-            f"      hnn hpo export {a}     # top trials, best config, importances\n"
-            f"      hnn hpo best {a}       # re-run the best configuration as a run folder with reports")
 
+    a = f"--storage {redact(storage)} --study {study}"
+    return (
+        f"next: hnn hpo stage2 {a}     # strategy search on the cached predictions\n"
+        f"      hnn hpo export {a}     # top trials, best config, importances\n"
+        f"      hnn hpo best {a}       # re-run the best configuration as a run folder with reports"
+    )
+
+# %% ../nbs/19_cli.ipynb #d6dca34b
 def _stage1_args(p):
     _hpo_common(p, study_required=False)
-    p.add_argument("--config", default=None, help="base run config YAML (default: configs/demo.yaml; with --quick, the tiny configuration)")
-    p.add_argument("--space", default=None, help="search space YAML whose `objective:` is stage1, hybrid or pareto (default: configs/search/stage1.yaml; with --quick, a tiny MLP space)")
-    p.add_argument("--trials", type=int, default=None, help="finished trials the study should have; a resumed study runs only the missing ones (default: the config's hpo.n_trials, 20)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (0: create the study only, for `hnn hpo worker` elsewhere)")
+    p.add_argument(
+        "--config",
+        default=None,
+        help="base run config YAML (default: configs/demo.yaml; with --quick, the tiny configuration)",
+    )
+    p.add_argument(
+        "--space",
+        default=None,
+        help="search space YAML whose `objective:` is stage1, hybrid or pareto (default: configs/search/stage1.yaml; with --quick, a tiny MLP space)",
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="finished trials the study should have; a resumed study runs only the missing ones (default: the config's hpo.n_trials, 20)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes (0: create the study only, for `hnn hpo worker` elsewhere)",
+    )
     p.add_argument("--warm-start", default=None, help="YAML list of parameter sets to enqueue first")
     p.add_argument("--output-dir", default="reports/hpo", help="folder for the study's artefacts (a folder per study)")
     p.add_argument("--quick", action="store_true", help="tiny configuration on the bundled data (smoke runs)")
-    p.add_argument("--seed", type=int, default=None, help="sampler seed (default: the config's hpo.sampler_seed, else its seed)")
+    p.add_argument(
+        "--seed", type=int, default=None, help="sampler seed (default: the config's hpo.sampler_seed, else its seed)"
+    )
     _worker_opts(p)
 
+# %% ../nbs/19_cli.ipynb #a388c5aa
 def _finished(st) -> int:
     "Trials that ran to an end (complete or pruned): what --trials counts."
     from optuna.trial import TrialState
+
     return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
-@subcommand("hpo stage1", "stage 1: search model parameters on walk-forward AUC and DirAcc (or a hybrid / Pareto objective)", _stage1_args, examples="""
+# %% ../nbs/19_cli.ipynb #6171e8f5
+@subcommand(
+    "hpo stage1",
+    "stage 1: search model parameters on walk-forward AUC and DirAcc (or a hybrid / Pareto objective)",
+    _stage1_args,
+    examples="""
 hnn hpo stage1 --quick --workers 2 --trials 4           # tiny smoke study in reports/hpo/hnn-stage1/ (a journal file)
 hnn hpo stage1 --workers 2 --trials 10                  # the seeds' HermiteNet space on configs/demo.yaml
 hnn hpo stage1 --quick --space configs/search/hybrid.yaml --study hybrid --trials 4    # AUC, DirAcc and Sharpe in one number
 hnn hpo stage1 --quick --space configs/search/pareto.yaml --study pareto --trials 4    # score and Sharpe as a Pareto front
-""")
+""",
+)
 def cmd_hpo_stage1(ns):
     "Create or resume a study (run the same command again after any stop: only the missing trials run) and run local workers on it."
     import subprocess, shutil, optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.config import RunConfig
-    from hnn_trading.hpo import make_study, SearchSpace, quick_config, enqueue_warm_start, redact, save_context, ranked, describe
+    from hnn_trading.hpo import (
+        make_study,
+        SearchSpace,
+        quick_config,
+        enqueue_warm_start,
+        redact,
+        save_context,
+        ranked,
+        describe,
+    )
     from hnn_trading.runs import run_dir_for
     from hnn_trading.files import resource
-    if ns.quick and ns.config: raise ValueError("--quick is its own tiny configuration; pass --quick or --config, not both")
+
+    if ns.quick and ns.config:
+        raise ValueError("--quick is its own tiny configuration; pass --quick or --config, not both")
     base, space = quick_config() if ns.quick else (None, None)
-    if ns.config: base = RunConfig.from_yaml(ns.config)
-    if base is None: base = RunConfig.from_yaml(resource("configs/demo.yaml"))
-    if ns.space: space = SearchSpace.from_yaml(ns.space)
-    if space is None: space = SearchSpace.from_yaml(resource("configs/search/stage1.yaml"))
-    if space.objective == "sharpe": raise ValueError(f"{ns.space}: objective 'sharpe' searches a strategy on cached predictions; use it with `hnn hpo stage2 --space`")
-    h = base.hpo                                                                  # the config's defaults; an option on the command line wins
+    if ns.config:
+        base = RunConfig.from_yaml(ns.config)
+    if base is None:
+        base = RunConfig.from_yaml(resource("configs/demo.yaml"))
+    if ns.space:
+        space = SearchSpace.from_yaml(ns.space)
+    if space is None:
+        space = SearchSpace.from_yaml(resource("configs/search/stage1.yaml"))
+    if space.objective == "sharpe":
+        raise ValueError(
+            f"{ns.space}: objective 'sharpe' searches a strategy on cached predictions; use it with `hnn hpo stage2 --space`"
+        )
+    h = base.hpo  # the config's defaults; an option on the command line wins
     ns.study, ns.trials = ns.study or h.study_name, ns.trials if ns.trials is not None else h.n_trials
     ns.storage = ns.storage or h.storage
-    if ns.seed is None: ns.seed = h.sampler_seed
-    d = run_dir_for(ns.output_dir, ns.study); d.mkdir(parents=True, exist_ok=True)
+    if ns.seed is None:
+        ns.seed = h.sampler_seed
+    d = run_dir_for(ns.output_dir, ns.study)
+    d.mkdir(parents=True, exist_ok=True)
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
-    st = make_study(ns.study, storage, ns.trials, ns.seed if ns.seed is not None else base.seed, space.directions, heartbeat=ns.heartbeat,
-                    metric_names=space.metric_names, description=describe(space, base), hpo=base.hpo)
+    st = make_study(
+        ns.study,
+        storage,
+        ns.trials,
+        ns.seed if ns.seed is not None else base.seed,
+        space.directions,
+        heartbeat=ns.heartbeat,
+        metric_names=space.metric_names,
+        description=describe(space, base),
+        hpo=base.hpo,
+    )
     if "base_config" in st.user_attrs and st.user_attrs["space"] != space.to_dict():
-        raise ValueError(f"study {ns.study!r} on {redact(storage)} was created with another search space; use another --study name")
+        raise ValueError(
+            f"study {ns.study!r} on {redact(storage)} was created with another search space; use another --study name"
+        )
     save_context(st, base, space, d)
-    if ns.warm_start: print(f"enqueued {enqueue_warm_start(st, ns.warm_start, space)} warm-start parameter sets")
+    if ns.warm_start:
+        print(f"enqueued {enqueue_warm_start(st, ns.warm_start, space)} warm-start parameter sets")
     left = max(ns.trials - _finished(st), 0)
-    print(f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} trials finished, "
-          f"{left} to run on {ns.workers} worker(s); artefacts in {rel}")
+    print(
+        f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} trials finished, "
+        f"{left} to run on {ns.workers} worker(s); artefacts in {rel}"
+    )
     if ns.workers == 0:
-        print(f"created; join it from any machine that reaches the storage:\n  hnn hpo worker --storage {redact(storage)} --study {ns.study} --trials N")
+        print(
+            f"created; join it from any machine that reaches the storage:\n  hnn hpo worker --storage {redact(storage)} --study {ns.study} --trials N"
+        )
         return 0
     exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
-    if exe is None: raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
-    env = dict(os.environ, HNN_STORAGE=storage)                                   # the URL (and any password) stays off the process list
-    cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)] + (["--no-prune"] if ns.no_prune else [])
+    if exe is None:
+        raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
+    env = dict(os.environ, HNN_STORAGE=storage)  # the URL (and any password) stays off the process list
+    cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)] + (
+        ["--no-prune"] if ns.no_prune else []
+    )
     share = [left // ns.workers + (i < left % ns.workers) for i in range(ns.workers)]
-    procs = [subprocess.Popen(cmd + ["--trials", str(n), "--seed", str((ns.seed if ns.seed is not None else base.seed) + _finished(st) + i)], env=env)
-             for i, n in enumerate(share) if n > 0]
-    try: codes = [p.wait() for p in procs]
+    procs = [
+        subprocess.Popen(
+            cmd
+            + ["--trials", str(n), "--seed", str((ns.seed if ns.seed is not None else base.seed) + _finished(st) + i)],
+            env=env,
+        )
+        for i, n in enumerate(share)
+        if n > 0
+    ]
+    try:
+        codes = [p.wait() for p in procs]
     except KeyboardInterrupt:
-        for p in procs: p.wait()
+        for p in procs:
+            p.wait()
         raise
     top = ranked(st)
-    if not top: print("no complete trial")
-    elif len(space.directions) > 1: print(f"{len(top)} complete trials; {len(st.best_trials)} on the Pareto front of score and Sharpe; highest score {top[0].values[0]:.4f} (trial {top[0].number})")
-    else: print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
+    if not top:
+        print("no complete trial")
+    elif len(space.directions) > 1:
+        print(
+            f"{len(top)} complete trials; {len(st.best_trials)} on the Pareto front of score and Sharpe; highest score {top[0].values[0]:.4f} (trial {top[0].number})"
+        )
+    else:
+        print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
     print(_next_steps(storage, ns.study))
     return max(codes, default=0)
 
+# %% ../nbs/19_cli.ipynb #ef018330
 def _worker_args(p):
     _hpo_common(p)
     p.add_argument("--trials", type=int, default=10, help="trials this worker runs")
     p.add_argument("--seed", type=int, default=None, help="sampler seed of this worker")
-    p.add_argument("--quick", action="store_true", help="create the study with the tiny configuration if it does not exist")
+    p.add_argument(
+        "--quick", action="store_true", help="create the study with the tiny configuration if it does not exist"
+    )
     _worker_opts(p)
 
-@subcommand("hpo worker", "run trials of an existing study (any machine that reaches its storage)", _worker_args, examples="""
+# %% ../nbs/19_cli.ipynb #b8543b4e
+@subcommand(
+    "hpo worker",
+    "run trials of an existing study (any machine that reaches its storage)",
+    _worker_args,
+    examples="""
 hnn hpo worker --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --trials 2   # join the study stage1 made
-""")
+""",
+)
 def cmd_hpo_worker(ns):
     "Join a study by storage URL and name and run --trials trials in this process (the study's own objective: stage1, hybrid or pareto)."
     from hnn_trading.hpo import run_worker, make_study, quick_config, load_context, save_context
-    try: st, base, space, d = load_context(ns.storage, ns.study)
+
+    try:
+        st, base, space, d = load_context(ns.storage, ns.study)
     except ValueError:
-        if not ns.quick: raise
-        base, space = quick_config(); d = Path(f"reports/hpo/{ns.study}").resolve()
+        if not ns.quick:
+            raise
+        base, space = quick_config()
+        d = Path(f"reports/hpo/{ns.study}").resolve()
         st = make_study(ns.study, ns.storage, ns.trials, base.seed, heartbeat=ns.heartbeat)
         save_context(st, base, space, d)
     import optuna
-    optuna.logging.set_verbosity(optuna.logging.ERROR)                    # a line per trial is printed here; Ctrl-C shows no Optuna traceback
-    run_worker(ns.storage, ns.study, ns.trials, base, space, d, seed=ns.seed, prune=not ns.no_prune, heartbeat=ns.heartbeat, verbose=True)
+
+    optuna.logging.set_verbosity(
+        optuna.logging.ERROR
+    )  # a line per trial is printed here; Ctrl-C shows no Optuna traceback
+    run_worker(
+        ns.storage,
+        ns.study,
+        ns.trials,
+        base,
+        space,
+        d,
+        seed=ns.seed,
+        prune=not ns.no_prune,
+        heartbeat=ns.heartbeat,
+        verbose=True,
+    )
     return 0
 
+# %% ../nbs/19_cli.ipynb #55a6d5b2
 def _stage2_args(p):
     _hpo_common(p)
-    p.add_argument("--space", default=None, help="strategy space YAML, objective sharpe (default: configs/search/stage2.yaml)")
-    p.add_argument("--top-k", type=int, default=None, help="stage-1 trials whose predictions are searched, best first (default: the study config's hpo.top_k, 5)")
-    p.add_argument("--trials", type=int, default=None, help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), and are written to the storage every 250 trials")
+    p.add_argument(
+        "--space", default=None, help="strategy space YAML, objective sharpe (default: configs/search/stage2.yaml)"
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help="stage-1 trials whose predictions are searched, best first (default: the study config's hpo.top_k, 5)",
+    )
+    p.add_argument(
+        "--trials",
+        type=int,
+        default=None,
+        help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), and are written to the storage every 250 trials",
+    )
 
-@subcommand("hpo stage2", "stage 2: search strategy parameters on cached out-of-fold predictions", _stage2_args, examples="""
+# %% ../nbs/19_cli.ipynb #05e74c51
+@subcommand(
+    "hpo stage2",
+    "stage 2: search strategy parameters on cached out-of-fold predictions",
+    _stage2_args,
+    examples="""
 hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30   # the strategy on the 2 best trials' predictions
-""")
+""",
+)
 def cmd_hpo_stage2(ns):
     "For each of the top-k stage-1 trials, search the strategy on its cached predictions; print best Sharpe and deflated Sharpe per trial."
     import json, math
     import pandas as pd, optuna
+
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.hpo import make_study, stage2_objective, optimize_batched, deflated_best, SearchSpace, load_context, ranked, describe
+    from hnn_trading.hpo import (
+        make_study,
+        stage2_objective,
+        optimize_batched,
+        deflated_best,
+        SearchSpace,
+        load_context,
+        ranked,
+        describe,
+    )
     from hnn_trading.data import load_data, resolve_periods
     from hnn_trading.files import atomic_write, resource
     from hnn_trading.runs import RunFolder
+
     st, base, _, d = load_context(ns.storage, ns.study)
     ns.top_k = ns.top_k if ns.top_k is not None else base.hpo.top_k
     ns.trials = ns.trials if ns.trials is not None else base.hpo.stage2_trials
     space = SearchSpace.from_yaml(ns.space or resource("configs/search/stage2.yaml"))
-    if space.objective != "sharpe": raise ValueError(f"{ns.space}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}")
-    top = ranked(st)[:ns.top_k]
-    if not top: raise ValueError(f"study {ns.study!r} has no complete stage-1 trial yet: run `hnn hpo stage1` or `hnn hpo worker` first")
+    if space.objective != "sharpe":
+        raise ValueError(
+            f"{ns.space}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}"
+        )
+    top = ranked(st)[: ns.top_k]
+    if not top:
+        raise ValueError(
+            f"study {ns.study!r} has no complete stage-1 trial yet: run `hnn hpo stage1` or `hnn hpo worker` first"
+        )
     panel = load_data(base.data)
     rows = []
     for t in top:
         tf = RunFolder(t.user_attrs["trial_dir"])
         P, cfg = tf.predictions, resolve_periods(tf.config, panel)
-        s2 = make_study(f"{ns.study}-stage2-t{t.number}", ns.storage, ns.trials, base.seed, metric_names=space.metric_names, sampler=base.hpo.stage2_sampler,
-                        description=f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; " + describe(space, cfg))
+        s2 = make_study(
+            f"{ns.study}-stage2-t{t.number}",
+            ns.storage,
+            ns.trials,
+            base.seed,
+            metric_names=space.metric_names,
+            sampler=base.hpo.stage2_sampler,
+            description=f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; "
+            + describe(space, cfg),
+        )
         left = max(ns.trials - len(s2.trials), 0)
-        if left: optimize_batched(s2, stage2_objective(cfg, panel, P, space), left, space, base.hpo.stage2_jobs)
+        if left:
+            optimize_batched(s2, stage2_objective(cfg, panel, P, space), left, space, base.hpo.stage2_jobs)
         db = deflated_best(s2, cfg.data.periods_per_year, int(P.timestamp.nunique()))
-        rows.append(dict(stage1_trial=t.number, stage1_score=t.values[0], auc_fold_mean=t.user_attrs.get("auc_fold_mean"),
-                         best_sharpe=db["best_sharpe"], deflated_sharpe=db["dsr"], strategy_trials=len(s2.trials), tradeable_trials=db["tradeable"],
-                         best_params=db.get("best_params")))
+        rows.append(
+            dict(
+                stage1_trial=t.number,
+                stage1_score=t.values[0],
+                auc_fold_mean=t.user_attrs.get("auc_fold_mean"),
+                best_sharpe=db["best_sharpe"],
+                deflated_sharpe=db["dsr"],
+                strategy_trials=len(s2.trials),
+                tradeable_trials=db["tradeable"],
+                best_params=db.get("best_params"),
+            )
+        )
     clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
     rows = [{k: clean(v) for k, v in r.items()} for r in rows]
-    atomic_write(d/"stage2.json", json.dumps(rows, indent=2, allow_nan=False))
+    atomic_write(d / "stage2.json", json.dumps(rows, indent=2, allow_nan=False))
     df = pd.DataFrame(rows)
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
         print(df.drop(columns=["best_params"]).to_string(index=False, na_rep="-"))
     for r in rows:
-        if r["best_params"] is None: print(f"stage-1 trial {r['stage1_trial']}: no strategy trial traded at least {space.min_trades} times; nothing to deflate")
-    print("these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe (every strategy trial counted), not the best Sharpe")
-    if base.splits.test_size is None: print("no held-out test period (set splits.test_size): nothing will check the chosen strategy on bars no selection saw")
-    else: print(f"the held-out test period (splits.test_size = {base.splits.test_size}) is untouched; `hnn hpo best --stage2` evaluates the chosen strategy on it once")
-    print(f"written {d/'stage2.json'}")
-    print(f"next: hnn hpo best --storage {_redact(ns.storage)} --study {ns.study} --stage2   # re-run the best trial with its best strategy")
+        if r["best_params"] is None:
+            print(
+                f"stage-1 trial {r['stage1_trial']}: no strategy trial traded at least {space.min_trades} times; nothing to deflate"
+            )
+    print(
+        "these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe (every strategy trial counted), not the best Sharpe"
+    )
+    if base.splits.test_size is None:
+        print(
+            "no held-out test period (set splits.test_size): nothing will check the chosen strategy on bars no selection saw"
+        )
+    else:
+        print(
+            f"the held-out test period (splits.test_size = {base.splits.test_size}) is untouched; `hnn hpo best --stage2` evaluates the chosen strategy on it once"
+        )
+    print(f"written {d / 'stage2.json'}")
+    print(
+        f"next: hnn hpo best --storage {_redact(ns.storage)} --study {ns.study} --stage2   # re-run the best trial with its best strategy"
+    )
     return 0
 
+# %% ../nbs/19_cli.ipynb #16dafb02
 def _redact(url):
     from hnn_trading.hpo import redact
+
     return redact(url)
 
+# %% ../nbs/19_cli.ipynb #8109e214
 def _export_args(p):
     _hpo_common(p)
     p.add_argument("--out", default=None, help="output folder (default: the study's folder / export)")
     p.add_argument("--top-k", type=int, default=10, help="trials in top_trials.csv")
 
-@subcommand("hpo export", "write top trials, best config, importances, history and Sharpe correlation", _export_args, examples="""
+# %% ../nbs/19_cli.ipynb #48d28b01
+@subcommand(
+    "hpo export",
+    "write top trials, best config, importances, history and Sharpe correlation",
+    _export_args,
+    examples="""
 hnn hpo export --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1   # top trials, best config, importances
-""")
+""",
+)
 def cmd_hpo_export(ns):
     "Export a study's results (the study stays readable by optuna-dashboard and optuna.visualization)."
     from hnn_trading.hpo import export_study, load_context
+
     st, base, _, d = load_context(ns.storage, ns.study)
-    for k, p in export_study(st, ns.out or d/"export", base, ns.top_k).items(): print(f"{k}: {p}")
+    for k, p in export_study(st, ns.out or d / "export", base, ns.top_k).items():
+        print(f"{k}: {p}")
     return 0
 
+# %% ../nbs/19_cli.ipynb #20532414
 def _best_args(p):
     _hpo_common(p)
-    p.add_argument("--trial", type=int, default=None, help="stage-1 trial number (default: the best score; with --stage2, the trial whose strategy has the best deflated Sharpe)")
-    p.add_argument("--stage2", action="store_true", help="apply the strategy `hnn hpo stage2` found for that trial (stage2.json in the study folder)")
-    p.add_argument("--ensemble", type=int, default=None, metavar="K", help="re-run the K best trials (each with its stage-2 strategy under --stage2) and evaluate their ensemble")
-    p.add_argument("--weighting", default="auc", help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic, daily_ic, daily_rank_ic (default auc)")
+    p.add_argument(
+        "--trial",
+        type=int,
+        default=None,
+        help="stage-1 trial number (default: the best score; with --stage2, the trial whose strategy has the best deflated Sharpe)",
+    )
+    p.add_argument(
+        "--stage2",
+        action="store_true",
+        help="apply the strategy `hnn hpo stage2` found for that trial (stage2.json in the study folder)",
+    )
+    p.add_argument(
+        "--ensemble",
+        type=int,
+        default=None,
+        metavar="K",
+        help="re-run the K best trials (each with its stage-2 strategy under --stage2) and evaluate their ensemble",
+    )
+    p.add_argument(
+        "--weighting",
+        default="auc",
+        help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic, daily_ic, daily_rank_ic (default auc)",
+    )
     p.add_argument("--output-dir", default="reports", help="folder that receives the run folder")
-    p.add_argument("--run-id", default=None, help="name of the run folder (default: <study>-trial<N>, or <study>-top<K>)")
+    p.add_argument(
+        "--run-id", default=None, help="name of the run folder (default: <study>-trial<N>, or <study>-top<K>)"
+    )
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
-@subcommand("hpo best", "re-run a study's best (or chosen) configuration as a normal run, with its reports", _best_args, examples="""
+# %% ../nbs/19_cli.ipynb #04675e82
+@subcommand(
+    "hpo best",
+    "re-run a study's best (or chosen) configuration as a normal run, with its reports",
+    _best_args,
+    examples="""
 hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 --run-id best   # the best deflated Sharpe, with its stage-2 strategy
 hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 --run-id top2   # the 2 best trials and their ensemble
-""")
+""",
+)
 def cmd_hpo_best(ns):
     "Take the chosen trial's configuration from the study (and its stage-2 strategy with --stage2) and run it: walk-forward, backtest, reports."
     import json
     from hnn_trading.hpo import load_context, ranked, completed
     from hnn_trading.pipeline import run
     from hnn_trading.runs import RunFolder
+
     st, base, _, d = load_context(ns.storage, ns.study)
     done = {t.number: t for t in completed(st)}
-    if not done: raise ValueError(f"study {ns.study!r} has no complete trial yet")
-    if ns.trial is not None and ns.trial not in done: raise ValueError(f"trial {ns.trial} of {ns.study!r} is not complete; complete trials: {sorted(done)}")
-    f = d/"stage2.json"
+    if not done:
+        raise ValueError(f"study {ns.study!r} has no complete trial yet")
+    if ns.trial is not None and ns.trial not in done:
+        raise ValueError(f"trial {ns.trial} of {ns.study!r} is not complete; complete trials: {sorted(done)}")
+    f = d / "stage2.json"
     rows = {r["stage1_trial"]: r for r in json.loads(f.read_text()) if r.get("best_params")} if f.exists() else {}
     if ns.stage2 and not rows:
-        raise ValueError(f"no tradeable stage-2 strategy in {f}: run `hnn hpo stage2 --storage {_redact(ns.storage)} --study {ns.study}` first")
-    if ns.ensemble is not None: return _best_ensemble(ns, st, base, ranked(st), rows)
-    if ns.trial is not None: t = done[ns.trial]
-    elif ns.stage2: t = done[max(rows.values(), key=lambda r: -1 if r["deflated_sharpe"] is None else r["deflated_sharpe"])["stage1_trial"]]   # the pair with the best deflated Sharpe
-    else: t = ranked(st)[0]
+        raise ValueError(
+            f"no tradeable stage-2 strategy in {f}: run `hnn hpo stage2 --storage {_redact(ns.storage)} --study {ns.study}` first"
+        )
+    if ns.ensemble is not None:
+        return _best_ensemble(ns, st, base, ranked(st), rows)
+    if ns.trial is not None:
+        t = done[ns.trial]
+    elif ns.stage2:
+        t = done[
+            max(rows.values(), key=lambda r: -1 if r["deflated_sharpe"] is None else r["deflated_sharpe"])[
+                "stage1_trial"
+            ]
+        ]  # the pair with the best deflated Sharpe
+    else:
+        t = ranked(st)[0]
     tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
     cfg = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
     if ns.stage2:
-        if t.number not in rows: raise ValueError(f"no tradeable stage-2 strategy for trial {t.number}; trials with one: {sorted(rows)}")
+        if t.number not in rows:
+            raise ValueError(f"no tradeable stage-2 strategy for trial {t.number}; trials with one: {sorted(rows)}")
         cfg = cfg.override(rows[t.number]["best_params"])
-    held = (f"then trains once on every bar before the held-out test period (splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
-            if cfg.splits.test_size is not None else "there is no held-out test period (splits.test_size): every number below is on the bars the study selected on")
-    print(f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})" + (" with its stage-2 strategy" if ns.stage2 else "") + f": re-running its walk-forward; {held}")
+    held = (
+        f"then trains once on every bar before the held-out test period (splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
+        if cfg.splits.test_size is not None
+        else "there is no held-out test period (splits.test_size): every number below is on the bars the study selected on"
+    )
+    print(
+        f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})"
+        + (" with its stage-2 strategy" if ns.stage2 else "")
+        + f": re-running its walk-forward; {held}"
+    )
     sel = _selection(st, t, rows[t.number] if ns.stage2 else None, cfg)
     with _warnings_to_summary() as got:
-        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-trial{t.number}", reports=not ns.no_report, progress=_progress(ns), selection=sel)
-    _print_result(res); got(res.run_dir)
+        res = run(
+            cfg,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id or f"{ns.study}-trial{t.number}",
+            reports=not ns.no_report,
+            progress=_progress(ns),
+            selection=sel,
+        )
+    _print_result(res)
+    got(res.run_dir)
     from hnn_trading.reports import period_table, readable
-    print("\nwhere it was chosen, out of fold, and on the held-out test period (DSR: deflated by every trial where chosen; PSR for one look elsewhere):")
+
+    print(
+        "\nwhere it was chosen, out of fold, and on the held-out test period (DSR: deflated by every trial where chosen; PSR for one look elsewhere):"
+    )
     print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
     return 0
 
+# %% ../nbs/19_cli.ipynb #d43ebf3f
 def _best_ensemble(ns, st, base, top, rows):
     "Re-run the K best trials as members (with their stage-2 strategies under --stage2) and evaluate their ensemble, weighted out of fold."
     from hnn_trading.pipeline import run
     from hnn_trading.runs import RunFolder
-    if ns.ensemble < 2: raise ValueError(f"--ensemble {ns.ensemble}: an ensemble needs at least 2 trials")
-    if len(top) < ns.ensemble: raise ValueError(f"--ensemble {ns.ensemble}: study {ns.study!r} has {len(top)} complete trials")
+
+    if ns.ensemble < 2:
+        raise ValueError(f"--ensemble {ns.ensemble}: an ensemble needs at least 2 trials")
+    if len(top) < ns.ensemble:
+        raise ValueError(f"--ensemble {ns.ensemble}: study {ns.study!r} has {len(top)} complete trials")
     members, sel = {}, {}
-    for t in top[:ns.ensemble]:
+    for t in top[: ns.ensemble]:
         tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
         c = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
-        if ns.stage2 and t.number in rows: c = c.override(rows[t.number]["best_params"])
-        members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, _selection(st, t, rows.get(t.number) if ns.stage2 else None, c)
+        if ns.stage2 and t.number in rows:
+            c = c.override(rows[t.number]["best_params"])
+        members[f"trial{t.number}"], sel[f"trial{t.number}"] = (
+            c,
+            _selection(st, t, rows.get(t.number) if ns.stage2 else None, c),
+        )
     main = base.override({"ensemble.weighting": ns.weighting})
-    held = "with their held-out fits" if main.splits.test_size is not None else "(no held-out test period: every number is on the bars the study chose on)"
-    print(f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run {held}, and their {ns.weighting}-weighted ensemble")
+    held = (
+        "with their held-out fits"
+        if main.splits.test_size is not None
+        else "(no held-out test period: every number is on the bars the study chose on)"
+    )
+    print(
+        f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run {held}, and their {ns.weighting}-weighted ensemble"
+    )
     with _warnings_to_summary() as got:
-        res = run(main, output_dir=ns.output_dir, run_id=ns.run_id or f"{ns.study}-top{ns.ensemble}", reports=not ns.no_report, progress=_progress(ns), members=members)
-    for k, r in res.members.items(): RunFolder(r.run_dir).write_json("selection", sel[k])
-    _print_result(res); got(res.run_dir)
+        res = run(
+            main,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id or f"{ns.study}-top{ns.ensemble}",
+            reports=not ns.no_report,
+            progress=_progress(ns),
+            members=members,
+        )
+    for k, r in res.members.items():
+        RunFolder(r.run_dir).write_json("selection", sel[k])
+    _print_result(res)
+    got(res.run_dir)
     return 0
 
+# %% ../nbs/19_cli.ipynb #e5f11944
 def _selection(study, trial, stage2_row, cfg) -> dict:
     "How the study chose this configuration: its own Sharpe there and the deflated Sharpe against every trial it was chosen from."
     import math
     from hnn_trading.hpo import completed
     from hnn_trading.stats import deflated_sharpe_ratio
+
     if stage2_row:
-        return dict(study=study.study_name, stage1_trial=trial.number, chosen_by="stage 2: best Sharpe of the feasible strategy trials",
-                    sharpe=stage2_row["best_sharpe"], dsr=stage2_row["deflated_sharpe"], trials=stage2_row["strategy_trials"])
-    ua = trial.user_attrs; ppy = cfg.data.periods_per_year or ua.get("periods_per_year")
-    srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(study) if t.user_attrs.get("sharpe") is not None and math.isfinite(t.user_attrs["sharpe"])]
+        return dict(
+            study=study.study_name,
+            stage1_trial=trial.number,
+            chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+            sharpe=stage2_row["best_sharpe"],
+            dsr=stage2_row["deflated_sharpe"],
+            trials=stage2_row["strategy_trials"],
+        )
+    ua = trial.user_attrs
+    ppy = cfg.data.periods_per_year or ua.get("periods_per_year")
+    srs = [
+        t.user_attrs["sharpe"] / math.sqrt(ppy)
+        for t in completed(study)
+        if t.user_attrs.get("sharpe") is not None and math.isfinite(t.user_attrs["sharpe"])
+    ]
     ok = ua.get("sharpe") is not None and math.isfinite(ua["sharpe"]) and len(srs) > 1 and ua.get("n_bars")
-    return dict(study=study.study_name, stage1_trial=trial.number, chosen_by="stage 1: best score", sharpe=ua.get("sharpe"), trades=ua.get("trades"),
-                dsr=deflated_sharpe_ratio(ua["sharpe"] / math.sqrt(ppy), srs, ua["n_bars"]) if ok else None, trials=len(completed(study)))
+    return dict(
+        study=study.study_name,
+        stage1_trial=trial.number,
+        chosen_by="stage 1: best score",
+        sharpe=ua.get("sharpe"),
+        trades=ua.get("trades"),
+        dsr=deflated_sharpe_ratio(ua["sharpe"] / math.sqrt(ppy), srs, ua["n_bars"]) if ok else None,
+        trials=len(completed(study)),
+    )

@@ -23,7 +23,8 @@ class ConfigError(ValueError):
 def setting(default, lo=None, hi=None, choices=None, help=""):
     "A dataclass field with validation metadata: range [lo, hi], allowed `choices`, `help` text."
     md = dict(lo=lo, hi=hi, choices=tuple(choices) if choices else None, help=help)
-    if isinstance(default, (list, dict)): return field(default_factory=lambda d=default: type(d)(d), metadata=md)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=md)
     return field(default=default, metadata=md)
 
 # %% ../nbs/00_config.ipynb #5ca7b71b
@@ -31,32 +32,42 @@ def _check_type(v, tp, where):
     "Coerce `v` to type `tp` where safe (int->float, list from tuple); raise ConfigError otherwise."
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if v is None and type(None) in args: return None
+        if v is None and type(None) in args:
+            return None
         errs = []
         for a in (a for a in args if a is not type(None)):
-            try: return _check_type(v, a, where)
-            except ConfigError as e: errs.append(e)
+            try:
+                return _check_type(v, a, where)
+            except ConfigError as e:
+                errs.append(e)
         raise errs[0]
-    if tp is typing.Any: return v
+    if tp is typing.Any:
+        return v
     if origin is list:
-        if not isinstance(v, (list, tuple)): raise ConfigError(f"{where}: expected a list, got {short(v)} ({type(v).__name__})")
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {short(v)} ({type(v).__name__})")
         return [_check_type(x, args[0], f"{where}[{i}]") for i, x in enumerate(v)] if args else list(v)
     if origin is dict:
-        if not isinstance(v, dict): raise ConfigError(f"{where}: expected a mapping, got {short(v)}")
+        if not isinstance(v, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {short(v)}")
         return dict(v)
     if tp is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)): raise ConfigError(f"{where}: expected a number, got {short(v)} ({type(v).__name__})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {short(v)} ({type(v).__name__})")
         return float(v)
     if tp is int:
         if isinstance(v, bool) or not (isinstance(v, int) or (isinstance(v, float) and v.is_integer())):
             raise ConfigError(f"{where}: expected an integer, got {short(v)} ({type(v).__name__})")
         return int(v)
     if tp is bool:
-        if not isinstance(v, bool): raise ConfigError(f"{where}: expected true or false, got {short(v)} ({type(v).__name__})")
+        if not isinstance(v, bool):
+            raise ConfigError(f"{where}: expected true or false, got {short(v)} ({type(v).__name__})")
         return v
     if tp is str:
-        if isinstance(v, (datetime.date, datetime.datetime)): return v.isoformat()          # YAML reads an unquoted 2018-01-01 as a date
-        if not isinstance(v, str): raise ConfigError(f"{where}: expected a string, got {short(v)} ({type(v).__name__})")
+        if isinstance(v, (datetime.date, datetime.datetime)):
+            return v.isoformat()  # YAML reads an unquoted 2018-01-01 as a date
+        if not isinstance(v, str):
+            raise ConfigError(f"{where}: expected a string, got {short(v)} ({type(v).__name__})")
         return v
     return v
 
@@ -67,15 +78,19 @@ def _unknown_key(key, where, valid):
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return ConfigError(f"unknown key '{key}' in {where}.{hint} Valid keys: {', '.join(valid)}")
 
+# %% ../nbs/00_config.ipynb #c7fd97c1
 @functools.cache
 def _hints(cls) -> dict:
     "A section's field types, resolved once per class (typing.get_type_hints is slow, and a search builds configs by the thousand)."
     return typing.get_type_hints(cls)
 
+# %% ../nbs/00_config.ipynb #6674f8e2
 @dataclass
 class Section:
     "Base of every config section: validates on construction, builds strictly from dicts."
-    def __post_init__(self): self.validate()
+
+    def __post_init__(self):
+        self.validate()
 
     def validate(self, where=None):
         "Check types, ranges and choices of every field; coerce ints to floats where a float is declared."
@@ -83,37 +98,62 @@ class Section:
         hints = _hints(type(self))
         for f in fields(self):
             v, md, loc = getattr(self, f.name), f.metadata, f"{where}.{f.name}"
-            if isinstance(v, Section): v.validate(loc); continue
+            if isinstance(v, Section):
+                v.validate(loc)
+                continue
             v = _check_type(v, hints[f.name], loc)
             object.__setattr__(self, f.name, v)
-            if v is None: continue
-            if isinstance(v, float) and not math.isfinite(v): raise ConfigError(f"{loc} = {v} is not a finite number")
+            if v is None:
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{loc} = {v} is not a finite number")
             if md.get("choices") and v not in md["choices"]:
                 raise ConfigError(f"{loc} = {short(v)} is not allowed; choose one of {list(md['choices'])}")
             if md.get("lo") is not None and v < md["lo"] or md.get("hi") is not None and v > md["hi"]:
                 lo, hi = md.get("lo"), md.get("hi")
-                raise ConfigError(f"{loc} = {short(v)} is out of range " + (f"[{lo}, {hi}]" if lo is not None and hi is not None else f"(must be >= {lo})" if lo is not None else f"(must be <= {hi})"))
+                raise ConfigError(
+                    f"{loc} = {short(v)} is out of range "
+                    + (
+                        f"[{lo}, {hi}]"
+                        if lo is not None and hi is not None
+                        else f"(must be >= {lo})"
+                        if lo is not None
+                        else f"(must be <= {hi})"
+                    )
+                )
         return self
 
     @classmethod
-    def from_dict(cls, d:dict|None, where=None):
+    def from_dict(cls, d: dict | None, where=None):
         "Build from a mapping; an unknown key raises naming the key, where it was and the valid keys."
         where = where or cls.__name__
         d = {} if d is None else d
-        if not isinstance(d, dict): raise ConfigError(f"{where}: expected a mapping of settings, got {short(d)}")
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}: expected a mapping of settings, got {short(d)}")
         valid = [f.name for f in fields(cls)]
         for k in d:
-            if k not in valid: raise _unknown_key(k, where, valid)
+            if k not in valid:
+                raise _unknown_key(k, where, valid)
         hints, kw = _hints(cls), {}
         for f in fields(cls):
-            if f.name not in d: continue
+            if f.name not in d:
+                continue
             tp = hints[f.name]
-            kw[f.name] = tp.from_dict(d[f.name], f"{where}.{f.name}") if isinstance(tp, type) and issubclass(tp, Section) else d[f.name]
-        try: obj = cls.__new__(cls); cls.__init__(obj, **kw)
-        except ConfigError as e: raise ConfigError(str(e).replace(cls.__name__, where, 1)) from None
+            kw[f.name] = (
+                tp.from_dict(d[f.name], f"{where}.{f.name}")
+                if isinstance(tp, type) and issubclass(tp, Section)
+                else d[f.name]
+            )
+        try:
+            obj = cls.__new__(cls)
+            cls.__init__(obj, **kw)
+        except ConfigError as e:
+            raise ConfigError(str(e).replace(cls.__name__, where, 1)) from None
         return obj
 
-    def to_dict(self): return asdict(self)
+    def to_dict(self):
+        return asdict(self)
+
     def help(self):
         "Field -> help text."
         return {f.name: f.metadata.get("help", "") for f in fields(self)}
@@ -122,41 +162,90 @@ class Section:
 @dataclass
 class DataConfig(Section):
     "Where bars come from and which part of them to use."
-    source: str = setting("us_indices", help="bundled sample name (sp500, nasdaq, us_indices), 'synthetic' (see data.synthetic), or a path to a CSV/Parquet file or folder")
+
+    source: str = setting(
+        "us_indices",
+        help="bundled sample name (sp500, nasdaq, us_indices), 'synthetic' (see data.synthetic), or a path to a CSV/Parquet file or folder",
+    )
     symbols: list[str] = setting([], help="keep only these symbols (empty: all)")
-    start: str|None = setting(None, help="first timestamp to keep (inclusive), e.g. 2005-01-01")
-    end: str|None = setting(None, help="last timestamp to keep (inclusive)")
-    exog: list[str] = setting([], help="exogenous series aligned as-of: 'vix' (bundled) or paths to single-series files")
-    periods_per_year: int|None = setting(None, lo=1, help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)")
-    date_format: str|None = setting(None, help="strftime format of the files' time column, e.g. '%d/%m/%Y', when the day/month order cannot be read from the dates")
-    mixed_bar_sizes: bool = setting(False, help="allow a folder whose files have different bar sizes (refused by default)")
-    accept_bad_ticks: bool = setting(False, help="run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data validate` lists them)")
-    synthetic: dict = setting({}, help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength")
+    start: str | None = setting(None, help="first timestamp to keep (inclusive), e.g. 2005-01-01")
+    end: str | None = setting(None, help="last timestamp to keep (inclusive)")
+    exog: list[str] = setting(
+        [], help="exogenous series aligned as-of: 'vix' (bundled) or paths to single-series files"
+    )
+    periods_per_year: int | None = setting(
+        None,
+        lo=1,
+        help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)",
+    )
+    date_format: str | None = setting(
+        None,
+        help="strftime format of the files' time column, e.g. '%d/%m/%Y', when the day/month order cannot be read from the dates",
+    )
+    mixed_bar_sizes: bool = setting(
+        False, help="allow a folder whose files have different bar sizes (refused by default)"
+    )
+    accept_bad_ticks: bool = setting(
+        False,
+        help="run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data validate` lists them)",
+    )
+    synthetic: dict = setting(
+        {},
+        help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength",
+    )
 
     def validate(self, where=None):
         super().validate(where)
         import pandas as pd
+
         for k in ("start", "end"):
             v = getattr(self, k)
-            if v is None: continue
-            try: pd.Timestamp(v)
-            except (ValueError, TypeError): raise ConfigError(f"{where or 'DataConfig'}.{k} = {short(v)} is not a date; use e.g. '2005-01-01'") from None
+            if v is None:
+                continue
+            try:
+                pd.Timestamp(v)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"{where or 'DataConfig'}.{k} = {short(v)} is not a date; use e.g. '2005-01-01'"
+                ) from None
         return self
 
+# %% ../nbs/00_config.ipynb #67d927ed
 @dataclass
 class FeatureConfig(Section):
     "Which named feature set to build."
-    set: str = setting("core23", help="a registered feature set (features.available()), or several joined by '+', e.g. core23+regime+cross")
-    cs_norm: str = setting("none", choices=["none", "zscore", "rank"], help="cross-sectional normalisation of every feature per timestamp (Qlib's CSZScore / CSRank): levels shared by all symbols on a bar are removed, ranks kept")
 
+    set: str = setting(
+        "core23",
+        help="a registered feature set (features.available()), or several joined by '+', e.g. core23+regime+cross",
+    )
+    cs_norm: str = setting(
+        "none",
+        choices=["none", "zscore", "rank"],
+        help="cross-sectional normalisation of every feature per timestamp (Qlib's CSZScore / CSRank): levels shared by all symbols on a bar are removed, ranks kept",
+    )
+
+# %% ../nbs/00_config.ipynb #7b8dd2df
 @dataclass
 class LabelConfig(Section):
     "What the model predicts."
+
     kind: str = setting("direction", choices=["direction", "forward_return", "triple_barrier"], help="label kind")
-    horizon: int = setting(1, lo=1, hi=500, help="bars ahead (direction, forward_return); with `horizons`, the one the strategy trades")
-    horizons: list[int] = setting([], help="several horizons in one model, e.g. [1, 5, 10, 20]: a mu, sigma and P(up) head per horizon, trained together, each reported; the purge uses the longest (empty: `horizon` alone)")
-    cs_norm: str = setting("none", choices=["none", "zscore", "rank"], help="cross-sectional normalisation of the regression target per timestamp; the direction label becomes 'beats the timestamp's cross-section' (the realised fwd_return stays raw)")
-    profit_target: float = setting(0.03, lo=1e-6, hi=10.0, help="triple barrier: profit target as a fraction of the entry close")
+    horizon: int = setting(
+        1, lo=1, hi=500, help="bars ahead (direction, forward_return); with `horizons`, the one the strategy trades"
+    )
+    horizons: list[int] = setting(
+        [],
+        help="several horizons in one model, e.g. [1, 5, 10, 20]: a mu, sigma and P(up) head per horizon, trained together, each reported; the purge uses the longest (empty: `horizon` alone)",
+    )
+    cs_norm: str = setting(
+        "none",
+        choices=["none", "zscore", "rank"],
+        help="cross-sectional normalisation of the regression target per timestamp; the direction label becomes 'beats the timestamp's cross-section' (the realised fwd_return stays raw)",
+    )
+    profit_target: float = setting(
+        0.03, lo=1e-6, hi=10.0, help="triple barrier: profit target as a fraction of the entry close"
+    )
     stop_loss: float = setting(0.03, lo=1e-6, hi=1.0, help="triple barrier: stop loss as a fraction of the entry close")
     max_hold: int = setting(20, lo=1, hi=10_000, help="triple barrier: time limit in bars")
 
@@ -168,43 +257,72 @@ class LabelConfig(Section):
     def validate(self, where=None):
         super().validate(where)
         w, hs = where or "LabelConfig", list(self.horizons)
-        if not hs: return self
+        if not hs:
+            return self
         bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 500]
-        if bad: raise ConfigError(f"{w}.horizons = {short(hs)}: every horizon must be a whole number of bars in [1, 500], got {short(bad[0])}")
-        if len(set(hs)) < len(hs): raise ConfigError(f"{w}.horizons = {short(hs)} names a horizon twice")
-        if self.kind == "triple_barrier": raise ConfigError(f"{w}.horizons: triple-barrier labels have one time limit (max_hold); use kind 'direction' or 'forward_return' with several horizons")
-        if self.horizon not in hs: raise ConfigError(f"{w}.horizon = {self.horizon} is not one of horizons {hs}: set labels.horizon to the one the strategy trades")
+        if bad:
+            raise ConfigError(
+                f"{w}.horizons = {short(hs)}: every horizon must be a whole number of bars in [1, 500], got {short(bad[0])}"
+            )
+        if len(set(hs)) < len(hs):
+            raise ConfigError(f"{w}.horizons = {short(hs)} names a horizon twice")
+        if self.kind == "triple_barrier":
+            raise ConfigError(
+                f"{w}.horizons: triple-barrier labels have one time limit (max_hold); use kind 'direction' or 'forward_return' with several horizons"
+            )
+        if self.horizon not in hs:
+            raise ConfigError(
+                f"{w}.horizon = {self.horizon} is not one of horizons {hs}: set labels.horizon to the one the strategy trades"
+            )
         return self
 
+# %% ../nbs/00_config.ipynb #bee7762d
 @dataclass
 class SplitConfig(Section):
     "Walk-forward folds: expanding or sliding training window, calibration slice, validation block."
+
     n_folds: int = setting(5, lo=1, hi=100, help="number of walk-forward folds")
     val_block: int = setting(252, lo=1, help="bars in each validation block")
-    calib_size: int = setting(126, lo=0, help="bars at the end of each training window kept for calibration and early stopping")
-    purge: int|None = setting(None, lo=0, help="bars dropped before each later part (None: the label horizon)")
+    calib_size: int = setting(
+        126, lo=0, help="bars at the end of each training window kept for calibration and early stopping"
+    )
+    purge: int | None = setting(None, lo=0, help="bars dropped before each later part (None: the label horizon)")
     embargo: int = setting(0, lo=0, help="extra bars dropped after each boundary")
-    min_train: int|None = setting(None, lo=1, help="minimum training bars for the first fold")
+    min_train: int | None = setting(None, lo=1, help="minimum training bars for the first fold")
     window: str = setting("expanding", choices=["expanding", "sliding"], help="training window kind")
-    test_size: int|str|None = setting(None, help="held-out test period at the end: bars (an integer) or a start date ('2018-01-01'); no selection sees it, the chosen configuration is evaluated once on it (None: none)")
+    test_size: int | str | None = setting(
+        None,
+        help="held-out test period at the end: bars (an integer) or a start date ('2018-01-01'); no selection sees it, the chosen configuration is evaluated once on it (None: none)",
+    )
 
     def validate(self, where=None):
         super().validate(where)
         t = self.test_size
-        if isinstance(t, int) and t < 1: raise ConfigError(f"{where or 'SplitConfig'}.test_size = {t!r} is out of range: a number of bars >= 1, or a date")
+        if isinstance(t, int) and t < 1:
+            raise ConfigError(
+                f"{where or 'SplitConfig'}.test_size = {t!r} is out of range: a number of bars >= 1, or a date"
+            )
         if isinstance(t, str):
             import pandas as pd
-            try: pd.Timestamp(t)
-            except ValueError: raise ConfigError(f"{where or 'SplitConfig'}.test_size = {t!r} is not a date; use bars (252) or a date ('2018-01-01')") from None
+
+            try:
+                pd.Timestamp(t)
+            except ValueError:
+                raise ConfigError(
+                    f"{where or 'SplitConfig'}.test_size = {t!r} is not a date; use bars (252) or a date ('2018-01-01')"
+                ) from None
         return self
 
 # %% ../nbs/00_config.ipynb #f4b5cd9e
 @dataclass
 class ModelConfig(Section):
     "Model architecture; the Hermite names are explained in 08_models."
+
     name: str = setting("mlp", help="registered model name: mlp, lstm, gru, patchtst, hermite (models.available())")
     hidden_dim: int = setting(64, lo=1, hi=4096, help="hidden width of the MLP/LSTM/GRU/PatchTST baselines")
-    hidden_dims: list[int] = setting([], help="the MLP's layer widths, e.g. [128, 64, 32] (empty: n_layers layers of hidden_dim)")
+    hidden_dims: list[int] = setting(
+        [], help="the MLP's layer widths, e.g. [128, 64, 32] (empty: n_layers layers of hidden_dim)"
+    )
     n_layers: int = setting(2, lo=1, hi=16, help="hidden layers of the MLP")
     dropout: float = setting(0.1, lo=0.0, hi=0.9, help="dropout rate")
     feature_window: int = setting(1, lo=1, hi=512, help="bars in each input window (1: the current bar only)")
@@ -215,13 +333,27 @@ class ModelConfig(Section):
     hermite_hidden_dim: int = setting(128, lo=1, hi=4096, help="width of each map, trunk and heads")
     use_lstm: bool = setting(False, help="LSTM encoder over the window")
     lstm_hidden: int = setting(64, lo=1, hi=1024, help="LSTM hidden size")
-    prob_source: str = setting("logit", choices=["pdf", "logit", "legacy_pdf"], help="where P(up) comes from: classifier head (logit) or predictive density (pdf, needs unc_weight > 0)")
-    density: str = setting("gaussian", choices=["gaussian", "gram_charlier", "snp"], help="predictive density behind prob_source='pdf'")
-    hermite_preset: str = setting("default", choices=["default", "legacy"], help="HermiteNet preset: default, or legacy (reproduces the old system)")
+    prob_source: str = setting(
+        "logit",
+        choices=["pdf", "logit", "legacy_pdf"],
+        help="where P(up) comes from: classifier head (logit) or predictive density (pdf, needs unc_weight > 0)",
+    )
+    density: str = setting(
+        "gaussian", choices=["gaussian", "gram_charlier", "snp"], help="predictive density behind prob_source='pdf'"
+    )
+    hermite_preset: str = setting(
+        "default",
+        choices=["default", "legacy"],
+        help="HermiteNet preset: default, or legacy (reproduces the old system)",
+    )
     asset_emb_dim: int = setting(0, lo=0, hi=256, help="asset embedding width for multi-asset panels (0: none)")
     patch_len: int = setting(4, lo=1, hi=256, help="PatchTST patch length in bars")
-    lgbm_n_estimators: int = setting(400, lo=1, hi=100_000, help="LightGBM: most boosting rounds (early-stopped on the calibration slice)")
-    lgbm_learning_rate: float = setting(0.05, lo=1e-4, hi=1.0, help="LightGBM: shrinkage per round (training.learning_rate is the neural nets')")
+    lgbm_n_estimators: int = setting(
+        400, lo=1, hi=100_000, help="LightGBM: most boosting rounds (early-stopped on the calibration slice)"
+    )
+    lgbm_learning_rate: float = setting(
+        0.05, lo=1e-4, hi=1.0, help="LightGBM: shrinkage per round (training.learning_rate is the neural nets')"
+    )
     lgbm_num_leaves: int = setting(31, lo=2, hi=4096, help="LightGBM: leaves per tree")
     lgbm_min_child_samples: int = setting(50, lo=1, hi=100_000, help="LightGBM: fewest rows in a leaf")
     lgbm_feature_fraction: float = setting(0.8, lo=0.01, hi=1.0, help="LightGBM: share of features tried per tree")
@@ -232,20 +364,33 @@ class ModelConfig(Section):
     def validate(self, where=None):
         super().validate(where)
         bad = [w for w in self.hidden_dims if not 1 <= w <= 4096]
-        if bad: raise ConfigError(f"{where or 'ModelConfig'}.hidden_dims = {short(self.hidden_dims)}: every width must be in [1, 4096], got {bad[0]}")
+        if bad:
+            raise ConfigError(
+                f"{where or 'ModelConfig'}.hidden_dims = {short(self.hidden_dims)}: every width must be in [1, 4096], got {bad[0]}"
+            )
         return self
 
+# %% ../nbs/00_config.ipynb #f052fe57
 @dataclass
 class TrainingConfig(Section):
     "Optimiser, schedule and stopping."
+
     epochs: int = setting(10, lo=1, hi=10_000, help="maximum epochs per fold")
     batch_size: int = setting(256, lo=1, hi=1_000_000, help="samples per batch")
     learning_rate: float = setting(1e-3, lo=1e-8, hi=1.0, help="AdamW learning rate")
     weight_decay: float = setting(1e-4, lo=0.0, hi=1.0, help="AdamW weight decay")
     gradient_clip: float = setting(1.0, lo=0.0, hi=100.0, help="max gradient norm (0: off)")
     patience: int = setting(3, lo=1, hi=1000, help="early-stopping patience in epochs, on the calibration slice")
-    warm_start_folds: bool = setting(False, help="start each fold's network from the previous fold's trained weights (same architecture) instead of a fresh initialisation; later folds then converge in fewer epochs")
-    min_delta: float = setting(0.0, lo=0.0, hi=1.0, help="early stopping: an epoch improves only if the calibration loss falls by more than this share of the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and patience never runs out without it")
+    warm_start_folds: bool = setting(
+        False,
+        help="start each fold's network from the previous fold's trained weights (same architecture) instead of a fresh initialisation; later folds then converge in fewer epochs",
+    )
+    min_delta: float = setting(
+        0.0,
+        lo=0.0,
+        hi=1.0,
+        help="early stopping: an epoch improves only if the calibration loss falls by more than this share of the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and patience never runs out without it",
+    )
     classification_loss: str = setting("bce", choices=["bce", "focal"], help="classification loss")
     focal_gamma: float = setting(2.0, lo=0.0, hi=10.0, help="focal loss gamma")
     reg_weight: float = setting(1.0, lo=0.0, hi=100.0, help="regression loss weight")
@@ -254,19 +399,54 @@ class TrainingConfig(Section):
     sign_hinge_weight: float = setting(0.0, lo=0.0, hi=100.0, help="sign hinge loss weight")
     ic_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of minus the IC of mu")
     rank_ic_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of minus the soft rank-IC of mu")
-    sharpe_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of minus the differentiable Sharpe of tanh(mu) positions")
-    listnet_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the cross-sectional ListNet loss (per timestamp)")
-    var_floor_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the variance floor against collapsed predictions")
-    asym_mse_weight: float = setting(0.0, lo=0.0, hi=100.0, help="weight of the asymmetric MSE of mu (errors of the wrong sign weighted 1 + asym_alpha)")
+    sharpe_weight: float = setting(
+        0.0, lo=0.0, hi=100.0, help="weight of minus the differentiable Sharpe of tanh(mu) positions"
+    )
+    listnet_weight: float = setting(
+        0.0, lo=0.0, hi=100.0, help="weight of the cross-sectional ListNet loss (per timestamp)"
+    )
+    var_floor_weight: float = setting(
+        0.0, lo=0.0, hi=100.0, help="weight of the variance floor against collapsed predictions"
+    )
+    asym_mse_weight: float = setting(
+        0.0,
+        lo=0.0,
+        hi=100.0,
+        help="weight of the asymmetric MSE of mu (errors of the wrong sign weighted 1 + asym_alpha)",
+    )
     asym_alpha: float = setting(1.0, lo=0.0, hi=100.0, help="extra weight of wrong-sign errors in the asymmetric MSE")
-    batching: str = setting("rows", choices=["rows", "timestamps"], help="rows: batches of random rows; timestamps: batches of whole timestamps (every valid symbol at each), so the IC, rank-IC, Sharpe, ListNet and variance-floor terms are computed per day and averaged")
-    timestamps_per_batch: int = setting(32, lo=1, hi=100_000, help="timestamps in a batch when batching is 'timestamps' (batch_size is then unused)")
-    pos_weight: str = setting("auto", help="BCE positive-class weight: 'auto' (negatives/positives of the training labels), 'none', or a number")
-    scheduler: str = setting("none", choices=["none", "cosine", "plateau", "onecycle"], help="learning-rate schedule: cosine has a warm-up")
+    batching: str = setting(
+        "rows",
+        choices=["rows", "timestamps"],
+        help="rows: batches of random rows; timestamps: batches of whole timestamps (every valid symbol at each), so the IC, rank-IC, Sharpe, ListNet and variance-floor terms are computed per day and averaged",
+    )
+    timestamps_per_batch: int = setting(
+        32, lo=1, hi=100_000, help="timestamps in a batch when batching is 'timestamps' (batch_size is then unused)"
+    )
+    pos_weight: str = setting(
+        "auto",
+        help="BCE positive-class weight: 'auto' (negatives/positives of the training labels), 'none', or a number",
+    )
+    scheduler: str = setting(
+        "none", choices=["none", "cosine", "plateau", "onecycle"], help="learning-rate schedule: cosine has a warm-up"
+    )
     warmup_epochs: int = setting(1, lo=0, hi=1000, help="warm-up epochs of the cosine schedule")
-    calibration: str = setting("none", choices=["none", "temperature", "platt", "isotonic", "auto"], help="probability calibration fitted on the calibration slice (auto: the best by log-loss there)")
-    samples_per_epoch: int|None = setting(None, lo=1, help="train each epoch on a fresh random draw of at most this many windows (None: all); what makes a 2.5-million-window campaign fit a CPU")
-    curriculum: float = setting(1.0, lo=0.01, hi=1.0, help="share of the (most recent) training rows used in the first epoch, growing linearly to all by the last")
+    calibration: str = setting(
+        "none",
+        choices=["none", "temperature", "platt", "isotonic", "auto"],
+        help="probability calibration fitted on the calibration slice (auto: the best by log-loss there)",
+    )
+    samples_per_epoch: int | None = setting(
+        None,
+        lo=1,
+        help="train each epoch on a fresh random draw of at most this many windows (None: all); what makes a 2.5-million-window campaign fit a CPU",
+    )
+    curriculum: float = setting(
+        1.0,
+        lo=0.01,
+        hi=1.0,
+        help="share of the (most recent) training rows used in the first epoch, growing linearly to all by the last",
+    )
     amp: bool = setting(True, help="bf16 autocast on CUDA (ignored on the CPU)")
     device: str = setting("auto", choices=["auto", "cpu", "cuda"], help="torch device (auto: CUDA when present)")
     progress: bool = setting(True, help="show progress bars")
@@ -274,42 +454,103 @@ class TrainingConfig(Section):
     def validate(self, where=None):
         super().validate(where)
         if self.pos_weight not in ("auto", "none"):
-            try: float(self.pos_weight)
-            except ValueError: raise ConfigError(f"{where or 'TrainingConfig'}.pos_weight = {short(self.pos_weight)}: use 'auto', 'none' or a number") from None
+            try:
+                float(self.pos_weight)
+            except ValueError:
+                raise ConfigError(
+                    f"{where or 'TrainingConfig'}.pos_weight = {short(self.pos_weight)}: use 'auto', 'none' or a number"
+                ) from None
         return self
 
 # %% ../nbs/00_config.ipynb #ed2fd314
 @dataclass
 class StrategyConfig(Section):
     "Predictions to target positions."
-    threshold: float = setting(0.5, lo=0.0, hi=1.0, help="enter long when P(up) exceeds this (short below 1 - threshold)")
-    confidence_margin: float = setting(0.0, lo=0.0, hi=0.5, help="trade only when |P(up) - 1/2| >= max(threshold - 1/2, margin)")
-    mu_threshold: float|None = setting(None, lo=0.0, hi=10.0, help="also require |mu| (the predicted return) at least this, on the gate's side (None: no mu gate)")
-    mu_zscore: float|None = setting(None, lo=0.0, hi=10.0, help="a mu gate relative to the model's own output: |mu| >= z standard deviations of mu on the selection (out-of-fold) period; sets mu_threshold (None: mu_threshold as given)")
-    threshold_quantile: float|None = setting(None, lo=0.0, hi=0.999, help="a threshold relative to the model's own output: trade the top 1 - q share of its confidences |P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)")
-    sizing: str = setting("fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule")
+
+    threshold: float = setting(
+        0.5, lo=0.0, hi=1.0, help="enter long when P(up) exceeds this (short below 1 - threshold)"
+    )
+    confidence_margin: float = setting(
+        0.0, lo=0.0, hi=0.5, help="trade only when |P(up) - 1/2| >= max(threshold - 1/2, margin)"
+    )
+    mu_threshold: float | None = setting(
+        None,
+        lo=0.0,
+        hi=10.0,
+        help="also require |mu| (the predicted return) at least this, on the gate's side (None: no mu gate)",
+    )
+    mu_zscore: float | None = setting(
+        None,
+        lo=0.0,
+        hi=10.0,
+        help="a mu gate relative to the model's own output: |mu| >= z standard deviations of mu on the selection (out-of-fold) period; sets mu_threshold (None: mu_threshold as given)",
+    )
+    threshold_quantile: float | None = setting(
+        None,
+        lo=0.0,
+        hi=0.999,
+        help="a threshold relative to the model's own output: trade the top 1 - q share of its confidences |P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)",
+    )
+    sizing: str = setting(
+        "fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule"
+    )
     kelly_clip: float = setting(1.0, lo=0.0, hi=10.0, help="clip of the sizing fraction")
     kelly_lambda: float = setting(0.5, lo=1e-6, hi=1.0, help="fraction of the Kelly bet for kelly_fractional")
-    scale: float = setting(1.0, lo=0.0, hi=100.0, help="multiplies every target weight (1: a full backtest.position_cap per signal); backtest.position_cap and backtest.leverage stay the hard limits")
-    exit_threshold: float|None = setting(None, lo=0.0, hi=1.0, help="hold a long while P(up) stays above this (a short below 1 - this); None: exit when the gate closes")
+    scale: float = setting(
+        1.0,
+        lo=0.0,
+        hi=100.0,
+        help="multiplies every target weight (1: a full backtest.position_cap per signal); backtest.position_cap and backtest.leverage stay the hard limits",
+    )
+    exit_threshold: float | None = setting(
+        None,
+        lo=0.0,
+        hi=1.0,
+        help="hold a long while P(up) stays above this (a short below 1 - this); None: exit when the gate closes",
+    )
     stop_loss: float = setting(0.0, lo=0.0, hi=1.0, help="stop loss from the entry price, fraction (0: off)")
     take_profit: float = setting(0.0, lo=0.0, hi=10.0, help="take profit from the entry price, fraction (0: off)")
     max_hold: int = setting(0, lo=0, help="close a position after this many bars (0: no limit)")
-    top_k: int|None = setting(None, lo=1, help="a cross-sectional portfolio: at each bar long the k symbols ranked highest by rank_by and (unless long-only) short the k lowest, fixed size; replaces the threshold gate (None: the gate)")
-    rank_by: str = setting("p_up", choices=["p_up", "mu"], help="what top_k ranks: P(up) or the predicted return / score mu")
+    top_k: int | None = setting(
+        None,
+        lo=1,
+        help="a cross-sectional portfolio: at each bar long the k symbols ranked highest by rank_by and (unless long-only) short the k lowest, fixed size; replaces the threshold gate (None: the gate)",
+    )
+    rank_by: str = setting(
+        "p_up", choices=["p_up", "mu"], help="what top_k ranks: P(up) or the predicted return / score mu"
+    )
 
+# %% ../nbs/00_config.ipynb #138947b2
 @dataclass
 class BacktestConfig(Section):
     "Execution and accounting; fills at the next bar's open."
+
     initial_equity: float = setting(100_000.0, lo=0.0, help="starting equity (above 0)")
     commission: float = setting(0.001, lo=0.0, hi=0.1, help="commission, fraction of traded notional per side")
     slippage_bps: float = setting(5.0, lo=0.0, hi=1000.0, help="adverse slippage in basis points of the fill price")
     max_positions: int = setting(20, lo=1, help="max concurrent positions")
-    position_cap: float = setting(0.10, lo=0.0, hi=10.0, help="max weight of one position, fraction of equity (larger targets are clipped to it)")
-    leverage: float = setting(1.0, lo=0.0, hi=100.0, help="max gross exposure at entry, multiple of equity: entries and increases are filled strongest first until it is used up")
-    min_entry: float = setting(0.5, lo=0.0, hi=1.0, help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)")
-    long_only: bool = setting(True, help="no short positions: the strategy drops short signals and the engine rejects short weights")
-    benchmark: str|None = setting(None, help="an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs (None: none)")
+    position_cap: float = setting(
+        0.10, lo=0.0, hi=10.0, help="max weight of one position, fraction of equity (larger targets are clipped to it)"
+    )
+    leverage: float = setting(
+        1.0,
+        lo=0.0,
+        hi=100.0,
+        help="max gross exposure at entry, multiple of equity: entries and increases are filled strongest first until it is used up",
+    )
+    min_entry: float = setting(
+        0.5,
+        lo=0.0,
+        hi=1.0,
+        help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)",
+    )
+    long_only: bool = setting(
+        True, help="no short positions: the strategy drops short signals and the engine rejects short weights"
+    )
+    benchmark: str | None = setting(
+        None,
+        help="an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs (None: none)",
+    )
 
     def validate(self, where=None):
         super().validate(where)
@@ -322,37 +563,70 @@ class BacktestConfig(Section):
 @dataclass
 class HPOConfig(Section):
     "Defaults of the `hnn hpo` commands for studies of this config (a command-line option wins)."
-    storage: str|None = setting(None, help="storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a file in the study folder (SQLite, or a journal with several workers)")
+
+    storage: str | None = setting(
+        None,
+        help="storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a file in the study folder (SQLite, or a journal with several workers)",
+    )
     study_name: str = setting("hnn-stage1", help="stage-1 study name (--study)")
     n_trials: int = setting(20, lo=1, help="finished stage-1 trials the study should have (--trials)")
     top_k: int = setting(5, lo=1, help="stage-1 trials whose predictions stage 2 searches (hnn hpo stage2 --top-k)")
     stage2_trials: int = setting(200, lo=1, help="strategy trials per stage-1 trial (hnn hpo stage2 --trials)")
-    sampler_seed: int|None = setting(None, help="TPE seed (--seed; None: the run seed)")
-    stage2_sampler: str = setting("tpe", choices=["tpe_multivariate", "tpe", "qmc", "random"], help="sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)")
-    stage2_jobs: int = setting(2, lo=1, hi=256, help="stage-2 trials evaluated at once, in threads (the backtest kernel releases the GIL); each batch is sampled in order, so a seed still gives the same study")
-    pruner: str = setting("hyperband", choices=["hyperband", "successive_halving", "median", "none"], help="stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median prunes below the median of earlier trials at the same step; none (like --no-prune) runs every trial to the end")
-    min_resource: int = setting(3, lo=1, help="epochs every stage-1 trial trains before the pruner may stop it (the first rung)")
-    reduction_factor: int = setting(3, lo=2, hi=100, help="Hyperband / successive halving: 1 in this many trials goes on at each rung")
+    sampler_seed: int | None = setting(None, help="TPE seed (--seed; None: the run seed)")
+    stage2_sampler: str = setting(
+        "tpe",
+        choices=["tpe_multivariate", "tpe", "qmc", "random"],
+        help="sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)",
+    )
+    stage2_jobs: int = setting(
+        2,
+        lo=1,
+        hi=256,
+        help="stage-2 trials evaluated at once, in threads (the backtest kernel releases the GIL); each batch is sampled in order, so a seed still gives the same study",
+    )
+    pruner: str = setting(
+        "hyperband",
+        choices=["hyperband", "successive_halving", "median", "none"],
+        help="stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median prunes below the median of earlier trials at the same step; none (like --no-prune) runs every trial to the end",
+    )
+    min_resource: int = setting(
+        3, lo=1, help="epochs every stage-1 trial trains before the pruner may stop it (the first rung)"
+    )
+    reduction_factor: int = setting(
+        3, lo=2, hi=100, help="Hyperband / successive halving: 1 in this many trials goes on at each rung"
+    )
 
+# %% ../nbs/00_config.ipynb #aa70fa11
 @dataclass
 class EnsembleConfig(Section):
     "Several models trained on the same folds, their predictions combined with weights from their out-of-fold metrics."
-    models: list[str] = setting([], help="model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this config's other settings")
-    weighting: str = setting("mean", choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic"], help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged")
 
+    models: list[str] = setting(
+        [],
+        help="model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this config's other settings",
+    )
+    weighting: str = setting(
+        "mean",
+        choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic"],
+        help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged",
+    )
+
+# %% ../nbs/00_config.ipynb #d4b4d743
 @dataclass
 class ReportConfig(Section):
     "Where reports go and which run."
+
     output_dir: str = setting("reports", help="folder that holds reports/<run_id>/")
-    run_id: str|None = setting(None, help="run folder name (None: a timestamp)")
+    run_id: str | None = setting(None, help="run folder name (None: a timestamp)")
     templates: list[str] = setting(["backtest_tearsheet"], help="report templates executed after a run")
     html: bool = setting(True, help="also export each executed report to HTML")
 
 # %% ../nbs/00_config.ipynb #337b900c
-_OCTAL = re.compile(r"[-+]?0[0-9_]+")                      # YAML 1.1: 010 is 8 (1.2: 10)
-_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")   # YAML 1.1: 1:30 is 90 (1.2: text)
+_OCTAL = re.compile(r"[-+]?0[0-9_]+")  # YAML 1.1: 010 is 8 (1.2: 10)
+_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?")  # YAML 1.1: 1:30 is 90 (1.2: text)
 
-def _yaml_problem(node, key:str) -> str|None:
+# %% ../nbs/00_config.ipynb #74e024ad
+def _yaml_problem(node, key: str) -> str | None:
     "What is wrong with a plain scalar YAML 1.1 reads as another number than it looks (leading zero, base 60)."
     if not isinstance(node, yaml.ScalarNode) or node.style is not None:
         return None
@@ -360,14 +634,19 @@ def _yaml_problem(node, key:str) -> str|None:
         return None
     v, line = node.value, node.start_mark.line + 1
     if _OCTAL.fullmatch(v):
-        return (f"{key} = {v} (line {line}) has a leading zero, which YAML 1.1 reads as octal ({yaml.safe_load(v)}); "
-                f"write {int(v.replace('_', ''))}, or '{v}' in quotes for text")
+        return (
+            f"{key} = {v} (line {line}) has a leading zero, which YAML 1.1 reads as octal ({yaml.safe_load(v)}); "
+            f"write {int(v.replace('_', ''))}, or '{v}' in quotes for text"
+        )
     if _BASE60.fullmatch(v):
-        return (f"{key} = {v} (line {line}) is a YAML 1.1 base-60 number ({yaml.safe_load(v)}); "
-                f"write the number you mean, or '{v}' in quotes for text")
+        return (
+            f"{key} = {v} (line {line}) is a YAML 1.1 base-60 number ({yaml.safe_load(v)}); "
+            f"write the number you mean, or '{v}' in quotes for text"
+        )
     return None
 
-def _check_nodes(node, key:str=""):
+# %% ../nbs/00_config.ipynb #fcd19a52
+def _check_nodes(node, key: str = ""):
     "Raise ConfigError at the first duplicate key (both lines named) or surprising YAML 1.1 number under `node`."
     if isinstance(node, yaml.MappingNode):
         seen = {}
@@ -376,7 +655,9 @@ def _check_nodes(node, key:str=""):
             line = k.start_mark.line + 1
             if isinstance(k, yaml.ScalarNode) and k.value in seen:
                 first = seen[k.value]
-                raise ConfigError(f"duplicate key {name} at lines {first} and {line}: YAML keeps the last silently; keep one")
+                raise ConfigError(
+                    f"duplicate key {name} at lines {first} and {line}: YAML keeps the last silently; keep one"
+                )
             if isinstance(k, yaml.ScalarNode):
                 seen[k.value] = line
             _check_nodes(v, name)
@@ -388,7 +669,8 @@ def _check_nodes(node, key:str=""):
         if problem:
             raise ConfigError(problem)
 
-def strict_yaml(text:str):
+# %% ../nbs/00_config.ipynb #be6716fa
+def strict_yaml(text: str):
     "`yaml.safe_load` of `text` that refuses duplicate keys and YAML 1.1 numbers that surprise (010 -> 8, 1:30 -> 90)."
     _check_nodes(yaml.compose(text, Loader=yaml.SafeLoader))
     return yaml.safe_load(text)
@@ -396,36 +678,50 @@ def strict_yaml(text:str):
 # %% ../nbs/00_config.ipynb #1d7fea31
 MOVED = {"strategy.long_only": "backtest.long_only", "strategy.leverage": "strategy.scale"}
 
-def _moved_key(key:str) -> str:
+# %% ../nbs/00_config.ipynb #67efac36
+def _moved_key(key: str) -> str:
     "The key a dotted key of an earlier version is now (a warning says so), or the key itself."
     if key in MOVED:
         import warnings
-        warnings.warn(f"config key {key} is now {MOVED[key]} (one owner for each setting); {key} is read as {MOVED[key]}", FutureWarning, stacklevel=3)
+
+        warnings.warn(
+            f"config key {key} is now {MOVED[key]} (one owner for each setting); {key} is read as {MOVED[key]}",
+            FutureWarning,
+            stacklevel=3,
+        )
     return MOVED.get(key, key)
 
-def migrate(d:dict|None) -> dict|None:
+# %% ../nbs/00_config.ipynb #72cd6604
+def migrate(d: dict | None) -> dict | None:
     "A config mapping of an earlier version with its moved keys (`MOVED`) at their new place; an old and a new key that disagree raise."
-    if not isinstance(d, dict): return d
+    if not isinstance(d, dict):
+        return d
     d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
     for old, new in MOVED.items():
         (so, ko), (sn, kn) = old.split("."), new.split(".")
-        if not (isinstance(d.get(so), dict) and ko in d[so]): continue
-        v = d[so].pop(ko); _moved_key(old)
-        if not isinstance(d.get(sn), dict): d[sn] = {}
-        if kn in d[sn] and d[sn][kn] != v: raise ConfigError(f"{old} = {short(v)} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
+        if not (isinstance(d.get(so), dict) and ko in d[so]):
+            continue
+        v = d[so].pop(ko)
+        _moved_key(old)
+        if not isinstance(d.get(sn), dict):
+            d[sn] = {}
+        if kn in d[sn] and d[sn][kn] != v:
+            raise ConfigError(f"{old} = {short(v)} and {new} = {d[sn][kn]!r} disagree; {old} is now {new}: keep one")
         d[sn][kn] = v
     return d
 
-def _largest_target(s:StrategyConfig, cap:float) -> float:
+# %% ../nbs/00_config.ipynb #109efc4f
+def _largest_target(s: StrategyConfig, cap: float) -> float:
     "The largest target weight the strategy asks for: cap x strategy.scale x the largest sizing fraction, at most cap."
-    f = s.kelly_clip                                           # Kelly sizing: fractions up to kelly_clip
+    f = s.kelly_clip  # Kelly sizing: fractions up to kelly_clip
     if s.sizing == "confidence":
         f = min(1.0, s.kelly_clip)
     if s.top_k or s.sizing == "fixed":
         f = 1.0
     return min(cap, cap * s.scale * f)
 
-def _check_entry_budget(s:StrategyConfig, b:BacktestConfig, where:str):
+# %% ../nbs/00_config.ipynb #914395d3
+def _check_entry_budget(s: StrategyConfig, b: BacktestConfig, where: str):
     "Refuse a position cap whose entry never fits the leverage budget (the engine skips entries below min_entry)."
     t = _largest_target(s, b.position_cap)
     if t * b.min_entry <= b.leverage * (1 + 1e-12):
@@ -434,13 +730,17 @@ def _check_entry_budget(s:StrategyConfig, b:BacktestConfig, where:str):
     if t < b.position_cap:
         what += f" (largest target {short(t)} with strategy.scale = {short(s.scale)})"
     most = f"{b.leverage / b.min_entry:.4g}"
-    raise ConfigError(f"{what} x backtest.min_entry = {short(b.min_entry)} is above backtest.leverage = "
-                      f"{short(b.leverage)}, so the largest entries never fill (zero trades with fixed sizing); "
-                      f"keep position_cap <= leverage / min_entry = {most} or raise backtest.leverage")
+    raise ConfigError(
+        f"{what} x backtest.min_entry = {short(b.min_entry)} is above backtest.leverage = "
+        f"{short(b.leverage)}, so the largest entries never fill (zero trades with fixed sizing); "
+        f"keep position_cap <= leverage / min_entry = {most} or raise backtest.leverage"
+    )
 
+# %% ../nbs/00_config.ipynb #47091011
 @dataclass
 class RunConfig(Section):
     "Every stage's settings for one run."
+
     data: DataConfig = field(default_factory=DataConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     labels: LabelConfig = field(default_factory=LabelConfig)
@@ -455,7 +755,7 @@ class RunConfig(Section):
     seed: int = setting(42, lo=0, hi=2**32 - 1, help="seed of every random number generator in the run")
 
     @classmethod
-    def from_dict(cls, d:dict|None, where=None):
+    def from_dict(cls, d: dict | None, where=None):
         "Build from a mapping (keys of earlier versions moved to their one owner, see `MOVED`); unknown keys raise."
         return super().from_dict(migrate(d), where)
 
@@ -463,18 +763,26 @@ class RunConfig(Section):
     def from_yaml(cls, path):
         "Load a YAML file (duplicate keys and YAML 1.1 surprises refused, see `strict_yaml`); errors name the file."
         path = shipped(path)
-        try: d = strict_yaml(path.read_text())
-        except FileNotFoundError: raise ConfigError(f"{path}: config file not found") from None
-        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
-        except yaml.YAMLError as e: raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        try: return cls.from_dict(d or {}, where="RunConfig")
-        except ConfigError as e: raise ConfigError(f"{path}: {e}") from None
+        try:
+            d = strict_yaml(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"{path}: not valid YAML: {e}") from None
+        try:
+            return cls.from_dict(d or {}, where="RunConfig")
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
 
     def to_yaml(self, path=None) -> str:
         "YAML text of the whole config; also written atomically to `path` if given."
-        d = self.to_dict(); d["hpo"]["storage"] = redact(d["hpo"]["storage"]) if d["hpo"]["storage"] else None   # no password in any file
+        d = self.to_dict()
+        d["hpo"]["storage"] = redact(d["hpo"]["storage"]) if d["hpo"]["storage"] else None  # no password in any file
         txt = yaml.safe_dump(d, sort_keys=False, default_flow_style=False)
-        if path is not None: atomic_write(path, txt)
+        if path is not None:
+            atomic_write(path, txt)
         return txt
 
     def validate(self, where=None):
@@ -482,29 +790,36 @@ class RunConfig(Section):
         s, b = self.strategy, self.backtest
         if s.top_k and s.top_k * (1 if b.long_only else 2) > b.max_positions:
             held = f"{s.top_k} long" if b.long_only else f"{s.top_k} long and {s.top_k} short"
-            raise ConfigError(f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over backtest.max_positions = {b.max_positions}: "
-                              f"the engine would silently drop some; raise backtest.max_positions or lower strategy.top_k")
+            raise ConfigError(
+                f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over backtest.max_positions = {b.max_positions}: "
+                f"the engine would silently drop some; raise backtest.max_positions or lower strategy.top_k"
+            )
         _check_entry_budget(s, b, where or "RunConfig")
         return self
 
-    def override(self, updates:dict) -> RunConfig:
+    def override(self, updates: dict) -> RunConfig:
         "A new config with dotted-key `updates` applied, e.g. {'model.name': 'lstm'}; unknown keys raise."
         d = self.to_dict()
         for key, v in updates.items():
             key = _moved_key(key)
             parts, node, where = key.split("."), d, "RunConfig"
             for i, p in enumerate(parts):
-                if not isinstance(node, dict): raise ConfigError(f"override '{key}': {where} is a value, not a section")
-                if p not in node: raise _unknown_key(p, where, list(node))
-                if i == len(parts) - 1: node[p] = v
-                else: node, where = node[p], f"{where}.{p}"
+                if not isinstance(node, dict):
+                    raise ConfigError(f"override '{key}': {where} is a value, not a section")
+                if p not in node:
+                    raise _unknown_key(p, where, list(node))
+                if i == len(parts) - 1:
+                    node[p] = v
+                else:
+                    node, where = node[p], f"{where}.{p}"
         return type(self).from_dict(d, where="RunConfig")
 
 # %% ../nbs/00_config.ipynb #3ca213bc
-def warning_summary(messages, top:int=5) -> list:
+def warning_summary(messages, top: int = 5) -> list:
     "Warnings grouped by their text with the numbers masked, most frequent first, each shown by its first instance."
     groups = {}
-    for m in map(str, messages): groups.setdefault(re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", "#", m), []).append(m)
+    for m in map(str, messages):
+        groups.setdefault(re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?", "#", m), []).append(m)
     rows = sorted(groups.values(), key=len, reverse=True)
     out = [f"{len(g)} x {g[0]}" + (" (and similar)" if len(g) > 1 else "") for g in rows[:top]]
     return out + ([f"... and {len(rows) - top} other kinds"] if len(rows) > top else [])

@@ -20,96 +20,131 @@ PRICE_COLS = ["open", "high", "low", "close"]
 OHLCV_COLS = PRICE_COLS + ["volume"]
 TIME_NAMES = ["timestamp", "datetime", "date", "time", "ts"]
 
+# %% ../nbs/01_data.ipynb #000a2765
 class DataError(ValueError):
     "Bad market data; the message names the file, row or timestamp, column and value."
 
+# %% ../nbs/01_data.ipynb #4f9f0e51
 def _where(file, row=None, ts=None, col=None, csv=False):
     "Format the location part of a DataError message."
     parts = [str(file)]
-    if row is not None: parts.append(f"row {row}" + (f" (line {row + 1})" if csv else ""))
-    if ts is not None: parts.append(f"timestamp {ts}")
-    if col is not None: parts.append(f"column '{col}'")
+    if row is not None:
+        parts.append(f"row {row}" + (f" (line {row + 1})" if csv else ""))
+    if ts is not None:
+        parts.append(f"timestamp {ts}")
+    if col is not None:
+        parts.append(f"column '{col}'")
     return ", ".join(parts)
 
 # %% ../nbs/01_data.ipynb #e5fbaa6c
-def _read_table(path:Path) -> tuple[pd.DataFrame, bool]:
+def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     "Read a CSV (optionally compressed) or Parquet file as raw values; return (frame, is_csv)."
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        try: df = pd.read_parquet(path)
-        except Exception as e: raise DataError(f"{path}: cannot read Parquet file: {e}") from None
-        if not isinstance(df.index, pd.RangeIndex): df = df.reset_index()
+        try:
+            df = pd.read_parquet(path)
+        except Exception as e:
+            raise DataError(f"{path}: cannot read Parquet file: {e}") from None
+        if not isinstance(df.index, pd.RangeIndex):
+            df = df.reset_index()
         return df, False
     if re.search(r"\.(csv|txt)(\.(gz|bz2|zip|xz|zst))?$", name):
-        try: df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-        except pd.errors.EmptyDataError: raise DataError(f"{path}: the file is empty (no header, no rows)") from None
-        except Exception as e: raise DataError(f"{path}: cannot read CSV file: {e}") from None
+        try:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{path}: the file is empty (no header, no rows)") from None
+        except Exception as e:
+            raise DataError(f"{path}: cannot read CSV file: {e}") from None
         return df, True
     raise DataError(f"{path}: unsupported file type; use .csv, .csv.gz or .parquet")
 
 # %% ../nbs/01_data.ipynb #e1ba41a1
-def _unnamed_time_column(df) -> str|None:
+def _unnamed_time_column(df) -> str | None:
     "The first column when it has no name (`df.to_csv()` of a DatetimeIndex: '' / 'Unnamed: 0'; Parquet: 'index') and every value parses as a date."
     c = df.columns[0] if len(df.columns) else None
-    if c is None or not re.fullmatch(r"(unnamed:_?\d+|index|)", c): return None
+    if c is None or not re.fullmatch(r"(unnamed:_?\d+|index|)", c):
+        return None
     s = df[c]
-    if pd.api.types.is_datetime64_any_dtype(s): return c
-    if pd.api.types.is_numeric_dtype(s): return None                 # a row counter, not dates
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return c
+    if pd.api.types.is_numeric_dtype(s):
+        return None  # a row counter, not dates
     t = pd.to_datetime(s.astype(str).str.strip(), errors="coerce", format="mixed", utc=True)
     return c if len(s) and t.notna().all() else None
 
+# %% ../nbs/01_data.ipynb #252dd1eb
 def _normalise_columns(df, path, required=OHLCV_COLS):
     "Lower-case, strip and de-duplicate column names; check the required ones exist."
     cols = [str(c).strip().lower().replace(" ", "_") for c in df.columns]
     dup = sorted({c for c in cols if cols.count(c) > 1})
-    if dup: raise DataError(f"{path}: columns {dup} appear more than once (names are matched case-insensitively)")
-    df = df.copy(); df.columns = cols
+    if dup:
+        raise DataError(f"{path}: columns {dup} appear more than once (names are matched case-insensitively)")
+    df = df.copy()
+    df.columns = cols
     tcol = next((c for c in TIME_NAMES if c in cols), None) or _unnamed_time_column(df)
-    if tcol is None: raise DataError(f"{path}: no time column; expected one of {TIME_NAMES} (any case), or an unnamed first column of "
-                                     f"dates (as `df.to_csv()` writes a DatetimeIndex); found {list(df.columns)}")
+    if tcol is None:
+        raise DataError(
+            f"{path}: no time column; expected one of {TIME_NAMES} (any case), or an unnamed first column of "
+            f"dates (as `df.to_csv()` writes a DatetimeIndex); found {list(df.columns)}"
+        )
     missing = [c for c in required if c not in cols]
-    if missing: raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
+    if missing:
+        raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
     return df, tcol
 
 # %% ../nbs/01_data.ipynb #737ce2da
 _re_tz = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
-def _parse_times(s:pd.Series, path, csv, tz="UTC", date_format:str|None=None) -> pd.DatetimeIndex:
+# %% ../nbs/01_data.ipynb #2cc65e05
+def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = None) -> pd.DatetimeIndex:
     "Parse a time column to a UTC DatetimeIndex; raise DataError on unparseable or mixed-timezone values."
     if pd.api.types.is_datetime64_any_dtype(s):
         t = pd.DatetimeIndex(s)
         if t.hasnans:
-            i = int(np.flatnonzero(t.isna())[0]); raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
+            i = int(np.flatnonzero(t.isna())[0])
+            raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
         return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
     txt = s.astype(str).str.strip()
     empty = (txt == "") | txt.str.lower().isin(["nan", "nat", "none"])
     if empty.any():
-        i = int(np.flatnonzero(empty.values)[0]); raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
+        i = int(np.flatnonzero(empty.values)[0])
+        raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
     aware = txt.str.contains(_re_tz)
     if aware.any() and not aware.all():
         i = int(np.flatnonzero((aware != aware.iloc[0]).values)[0])
-        raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: mixed time zones: {txt.iloc[i]!r} is "
-                        f"{'zone-aware' if aware.iloc[i] else 'naive'} but row 1 ({txt.iloc[0]!r}) is not; use one convention")
+        raise DataError(
+            f"{_where(path, i + 1, col=s.name, csv=csv)}: mixed time zones: {txt.iloc[i]!r} is "
+            f"{'zone-aware' if aware.iloc[i] else 'naive'} but row 1 ({txt.iloc[0]!r}) is not; use one convention"
+        )
     if date_format:
         t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format=date_format)
         if t.isna().any():
             i = int(np.flatnonzero(t.isna().values)[0])
-            raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the date format {date_format!r}")
+            raise DataError(
+                f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the date format {date_format!r}"
+            )
         t = pd.DatetimeIndex(t)
         return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
     dm = txt.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])").astype(float)
     dayfirst = False
-    if dm.notna().all().all():                                      # d/m/y or m/d/y: the order must be readable from the dates
+    if dm.notna().all().all():  # d/m/y or m/d/y: the order must be readable from the dates
         a, b = dm[0].max(), dm[1].max()
         if a <= 12 and b <= 12:
-            raise DataError(f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. {txt.iloc[0]!r}, reads both ways); "
-                            f"give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)")
+            raise DataError(
+                f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. {txt.iloc[0]!r}, reads both ways); "
+                f"give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)"
+            )
         dayfirst = bool(a > 12)
-    try: t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", dayfirst=dayfirst, format="mixed" if dayfirst else None)
-    except (ValueError, TypeError): t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
+    try:
+        t = pd.to_datetime(
+            txt, utc=bool(aware.all()), errors="coerce", dayfirst=dayfirst, format="mixed" if dayfirst else None
+        )
+    except (ValueError, TypeError):
+        t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
     if t.isna().any():
         t2 = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
-        if t2.notna().sum() > t.notna().sum(): t = t2
+        if t2.notna().sum() > t.notna().sum():
+            t = t2
     if t.isna().any():
         i = int(np.flatnonzero(t.isna().values)[0])
         raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: cannot parse timestamp {txt.iloc[i]!r}")
@@ -117,27 +152,37 @@ def _parse_times(s:pd.Series, path, csv, tz="UTC", date_format:str|None=None) ->
     return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
 
 # %% ../nbs/01_data.ipynb #675688b2
-_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"               # 1,234 or 1,234,567.89
-_DECIMAL_COMMA = r"-?(\d{1,3}(\.\d{3})+|\d+),\d+"       # 100,13 or 1.234,56
+_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"  # 1,234 or 1,234,567.89
+_DECIMAL_COMMA = r"-?(\d{1,3}(\.\d{3})+|\d+),\d+"  # 100,13 or 1.234,56
 
-def _number_text(txt:pd.Series, path, col, csv) -> pd.Series:
+# %% ../nbs/01_data.ipynb #bde8d4b4
+def _number_text(txt: pd.Series, path, col, csv) -> pd.Series:
     "Number text with '.' decimals: thousands commas are dropped; decimal commas (every comma value like 100,13 or 1.234,56) are read as such; a mix is refused."
     comma = txt.str.contains(",", regex=False)
-    if not comma.any(): return txt
-    if txt[comma].str.fullmatch(_THOUSANDS).all(): return txt.str.replace(",", "", regex=False)
+    if not comma.any():
+        return txt
+    if txt[comma].str.fullmatch(_THOUSANDS).all():
+        return txt.str.replace(",", "", regex=False)
     plain = txt[~comma]
     if txt[comma].str.fullmatch(_DECIMAL_COMMA).all() and not plain.str.contains(".", regex=False).any():
-        return txt.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)   # European: '.' thousands, ',' decimals
+        return txt.str.replace(".", "", regex=False).str.replace(
+            ",", ".", regex=False
+        )  # European: '.' thousands, ',' decimals
     i = int(np.flatnonzero(comma.values & ~txt.str.fullmatch(_THOUSANDS).values)[0])
-    raise DataError(f"{_where(path, i + 1, col=col, csv=csv)}: cannot tell a decimal comma from a thousands separator in {txt.iloc[i]!r} "
-                    f"(the column mixes both); write numbers with '.' decimals and no thousands separators")
+    raise DataError(
+        f"{_where(path, i + 1, col=col, csv=csv)}: cannot tell a decimal comma from a thousands separator in {txt.iloc[i]!r} "
+        f"(the column mixes both); write numbers with '.' decimals and no thousands separators"
+    )
 
+# %% ../nbs/01_data.ipynb #49ad5fc6
 def _parse_numbers(df, cols, path, csv, times) -> pd.DataFrame:
     "Convert `cols` to float64; an unparseable value raises naming row, timestamp, column and value."
     out = {}
     for c in cols:
         s = df[c]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s): out[c] = s.astype("float64").values; continue
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[c] = s.astype("float64").values
+            continue
         txt = _number_text(s.astype(str).str.strip(), path, c, csv)
         missing = (txt == "") | txt.str.lower().isin(["nan", "na", "n/a", "null", "none"])
         v = pd.to_numeric(txt.where(~missing), errors="coerce")
@@ -149,16 +194,22 @@ def _parse_numbers(df, cols, path, csv, times) -> pd.DataFrame:
     return pd.DataFrame(out, index=times)
 
 # %% ../nbs/01_data.ipynb #8a1c1d69
-TICK_FLOOR = 0.25   # a close-to-close log move below this (28%) is never a suspected bad tick
+TICK_FLOOR = 0.25  # a close-to-close log move below this (28%) is never a suspected bad tick
 
-def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None, tick_factor:float=50.0) -> dict:
+# %% ../nbs/01_data.ipynb #b71dc681
+def validate_bars(
+    bars: pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None, tick_factor: float = 50.0
+) -> dict:
     "Check one symbol's bars (time index, OHLCV columns); raise DataError at the first problem; return counts and the suspected bad ticks (close-to-close moves beyond `tick_factor` x the median absolute log move, and beyond TICK_FLOOR)."
-    if nan not in ("raise", "drop"): raise ValueError(f"nan={nan!r}: use 'raise' or 'drop'")
+    if nan not in ("raise", "drop"):
+        raise ValueError(f"nan={nan!r}: use 'raise' or 'drop'")
     rows = np.arange(1, len(bars) + 1) if rows is None else np.asarray(rows)
     where = lambda i, c=None: _where(path, int(rows[i]), bars.index[i], c, csv)
-    if len(bars) == 0: raise DataError(f"{path}: no rows (the file has a header but no bars)")
+    if len(bars) == 0:
+        raise DataError(f"{path}: no rows (the file has a header but no bars)")
     for c in bars.columns:
-        if bars[c].isna().all(): raise DataError(f"{path}, column '{c}': every value is missing (all NaN)")
+        if bars[c].isna().all():
+            raise DataError(f"{path}, column '{c}': every value is missing (all NaN)")
     t = bars.index
     if t.has_duplicates:
         i = int(np.flatnonzero(t.duplicated())[0])
@@ -167,87 +218,155 @@ def validate_bars(bars:pd.DataFrame, path="<data>", csv=False, nan="raise", rows
     d = np.diff(t.asi8)
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
-        raise DataError(f"{where(i)}: timestamps are not sorted (earlier than row {int(rows[i - 1])}, {t[i - 1]}); sort the file by time")
+        raise DataError(
+            f"{where(i)}: timestamps are not sorted (earlier than row {int(rows[i - 1])}, {t[i - 1]}); sort the file by time"
+        )
     n_dropped = 0
     nanrow = bars[PRICE_COLS].isna().any(axis=1).values
     if nanrow.any():
         if nan == "raise":
-            i = int(np.flatnonzero(nanrow)[0]); c = next(c for c in PRICE_COLS if np.isnan(bars[c].values[i]))
-            raise DataError(f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
-        n_dropped = int(nanrow.sum()); bars = bars[~nanrow]; rows = rows[~nanrow]
+            i = int(np.flatnonzero(nanrow)[0])
+            c = next(c for c in PRICE_COLS if np.isnan(bars[c].values[i]))
+            raise DataError(
+                f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
+            )
+        n_dropped = int(nanrow.sum())
+        bars = bars[~nanrow]
+        rows = rows[~nanrow]
     o, h, l, c_, v = (bars[c].values for c in OHLCV_COLS)
     for col, arr in zip(OHLCV_COLS, (o, h, l, c_, v)):
         bad = np.isinf(arr)
-        if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, col)}: value must be finite, got {float(arr[i])!r} (an 'inf' cell, or a number too large for a float)")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{where(i, col)}: value must be finite, got {float(arr[i])!r} (an 'inf' cell, or a number too large for a float)"
+            )
     for col, arr in zip(PRICE_COLS, (o, h, l, c_)):
         bad = arr <= 0
-        if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, col)}: price must be positive, got {float(arr[i])!r}")
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{where(i, col)}: price must be positive, got {float(arr[i])!r}")
     tol = 1e-9 * np.maximum(np.abs(o), np.abs(c_))
     bad = h < np.maximum(o, c_) - tol
-    if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, 'high')}: high {float(h[i])!r} is below max(open, close) = {float(max(o[i], c_[i]))!r}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{where(i, 'high')}: high {float(h[i])!r} is below max(open, close) = {float(max(o[i], c_[i]))!r}"
+        )
     bad = l > np.minimum(o, c_) + tol
-    if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, 'low')}: low {float(l[i])!r} is above min(open, close) = {float(min(o[i], c_[i]))!r}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{where(i, 'low')}: low {float(l[i])!r} is above min(open, close) = {float(min(o[i], c_[i]))!r}"
+        )
     bad = v < 0
-    if bad.any(): i = int(np.flatnonzero(bad)[0]); raise DataError(f"{where(i, 'volume')}: volume must not be negative, got {float(v[i])!r}")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{where(i, 'volume')}: volume must not be negative, got {float(v[i])!r}")
     vnan = np.isnan(v)
     if vnan.any() and nan == "raise":
-        i = int(np.flatnonzero(vnan)[0]); raise DataError(f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)")
+        i = int(np.flatnonzero(vnan)[0])
+        raise DataError(
+            f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
+        )
     lr = np.abs(np.diff(np.log(c_)))
     limit = max(tick_factor * float(np.median(lr)), TICK_FLOOR) if len(lr) else np.inf
-    jumps = [dict(row=int(rows[i + 1]), timestamp=str(bars.index[i + 1]), close=float(c_[i + 1]), previous_close=float(c_[i]), jump=float(c_[i + 1] / c_[i]))
-             for i in np.flatnonzero(lr > limit)]
+    jumps = [
+        dict(
+            row=int(rows[i + 1]),
+            timestamp=str(bars.index[i + 1]),
+            close=float(c_[i + 1]),
+            previous_close=float(c_[i]),
+            jump=float(c_[i + 1] / c_[i]),
+        )
+        for i in np.flatnonzero(lr > limit)
+    ]
     return dict(bars=len(bars), dropped_nan_rows=n_dropped, suspect_ticks=jumps, kept=bars)
 
 # %% ../nbs/01_data.ipynb #25b161e6
-def _symbol_from_path(p:Path) -> str:
+def _symbol_from_path(p: Path) -> str:
     name = p.name
     for suf in (".gz", ".bz2", ".zip", ".xz", ".zst", ".csv", ".txt", ".parquet", ".pq"):
-        if name.lower().endswith(suf): name = name[: -len(suf)]
+        if name.lower().endswith(suf):
+            name = name[: -len(suf)]
     return name
 
-def _load_file(path:Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", date_format=None) -> tuple[pd.DataFrame, list]:
+# %% ../nbs/01_data.ipynb #2b9a6ffa
+def _load_file(
+    path: Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", date_format=None
+) -> tuple[pd.DataFrame, list]:
     "Load and validate one file; return (panel, per-symbol reports)."
     raw, csv = _read_table(path)
-    if len(raw.columns) == 0: raise DataError(f"{path}: the file is empty (no columns)")
+    if len(raw.columns) == 0:
+        raise DataError(f"{path}: the file is empty (no columns)")
     df, tcol = _normalise_columns(raw, path)
-    if len(df) == 0: raise DataError(f"{path}: no rows (the file has a header but no bars)")
+    if len(df) == 0:
+        raise DataError(f"{path}: no rows (the file has a header but no bars)")
     times = _parse_times(df[tcol], path, csv, tz, date_format)
     bars = _parse_numbers(df, OHLCV_COLS, path, csv, times)
     scol = symbol_col.lower() if symbol_col else None
     if scol and scol in df.columns:
         syms = df[scol].astype(str).str.strip().values
-        if symbol is not None: raise DataError(f"{path}: has a '{scol}' column; do not also pass symbol={symbol!r}")
+        if symbol is not None:
+            raise DataError(f"{path}: has a '{scol}' column; do not also pass symbol={symbol!r}")
         empty = np.flatnonzero((df[scol].isna() | (df[scol].astype(str).str.strip() == "")).values)
-        if len(empty): raise DataError(f"{_where(path, int(empty[0]) + 1, col=scol, csv=csv)}: empty symbol; every row of a file with a '{scol}' column needs one")
-    else: syms = np.full(len(df), symbol or _symbol_from_path(path), dtype=object)
+        if len(empty):
+            raise DataError(
+                f"{_where(path, int(empty[0]) + 1, col=scol, csv=csv)}: empty symbol; every row of a file with a '{scol}' column needs one"
+            )
+    else:
+        syms = np.full(len(df), symbol or _symbol_from_path(path), dtype=object)
     rows = np.arange(1, len(df) + 1)
     note = "close = the 'Close' column (not adjusted); 'Adj Close' is ignored" if "adj_close" in df.columns else None
     parts, reports = [], []
     for s in pd.unique(syms):
         m = syms == s
         r = validate_bars(bars[m], f"{path} [symbol {s}]" if scol in df.columns else path, csv, nan, rows[m])
-        k = r.pop("kept"); reports.append(dict(symbol=s, file=str(path), **r, **({"note": note} if note else {})))
+        k = r.pop("kept")
+        reports.append(dict(symbol=s, file=str(path), **r, **({"note": note} if note else {})))
         parts.append(k.set_index(pd.Index([s] * len(k), name="symbol"), append=True))
     return pd.concat(parts), reports
 
 # %% ../nbs/01_data.ipynb #677759f5
 DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".parquet", ".pq", ".txt")
 
-def load_ohlcv(source, symbol:str|None=None, symbol_col:str="symbol", tz:str="UTC", nan:str="raise",
-               start=None, end=None, date_format:str|None=None, mixed_bar_sizes:bool=False) -> pd.DataFrame:
+# %% ../nbs/01_data.ipynb #4b1e4a4e
+def load_ohlcv(
+    source,
+    symbol: str | None = None,
+    symbol_col: str = "symbol",
+    tz: str = "UTC",
+    nan: str = "raise",
+    start=None,
+    end=None,
+    date_format: str | None = None,
+    mixed_bar_sizes: bool = False,
+) -> pd.DataFrame:
     "Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel; a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`."
-    if isinstance(source, pd.DataFrame): return panel_from_frame(source, symbol=symbol, symbol_col=symbol_col, tz=tz, nan=nan, start=start, end=end)
+    if isinstance(source, pd.DataFrame):
+        return panel_from_frame(source, symbol=symbol, symbol_col=symbol_col, tz=tz, nan=nan, start=start, end=end)
     path = Path(source)
-    if not path.exists(): raise DataError(f"{path}: no such file or folder")
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not p.name.startswith("."))
-        if not files: raise DataError(f"{path}: folder has no data files ({', '.join(DATA_SUFFIXES)})")
+        files = sorted(
+            p
+            for p in path.iterdir()
+            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not p.name.startswith(".")
+        )
+        if not files:
+            raise DataError(f"{path}: folder has no data files ({', '.join(DATA_SUFFIXES)})")
         series = {f: c for f in files if (c := _series_column(f))}
         loaded = [_load_file(f, None, symbol_col, tz, nan, date_format) for f in files if f not in series]
-        exog = {_symbol_from_path(f).upper(): load_series(f, c, _symbol_from_path(f).upper(), tz) for f, c in series.items()}
-        if not loaded: raise DataError(f"{path}: folder has no OHLCV files, only single series {sorted(exog)}")
-    else: loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan, date_format)], {}
-    if len(loaded) > 1 and not mixed_bar_sizes: _same_bar_size(loaded, path)
+        exog = {
+            _symbol_from_path(f).upper(): load_series(f, c, _symbol_from_path(f).upper(), tz) for f, c in series.items()
+        }
+        if not loaded:
+            raise DataError(f"{path}: folder has no OHLCV files, only single series {sorted(exog)}")
+    else:
+        loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan, date_format)], {}
+    if len(loaded) > 1 and not mixed_bar_sizes:
+        _same_bar_size(loaded, path)
     panel = pd.concat([p for p, _ in loaded])
     dup = panel.index.duplicated()
     if dup.any():
@@ -258,40 +377,61 @@ def load_ohlcv(source, symbol:str|None=None, symbol_col:str="symbol", tz:str="UT
     panel.attrs["exog"] = exog
     return panel
 
+# %% ../nbs/01_data.ipynb #b4e320ff
 def _same_bar_size(loaded, path):
     "Refuse a folder whose files have different typical bar sizes (median spacing more than 1.5x apart)."
     steps = {}
     for p, rs in loaded:
         for s, g in p.groupby(level=-1):
             d = np.diff(g.index.get_level_values(0).asi8)
-            if len(d): steps[f"{Path(rs[0]['file']).name} [{s}]"] = pd.Timedelta(int(np.median(d)))
+            if len(d):
+                steps[f"{Path(rs[0]['file']).name} [{s}]"] = pd.Timedelta(int(np.median(d)))
     if steps and max(steps.values()) > 1.5 * min(steps.values()):
         shown = ", ".join(f"{k}: {v}" for k, v in list(steps.items())[:6])
-        raise DataError(f"{path}: the files have different bar sizes ({shown}); put each bar size in its own folder, or pass mixed bar sizes on purpose "
-                        f"(data.mixed_bar_sizes: true, `load_ohlcv(..., mixed_bar_sizes=True)`)")
+        raise DataError(
+            f"{path}: the files have different bar sizes ({shown}); put each bar size in its own folder, or pass mixed bar sizes on purpose "
+            f"(data.mixed_bar_sizes: true, `load_ohlcv(..., mixed_bar_sizes=True)`)"
+        )
 
-def _series_column(path:Path) -> str|None:
+# %% ../nbs/01_data.ipynb #bb0b26bd
+def _series_column(path: Path) -> str | None:
     "The value column of a single-series file (a time column and one other, no OHLC), else None."
-    try: cols = [str(c).strip().lower() for c in (pd.read_csv(path, nrows=0).columns if not path.name.lower().endswith((".parquet", ".pq")) else pd.read_parquet(path).reset_index().columns)]
-    except Exception: return None
+    try:
+        cols = [
+            str(c).strip().lower()
+            for c in (
+                pd.read_csv(path, nrows=0).columns
+                if not path.name.lower().endswith((".parquet", ".pq"))
+                else pd.read_parquet(path).reset_index().columns
+            )
+        ]
+    except Exception:
+        return None
     rest = [c for c in cols if c not in TIME_NAMES]
     return rest[0] if len(rest) == 1 and len(cols) == 2 and rest[0] not in OHLCV_COLS else None
 
+# %% ../nbs/01_data.ipynb #796d309b
 def _finish(panel, start=None, end=None):
     "Sort, name the index levels, and cut to [start, end]."
     panel.index = panel.index.set_names(["timestamp", "symbol"])
     panel = panel.sort_index(level=["timestamp", "symbol"])[OHLCV_COLS]
     t = panel.index.get_level_values("timestamp")
-    if start is not None: panel = panel[t >= _utc(start)]; t = panel.index.get_level_values("timestamp")
-    if end is not None: panel = panel[t <= _utc(end)]
+    if start is not None:
+        panel = panel[t >= _utc(start)]
+        t = panel.index.get_level_values("timestamp")
+    if end is not None:
+        panel = panel[t <= _utc(end)]
     return panel
 
+# %% ../nbs/01_data.ipynb #9bcdbaa6
 def _utc(x):
     t = pd.Timestamp(x)
     return t.tz_localize("UTC") if t.tz is None else t.tz_convert("UTC")
 
 # %% ../nbs/01_data.ipynb #8cb09e01
-def panel_from_frame(df:pd.DataFrame, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", start=None, end=None, name="<DataFrame>"):
+def panel_from_frame(
+    df: pd.DataFrame, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", start=None, end=None, name="<DataFrame>"
+):
     "Validate an in-memory frame (long with a symbol column or index level, or one symbol) into a panel."
     d = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     d, tcol = _normalise_columns(d, name)
@@ -307,7 +447,7 @@ def panel_from_frame(df:pd.DataFrame, symbol=None, symbol_col="symbol", tz="UTC"
     return _finish(pd.concat(parts), start, end)
 
 # %% ../nbs/01_data.ipynb #0d6e6c37
-def gap_report(panel:pd.DataFrame) -> pd.DataFrame:
+def gap_report(panel: pd.DataFrame) -> pd.DataFrame:
     "Per symbol: bars, first/last timestamp, typical step, number of gaps, longest gap, bars missing vs the panel."
     all_t = panel.index.get_level_values("timestamp").unique().sort_values()
     out = []
@@ -324,18 +464,29 @@ def gap_report(panel:pd.DataFrame) -> pd.DataFrame:
             gaps = d > 1.5 * step.value if len(d) else np.zeros(0, bool)
             n_missing = int(np.sum(np.round(d[gaps] / step.value) - 1)) if len(d) else 0
         inside = all_t[(all_t >= t[0]) & (all_t <= t[-1])]
-        out.append(dict(symbol=s, bars=len(t), first=t[0], last=t[-1], step=step, gaps=int(gaps.sum()),
-                        missing_bars=n_missing, max_gap=pd.Timedelta(int(d.max())) if len(d) else pd.NaT,
-                        missing_vs_panel=len(inside) - len(t)))
+        out.append(
+            dict(
+                symbol=s,
+                bars=len(t),
+                first=t[0],
+                last=t[-1],
+                step=step,
+                gaps=int(gaps.sum()),
+                missing_bars=n_missing,
+                max_gap=pd.Timedelta(int(d.max())) if len(d) else pd.NaT,
+                missing_vs_panel=len(inside) - len(t),
+            )
+        )
     return pd.DataFrame(out).set_index("symbol")
 
 # %% ../nbs/01_data.ipynb #2a8762b9
-def universe_filter(panel:pd.DataFrame, start=None, end=None, min_coverage:float=1.0) -> pd.DataFrame:
+def universe_filter(panel: pd.DataFrame, start=None, end=None, min_coverage: float = 1.0) -> pd.DataFrame:
     "Keep symbols whose bars cover at least `min_coverage` of the panel's timestamps in [start, end]; cut to that period."
     p = _finish(panel.copy(), start, end)
     t = p.index.get_level_values("timestamp")
     n_all = t.nunique()
-    if n_all == 0: raise DataError(f"no bars between {start} and {end}")
+    if n_all == 0:
+        raise DataError(f"no bars between {start} and {end}")
     cov = p.groupby(level="symbol").size() / n_all
     keep = cov.index[cov >= min_coverage - 1e-12]
     out = p[p.index.get_level_values("symbol").isin(keep)]
@@ -343,11 +494,15 @@ def universe_filter(panel:pd.DataFrame, start=None, end=None, min_coverage:float
     return out
 
 # %% ../nbs/01_data.ipynb #534dc850
-def align_exog(panel:pd.DataFrame, series:pd.Series, name:str|None=None, lag:int=0) -> pd.Series:
+def align_exog(panel: pd.DataFrame, series: pd.Series, name: str | None = None, lag: int = 0) -> pd.Series:
     "The value of `series` known at each panel bar: the last one stamped <= the bar's timestamp (then `lag` values older)."
     s = series.dropna().sort_index()
-    if isinstance(s.index, pd.MultiIndex): s = s.droplevel([n for n in s.index.names if n != "timestamp"])
-    if s.index.has_duplicates: raise DataError(f"exogenous series {name or series.name!r} has duplicate timestamps, e.g. {s.index[s.index.duplicated()][0]}")
+    if isinstance(s.index, pd.MultiIndex):
+        s = s.droplevel([n for n in s.index.names if n != "timestamp"])
+    if s.index.has_duplicates:
+        raise DataError(
+            f"exogenous series {name or series.name!r} has duplicate timestamps, e.g. {s.index[s.index.duplicated()][0]}"
+        )
     si = pd.DatetimeIndex(s.index)
     si = (si.tz_localize("UTC") if si.tz is None else si.tz_convert("UTC")).as_unit("ns")
     t = panel.index.get_level_values("timestamp").as_unit("ns")
@@ -358,13 +513,16 @@ def align_exog(panel:pd.DataFrame, series:pd.Series, name:str|None=None, lag:int
 # %% ../nbs/01_data.ipynb #37faa4d1
 SAMPLES = {"sp500": ("sp500.csv.gz", "SP500"), "nasdaq": ("nasdaq.csv.gz", "NASDAQ")}
 
+# %% ../nbs/01_data.ipynb #4e19489b
 def data_dir() -> Path:
     "The bundled data folder (`HNN_DATA_DIR` overrides)."
     import os
     from hnn_trading.files import resource
+
     return Path(os.environ["HNN_DATA_DIR"]) if os.environ.get("HNN_DATA_DIR") else resource("data")
 
-def load_series(path, column:str, name:str|None=None, tz="UTC") -> pd.DataFrame:
+# %% ../nbs/01_data.ipynb #2cca4ec1
+def load_series(path, column: str, name: str | None = None, tz="UTC") -> pd.DataFrame:
     "Load one exogenous series (time column + `column`) as a panel-like frame with a `close` column; missing values dropped and counted."
     path = Path(path)
     raw, csv = _read_table(path)
@@ -374,109 +532,169 @@ def load_series(path, column:str, name:str|None=None, tz="UTC") -> pd.DataFrame:
     missing = txt.isin(["", ".", "nan", "NaN", "NA", "null"])
     vals = _parse_numbers(df.assign(**{column.lower(): txt.where(~missing, "")}), [column.lower()], path, csv, times)
     out = vals.rename(columns={column.lower(): "close"})[~missing.values]
-    out.index = pd.MultiIndex.from_arrays([out.index, [name or _symbol_from_path(path).upper()] * len(out)], names=["timestamp", "symbol"])
-    validate_bars(out.droplevel("symbol").assign(open=out["close"].values, high=out["close"].values, low=out["close"].values, volume=0.0)[OHLCV_COLS], path, csv)
+    out.index = pd.MultiIndex.from_arrays(
+        [out.index, [name or _symbol_from_path(path).upper()] * len(out)], names=["timestamp", "symbol"]
+    )
+    validate_bars(
+        out.droplevel("symbol").assign(
+            open=out["close"].values, high=out["close"].values, low=out["close"].values, volume=0.0
+        )[OHLCV_COLS],
+        path,
+        csv,
+    )
     out.attrs["dropped"] = int(missing.sum())
     return out
 
-def load_sample(name:str) -> pd.DataFrame:
+# %% ../nbs/01_data.ipynb #afa1a21a
+def load_sample(name: str) -> pd.DataFrame:
     "Bundled real data: 'sp500', 'nasdaq', 'us_indices' (both) or 'vix' (close only)."
     d = data_dir()
-    if name in SAMPLES: f, sym = SAMPLES[name]; return load_ohlcv(d/f, symbol=sym)
+    if name in SAMPLES:
+        f, sym = SAMPLES[name]
+        return load_ohlcv(d / f, symbol=sym)
     if name == "us_indices":
-        parts = [load_ohlcv(d/f, symbol=s) for f, s in SAMPLES.values()]
+        parts = [load_ohlcv(d / f, symbol=s) for f, s in SAMPLES.values()]
         return _finish(pd.concat(parts))
-    if name == "vix": return load_series(d/"vix.csv.gz", "vix", name="VIX")
+    if name == "vix":
+        return load_series(d / "vix.csv.gz", "vix", name="VIX")
     raise DataError(f"unknown sample {name!r}; choose one of {sorted(list(SAMPLES) + ['us_indices', 'vix'])}")
 
 # %% ../nbs/01_data.ipynb #c1d9532e
-def shipped_data(path) -> Path|None:
+def shipped_data(path) -> Path | None:
     "The package's copy of a `data/...` path that does not exist here; None when `path` exists, is absolute or is not shipped."
     from hnn_trading.files import resource
+
     p = Path(path)
-    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "data": return None
-    try: return resource("/".join(p.parts))
-    except FileNotFoundError: return None
+    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "data":
+        return None
+    try:
+        return resource("/".join(p.parts))
+    except FileNotFoundError:
+        return None
 
 # %% ../nbs/01_data.ipynb #ea882121
-def data_fingerprint(panel:pd.DataFrame) -> str:
+def data_fingerprint(panel: pd.DataFrame) -> str:
     "SHA-256 (first 16 hex digits) of the panel's index and values."
     h = hashlib.sha256(pd.util.hash_pandas_object(panel, index=True).values.tobytes())
     h.update(",".join(map(str, panel.columns)).encode())
     return h.hexdigest()[:16]
 
-def summary(panel:pd.DataFrame) -> pd.DataFrame:
+# %% ../nbs/01_data.ipynb #b0c2e7d2
+def summary(panel: pd.DataFrame) -> pd.DataFrame:
     "A table per symbol: bars, span, typical step, gaps, missing bars."
     g = gap_report(panel)
-    g["first"] = g["first"].dt.strftime("%Y-%m-%d %H:%M"); g["last"] = g["last"].dt.strftime("%Y-%m-%d %H:%M")
+    g["first"] = g["first"].dt.strftime("%Y-%m-%d %H:%M")
+    g["last"] = g["last"].dt.strftime("%Y-%m-%d %H:%M")
     return g[["bars", "first", "last", "step", "gaps", "missing_bars", "max_gap", "missing_vs_panel"]]
 
 # %% ../nbs/01_data.ipynb #8c702d3d
-def infer_periods_per_year(panel:pd.DataFrame) -> tuple[int, str]:
+def infer_periods_per_year(panel: pd.DataFrame) -> tuple[int, str]:
     "Bars per year from the timestamps of a panel, and how it was found."
     t = panel.index.get_level_values("timestamp").unique().sort_values()
-    if len(t) < 3: raise DataError(f"cannot infer bars per year from {len(t)} timestamps; set data.periods_per_year")
+    if len(t) < 3:
+        raise DataError(f"cannot infer bars per year from {len(t)} timestamps; set data.periods_per_year")
     step = pd.Series(t[1:] - t[:-1]).median()
-    if step >= pd.Timedelta(days=25): return 12, f"monthly bars (median step {step.days} days)"
-    if step >= pd.Timedelta(days=5): return 52, f"weekly bars (median step {step.days} days)"
+    if step >= pd.Timedelta(days=25):
+        return 12, f"monthly bars (median step {step.days} days)"
+    if step >= pd.Timedelta(days=5):
+        return 52, f"weekly bars (median step {step.days} days)"
     days = pd.Series(t.normalize())
     weekend = (days.drop_duplicates().dt.day_of_week >= 5).mean() >= 0.2
     per_day, per_year = int(days.value_counts().median()), 365 if weekend else 252
     what = "every day of the week" if weekend else "weekdays only"
-    return per_day * per_year, f"{per_day} bar{'s' if per_day > 1 else ''} a day x {per_year} days ({what}, median step {step})"
+    return (
+        per_day * per_year,
+        f"{per_day} bar{'s' if per_day > 1 else ''} a day x {per_year} days ({what}, median step {step})",
+    )
 
+# %% ../nbs/01_data.ipynb #7d9e9594
 def absolute_sources(config):
     "The config with its data files (data.source, data.exog, backtest.benchmark) as absolute paths when they name files here, so a run folder's config.yaml reads the same data from anywhere (its reports run inside the folder)."
-    ab = lambda x: str(Path(x).resolve()) if isinstance(x, str) and x not in ("sp500", "nasdaq", "us_indices", "vix", "synthetic") and Path(x).exists() else x
+    ab = lambda x: (
+        str(Path(x).resolve())
+        if isinstance(x, str) and x not in ("sp500", "nasdaq", "us_indices", "vix", "synthetic") and Path(x).exists()
+        else x
+    )
     d, b = config.data, config.backtest
     cur = {"data.source": d.source, "data.exog": d.exog, "backtest.benchmark": b.benchmark}
     new = {"data.source": ab(d.source), "data.exog": [ab(x) for x in d.exog], "backtest.benchmark": ab(b.benchmark)}
     return config.override({k: v for k, v in new.items() if v != cur[k]})
 
-def resolve_periods(config, panel:pd.DataFrame):
+# %% ../nbs/01_data.ipynb #6f84309d
+def resolve_periods(config, panel: pd.DataFrame):
     "The config with `data.periods_per_year` set: inferred from the bars when unset; a warning when a set value disagrees with the bars by more than 2x."
     import warnings
+
     n, how = infer_periods_per_year(panel)
     ppy = config.data.periods_per_year
-    if ppy is None: return config.override({"data.periods_per_year": n})
+    if ppy is None:
+        return config.override({"data.periods_per_year": n})
     if not 0.5 <= ppy / n <= 2:
-        warnings.warn(f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and volatility are annualised with {ppy}", stacklevel=2)
+        warnings.warn(
+            f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and volatility are annualised with {ppy}",
+            stacklevel=2,
+        )
     return config
 
 # %% ../nbs/01_data.ipynb #9c7e8bca
-def _synthetic(kw:dict) -> pd.DataFrame:
+def _synthetic(kw: dict) -> pd.DataFrame:
     "The panel of `synthetic.make_market(**kw)`, its arguments checked first."
     import inspect
     from hnn_trading.synthetic import make_market
+
     ok = list(inspect.signature(make_market).parameters)
     bad = [k for k in kw if k not in ok]
-    if bad: raise DataError(f"data.synthetic: unknown argument(s) {bad}; make_market takes {ok}")
+    if bad:
+        raise DataError(f"data.synthetic: unknown argument(s) {bad}; make_market takes {ok}")
     return make_market(**kw)[0]
 
+# %% ../nbs/01_data.ipynb #baadf4e9
 def load_data(dcfg) -> pd.DataFrame:
     "The panel a DataConfig describes: a bundled sample or a file/folder, its symbols, between start and end."
     src = dcfg.source
-    if src == "synthetic": panel = _synthetic(dcfg.synthetic)
-    else: panel = load_sample(src) if src in ("sp500", "nasdaq", "us_indices") else load_ohlcv(src, date_format=dcfg.date_format, mixed_bar_sizes=dcfg.mixed_bar_sizes)
-    ticks = [dict(t, file=r["file"], symbol=r["symbol"]) for r in panel.attrs.get("load_report", []) for t in r.get("suspect_ticks", [])]
+    if src == "synthetic":
+        panel = _synthetic(dcfg.synthetic)
+    else:
+        panel = (
+            load_sample(src)
+            if src in ("sp500", "nasdaq", "us_indices")
+            else load_ohlcv(src, date_format=dcfg.date_format, mixed_bar_sizes=dcfg.mixed_bar_sizes)
+        )
+    ticks = [
+        dict(t, file=r["file"], symbol=r["symbol"])
+        for r in panel.attrs.get("load_report", [])
+        for t in r.get("suspect_ticks", [])
+    ]
     if ticks and not dcfg.accept_bad_ticks:
-        shown = "; ".join(f"{Path(t['file']).name} [{t['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g}" for t in ticks[:3])
-        raise DataError(f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's usual ones: {shown}; "
-                        f"fix the file, or set data.accept_bad_ticks: true if they are real (`hnn data validate` lists them all)")
+        shown = "; ".join(
+            f"{Path(t['file']).name} [{t['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g}"
+            for t in ticks[:3]
+        )
+        raise DataError(
+            f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's usual ones: {shown}; "
+            f"fix the file, or set data.accept_bad_ticks: true if they are real (`hnn data validate` lists them all)"
+        )
     if dcfg.symbols:
         have = panel.index.get_level_values("symbol").unique()
         miss = [s for s in dcfg.symbols if s not in have]
-        if miss: raise DataError(f"data.symbols {miss} not in {src}; it has {list(have)}")
+        if miss:
+            raise DataError(f"data.symbols {miss} not in {src}; it has {list(have)}")
         panel = panel[panel.index.get_level_values("symbol").isin(dcfg.symbols)]
     return _finish(panel, dcfg.start, dcfg.end)
 
+# %% ../nbs/01_data.ipynb #3346929b
 def load_exog(dcfg) -> dict:
     "Exogenous series named in `data.exog`: a bundled sample name ('vix') or a path to a single-series file."
     out = {}
     for name in dcfg.exog:
-        if name == "vix": out["vix"] = load_sample("vix")
+        if name == "vix":
+            out["vix"] = load_sample("vix")
         else:
-            p = Path(name); col = _series_column(p) if p.exists() else None
-            if col is None: raise DataError(f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and one value column")
+            p = Path(name)
+            col = _series_column(p) if p.exists() else None
+            if col is None:
+                raise DataError(
+                    f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and one value column"
+                )
             out[_symbol_from_path(p).lower()] = load_series(p, col)
     return out

@@ -14,74 +14,94 @@ __all__ = ['Scaler', 'time_positions', 'rows_in', 'WindowDataset']
 @dataclass
 class Scaler:
     "Per-feature standardisation fitted on training rows only."
-    mean: np.ndarray|None = None
-    std: np.ndarray|None = None
 
-    def fit(self, X:np.ndarray) -> "Scaler":
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def fit(self, X: np.ndarray) -> "Scaler":
         X = np.asarray(X, dtype="float64")
-        if not len(X): raise ValueError("Scaler.fit: no rows to fit on")
-        if np.isnan(X).any(): raise ValueError(f"Scaler.fit: {int(np.isnan(X).any(axis=1).sum())} rows contain NaN; drop warm-up rows first")
+        if not len(X):
+            raise ValueError("Scaler.fit: no rows to fit on")
+        if np.isnan(X).any():
+            raise ValueError(
+                f"Scaler.fit: {int(np.isnan(X).any(axis=1).sum())} rows contain NaN; drop warm-up rows first"
+            )
         self.mean, s = X.mean(0), X.std(0)
         self.std = np.where(s > 1e-12, s, 1.0)
         return self
 
-    def transform(self, X:np.ndarray) -> np.ndarray:
-        if self.mean is None: raise RuntimeError("Scaler.transform before fit")
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        if self.mean is None:
+            raise RuntimeError("Scaler.transform before fit")
         return ((np.asarray(X, dtype="float64") - self.mean) / self.std).astype("float32")
 
-    def to_dict(self): return dict(mean=self.mean.tolist(), std=self.std.tolist())
+    def to_dict(self):
+        return dict(mean=self.mean.tolist(), std=self.std.tolist())
 
 # %% ../nbs/06_datasets.ipynb #fbcafc45
-def time_positions(index:pd.MultiIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
+def time_positions(index: pd.MultiIndex) -> tuple[np.ndarray, pd.DatetimeIndex]:
     "Position of each row's timestamp among the sorted unique timestamps, and those timestamps."
     t = index.get_level_values("timestamp")
     uniq = pd.DatetimeIndex(t.unique()).sort_values()
     return uniq.get_indexer(t), uniq
 
-def rows_in(tpos:np.ndarray, part:np.ndarray, X:np.ndarray, y:np.ndarray|None=None) -> np.ndarray:
+# %% ../nbs/06_datasets.ipynb #4c9869ed
+def rows_in(tpos: np.ndarray, part: np.ndarray, X: np.ndarray, y: np.ndarray | None = None) -> np.ndarray:
     "Row numbers whose timestamp position is in `part`, with complete features (and a known label if `y` given)."
     m = np.isin(tpos, part) & ~np.isnan(X).any(axis=1)
-    if y is not None: m &= ~np.isnan(y)
+    if y is not None:
+        m &= ~np.isnan(y)
     return np.flatnonzero(m)
 
 # %% ../nbs/06_datasets.ipynb #5edfb45b
 class WindowDataset:
     "Feature windows of `window` bars per symbol, as views over one symbol-major copy of the features."
-    def __init__(self, features:pd.DataFrame, window:int=1):
-        if window < 1: raise ValueError(f"window={window}: must be >= 1")
+
+    def __init__(self, features: pd.DataFrame, window: int = 1):
+        if window < 1:
+            raise ValueError(f"window={window}: must be >= 1")
         idx = features.index
-        sym = idx.get_level_values("symbol"); t = idx.get_level_values("timestamp")
+        sym = idx.get_level_values("symbol")
+        t = idx.get_level_values("timestamp")
         self.symbols = list(pd.unique(sym))
         codes = pd.Index(self.symbols).get_indexer(sym)
-        self.order = np.lexsort((np.asarray(t.asi8), codes))            # symbol-major, time within symbol
-        self.pos = np.empty(len(idx), dtype=np.int64); self.pos[self.order] = np.arange(len(idx))
+        self.order = np.lexsort((np.asarray(t.asi8), codes))  # symbol-major, time within symbol
+        self.pos = np.empty(len(idx), dtype=np.int64)
+        self.pos[self.order] = np.arange(len(idx))
         self.asset_id = codes.astype(np.int64)
         self.window, self.columns, self.index = window, list(features.columns), idx
         self.X = np.ascontiguousarray(features.values[self.order], dtype=np.float32)
         nan_row = np.isnan(self.X).any(axis=1)
         cs = np.concatenate([[0], np.cumsum(nan_row)])
-        p = np.arange(len(idx)); start = p - window + 1
+        p = np.arange(len(idx))
+        start = p - window + 1
         same = np.zeros(len(idx), bool)
         ok = start >= 0
         same[ok] = codes[self.order][start[ok]] == codes[self.order][p[ok]]
         clean = np.zeros(len(idx), bool)
         clean[ok] = (cs[p[ok] + 1] - cs[start[ok]]) == 0
         valid_sm = same & clean
-        self.valid = valid_sm[self.pos]                                    # per panel row
+        self.valid = valid_sm[self.pos]  # per panel row
 
-    def __len__(self): return len(self.pos)
-    def __repr__(self): return f"WindowDataset({len(self)} rows x {len(self.columns)} features, window {self.window}, {int(self.valid.sum())} valid)"
+    def __len__(self):
+        return len(self.pos)
 
-    def tensor(self, scaler:Scaler|None=None, device="cpu") -> torch.Tensor:
+    def __repr__(self):
+        return f"WindowDataset({len(self)} rows x {len(self.columns)} features, window {self.window}, {int(self.valid.sum())} valid)"
+
+    def tensor(self, scaler: Scaler | None = None, device="cpu") -> torch.Tensor:
         "The symbol-major feature matrix as a float32 tensor, scaled by `scaler` (NaN set to 0: only invalid windows hold them)."
         X = scaler.transform(self.X) if scaler is not None else self.X
         return torch.from_numpy(np.nan_to_num(np.asarray(X, dtype=np.float32), nan=0.0)).to(device)
 
-    def batch(self, Xt:torch.Tensor, rows) -> torch.Tensor:
+    def batch(self, Xt: torch.Tensor, rows) -> torch.Tensor:
         "Windows ending at panel `rows`: a (len(rows), window, n_features) tensor gathered from an unfold view."
         rows = np.asarray(rows)
-        if not self.valid[rows].all(): raise ValueError(f"{int((~self.valid[rows]).sum())} requested rows have no complete window (warm-up, NaN or symbol start)")
-        v = Xt.unfold(0, self.window, 1)                                    # (n - T + 1, F, T), a view
+        if not self.valid[rows].all():
+            raise ValueError(
+                f"{int((~self.valid[rows]).sum())} requested rows have no complete window (warm-up, NaN or symbol start)"
+            )
+        v = Xt.unfold(0, self.window, 1)  # (n - T + 1, F, T), a view
         i = torch.as_tensor(self.pos[rows] - self.window + 1, device=Xt.device)
         return v[i].transpose(1, 2)
 

@@ -11,7 +11,18 @@ import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import resource
 from .data import load_data, load_exog, resolve_periods
-from .hpo import SearchSpace, describe, make_study, stage1_objective, stage2_objective, optimize_batched, export_study, deflated_best, trial_overrides, completed
+from hnn_trading.hpo import (
+    SearchSpace,
+    describe,
+    make_study,
+    stage1_objective,
+    stage2_objective,
+    optimize_batched,
+    export_study,
+    deflated_best,
+    trial_overrides,
+    completed,
+)
 from .stats import moments, deflated_sharpe
 from .pipeline import run
 from .runs import RunFolder, run_dir_for, write_study_pointer
@@ -22,23 +33,29 @@ __all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'demo_config', 'de
            'demo', 'available_demo_reports']
 
 # %% ../nbs/18b_demo.ipynb #1d7d13c4
-def demo_config(quick:bool=False) -> RunConfig:
+def demo_config(quick: bool = False) -> RunConfig:
     "The demo's main config, configs/demo.yaml (shipped with the package), trimmed when `quick`."
     c = RunConfig.from_yaml(resource("configs/demo.yaml"))
     return c.override({"training.epochs": 3, "splits.n_folds": 3}) if quick else c
 
-DEMO_BASELINES = {"mlp": {"model.name": "mlp", "model.hidden_dim": 32},
-                  "lstm": {"model.name": "lstm", "model.hidden_dim": 32, "model.feature_window": 10},
-                  "lightgbm": {"model.name": "lightgbm"}}
+# %% ../nbs/18b_demo.ipynb #21bb8a90
+DEMO_BASELINES = {
+    "mlp": {"model.name": "mlp", "model.hidden_dim": 32},
+    "lstm": {"model.name": "lstm", "model.hidden_dim": 32, "model.feature_window": 10},
+    "lightgbm": {"model.name": "lightgbm"},
+}
 DEMO_SPACES = {"stage1": "configs/search/demo_stage1.yaml", "stage2": "configs/search/demo_stage2.yaml"}
 
-def demo_space(stage:str) -> SearchSpace:
+# %% ../nbs/18b_demo.ipynb #3660f589
+def demo_space(stage: str) -> SearchSpace:
     "The demo's search space of `stage` (stage1 or stage2), from the YAML the package ships."
     return SearchSpace.from_yaml(resource(DEMO_SPACES[stage]))
 
+# %% ../nbs/18b_demo.ipynb #b40cdcfc
 @dataclass
 class DemoResult:
     "The demo's folder, verdict table, runs by model name, study summaries, report paths and failed reports."
+
     run_dir: Path
     verdict: pd.DataFrame
     runs: dict
@@ -47,68 +64,114 @@ class DemoResult:
     failed: dict = field(default_factory=dict)
 
     @property
-    def index(self) -> Path: return self.run_dir/"index.html"
-    def table(self) -> pd.DataFrame: return self.verdict
+    def index(self) -> Path:
+        return self.run_dir / "index.html"
+
+    def table(self) -> pd.DataFrame:
+        return self.verdict
+
     def _repr_markdown_(self):
-        return f"Demo `{self.run_dir}`\n\n" + self.verdict.to_markdown(floatfmt=".4f") + f"\n\nIndex page: `{self.index}`"
+        return (
+            f"Demo `{self.run_dir}`\n\n" + self.verdict.to_markdown(floatfmt=".4f") + f"\n\nIndex page: `{self.index}`"
+        )
 
 # %% ../nbs/18b_demo.ipynb #c6970219
 class Steps:
     "A progress bar over steps of very different lengths: it names the step running now, shows time elapsed, no ETA."
+
     FORMAT = "{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} elapsed{postfix}"
 
-    def __init__(self,
-                 names:list,      # the steps, in the order they run
-                 show:bool=True,  # draw the bar
-                 desc:str="demo", # its label
-                 file=None):      # a text stream to draw on (default: the terminal, or a widget in a notebook)
+    def __init__(
+        self,
+        names: list,  # the steps, in the order they run
+        show: bool = True,  # draw the bar
+        desc: str = "demo",  # its label
+        file=None,
+    ):  # a text stream to draw on (default: the terminal, or a widget in a notebook)
         from tqdm import std
         from tqdm.auto import tqdm
+
         self.names, self.i = list(names), -1
         bar = std.tqdm if file is not None else tqdm
         self.bar = bar(total=len(self.names), desc=desc, bar_format=self.FORMAT, disable=not show, file=file)
 
-    def start(self, name:str):
+    def start(self, name: str):
         "Step `name` (the next one in `names`) begins; the one before it is done."
         if self.i + 1 >= len(self.names) or self.names[self.i + 1] != name:
             raise ValueError(f"step {name!r} is not the next of {self.names} (step {self.i + 1})")
-        self.bar.set_postfix_str(f"running {name}", refresh=False)   # named first: no redraw shows the old name
-        if self.i >= 0: self.bar.update(1)
+        self.bar.set_postfix_str(f"running {name}", refresh=False)  # named first: no redraw shows the old name
+        if self.i >= 0:
+            self.bar.update(1)
         self.i += 1
         self.bar.refresh()
 
     def close(self):
         "Every step is done."
         self.bar.set_postfix_str("done", refresh=False)
-        if self.i >= 0 and self.bar.n < len(self.names): self.bar.update(1)
+        if self.i >= 0 and self.bar.n < len(self.names):
+            self.bar.update(1)
         self.bar.close()
 
 # %% ../nbs/18b_demo.ipynb #4e0cb99f
 PERIOD_COLUMNS = ["total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]
 
+# %% ../nbs/18b_demo.ipynb #ad4ab815
 def _row(auc, dacc, bt) -> dict:
     m = bt.metrics
-    return dict(auc=auc, dir_acc=dacc, total_return=m["total_return"], sharpe=m["sharpe"], sharpe_se=m["sharpe_se"],
-                max_drawdown=m["max_drawdown"], trades=m["trades"], _r=bt.returns.values)
+    return dict(
+        auc=auc,
+        dir_acc=dacc,
+        total_return=m["total_return"],
+        sharpe=m["sharpe"],
+        sharpe_se=m["sharpe_se"],
+        max_drawdown=m["max_drawdown"],
+        trades=m["trades"],
+        _r=bt.returns.values,
+    )
 
-def verdict_table(rows:dict, sr_trials_per_bar, periods_per_year:int, test_rows:dict|None=None) -> pd.DataFrame:
+# %% ../nbs/18b_demo.ipynb #53a736b7
+def verdict_table(rows: dict, sr_trials_per_bar, periods_per_year: int, test_rows: dict | None = None) -> pd.DataFrame:
     "Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*` columns beside them, deflated by the rows looked at there."
     srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
-    out = {name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else srs)} for name, r in rows.items()}   # nobody chose buy-and-hold: its PSR
+    out = {
+        name: {
+            **{k: v for k, v in r.items() if k != "_r"},
+            "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else srs),
+        }
+        for name, r in rows.items()
+    }  # nobody chose buy-and-hold: its PSR
     V = pd.DataFrame(out).T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float)
     if test_rows:
         looked = [moments(r["_r"])["sr"] for k, r in test_rows.items() if k != "buy and hold"]
         looked = [s for s in looked if np.isfinite(s)]
-        T = pd.DataFrame({name: {**{k: v for k, v in r.items() if k != "_r"}, "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else looked)}
-                          for name, r in test_rows.items()}).T
+        T = pd.DataFrame(
+            {
+                name: {
+                    **{k: v for k, v in r.items() if k != "_r"},
+                    "dsr": deflated_sharpe(r["_r"], () if name == "buy and hold" else looked),
+                }
+                for name, r in test_rows.items()
+            }
+        ).T
         T = T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float).add_prefix("test_")
         V = V.join(T)
     return V
 
-def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, progress:bool|None=None,
-         baselines:dict|None=None, n_stage1:int|None=None, n_stage2:int|None=None, config:RunConfig|None=None) -> DemoResult:
+# %% ../nbs/18b_demo.ipynb #e22f5336
+def demo(
+    quick: bool = False,
+    output_dir=None,
+    run_id=None,
+    reports: bool = True,
+    progress: bool | None = None,
+    baselines: dict | None = None,
+    n_stage1: int | None = None,
+    n_stage2: int | None = None,
+    config: RunConfig | None = None,
+) -> DemoResult:
     "The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page (`config` replaces the demo's main config)."
     import warnings, optuna
+
     c = config if config is not None else demo_config(quick)
     d = run_dir_for(output_dir or c.report.output_dir, run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     baselines = ({"mlp": DEMO_BASELINES["mlp"]} if quick else DEMO_BASELINES) if baselines is None else baselines
@@ -119,31 +182,51 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     steps = Steps([c.model.name, *baselines, "stage 1", "stage 2", "verdict", *templates], show)
     steps.start(c.model.name)
     main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports)
-    d = main.run_dir                                                    # the name it got (a demo started in the same second gets another)
+    d = main.run_dir  # the name it got (a demo started in the same second gets another)
     runs = {c.model.name: main}
     for name, ov in baselines.items():
         steps.start(name)
-        runs[name] = run(c.override(ov), output_dir=d/"models", run_id=name, reports=False, progress=progress)
+        runs[name] = run(c.override(ov), output_dir=d / "models", run_id=name, reports=False, progress=progress)
     steps.start("stage 1")
-    panel = load_data(c.data); c = resolve_periods(c, panel)
+    panel = load_data(c.data)
+    c = resolve_periods(c, panel)
     # stage 1: HermiteNet structure on a cheaper walk-forward; stage 2: strategy on the main run's cached predictions
     h = write_study_pointer(d, "studies.log", stage1="stage1", stage2="stage2").parent
-    url = f"journal:///{(h/'studies.log').resolve()}"
+    url = f"journal:///{(h / 'studies.log').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base1 = c.override({"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False})
+    base1 = c.override(
+        {"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False}
+    )
     sp1, sp2 = demo_space("stage1"), demo_space("stage2")
-    s1 = make_study("stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1), hpo=base1.hpo)
+    s1 = make_study(
+        "stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1), hpo=base1.hpo
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        s1.optimize(stage1_objective(base1, panel, sp1, h/"trials", exog=load_exog(c.data)), n_trials=n1, show_progress_bar=False)
-    export_study(s1, h/"stage1", base1)
+        s1.optimize(
+            stage1_objective(base1, panel, sp1, h / "trials", exog=load_exog(c.data)),
+            n_trials=n1,
+            show_progress_bar=False,
+        )
+    export_study(s1, h / "stage1", base1)
     steps.start("stage 2")
-    s2 = make_study("stage2", url, n2, c.seed, prune=False, metric_names=sp2.metric_names, sampler=c.hpo.stage2_sampler, description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c))
+    s2 = make_study(
+        "stage2",
+        url,
+        n2,
+        c.seed,
+        prune=False,
+        metric_names=sp2.metric_names,
+        sampler=c.hpo.stage2_sampler,
+        description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c),
+    )
     optimize_batched(s2, stage2_objective(c, panel, main.walk_forward.predictions, sp2), n2, sp2, c.hpo.stage2_jobs)
-    export_study(s2, h/"stage2", c)
+    export_study(s2, h / "stage2", c)
     db = deflated_best(s2, c.data.periods_per_year, len(main.backtest.returns))
-    chosen = c.override(db["best_params"]) if db["best_params"] is not None else None          # None: no strategy trial traded enough
-    tuned = main.evaluator.backtest(chosen) if chosen is not None else None                  # the same path the search scored it on
+    chosen = (
+        c.override(db["best_params"]) if db["best_params"] is not None else None
+    )  # None: no strategy trial traded enough
+    tuned = main.evaluator.backtest(chosen) if chosen is not None else None  # the same path the search scored it on
     steps.start("verdict")
     # the verdict: every model, the stage-2 strategy, buy-and-hold; out of fold deflated by every configuration tried,
     # and on the held-out test period (when splits.test_size is set) deflated by the rows looked at there
@@ -151,34 +234,56 @@ def demo(quick:bool=False, output_dir=None, run_id=None, reports:bool=True, prog
     wfm = lambda r: r.metrics["walk_forward"]
     rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest) for name, r in runs.items()}
     stage2_name = f"{c.model.name} + stage-2 strategy (chosen on the out-of-fold bars)"
-    if tuned is not None: rows[stage2_name] = _row(wfm(main)["auc"], wfm(main)["dir_acc"], tuned)   # selected in sample: read its deflated Sharpe
+    if tuned is not None:
+        rows[stage2_name] = _row(
+            wfm(main)["auc"], wfm(main)["dir_acc"], tuned
+        )  # selected in sample: read its deflated Sharpe
     rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
     test_rows = None
     if main.test_evaluator is not None:
         tm = lambda r: r.test["walk_forward"]
         test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest) for name, r in runs.items()}
-        if tuned is not None: test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
+        if tuned is not None:
+            test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
         test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_benchmark)
     per_bar = lambda sr: sr / np.sqrt(ppy)
     srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
     srs += [per_bar(t.user_attrs["sharpe"]) for t in completed(s1) if "sharpe" in t.user_attrs]
-    srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]           # a strategy that never traded counts, with Sharpe 0
+    srs += [
+        np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)
+    ]  # a strategy that never traded counts, with Sharpe 0
     V = verdict_table(rows, srs, ppy, test_rows)
-    rf = RunFolder(d); rf.write_verdict(V)
-    studies = dict(stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
-                   stage2=dict(db, n_trials_total=len(s2.trials), **({} if chosen is not None else {"note": f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: there is no stage-2 strategy to report"})),
-                   n_configurations=len(srs),
-                   held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]))
+    rf = RunFolder(d)
+    rf.write_verdict(V)
+    studies = dict(
+        stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
+        stage2=dict(
+            db,
+            n_trials_total=len(s2.trials),
+            **(
+                {}
+                if chosen is not None
+                else {
+                    "note": f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: there is no stage-2 strategy to report"
+                }
+            ),
+        ),
+        n_configurations=len(srs),
+        held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]),
+    )
     rf.write_json("studies", studies)
     res = DemoResult(d, V, runs, studies)
     for name in templates:
         steps.start(name)
-        try: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        except ReportError as e: res.failed[name] = str(e)
+        try:
+            res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
+        except ReportError as e:
+            res.failed[name] = str(e)
     steps.close()
     write_index(d, f"hnn_trading demo: {c.model.name} and baselines on {c.data.source} ({d.name})")
     return res
 
+# %% ../nbs/18b_demo.ipynb #95f5d837
 def available_demo_reports() -> list[str]:
     "The templates the demo runs: every one the package ships."
     return available_reports()

@@ -14,55 +14,88 @@ __all__ = ['benjamini_hochberg', 'psi', 'feature_shift', 'adversarial_auc', 'pos
 # %% ../nbs/16_diagnostics.ipynb #2603d024
 def benjamini_hochberg(p) -> np.ndarray:
     "Benjamini-Hochberg adjusted p-values (monotone, capped at 1; NaN stays NaN)."
-    p = np.asarray(p, float); out = np.full_like(p, np.nan); ok = ~np.isnan(p)
-    q = p[ok]; n = len(q)
-    if n == 0: return out
-    order = np.argsort(q); ranked = q[order] * n / np.arange(1, n + 1)
+    p = np.asarray(p, float)
+    out = np.full_like(p, np.nan)
+    ok = ~np.isnan(p)
+    q = p[ok]
+    n = len(q)
+    if n == 0:
+        return out
+    order = np.argsort(q)
+    ranked = q[order] * n / np.arange(1, n + 1)
     adj = np.minimum.accumulate(ranked[::-1])[::-1]
-    res = np.empty(n); res[order] = np.minimum(adj, 1.0); out[ok] = res
+    res = np.empty(n)
+    res[order] = np.minimum(adj, 1.0)
+    out[ok] = res
     return out
 
-def psi(reference, current, bins:int=10, eps:float=1e-4) -> float:
+# %% ../nbs/16_diagnostics.ipynb #5d107645
+def psi(reference, current, bins: int = 10, eps: float = 1e-4) -> float:
     "Population stability index of `current` against `reference`, bins at the reference quantiles."
-    a, b = np.asarray(reference, float), np.asarray(current, float); a, b = a[~np.isnan(a)], b[~np.isnan(b)]
-    if len(a) < bins or len(b) == 0: return float("nan")
-    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1))); edges[0], edges[-1] = -np.inf, np.inf
-    pa = np.histogram(a, edges)[0] / len(a) + eps; pb = np.histogram(b, edges)[0] / len(b) + eps
+    a, b = np.asarray(reference, float), np.asarray(current, float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) < bins or len(b) == 0:
+        return float("nan")
+    edges = np.unique(np.quantile(a, np.linspace(0, 1, bins + 1)))
+    edges[0], edges[-1] = -np.inf, np.inf
+    pa = np.histogram(a, edges)[0] / len(a) + eps
+    pb = np.histogram(b, edges)[0] / len(b) + eps
     return float(np.sum((pb - pa) * np.log(pb / pa)))
 
-def feature_shift(reference:pd.DataFrame, current:pd.DataFrame, alpha:float=0.05) -> pd.DataFrame:
+# %% ../nbs/16_diagnostics.ipynb #13bd3baf
+def feature_shift(reference: pd.DataFrame, current: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     "Per feature: KS statistic, p-value, BH-adjusted p-value, shifted at alpha (after BH), PSI, and the two means."
     rows = []
     for c in reference.columns:
         a, b = reference[c].dropna().values, current[c].dropna().values
         ks = ss.ks_2samp(a, b) if len(a) and len(b) else None
-        rows.append(dict(feature=c, ks=ks.statistic if ks else np.nan, p_value=ks.pvalue if ks else np.nan, psi=psi(a, b),
-                         mean_ref=a.mean() if len(a) else np.nan, mean_cur=b.mean() if len(b) else np.nan))
+        rows.append(
+            dict(
+                feature=c,
+                ks=ks.statistic if ks else np.nan,
+                p_value=ks.pvalue if ks else np.nan,
+                psi=psi(a, b),
+                mean_ref=a.mean() if len(a) else np.nan,
+                mean_cur=b.mean() if len(b) else np.nan,
+            )
+        )
     df = pd.DataFrame(rows).set_index("feature")
-    df["p_bh"] = benjamini_hochberg(df["p_value"].values); df["shifted"] = df["p_bh"] < alpha
+    df["p_bh"] = benjamini_hochberg(df["p_value"].values)
+    df["shifted"] = df["p_bh"] < alpha
     return df[["ks", "p_value", "p_bh", "shifted", "psi", "mean_ref", "mean_cur"]]
 
 # %% ../nbs/16_diagnostics.ipynb #bc3d398f
-def adversarial_auc(reference:pd.DataFrame, current:pd.DataFrame, seed:int=0, max_rows:int=20_000) -> dict:
+def adversarial_auc(reference: pd.DataFrame, current: pd.DataFrame, seed: int = 0, max_rows: int = 20_000) -> dict:
     "Cross-validated AUC of a classifier separating the two periods, and its feature importances."
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_predict, StratifiedKFold
     from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(seed)
     a, b = reference.dropna(), current.dropna()
-    if len(a) > max_rows: a = a.iloc[np.sort(rng.choice(len(a), max_rows, replace=False))]
-    if len(b) > max_rows: b = b.iloc[np.sort(rng.choice(len(b), max_rows, replace=False))]
-    X = pd.concat([a, b]).values; y = np.r_[np.zeros(len(a)), np.ones(len(b))]
+    if len(a) > max_rows:
+        a = a.iloc[np.sort(rng.choice(len(a), max_rows, replace=False))]
+    if len(b) > max_rows:
+        b = b.iloc[np.sort(rng.choice(len(b), max_rows, replace=False))]
+    X = pd.concat([a, b]).values
+    y = np.r_[np.zeros(len(a)), np.ones(len(b))]
     clf = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15, random_state=seed)
-    p = cross_val_predict(clf, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba")[:, 1]
+    p = cross_val_predict(clf, X, y, cv=StratifiedKFold(5, shuffle=True, random_state=seed), method="predict_proba")[
+        :, 1
+    ]
     clf.fit(X, y)
     from sklearn.inspection import permutation_importance
+
     imp = permutation_importance(clf, X, y, n_repeats=3, random_state=seed, scoring="roc_auc")
-    return dict(auc=float(roc_auc_score(y, p)), n_reference=len(a), n_current=len(b),
-                importance=pd.Series(imp.importances_mean, index=reference.columns).sort_values(ascending=False))
+    return dict(
+        auc=float(roc_auc_score(y, p)),
+        n_reference=len(a),
+        n_current=len(b),
+        importance=pd.Series(imp.importances_mean, index=reference.columns).sort_values(ascending=False),
+    )
 
 # %% ../nbs/16_diagnostics.ipynb #af2f6614
-def positive_class_profile(features:pd.DataFrame, labels:pd.Series, splits:dict) -> pd.DataFrame:
+def positive_class_profile(features: pd.DataFrame, labels: pd.Series, splits: dict) -> pd.DataFrame:
     "Rows: split x class; columns: n, positive rate, feature means. `splits` maps a name to a boolean row mask."
     rows = []
     for name, m in splits.items():
@@ -70,69 +103,134 @@ def positive_class_profile(features:pd.DataFrame, labels:pd.Series, splits:dict)
         ok = y.notna() & f.notna().all(axis=1)
         for cls in (1.0, 0.0):
             sel = ok & (y == cls)
-            rows.append(dict(split=name, cls="positive" if cls else "negative", n=int(sel.sum()), pos_rate=float(y[ok].mean()) if ok.any() else np.nan,
-                             **f[sel].mean().to_dict()))
+            rows.append(
+                dict(
+                    split=name,
+                    cls="positive" if cls else "negative",
+                    n=int(sel.sum()),
+                    pos_rate=float(y[ok].mean()) if ok.any() else np.nan,
+                    **f[sel].mean().to_dict(),
+                )
+            )
     return pd.DataFrame(rows).set_index(["split", "cls"])
 
 # %% ../nbs/16_diagnostics.ipynb #c76b9967
-def epoch_table(history:dict) -> pd.DataFrame:
+def epoch_table(history: dict) -> pd.DataFrame:
     "Long table (fold, epoch, train_loss, calib_loss, gap = calib - train, calib_auc, lr) from {fold: [epoch dicts]} (a run's history.json)."
     rows = [dict(fold=int(k), **h) for k, hs in history.items() for h in hs]
     df = pd.DataFrame(rows)
-    if df.empty: return df
-    if "calib_loss" in df: df["gap"] = df["calib_loss"] - df["train_loss"]
+    if df.empty:
+        return df
+    if "calib_loss" in df:
+        df["gap"] = df["calib_loss"] - df["train_loss"]
     return df
 
-def premature_stopping(history:dict, max_epochs:int|None=None) -> pd.DataFrame:
+# %% ../nbs/16_diagnostics.ipynb #bb7bdfdf
+def premature_stopping(history: dict, max_epochs: int | None = None) -> pd.DataFrame:
     "Per fold: epochs run, best epoch, its relative position, calibration loss after the best epoch, gap at the best epoch, and a flag."
     rows = []
     for k, hs in history.items():
         h = pd.DataFrame(hs)
         if "calib_loss" not in h or h["calib_loss"].isna().all():
-            rows.append(dict(fold=int(k), epochs_run=len(h), best_epoch=len(h), flag="no calibration slice")); continue
-        b = int(h["calib_loss"].idxmin()); best = h.loc[b]; last = h.iloc[-1]
+            rows.append(dict(fold=int(k), epochs_run=len(h), best_epoch=len(h), flag="no calibration slice"))
+            continue
+        b = int(h["calib_loss"].idxmin())
+        best = h.loc[b]
+        last = h.iloc[-1]
         cap = max_epochs is not None and len(h) >= max_epochs
-        flag = ("best at epoch 1" if b == 0 and len(h) > 1 else "best at the epoch cap" if cap and b == len(h) - 1 else "ok")
-        rows.append(dict(fold=int(k), epochs_run=len(h), best_epoch=int(best["epoch"]), best_position=(b + 1) / len(h),
-                         calib_loss_best=float(best["calib_loss"]), calib_loss_last=float(last["calib_loss"]),
-                         worse_after_best=float(last["calib_loss"] - best["calib_loss"]),
-                         calib_auc_best=float(best.get("calib_auc", np.nan)), calib_auc_last=float(last.get("calib_auc", np.nan)),
-                         gap_at_best=float(best["calib_loss"] - best["train_loss"]), flag=flag))
+        flag = (
+            "best at epoch 1" if b == 0 and len(h) > 1 else "best at the epoch cap" if cap and b == len(h) - 1 else "ok"
+        )
+        rows.append(
+            dict(
+                fold=int(k),
+                epochs_run=len(h),
+                best_epoch=int(best["epoch"]),
+                best_position=(b + 1) / len(h),
+                calib_loss_best=float(best["calib_loss"]),
+                calib_loss_last=float(last["calib_loss"]),
+                worse_after_best=float(last["calib_loss"] - best["calib_loss"]),
+                calib_auc_best=float(best.get("calib_auc", np.nan)),
+                calib_auc_last=float(last.get("calib_auc", np.nan)),
+                gap_at_best=float(best["calib_loss"] - best["train_loss"]),
+                flag=flag,
+            )
+        )
     return pd.DataFrame(rows).set_index("fold")
 
 # %% ../nbs/16_diagnostics.ipynb #32fd8419
-def cost_sensitivity(panel:pd.DataFrame, weights:pd.DataFrame, config, periods_per_year:int=252,
-                     commissions=(0.0, 0.0005, 0.001, 0.002), slippages_bps=(0.0, 5.0, 10.0), **backtest_kw) -> pd.DataFrame:
+def cost_sensitivity(
+    panel: pd.DataFrame,
+    weights: pd.DataFrame,
+    config,
+    periods_per_year: int = 252,
+    commissions=(0.0, 0.0005, 0.001, 0.002),
+    slippages_bps=(0.0, 5.0, 10.0),
+    **backtest_kw,
+) -> pd.DataFrame:
     "Total return, Sharpe, max drawdown, trades and costs of the same target weights for each (commission, slippage_bps)."
     from dataclasses import replace
     from hnn_trading.backtest import run_backtest
+
     rows = []
     for c in commissions:
         for s in slippages_bps:
-            m = run_backtest(panel, weights, replace(config, commission=float(c), slippage_bps=float(s)), periods_per_year, **backtest_kw).metrics
-            rows.append(dict(commission=float(c), slippage_bps=float(s), round_trip_bps=2 * (1e4 * c + s), total_return=m["total_return"],
-                             sharpe=m["sharpe"], sharpe_se=m["sharpe_se"], max_drawdown=m["max_drawdown"], trades=m["trades"], costs=m["costs"]))
+            m = run_backtest(
+                panel,
+                weights,
+                replace(config, commission=float(c), slippage_bps=float(s)),
+                periods_per_year,
+                **backtest_kw,
+            ).metrics
+            rows.append(
+                dict(
+                    commission=float(c),
+                    slippage_bps=float(s),
+                    round_trip_bps=2 * (1e4 * c + s),
+                    total_return=m["total_return"],
+                    sharpe=m["sharpe"],
+                    sharpe_se=m["sharpe_se"],
+                    max_drawdown=m["max_drawdown"],
+                    trades=m["trades"],
+                    costs=m["costs"],
+                )
+            )
     return pd.DataFrame(rows)
 
 # %% ../nbs/16_diagnostics.ipynb #d308ab71
-def market_regimes(panel:pd.DataFrame, window:int=20, lookback:int=250) -> pd.Series:
+def market_regimes(panel: pd.DataFrame, window: int = 20, lookback: int = 250) -> pd.Series:
     "Per timestamp: 'calm' / 'normal' / 'volatile' from trailing market volatility against its trailing percentile (NaN-free after warm-up)."
     c = panel["close"].unstack("symbol")
     mret = c.pct_change(fill_method=None).mean(axis=1)
     vol = mret.rolling(window, min_periods=window).std()
     pct = vol.rolling(lookback, min_periods=min(lookback, 60)).rank(pct=True)
-    lab = pd.Series(np.where(pct <= 1 / 3, "calm", np.where(pct > 2 / 3, "volatile", "normal")), index=c.index, dtype=object)
+    lab = pd.Series(
+        np.where(pct <= 1 / 3, "calm", np.where(pct > 2 / 3, "volatile", "normal")), index=c.index, dtype=object
+    )
     return lab.where(pct.notna()).rename("regime")
 
-def regime_breakdown(returns:pd.Series, regimes:pd.Series, periods_per_year:int=252) -> pd.DataFrame:
+# %% ../nbs/16_diagnostics.ipynb #3feca745
+def regime_breakdown(returns: pd.Series, regimes: pd.Series, periods_per_year: int = 252) -> pd.DataFrame:
     "Per regime (known at the previous bar): bars, share, compounded return, annualised mean and volatility, Sharpe with its SE, hit rate."
     from hnn_trading.metrics import sharpe_ratio, sharpe_se
+
     known = regimes.shift(1).reindex(returns.index)
     rows = []
     for name in ["calm", "normal", "volatile"]:
         r = returns[known == name].dropna().values
-        if len(r) == 0: continue
-        rows.append(dict(regime=name, bars=len(r), share=len(r) / len(returns), total_return=float(np.prod(1 + r) - 1),
-                         ann_return=float(np.mean(r) * periods_per_year), ann_vol=float(np.std(r, ddof=1) * np.sqrt(periods_per_year)) if len(r) > 1 else np.nan,
-                         sharpe=sharpe_ratio(r, periods_per_year), sharpe_se=sharpe_se(r, periods_per_year), hit_rate=float(np.mean(r > 0))))
+        if len(r) == 0:
+            continue
+        rows.append(
+            dict(
+                regime=name,
+                bars=len(r),
+                share=len(r) / len(returns),
+                total_return=float(np.prod(1 + r) - 1),
+                ann_return=float(np.mean(r) * periods_per_year),
+                ann_vol=float(np.std(r, ddof=1) * np.sqrt(periods_per_year)) if len(r) > 1 else np.nan,
+                sharpe=sharpe_ratio(r, periods_per_year),
+                sharpe_se=sharpe_se(r, periods_per_year),
+                hit_rate=float(np.mean(r > 0)),
+            )
+        )
     return pd.DataFrame(rows).set_index("regime")

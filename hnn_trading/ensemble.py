@@ -15,41 +15,58 @@ __all__ = ['WEIGHTINGS', 'member_weights', 'combine', 'walk_forward_weights', 'e
 # %% ../nbs/14c_ensemble.ipynb #b8c36f90
 WEIGHTINGS = ("mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic")
 
+# %% ../nbs/14c_ensemble.ipynb #72fafc5f
 def _check_weighting(weighting):
-    if weighting not in WEIGHTINGS: raise ValueError(f"ensemble.weighting={weighting!r}; choose one of {list(WEIGHTINGS)}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"ensemble.weighting={weighting!r}; choose one of {list(WEIGHTINGS)}")
 
-def member_weights(metrics:dict, weighting:str="mean") -> dict:
+# %% ../nbs/14c_ensemble.ipynb #5227f2fd
+def member_weights(metrics: dict, weighting: str = "mean") -> dict:
     "Weights summing to 1 from each member's out-of-fold metrics {name: metrics}: equal, or the metric's edge over no skill (floored at 0)."
     _check_weighting(weighting)
-    if not metrics: raise ValueError("an ensemble needs at least one member")
+    if not metrics:
+        raise ValueError("an ensemble needs at least one member")
     base = 0.5 if weighting in ("auc", "dir_acc") else 0.0
-    edge = lambda m: max(float(m.get(weighting, np.nan)) - base, 0.0) if np.isfinite(float(m.get(weighting, np.nan))) else 0.0
+    edge = lambda m: (
+        max(float(m.get(weighting, np.nan)) - base, 0.0) if np.isfinite(float(m.get(weighting, np.nan))) else 0.0
+    )
     w = {k: 1.0 for k in metrics} if weighting == "mean" else {k: edge(m) for k, m in metrics.items()}
     if sum(w.values()) <= 0:
-        warnings.warn(f"no ensemble member has an out-of-fold {weighting} above no skill; the members are weighted equally")
+        warnings.warn(
+            f"no ensemble member has an out-of-fold {weighting} above no skill; the members are weighted equally"
+        )
         w = {k: 1.0 for k in metrics}
     tot = sum(w.values())
     return {k: v / tot for k, v in w.items()}
 
-
 # %% ../nbs/14c_ensemble.ipynb #4d1ebd46
-def combine(predictions:dict, weights:dict) -> pd.DataFrame:
+def combine(predictions: dict, weights: dict) -> pd.DataFrame:
     "One prediction frame from the members' {name: frame}: weighted means of p_up, p_up_raw, mu, sigma (and of each horizon's mu_h, sigma_h, p_up_h) on the first member's (timestamp, symbol) rows."
-    names = list(predictions); first = predictions[names[0]]
+    names = list(predictions)
+    first = predictions[names[0]]
     key = ["timestamp", "symbol"]
     hz = [c for c in first.columns if c.startswith(("label_h", "fwd_return_h"))]
     out = first[key + [c for c in ("fold", "label", "fwd_return") if c in first] + hz].reset_index(drop=True)
     idx = pd.MultiIndex.from_frame(out[key])
-    for c in ("p_up", "p_up_raw", "mu", "sigma", *[c for c in first.columns if c.startswith(("mu_h", "sigma_h", "p_up_h"))]):
+    for c in (
+        "p_up",
+        "p_up_raw",
+        "mu",
+        "sigma",
+        *[c for c in first.columns if c.startswith(("mu_h", "sigma_h", "p_up_h"))],
+    ):
         if all(c in predictions[n] for n in names):
-            out[c] = sum(weights[n] * predictions[n].set_index(key)[c].reindex(idx).to_numpy(dtype="float64") for n in names)
+            out[c] = sum(
+                weights[n] * predictions[n].set_index(key)[c].reindex(idx).to_numpy(dtype="float64") for n in names
+            )
     return out
 
+# %% ../nbs/14c_ensemble.ipynb #dd87d915
 def walk_forward_weights(
-    members:dict,  # {name: WalkForwardResult}, trained on the same folds
-    weighting:str="mean",  # one of `WEIGHTINGS`
-    span:int=1,  # bars each label looks ahead: a prediction counts once its label has ended
-    cs_norm:str="none",  # the target's cross-sectional normalisation, for the metrics
+    members: dict,  # {name: WalkForwardResult}, trained on the same folds
+    weighting: str = "mean",  # one of `WEIGHTINGS`
+    span: int = 1,  # bars each label looks ahead: a prediction counts once its label has ended
+    cs_norm: str = "none",  # the target's cross-sectional normalisation, for the metrics
 ) -> dict:
     "Each fold's member weights {fold: {name: weight}}, from the members' predictions before the fold (none: equal)."
     _check_weighting(weighting)
@@ -64,7 +81,7 @@ def walk_forward_weights(
         if weighting == "mean" or i0 - span < 0:
             out[k] = equal
             continue
-        last = times[i0 - span]                                      # the last bar whose label ends by the fold's first bar
+        last = times[i0 - span]  # the last bar whose label ends by the fold's first bar
         past = {n: r.predictions[r.predictions["timestamp"] <= last] for n, r in members.items()}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -73,9 +90,11 @@ def walk_forward_weights(
             warnings.warn(f"fold {k} (weights from the bars up to {last}): {w_.message}", w_.category)
     return out
 
+# %% ../nbs/14c_ensemble.ipynb #ff8b8ab0
 def ensemble_result(
-    members:dict,  # {name: WalkForwardResult}, trained on the same folds
-    weights:str|dict,  # a weighting name: walk-forward weights; {fold: {name: weight}}: per fold; {name: weight}: every fold
+    members: dict,  # {name: WalkForwardResult}, trained on the same folds
+    weights: str
+    | dict,  # a weighting name: walk-forward weights; {fold: {name: weight}}: per fold; {name: weight}: every fold
     config=None,  # the run's config: the labels' span and normalisation
 ) -> WalkForwardResult:
     "The ensemble as a walk-forward result: combined predictions, per-fold metrics on them (spans from the first member), pooled metrics."
@@ -85,7 +104,7 @@ def ensemble_result(
     if isinstance(weights, str):
         per_fold = walk_forward_weights(members, weights, span, cs)
     elif all(isinstance(v, dict) for v in weights.values()):
-        per_fold = weights                                               # {fold: {name: weight}}, from walk_forward_weights
+        per_fold = weights  # {fold: {name: weight}}, from walk_forward_weights
     else:
         per_fold = {f["fold"]: weights for f in first.folds}
     parts, folds = [], []
@@ -93,10 +112,13 @@ def ensemble_result(
         w = per_fold[f["fold"]]
         pf = combine({k: r.predictions[r.predictions["fold"] == f["fold"]] for k, r in members.items()}, w)
         parts.append(pf)
-        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
-        spans = {k: f[k] for k in ("fold", "train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")}
+        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(
+            pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"]
+        )
+        spans = {
+            k: f[k] for k in ("fold", "train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")
+        }
         members_ = ", ".join(f"{k} {v:.2f}" for k, v in w.items())
         folds.append({**spans, "members": members_, **{f"val_{k}": v for k, v in m.items()}, "history": []})
     P = pd.concat(parts, ignore_index=True)
     return WalkForwardResult(folds, P, walk_forward_metrics(P, cs, span), config)
-

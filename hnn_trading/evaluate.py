@@ -16,97 +16,162 @@ __all__ = ['Evaluator']
 # %% ../nbs/14b_evaluate.ipynb #9c4db199
 class Evaluator:
     "The bars from the first to the last prediction and the predictions, pivoted once; `.score(config)` for searches, `.backtest(config)` for every artefact."
-    def __init__(self, panel:pd.DataFrame, predictions:pd.DataFrame):
-        if predictions.empty: raise ValueError("no predictions to evaluate")
-        self.market = prepare(panel).since(predictions["timestamp"].min(), predictions["timestamp"].max())   # the predicted bars only: nothing after them
+
+    def __init__(self, panel: pd.DataFrame, predictions: pd.DataFrame):
+        if predictions.empty:
+            raise ValueError("no predictions to evaluate")
+        self.market = prepare(panel).since(
+            predictions["timestamp"].min(), predictions["timestamp"].max()
+        )  # the predicted bars only: nothing after them
         extra = pd.Index(predictions["symbol"].unique()).difference(self.market.symbols)
-        if len(extra): raise ValueError(f"predictions name symbols the panel lacks: {list(extra)}")
+        if len(extra):
+            raise ValueError(f"predictions name symbols the panel lacks: {list(extra)}")
         extra = pd.Index(predictions["timestamp"].unique()).difference(self.market.times)
-        if len(extra): raise ValueError(f"predictions have {len(extra)} timestamps the panel lacks, e.g. {list(extra[:3])}")
+        if len(extra):
+            raise ValueError(f"predictions have {len(extra)} timestamps the panel lacks, e.g. {list(extra[:3])}")
         p, mu, sg = wide_predictions(predictions, None, self.market.times, self.market.symbols)
         self.p = np.ascontiguousarray(p.values)
         self.mu, self.sigma = (None, None) if mu is None else (mu.values, sg.values)
         self._panel, self._ppy = panel, None
 
     @property
-    def times(self) -> pd.Index: return self.market.times
+    def times(self) -> pd.Index:
+        return self.market.times
+
     def periods_per_year(self, config) -> int:
         "`data.periods_per_year` of the config, or inferred from the bars when unset."
-        if config.data.periods_per_year is not None: return config.data.periods_per_year
-        if self._ppy is None: self._ppy = infer_periods_per_year(self._panel)[0]
+        if config.data.periods_per_year is not None:
+            return config.data.periods_per_year
+        if self._ppy is None:
+            self._ppy = infer_periods_per_year(self._panel)[0]
         return self._ppy
 
 # %% ../nbs/14b_evaluate.ipynb #d06aecca
-def _resolve(self:Evaluator, config):
+def _resolve(self: Evaluator, config):
     "The config with relative gates (`strategy.threshold_quantile`, `strategy.mu_zscore`) turned into the absolute ones they mean on these predictions (the selection period's)."
     q, z = config.strategy.threshold_quantile, config.strategy.mu_zscore
-    if q is not None: config = config.override({"strategy.threshold": self.confidence_threshold(q), "strategy.threshold_quantile": None})
+    if q is not None:
+        config = config.override(
+            {"strategy.threshold": self.confidence_threshold(q), "strategy.threshold_quantile": None}
+        )
     if z is not None:
-        if self.mu is None: raise ValueError("strategy.mu_zscore needs predictions with a mu column")
+        if self.mu is None:
+            raise ValueError("strategy.mu_zscore needs predictions with a mu column")
         config = config.override({"strategy.mu_threshold": self.mu_threshold(z), "strategy.mu_zscore": None})
     return config
 
-def _weights(self:Evaluator, config) -> np.ndarray:
+# %% ../nbs/14b_evaluate.ipynb #16eacc93
+def _weights(self: Evaluator, config) -> np.ndarray:
     "Target weights (time x symbol) of the config's strategy on the cached predictions (a relative threshold resolved on them)."
     s = self.resolve(config)
     return target_weights(self.p, s.strategy, self.mu, self.sigma, s.backtest.position_cap, s.backtest.long_only)
 
-def _positions(self:Evaluator, config) -> pd.DataFrame:
+# %% ../nbs/14b_evaluate.ipynb #0a29d640
+def _positions(self: Evaluator, config) -> pd.DataFrame:
     "The same target weights as a (timestamp x symbol) frame, for engine-level tools such as `diagnostics.cost_sensitivity`."
     return pd.DataFrame(self.weights(config), index=self.market.times, columns=self.market.symbols)
 
-def _simulate(self:Evaluator, config, track_weights:bool=False):
-    return simulate(self.market, self.weights(config), config.backtest, **backtest_kwargs(config.strategy), track_weights=track_weights)
+# %% ../nbs/14b_evaluate.ipynb #cff7d78c
+def _simulate(self: Evaluator, config, track_weights: bool = False):
+    return simulate(
+        self.market,
+        self.weights(config),
+        config.backtest,
+        **backtest_kwargs(config.strategy),
+        track_weights=track_weights,
+    )
 
-Evaluator.resolve, Evaluator.weights, Evaluator.positions, Evaluator.simulate = _resolve, _weights, _positions, _simulate
+# %% ../nbs/14b_evaluate.ipynb #e6214c65
+Evaluator.resolve, Evaluator.weights, Evaluator.positions, Evaluator.simulate = (
+    _resolve,
+    _weights,
+    _positions,
+    _simulate,
+)
 
 # %% ../nbs/14b_evaluate.ipynb #10e6aa40
-def _score(self:Evaluator, config, returns:bool=False) -> dict:
+def _score(self: Evaluator, config, returns: bool = False) -> dict:
     "Sharpe, trades, total return and final equity of the config's strategy (arrays only, no frames); the per-bar returns too when `returns`."
-    sim = self.simulate(config); eq, init = sim.equity, config.backtest.initial_equity
-    r = np.empty_like(eq); r[0] = eq[0] / init - 1; r[1:] = eq[1:] / eq[:-1] - 1
-    out = dict(sharpe=sharpe_ratio(r, self.periods_per_year(config)), trades=int(len(sim.trades)), total_return=float(eq[-1] / init - 1), final_equity=float(eq[-1]))
-    if returns: out["returns"] = r
+    sim = self.simulate(config)
+    eq, init = sim.equity, config.backtest.initial_equity
+    r = np.empty_like(eq)
+    r[0] = eq[0] / init - 1
+    r[1:] = eq[1:] / eq[:-1] - 1
+    out = dict(
+        sharpe=sharpe_ratio(r, self.periods_per_year(config)),
+        trades=int(len(sim.trades)),
+        total_return=float(eq[-1] / init - 1),
+        final_equity=float(eq[-1]),
+    )
+    if returns:
+        out["returns"] = r
     return out
 
-def _backtest(self:Evaluator, config) -> BacktestResult:
+# %% ../nbs/14b_evaluate.ipynb #399c69dd
+def _backtest(self: Evaluator, config) -> BacktestResult:
     "The full backtest of the config's strategy: equity, returns, exposure, realised weights, trade log, metrics."
-    return BacktestResult.from_simulation(self.simulate(config, track_weights=True), self.market, config.backtest, self.periods_per_year(config))
+    return BacktestResult.from_simulation(
+        self.simulate(config, track_weights=True), self.market, config.backtest, self.periods_per_year(config)
+    )
 
-def _benchmark(self:Evaluator, config) -> BacktestResult:
+# %% ../nbs/14b_evaluate.ipynb #86c395ee
+def _benchmark(self: Evaluator, config) -> BacktestResult:
     "Buy-and-hold over the same bars with the same fills and costs."
     return buy_and_hold(self.market, config.backtest, self.periods_per_year(config))
 
-def _mu_threshold(self:Evaluator, z:float) -> float:
+# %% ../nbs/14b_evaluate.ipynb #cfe2abf6
+def _mu_threshold(self: Evaluator, z: float) -> float:
     "The |mu| cut of a z-score gate: z standard deviations of the predicted returns, measured on these predictions."
     m = self.mu[np.isfinite(self.mu)]
     return float(z * m.std()) if m.size else float("nan")
 
-def _confidence_threshold(self:Evaluator, q:float) -> float:
+# %% ../nbs/14b_evaluate.ipynb #cd219add
+def _confidence_threshold(self: Evaluator, q: float) -> float:
     "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile, numpy's linear rule, from confidences sorted once)."
     s = self.__dict__.get("_conf")
-    if s is None: c = np.abs(self.p - 0.5).ravel(); s = self.__dict__["_conf"] = np.sort(c[np.isfinite(c)])
-    if not s.size: return float("nan")
-    x = q * (s.size - 1); i = min(int(x), s.size - 2) if s.size > 1 else 0
+    if s is None:
+        c = np.abs(self.p - 0.5).ravel()
+        s = self.__dict__["_conf"] = np.sort(c[np.isfinite(c)])
+    if not s.size:
+        return float("nan")
+    x = q * (s.size - 1)
+    i = min(int(x), s.size - 2) if s.size > 1 else 0
     return float(0.5 + (s[i] + (x - i) * (s[i + 1] - s[i]) if s.size > 1 else s[0]))
 
-Evaluator.score, Evaluator.backtest, Evaluator.benchmark, Evaluator.confidence_threshold = _score, _backtest, _benchmark, _confidence_threshold
+# %% ../nbs/14b_evaluate.ipynb #6ad0cfcf
+Evaluator.score, Evaluator.backtest, Evaluator.benchmark, Evaluator.confidence_threshold = (
+    _score,
+    _backtest,
+    _benchmark,
+    _confidence_threshold,
+)
 Evaluator.mu_threshold = _mu_threshold
 
-def _external(self:Evaluator, config) -> BacktestResult|None:
+# %% ../nbs/14b_evaluate.ipynb #aefcf473
+def _external(self: Evaluator, config) -> BacktestResult | None:
     "Buy-and-hold of the external benchmark `backtest.benchmark` (a bundled series or a file of one symbol) over the same bars, its closes taken as of each bar; None when unset."
     name = config.backtest.benchmark
-    if name is None: return None
+    if name is None:
+        return None
     from hnn_trading.config import DataConfig
+
     bars = load_data(DataConfig(source=name))
     syms = bars.index.get_level_values("symbol").unique()
-    if len(syms) != 1: raise ValueError(f"backtest.benchmark {name!r} holds {len(syms)} symbols ({list(syms[:5])}); a benchmark is one series")
+    if len(syms) != 1:
+        raise ValueError(
+            f"backtest.benchmark {name!r} holds {len(syms)} symbols ({list(syms[:5])}); a benchmark is one series"
+        )
     close = bars["close"].droplevel("symbol").sort_index()
     t = self.market.times
-    x = close.reindex(close.index.union(t)).ffill().reindex(t)             # the last close known at each bar, never a later one
+    x = close.reindex(close.index.union(t)).ffill().reindex(t)  # the last close known at each bar, never a later one
     if x.isna().any() or close.index[-1] < t[-1] - (t[-1] - t[0]) * 0.1:
-        raise ValueError(f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; the evaluated bars are {t[0]} .. {t[-1]}")
+        raise ValueError(
+            f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; the evaluated bars are {t[0]} .. {t[-1]}"
+        )
     a = np.ascontiguousarray(x.to_numpy(dtype="float64")[:, None])
-    return buy_and_hold(Market(t, pd.Index([str(syms[0])], name="symbol"), a, a, a, a), config.backtest, self.periods_per_year(config))
+    return buy_and_hold(
+        Market(t, pd.Index([str(syms[0])], name="symbol"), a, a, a, a), config.backtest, self.periods_per_year(config)
+    )
 
+# %% ../nbs/14b_evaluate.ipynb #67054c6a
 Evaluator.external = _external

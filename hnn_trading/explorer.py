@@ -11,67 +11,129 @@ from .evaluate import Evaluator
 from .data import load_data
 from .metrics import sharpe_ratio, sharpe_se, max_drawdown, equity_curve, drawdown_series
 
-def _show(fig):
-    "Show a figure inside a widget Output under an inline backend; close it elsewhere (no window pops up in scripts or tests)."
-    import matplotlib.pyplot as plt
-    plt.show(fig) if plt.get_backend().lower().startswith("module://") else plt.close(fig)
-
 # %% auto #0
 __all__ = ['metrics_line', 'StrategyExplorer', 'StudyBrowser']
 
+# %% ../nbs/20_explorer.ipynb #f1be0e7d
+def _show(fig):
+    "Show a figure inside a widget Output under an inline backend; close it elsewhere (no window pops up in scripts or tests)."
+    import matplotlib.pyplot as plt
+
+    plt.show(fig) if plt.get_backend().lower().startswith("module://") else plt.close(fig)
+
 # %% ../nbs/20_explorer.ipynb #657fb07c
-def metrics_line(res:dict,  # what `StrategyExplorer.evaluate` returns
-                 html:bool=True) -> str:  # bold labels for a widget; plain text for a figure title
+def metrics_line(
+    res: dict,  # what `StrategyExplorer.evaluate` returns
+    html: bool = True,
+) -> str:  # bold labels for a widget; plain text for a figure title
     "Return, Sharpe with its standard error, max drawdown and trades in one line; says so when there is no trade."
     b = (lambda s: f"<b>{s}</b>") if html else (lambda s: s)
     sep = " &nbsp; " if html else ", "
     if res["trades"] == 0:
         return sep.join([f"{b('no trades')} at these settings", "the strategy stays flat (no return, no Sharpe ratio)"])
-    return sep.join([f"{b('return')} {res['total_return']:.2%}", f"{b('Sharpe')} {res['sharpe']:.2f} ± {res['sharpe_se']:.2f}",
-                     f"{b('max DD')} {res['max_drawdown']:.2%}", f"{b('trades')} {res['trades']}"])
+    return sep.join(
+        [
+            f"{b('return')} {res['total_return']:.2%}",
+            f"{b('Sharpe')} {res['sharpe']:.2f} ± {res['sharpe_se']:.2f}",
+            f"{b('max DD')} {res['max_drawdown']:.2%}",
+            f"{b('trades')} {res['trades']}",
+        ]
+    )
 
 # %% ../nbs/20_explorer.ipynb #2a80e7ba
 class StrategyExplorer:
     "Re-run a run's backtest on its cached out-of-fold predictions for any threshold, margin, sizing and Kelly clip."
-    def __init__(self, run_dir, panel:pd.DataFrame|None=None):
-        self.run = load_run(run_dir); self.config = self.run.config
+
+    def __init__(self, run_dir, panel: pd.DataFrame | None = None):
+        self.run = load_run(run_dir)
+        self.config = self.run.config
         self.evaluator = Evaluator(load_data(self.config.data) if panel is None else panel, self.run.predictions)
         eq = self.run.equity
-        self.benchmark = eq["buy_and_hold"].pct_change().fillna(eq["buy_and_hold"].iloc[0] / self.config.backtest.initial_equity - 1).values if "buy_and_hold" in eq else None
+        self.benchmark = (
+            eq["buy_and_hold"]
+            .pct_change()
+            .fillna(eq["buy_and_hold"].iloc[0] / self.config.backtest.initial_equity - 1)
+            .values
+            if "buy_and_hold" in eq
+            else None
+        )
 
-    def evaluate(self, threshold:float|None=None, confidence_margin:float|None=None, sizing:str|None=None, kelly_clip:float|None=None) -> dict:
+    def evaluate(
+        self,
+        threshold: float | None = None,
+        confidence_margin: float | None = None,
+        sizing: str | None = None,
+        kelly_clip: float | None = None,
+    ) -> dict:
         "Metrics and returns of the run's strategy with the given settings (None keeps the run's own)."
         s = self.config.strategy
-        ov = {f"strategy.{k}": v for k, v in dict(threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip).items() if v is not None}
+        ov = {
+            f"strategy.{k}": v
+            for k, v in dict(
+                threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip
+            ).items()
+            if v is not None
+        }
         cfg = self.config.override(ov)
-        out = self.evaluator.score(cfg, returns=True); r = out["returns"]; ppy = self.evaluator.periods_per_year(cfg)
-        return dict(total_return=out["total_return"], sharpe=out["sharpe"], sharpe_se=sharpe_se(r, ppy), max_drawdown=max_drawdown(r),
-                    trades=out["trades"], returns=pd.Series(r, index=self.evaluator.times))
+        out = self.evaluator.score(cfg, returns=True)
+        r = out["returns"]
+        ppy = self.evaluator.periods_per_year(cfg)
+        return dict(
+            total_return=out["total_return"],
+            sharpe=out["sharpe"],
+            sharpe_se=sharpe_se(r, ppy),
+            max_drawdown=max_drawdown(r),
+            trades=out["trades"],
+            returns=pd.Series(r, index=self.evaluator.times),
+        )
 
-    def plot(self, res:dict, ax=None):
+    def plot(self, res: dict, ax=None):
         "Equity (growth of 1) and drawdown of `res` against buy-and-hold."
         import matplotlib.pyplot as plt
         from matplotlib.ticker import PercentFormatter
-        fig, ax = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1])) if ax is None else (ax[0].figure, ax)
+
+        fig, ax = (
+            plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
+            if ax is None
+            else (ax[0].figure, ax)
+        )
         t = self.evaluator.times
-        series = [("strategy", res["returns"].values)] + ([("buy and hold", self.benchmark)] if self.benchmark is not None else [])
+        series = [("strategy", res["returns"].values)] + (
+            [("buy and hold", self.benchmark)] if self.benchmark is not None else []
+        )
         for name, r in series:
-            ax[0].plot(t, equity_curve(r), label=name, lw=1.1); ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
-        ax[0].legend(); ax[0].set_ylabel("growth of 1"); ax[1].set_ylabel("drawdown (%)")
+            ax[0].plot(t, equity_curve(r), label=name, lw=1.1)
+            ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
+        ax[0].legend()
+        ax[0].set_ylabel("growth of 1")
+        ax[1].set_ylabel("drawdown (%)")
         ax[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         ax[0].set_title(metrics_line(res, html=False))
-        fig.tight_layout(); return fig
+        fig.tight_layout()
+        return fig
 
     def widget(self):
         "Sliders (threshold, confidence margin, Kelly clip), a sizing menu, and a live equity/drawdown plot with the metrics."
         import ipywidgets as w, matplotlib.pyplot as plt
+
         s = self.config.strategy
-        self.controls = dict(threshold=w.FloatSlider(value=s.threshold, min=0.3, max=0.7, step=0.005, description="threshold", readout_format=".3f"),
-                             confidence_margin=w.FloatSlider(value=s.confidence_margin, min=0.0, max=0.2, step=0.005, description="margin", readout_format=".3f"),
-                             kelly_clip=w.FloatSlider(value=s.kelly_clip, min=0.05, max=2.0, step=0.05, description="kelly_clip"),
-                             sizing=w.Dropdown(options=["fixed", "confidence", "kelly_binary", "kelly_fractional"], value=s.sizing, description="sizing"))
+        self.controls = dict(
+            threshold=w.FloatSlider(
+                value=s.threshold, min=0.3, max=0.7, step=0.005, description="threshold", readout_format=".3f"
+            ),
+            confidence_margin=w.FloatSlider(
+                value=s.confidence_margin, min=0.0, max=0.2, step=0.005, description="margin", readout_format=".3f"
+            ),
+            kelly_clip=w.FloatSlider(value=s.kelly_clip, min=0.05, max=2.0, step=0.05, description="kelly_clip"),
+            sizing=w.Dropdown(
+                options=["fixed", "confidence", "kelly_binary", "kelly_fractional"],
+                value=s.sizing,
+                description="sizing",
+            ),
+        )
         controls, out, label = self.controls, w.Output(), w.HTML()
         self.out, self.label = out, label
+
         def redraw(_=None):
             res = self.evaluate(**{k: c.value for k, c in controls.items()})
             label.value = metrics_line(res)
@@ -79,6 +141,7 @@ class StrategyExplorer:
                 out.clear_output(wait=True)
                 _show(self.plot(res))
             self.last = res
+
         for c in controls.values():
             c.observe(redraw, names="value")
         redraw()
@@ -88,31 +151,52 @@ class StrategyExplorer:
 # %% ../nbs/20_explorer.ipynb #0822b04b
 class StudyBrowser:
     "Browse a stage-1 study: trials, their fold metrics, their equity curves from saved predictions."
-    def __init__(self, storage:str, study:str, panel:pd.DataFrame|None=None):
+
+    def __init__(self, storage: str, study: str, panel: pd.DataFrame | None = None):
         import optuna
         from hnn_trading.hpo import make_storage, completed
+
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.load_study(study_name=study, storage=make_storage(storage))
         self.trials = {t.number: t for t in completed(self.study)}
-        if not self.trials: raise ValueError(f"study {study!r} has no complete trial")
+        if not self.trials:
+            raise ValueError(f"study {study!r} has no complete trial")
         self._panel, self._cache = panel, {}
 
     def table(self) -> pd.DataFrame:
         "One row per complete trial: value, fold-mean AUC and DirAcc, Sharpe, trades and parameters, best first."
-        rows = [dict(trial=n, value=t.values[0], **{k: t.user_attrs.get(k) for k in ("auc_fold_mean", "dir_acc_fold_mean", "sharpe", "trades")}, **t.params)
-                for n, t in self.trials.items()]
+        rows = [
+            dict(
+                trial=n,
+                value=t.values[0],
+                **{k: t.user_attrs.get(k) for k in ("auc_fold_mean", "dir_acc_fold_mean", "sharpe", "trades")},
+                **t.params,
+            )
+            for n, t in self.trials.items()
+        ]
         return pd.DataFrame(rows).set_index("trial").sort_values("value", ascending=False)
 
     def _pick(self, numbers):
         numbers = list(numbers) if numbers is not None else list(self.table().index[:3])
         bad = [n for n in numbers if n not in self.trials]
-        if bad: raise ValueError(f"trial(s) {bad} are not complete trials of this study; complete: {sorted(self.trials)}")
+        if bad:
+            raise ValueError(f"trial(s) {bad} are not complete trials of this study; complete: {sorted(self.trials)}")
         return numbers
 
     def folds(self, numbers=None) -> pd.DataFrame:
         "Per trial and fold: validation AUC, DirAcc, log-loss, best epoch."
-        rows = [dict(trial=n, fold=int(f["fold"]), val_auc=f.get("val_auc"), val_dir_acc=f.get("val_dir_acc"), val_log_loss=f.get("val_log_loss"),
-                     best_epoch=f.get("best_epoch")) for n in self._pick(numbers) for f in self.trials[n].user_attrs.get("folds", [])]
+        rows = [
+            dict(
+                trial=n,
+                fold=int(f["fold"]),
+                val_auc=f.get("val_auc"),
+                val_dir_acc=f.get("val_dir_acc"),
+                val_log_loss=f.get("val_log_loss"),
+                best_epoch=f.get("best_epoch"),
+            )
+            for n in self._pick(numbers)
+            for f in self.trials[n].user_attrs.get("folds", [])
+        ]
         return pd.DataFrame(rows).set_index(["trial", "fold"])
 
     def equity(self, numbers=None) -> pd.DataFrame:
@@ -120,9 +204,13 @@ class StudyBrowser:
         cols = {}
         for n in self._pick(numbers):
             d = RunFolder(self.trials[n].user_attrs.get("trial_dir", ""), strict=False)
-            if not (d.has("predictions") and d.has("config")): raise FileNotFoundError(f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)")
+            if not (d.has("predictions") and d.has("config")):
+                raise FileNotFoundError(
+                    f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)"
+                )
             cfg = d.config
-            if self._panel is None: self._panel = load_data(cfg.data)
+            if self._panel is None:
+                self._panel = load_data(cfg.data)
             ev = Evaluator(self._panel, d.predictions)
             cols[f"trial {n}"] = pd.Series(equity_curve(ev.score(cfg, returns=True)["returns"]), index=ev.times)
         return pd.DataFrame(cols)
@@ -131,11 +219,15 @@ class StudyBrowser:
         "Pick trials; see their fold metrics and equity curves."
         import ipywidgets as w, matplotlib.pyplot as plt
         from IPython.display import display
+
         tab = self.table()
         options = [(f"trial {n}: value {v:.4f}", n) for n, v in tab["value"].items()]
-        select = w.SelectMultiple(options=options, value=tuple(tab.index[:2]), rows=min(10, len(tab)), description="trials")
+        select = w.SelectMultiple(
+            options=options, value=tuple(tab.index[:2]), rows=min(10, len(tab)), description="trials"
+        )
         out = w.Output()
         self.select, self.out = select, out
+
         def redraw(_=None):
             with out:
                 out.clear_output(wait=True)
@@ -148,6 +240,7 @@ class StudyBrowser:
                 self.equity(select.value).plot(ax=ax)
                 ax.set(title="out-of-fold equity (growth of 1)", xlabel="date")
                 _show(fig)
+
         select.observe(redraw, names="value")
         redraw()
         return w.VBox([select, out])

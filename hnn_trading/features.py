@@ -14,109 +14,150 @@ __all__ = ['register', 'available', 'info', 'per_symbol', 'cross_sectional', 'bu
 # %% ../nbs/03_features.ipynb #ef688629
 _REGISTRY: dict[str, dict] = {}
 
-def register(name:str, version:str, needs:tuple=(), description:str=""):
+# %% ../nbs/03_features.ipynb #697e363f
+def register(name: str, version: str, needs: tuple = (), description: str = ""):
     "Decorator: register a feature function `f(panel, exog) -> DataFrame` under `name`."
-    def deco(f:Callable):
-        _REGISTRY[name] = dict(fn=f, version=version, needs=tuple(needs), description=description or (f.__doc__ or "").strip())
+
+    def deco(f: Callable):
+        _REGISTRY[name] = dict(
+            fn=f, version=version, needs=tuple(needs), description=description or (f.__doc__ or "").strip()
+        )
         return f
+
     return deco
 
+# %% ../nbs/03_features.ipynb #36915483
 def available() -> list[str]:
     "Names of the registered feature sets (combine them with '+')."
     return sorted(_REGISTRY)
 
-def info(name:str) -> dict:
+# %% ../nbs/03_features.ipynb #24748e3f
+def info(name: str) -> dict:
     "Version, exogenous needs and description of a feature set (or a '+' combination)."
     parts = _parts(name)
-    return dict(version="+".join(_REGISTRY[p]["version"] for p in parts), needs=tuple(n for p in parts for n in _REGISTRY[p]["needs"]),
-                description="; ".join(_REGISTRY[p]["description"] for p in parts))
+    return dict(
+        version="+".join(_REGISTRY[p]["version"] for p in parts),
+        needs=tuple(n for p in parts for n in _REGISTRY[p]["needs"]),
+        description="; ".join(_REGISTRY[p]["description"] for p in parts),
+    )
 
-def _parts(name:str) -> list[str]:
+# %% ../nbs/03_features.ipynb #dd3a8043
+def _parts(name: str) -> list[str]:
     parts = [p.strip() for p in str(name).split("+")]
     bad = [p for p in parts if p not in _REGISTRY]
-    if bad: raise KeyError(f"unknown feature set {bad[0]!r}; available: {available()} (combine with '+')")
+    if bad:
+        raise KeyError(f"unknown feature set {bad[0]!r}; available: {available()} (combine with '+')")
     return parts
 
-def per_symbol(f:Callable) -> Callable:
+# %% ../nbs/03_features.ipynb #982c7eb9
+def per_symbol(f: Callable) -> Callable:
     "Lift `f(bars) -> DataFrame` (one symbol, time index) to a panel function applied symbol by symbol."
+
     def g(panel, exog=None):
         parts = []
         for sym, b in panel.groupby(level="symbol", sort=False):
             out = f(b.droplevel("symbol"), {k: v.xs(sym, level="symbol") for k, v in (exog or {}).items()})
-            out.index = b.index; parts.append(out)
+            out.index = b.index
+            parts.append(out)
         return pd.concat(parts).reindex(panel.index)
+
     g.__doc__ = f.__doc__
     return g
 
 # %% ../nbs/03_features.ipynb #984d2fae
-def cross_sectional(x:pd.DataFrame|pd.Series, kind:str="zscore") -> pd.DataFrame|pd.Series:
+def cross_sectional(x: pd.DataFrame | pd.Series, kind: str = "zscore") -> pd.DataFrame | pd.Series:
     "Per-timestamp z-score (Qlib's CSZScore) or centred rank, (rank - 1/2)/n - 1/2 in (-1/2, 1/2) (CSRank), of every column; NaN stays NaN, a timestamp with one value or no spread gives 0. Causal: a bar's values use that bar's cross-section only."
-    if kind == "none": return x
-    if kind not in ("zscore", "rank"): raise ValueError(f"cross-sectional normalisation {kind!r}; choose none, zscore or rank")
+    if kind == "none":
+        return x
+    if kind not in ("zscore", "rank"):
+        raise ValueError(f"cross-sectional normalisation {kind!r}; choose none, zscore or rank")
     g = x.groupby(level="timestamp", sort=False)
-    if kind == "rank": out = (g.rank() - 0.5) / g.transform("count") - 0.5     # ranks 1..n to (i - 1/2)/n - 1/2: symmetric about 0, ties share
+    if kind == "rank":
+        out = (g.rank() - 0.5) / g.transform(
+            "count"
+        ) - 0.5  # ranks 1..n to (i - 1/2)/n - 1/2: symmetric about 0, ties share
     else:
         sd = g.transform("std")
         out = (x - g.transform("mean")) / sd.where(sd > 1e-12)
     return out.fillna(0.0).where(x.notna())
 
-def build(panel:pd.DataFrame, name:str="core23", exog:dict|None=None, cs_norm:str="none") -> pd.DataFrame:
+# %% ../nbs/03_features.ipynb #69f4363a
+def build(panel: pd.DataFrame, name: str = "core23", exog: dict | None = None, cs_norm: str = "none") -> pd.DataFrame:
     "Build feature set `name` (or 'a+b') on `panel`; exogenous series (e.g. {'vix': Series}) are aligned as-of first; `cs_norm` normalises every feature per timestamp (features.cs_norm)."
     from hnn_trading.data import align_exog
+
     parts = _parts(name)
     needs = {n for p in parts for n in _REGISTRY[p]["needs"]}
     exog = exog or {}
     miss = needs - set(exog)
-    if miss: raise ValueError(f"feature set {name!r} needs exogenous series {sorted(miss)}; pass exog={{'{sorted(miss)[0]}': series}} (e.g. load_sample('vix')['close'])")
-    aligned = {k: align_exog(panel, v if isinstance(v, pd.Series) else v["close"], k) for k, v in exog.items() if k in needs}
+    if miss:
+        raise ValueError(
+            f"feature set {name!r} needs exogenous series {sorted(miss)}; pass exog={{'{sorted(miss)[0]}': series}} (e.g. load_sample('vix')['close'])"
+        )
+    aligned = {
+        k: align_exog(panel, v if isinstance(v, pd.Series) else v["close"], k) for k, v in exog.items() if k in needs
+    }
     frames = [_REGISTRY[p]["fn"](panel, aligned) for p in parts]
     out = pd.concat(frames, axis=1)
     dup = out.columns[out.columns.duplicated()]
-    if len(dup): raise ValueError(f"feature set {name!r}: columns {list(dup)} appear in more than one part")
+    if len(dup):
+        raise ValueError(f"feature set {name!r}: columns {list(dup)} appear in more than one part")
     out = cross_sectional(out.astype("float64").replace([np.inf, -np.inf], np.nan), cs_norm)
-    out.attrs.update(cs_norm=cs_norm, feature_set=name, version=info(name)["version"], warmup_rows=int(out.isna().any(axis=1).sum()))
+    out.attrs.update(
+        cs_norm=cs_norm, feature_set=name, version=info(name)["version"], warmup_rows=int(out.isna().any(axis=1).sum())
+    )
     return out
 
-def valid_rows(feats:pd.DataFrame) -> np.ndarray:
+# %% ../nbs/03_features.ipynb #6decec4b
+def valid_rows(feats: pd.DataFrame) -> np.ndarray:
     "Boolean mask of rows with every feature present (past the warm-up)."
     return ~feats.isna().any(axis=1).values
 
 # %% ../nbs/03_features.ipynb #8a1b79cf
-def ema(x:pd.Series, span:int) -> pd.Series:
+def ema(x: pd.Series, span: int) -> pd.Series:
     "Recursive exponential moving average (alpha 2/(span+1)), NaN for the first span-1 bars."
     return x.ewm(span=span, adjust=False, min_periods=span).mean()
 
-def rsi(close:pd.Series, n:int=14) -> pd.Series:
+# %% ../nbs/03_features.ipynb #dc383124
+def rsi(close: pd.Series, n: int = 14) -> pd.Series:
     "Wilder's RSI in [0, 100] (exponential smoothing with alpha 1/n; causal)."
     d = close.diff()
     up = d.clip(lower=0).ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
     dn = (-d).clip(lower=0).ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
     return 100 - 100 / (1 + up / dn.replace(0, np.nan))
 
-def atr(b:pd.DataFrame, n:int=14) -> pd.Series:
+# %% ../nbs/03_features.ipynb #86b14be0
+def atr(b: pd.DataFrame, n: int = 14) -> pd.Series:
     "Wilder's average true range."
     pc = b["close"].shift(1)
-    tr = pd.concat([b["high"] - b["low"], (b["high"] - pc).abs(), (b["low"] - pc).abs()], axis=1).max(axis=1, skipna=False)
+    tr = pd.concat([b["high"] - b["low"], (b["high"] - pc).abs(), (b["low"] - pc).abs()], axis=1).max(
+        axis=1, skipna=False
+    )
     return tr.ewm(alpha=1 / n, adjust=False, min_periods=n).mean()
 
-def zscore(x:pd.Series, n:int) -> pd.Series:
+# %% ../nbs/03_features.ipynb #f8c30d98
+def zscore(x: pd.Series, n: int) -> pd.Series:
     "(x - rolling mean) / rolling std over the last n bars including the current one."
     return (x - x.rolling(n).mean()) / x.rolling(n).std().replace(0, np.nan)
 
-def rolling_pct_rank(x:pd.Series, n:int) -> pd.Series:
+# %% ../nbs/03_features.ipynb #906bd861
+def rolling_pct_rank(x: pd.Series, n: int) -> pd.Series:
     "Share of the last n values (current included) that are <= the current value, in (0, 1]."
-    a = x.values; out = np.full(len(a), np.nan)
+    a = x.values
+    out = np.full(len(a), np.nan)
     if len(a) >= n:
         w = np.lib.stride_tricks.sliding_window_view(a, n)
-        out[n - 1:] = (w <= w[:, -1:]).mean(1)
-        out[n - 1:][np.isnan(w).any(1)] = np.nan
+        out[n - 1 :] = (w <= w[:, -1:]).mean(1)
+        out[n - 1 :][np.isnan(w).any(1)] = np.nan
     return pd.Series(out, index=x.index)
 
 # %% ../nbs/03_features.ipynb #a5fbe5c4
-def _core23(b:pd.DataFrame, ex=None) -> pd.DataFrame:
+def _core23(b: pd.DataFrame, ex=None) -> pd.DataFrame:
     "23 price/volume features: returns, volatility, RSI, MACD, Bollinger, ATR, range, gap, close location, volume, VWAP, impact, corr, PVT."
     c, o, h, l, v = b["close"], b["open"], b["high"], b["low"], b["volume"]
-    lc = np.log(c); r = lc.diff(); lv = np.log1p(v)
+    lc = np.log(c)
+    r = lc.diff()
+    lv = np.log1p(v)
     f = {f"ret_{k}": lc.diff(k) for k in (1, 3, 6, 12, 24)}
     f["vol_5"], f["vol_20"] = r.rolling(5).std(), r.rolling(20).std()
     f["vol_ratio"] = f["vol_5"] / f["vol_20"].replace(0, np.nan)
@@ -137,25 +178,39 @@ def _core23(b:pd.DataFrame, ex=None) -> pd.DataFrame:
     f["pvt"] = ((c / c.shift(1) - 1) * v).rolling(20).sum() / vsum
     return pd.DataFrame(f, index=b.index)
 
+# %% ../nbs/03_features.ipynb #cae49146
 register("core23", version="1", description="23 price/volume features")(per_symbol(_core23))
 
 # %% ../nbs/03_features.ipynb #85421e8e
 @register("basic", version="1", description="9 price/volume features of the first end-to-end run")
 @per_symbol
-def _basic(b:pd.DataFrame, ex=None) -> pd.DataFrame:
+def _basic(b: pd.DataFrame, ex=None) -> pd.DataFrame:
     "Returns over 1/5/20 bars, 20-bar volatility, RSI, MA gap, range, open gap, volume z-score."
-    c = b["close"]; lr = np.log(c); r1 = lr.diff()
-    return pd.DataFrame({"ret_1": r1, "ret_5": lr.diff(5), "ret_20": lr.diff(20), "vol_20": r1.rolling(20).std(),
-                         "rsi_14": (rsi(c, 14) - 50) / 50, "ma_gap_20": c / c.rolling(20).mean() - 1,
-                         "range_hl": np.log(b["high"] / b["low"]), "gap_oc": np.log(b["open"] / c.shift(1)),
-                         "volume_z_20": zscore(np.log1p(b["volume"]), 20)}, index=b.index)
+    c = b["close"]
+    lr = np.log(c)
+    r1 = lr.diff()
+    return pd.DataFrame(
+        {
+            "ret_1": r1,
+            "ret_5": lr.diff(5),
+            "ret_20": lr.diff(20),
+            "vol_20": r1.rolling(20).std(),
+            "rsi_14": (rsi(c, 14) - 50) / 50,
+            "ma_gap_20": c / c.rolling(20).mean() - 1,
+            "range_hl": np.log(b["high"] / b["low"]),
+            "gap_oc": np.log(b["open"] / c.shift(1)),
+            "volume_z_20": zscore(np.log1p(b["volume"]), 20),
+        },
+        index=b.index,
+    )
 
 # %% ../nbs/03_features.ipynb #6c5a8133
 @register("regime", version="1", description="volatility regime LOW/NORMAL/HIGH (-1/0/1) and trend")
 @per_symbol
-def _regime(b:pd.DataFrame, ex=None) -> pd.DataFrame:
+def _regime(b: pd.DataFrame, ex=None) -> pd.DataFrame:
     "Volatility regime and percentile over 250 bars; trend as (MA20 - MA100) / ATR14."
-    c = b["close"]; vol = np.log(c).diff().rolling(20).std()
+    c = b["close"]
+    vol = np.log(c).diff().rolling(20).std()
     pr = rolling_pct_rank(vol, 250)
     reg = pd.Series(np.select([pr <= 1 / 3, pr > 2 / 3], [-1.0, 1.0], 0.0), index=b.index).where(pr.notna())
     tr = (c.rolling(20).mean() - c.rolling(100).mean()) / atr(b, 14).replace(0, np.nan)
@@ -163,7 +218,7 @@ def _regime(b:pd.DataFrame, ex=None) -> pd.DataFrame:
 
 # %% ../nbs/03_features.ipynb #105e5bb2
 @register("cross", version="1", description="market return, breadth and returns relative to the market")
-def _cross(panel:pd.DataFrame, exog=None) -> pd.DataFrame:
+def _cross(panel: pd.DataFrame, exog=None) -> pd.DataFrame:
     "Equal-weighted market returns, breadth, and each symbol's return relative to the market, per timestamp."
     c = panel["close"]
     lc = np.log(c).groupby(level="symbol")
@@ -173,13 +228,27 @@ def _cross(panel:pd.DataFrame, exog=None) -> pd.DataFrame:
     t = panel.index.get_level_values("timestamp")
     m1, m5 = r1.groupby(t).transform("mean"), r5.groupby(t).transform("mean")
     up = (r1 > 0).astype(float).where(r1.notna())
-    return pd.DataFrame({"mkt_ret_1": m1, "mkt_ret_5": m5, "breadth": up.groupby(t).transform("mean"),
-                         "breadth_ma20": above.groupby(t).transform("mean"), "rel_ret_1": r1 - m1, "rel_ret_5": r5 - m5}, index=panel.index)
+    return pd.DataFrame(
+        {
+            "mkt_ret_1": m1,
+            "mkt_ret_5": m5,
+            "breadth": up.groupby(t).transform("mean"),
+            "breadth_ma20": above.groupby(t).transform("mean"),
+            "rel_ret_1": r1 - m1,
+            "rel_ret_5": r5 - m5,
+        },
+        index=panel.index,
+    )
 
 # %% ../nbs/03_features.ipynb #903b12ff
-@register("es_vix28", version="1", needs=("vix",), description="core23 + 5 VIX features (level, change, momentum, percentile, VIX/realised vol)")
+@register(
+    "es_vix28",
+    version="1",
+    needs=("vix",),
+    description="core23 + 5 VIX features (level, change, momentum, percentile, VIX/realised vol)",
+)
 @per_symbol
-def _es_vix28(b:pd.DataFrame, ex) -> pd.DataFrame:
+def _es_vix28(b: pd.DataFrame, ex) -> pd.DataFrame:
     "core23 plus VIX level, change, momentum, 126-bar percentile and VIX / realised-volatility ratio."
     f = _core23(b)
     lv = np.log(ex["vix"])
@@ -189,15 +258,17 @@ def _es_vix28(b:pd.DataFrame, ex) -> pd.DataFrame:
     return f
 
 # %% ../nbs/03_features.ipynb #21c36892
-def perturb_future(panel:pd.DataFrame, cut, seed:int=0) -> pd.DataFrame:
+def perturb_future(panel: pd.DataFrame, cut, seed: int = 0) -> pd.DataFrame:
     "A copy of `panel` whose bars after timestamp `cut` are replaced by valid but unrelated random bars (or values, for a series)."
     rng = np.random.default_rng(seed)
     p = panel.copy()
     m = p.index.get_level_values("timestamp") > cut
     n = int(m.sum())
-    if n == 0: return p
+    if n == 0:
+        return p
     if "open" not in p.columns:
-        for col in p.columns: p.loc[m, col] = p[col].values[m] * rng.uniform(0.2, 5.0, n)
+        for col in p.columns:
+            p.loc[m, col] = p[col].values[m] * rng.uniform(0.2, 5.0, n)
         return p
     o = p["close"].values[m] * np.exp(rng.normal(0, 0.2, n)) * rng.uniform(0.2, 5.0)
     c = o * np.exp(rng.normal(0, 0.1, n))

@@ -12,35 +12,46 @@ from pathlib import Path
 __all__ = ['resource', 'shipped', 'atomic_write', 'agg_figure', 'png_bytes', 'git_commit', 'Timer', 'redact', 'short']
 
 # %% ../nbs/00a_files.ipynb #d986bece
-def resource(rel:str) -> Path:
+def resource(rel: str) -> Path:
     "A file or folder the package ships: `configs/...`, `data/...` or `templates/...` (report notebooks); a clear error when missing."
-    p = Path(str(_files("hnn_trading")/"resources"/rel))
-    if not p.exists(): raise FileNotFoundError(f"{rel}: not shipped with the hnn_trading package (looked in {p.parent}); pass the file's path explicitly")
+    p = Path(str(_files("hnn_trading") / "resources" / rel))
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{rel}: not shipped with the hnn_trading package (looked in {p.parent}); pass the file's path explicitly"
+        )
     return p
 
 # %% ../nbs/00a_files.ipynb #771cb28f
 def shipped(path) -> Path:
     "`path` itself when it exists; else, for a `configs/...` path (what the README and `--help` show), the copy shipped with the package."
     p = Path(path)
-    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "configs": return p
-    q = Path(str(_files("hnn_trading")/"resources"))/p
+    if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "configs":
+        return p
+    q = Path(str(_files("hnn_trading") / "resources")) / p
     return q if q.exists() else p
 
 # %% ../nbs/00a_files.ipynb #b2c96f94
 def _umask() -> int:
-    m = os.umask(0o022); os.umask(m); return m
+    m = os.umask(0o022)
+    os.umask(m)
+    return m
 
-def atomic_write(path, data:str|bytes) -> Path:
+# %% ../nbs/00a_files.ipynb #0b0cd659
+def atomic_write(path, data: str | bytes) -> Path:
     "Write `data` to `path` atomically (temp file in the same folder, fsync, rename)."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())                            # mkstemp makes 0600; the file should follow the umask like any other
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the file should follow the umask like any other
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode() if isinstance(data, str) else data); f.flush(); os.fsync(f.fileno())
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 # %% ../nbs/00a_files.ipynb #e57d10ea
@@ -48,46 +59,74 @@ def agg_figure(**kw):
     "A matplotlib `Figure` on its own Agg canvas: never registered with pyplot, so the session's backend is left alone."
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
     fig = Figure(**kw)
     FigureCanvasAgg(fig)
     return fig
 
-def png_bytes(fig, dpi:int=110) -> bytes:
+# %% ../nbs/00a_files.ipynb #c233f563
+def png_bytes(fig, dpi: int = 110) -> bytes:
     "The PNG of `fig`, rendered in memory."
     import io
+
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
 
 # %% ../nbs/00a_files.ipynb #3d65a5c9
-def git_commit(path=None) -> str|None:
+def git_commit(path=None) -> str | None:
     "The git commit of the repository holding `path` (default: the package's folder), with '+dirty' if it has changes; None outside a repository."
     path = Path(path or Path(str(_files("hnn_trading"))))
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
-        if sha.returncode: return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path, capture_output=True, text=True, timeout=10)
+        if sha.returncode:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=path,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError): return None
+    except (OSError, subprocess.SubprocessError):
+        return None
 
+# %% ../nbs/00a_files.ipynb #b21af295
 class Timer:
     "Collects named wall-clock timings: `with timer('train'): ...`; `timer.timings` is a dict of seconds."
-    def __init__(self): self.timings, self._t0 = {}, time.perf_counter()
-    def __call__(self, name): self._name = name; return self
-    def __enter__(self): self._start = time.perf_counter(); return self
-    def __exit__(self, *a): self.timings[self._name] = self.timings.get(self._name, 0.0) + time.perf_counter() - self._start
+
+    def __init__(self):
+        self.timings, self._t0 = {}, time.perf_counter()
+
+    def __call__(self, name):
+        self._name = name
+        return self
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *a):
+        self.timings[self._name] = self.timings.get(self._name, 0.0) + time.perf_counter() - self._start
+
     @property
-    def total(self): return time.perf_counter() - self._t0
+    def total(self):
+        return time.perf_counter() - self._t0
 
 # %% ../nbs/00a_files.ipynb #4d04af50
-def redact(url:str|None) -> str:
+def redact(url: str | None) -> str:
     "A URL with any password replaced by ***: what files, logs, parameter cells and pages may show."
     import re
+
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url) if url else str(url)
 
-def short(v, n:int=200) -> str:
+# %% ../nbs/00a_files.ipynb #66b3dc06
+def short(v, n: int = 200) -> str:
     "repr of `v` for an error message: nested containers cut short (a YAML alias bomb is never expanded), at most `n` characters."
     import reprlib
-    r = reprlib.Repr(); r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxtuple, r.maxset, r.maxlevel = n, n, 8, 8, 8, 8, 3
+
+    r = reprlib.Repr()
+    r.maxstring, r.maxother, r.maxlist, r.maxdict, r.maxtuple, r.maxset, r.maxlevel = n, n, 8, 8, 8, 8, 3
     t = r.repr(v)
-    return t if len(t) <= n else t[:n - 3] + "..."
+    return t if len(t) <= n else t[: n - 3] + "..."

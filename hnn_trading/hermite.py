@@ -15,10 +15,13 @@ __all__ = ['VERSIONS', 'PRESETS', 'DENSITIES', 'hermite_basis', 'hermite_basis_d
 # %% ../nbs/07_hermite.ipynb #57c82018
 VERSIONS = ("probabilist", "physicist")
 
+# %% ../nbs/07_hermite.ipynb #ca18d6f8
 def _check_version(version):
-    if version not in VERSIONS: raise ValueError(f"hermite_version={version!r}; choose one of {list(VERSIONS)}")
+    if version not in VERSIONS:
+        raise ValueError(f"hermite_version={version!r}; choose one of {list(VERSIONS)}")
 
-def hermite_basis(x:torch.Tensor, degree:int, version:str="probabilist", normalized:bool=False) -> torch.Tensor:
+# %% ../nbs/07_hermite.ipynb #ec19df38
+def hermite_basis(x: torch.Tensor, degree: int, version: str = "probabilist", normalized: bool = False) -> torch.Tensor:
     "B_0..B_degree at x by recurrence: a tensor of shape x.shape + (degree+1,)."
     _check_version(version)
     x = torch.as_tensor(x)
@@ -27,12 +30,17 @@ def hermite_basis(x:torch.Tensor, degree:int, version:str="probabilist", normali
         phys = version == "physicist"
         B.append((math.sqrt(2) if normalized else 2.0) * x if phys else x)
         for n in range(1, degree):
-            if normalized: nxt = ((math.sqrt(2) if phys else 1.0) * x * B[n] - math.sqrt(n) * B[n - 1]) / math.sqrt(n + 1)
-            else: nxt = (2 * x * B[n] - 2 * n * B[n - 1]) if phys else (x * B[n] - n * B[n - 1])
+            if normalized:
+                nxt = ((math.sqrt(2) if phys else 1.0) * x * B[n] - math.sqrt(n) * B[n - 1]) / math.sqrt(n + 1)
+            else:
+                nxt = (2 * x * B[n] - 2 * n * B[n - 1]) if phys else (x * B[n] - n * B[n - 1])
             B.append(nxt)
     return torch.stack(B, dim=-1)
 
-def hermite_basis_derivative(x:torch.Tensor, degree:int, version:str="probabilist", normalized:bool=False, basis=None) -> torch.Tensor:
+# %% ../nbs/07_hermite.ipynb #46d7ea6b
+def hermite_basis_derivative(
+    x: torch.Tensor, degree: int, version: str = "probabilist", normalized: bool = False, basis=None
+) -> torch.Tensor:
     "dB_n/dx for n = 0..degree, from the basis of one degree lower."
     B = hermite_basis(x, degree, version, normalized) if basis is None else basis
     n = torch.arange(1, degree + 1, dtype=B.dtype, device=B.device)
@@ -40,49 +48,73 @@ def hermite_basis_derivative(x:torch.Tensor, degree:int, version:str="probabilis
     k = (torch.sqrt(2 * n) if phys else torch.sqrt(n)) if normalized else ((2 * n) if phys else n)
     return torch.cat([torch.zeros_like(B[..., :1]), k * B[..., :-1]], dim=-1)
 
-def hermite_functions(x:torch.Tensor, degree:int) -> torch.Tensor:
+# %% ../nbs/07_hermite.ipynb #5ca56d81
+def hermite_functions(x: torch.Tensor, degree: int) -> torch.Tensor:
     "Normalised Hermite functions psi_n(x) = H~_n(x) exp(-x^2/2) / pi^(1/4), orthonormal in L2(R)."
-    return hermite_basis(x, degree, "physicist", True) * (torch.exp(-torch.as_tensor(x)[..., None] ** 2 / 2) / math.pi ** 0.25)
+    return hermite_basis(x, degree, "physicist", True) * (
+        torch.exp(-(torch.as_tensor(x)[..., None] ** 2) / 2) / math.pi**0.25
+    )
 
 # %% ../nbs/07_hermite.ipynb #0ab7ff68
 PRESETS = ("default", "legacy")
 
-def init_coefficients(degree:int) -> torch.Tensor:
+# %% ../nbs/07_hermite.ipynb #497cb9b7
+def init_coefficients(degree: int) -> torch.Tensor:
     "Default-preset coefficients c_0 = 0.66549 sqrt(6)/pi, c_n = n^(-3/2) sqrt(6)/pi."
-    c = torch.tensor([0.66549] + [n ** -1.5 for n in range(1, degree + 1)]) * math.sqrt(6) / math.pi
+    c = torch.tensor([0.66549] + [n**-1.5 for n in range(1, degree + 1)]) * math.sqrt(6) / math.pi
     return c
 
+# %% ../nbs/07_hermite.ipynb #84db861c
 class HermiteActivation(nn.Module):
     "Per-unit Hermite activation h(z) (default preset) or the old shared one (legacy); optionally returns h'(z)."
-    def __init__(self, units:int, degree:int=6, version:str="probabilist", preset:str="default", kappa:float=3.0):
+
+    def __init__(
+        self, units: int, degree: int = 6, version: str = "probabilist", preset: str = "default", kappa: float = 3.0
+    ):
         super().__init__()
         _check_version(version)
-        if preset not in PRESETS: raise ValueError(f"preset={preset!r}; choose one of {list(PRESETS)}")
+        if preset not in PRESETS:
+            raise ValueError(f"preset={preset!r}; choose one of {list(PRESETS)}")
         self.degree, self.version, self.preset, self.kappa = degree, version, preset, kappa
         if preset == "default":
             self.c = nn.Parameter(init_coefficients(degree).repeat(units, 1))
             self.d0, self.d1 = nn.Parameter(torch.zeros(units)), nn.Parameter(torch.zeros(units))
         else:
             self.c = nn.Parameter(torch.randn(degree + 1).abs() * 0.01)
-            self.register_buffer("d0", torch.zeros(units)); self.register_buffer("d1", torch.zeros(units))
+            self.register_buffer("d0", torch.zeros(units))
+            self.register_buffer("d1", torch.zeros(units))
 
-    def forward(self, z:torch.Tensor, with_derivative:bool=False):
+    def forward(self, z: torch.Tensor, with_derivative: bool = False):
         if self.preset == "default":
-            t = torch.tanh(z / self.kappa); u = self.kappa * t; du = 1 - t * t
+            t = torch.tanh(z / self.kappa)
+            u = self.kappa * t
+            du = 1 - t * t
         else:
-            u = z.clamp(-10, 10); du = ((z > -10) & (z < 10)).to(z.dtype)
+            u = z.clamp(-10, 10)
+            du = ((z > -10) & (z < 10)).to(z.dtype)
         norm_ = self.preset == "default"
         B = hermite_basis(u, self.degree, self.version, norm_)
         c = self.c.to(z.dtype)
         h = (B * c).sum(-1) + self.d0 + self.d1 * z
-        if not with_derivative: return h
+        if not with_derivative:
+            return h
         dB = hermite_basis_derivative(u, self.degree, self.version, norm_, basis=B)
         return h, (dB * c).sum(-1) * du + self.d1
 
 # %% ../nbs/07_hermite.ipynb #44b22564
 class SymmetricHermiteBlock(nn.Module):
     "F(s) = (1/sqrt(a+b)) (sigma * h(s W^T)) W + b_F and its Jacobian trace."
-    def __init__(self, d:int, m:int, maps_a:int, maps_b:int, degree:int=6, version:str="probabilist", preset:str="default"):
+
+    def __init__(
+        self,
+        d: int,
+        m: int,
+        maps_a: int,
+        maps_b: int,
+        degree: int = 6,
+        version: str = "probabilist",
+        preset: str = "default",
+    ):
         super().__init__()
         k = (maps_a + maps_b) * m
         W = torch.randn(k, d)
@@ -92,21 +124,27 @@ class SymmetricHermiteBlock(nn.Module):
         self.act = HermiteActivation(k, degree, version, preset)
         self.scale = 1 / math.sqrt(maps_a + maps_b) if preset == "default" else 1.0
 
-    def forward(self, s:torch.Tensor):
+    def forward(self, s: torch.Tensor):
         "Returns (F(s), trace of dF/ds)."
         h, dh = self.act(s @ self.W.T, with_derivative=True)
         Fs = self.scale * (self.sign * h) @ self.W + self.bias
-        trJ = self.scale * (self.sign * dh) @ (self.W ** 2).sum(1)
+        trJ = self.scale * (self.sign * dh) @ (self.W**2).sum(1)
         return Fs, trJ
 
 # %% ../nbs/07_hermite.ipynb #80bea3a7
 DENSITIES = {"gaussian": 0, "gram_charlier": 2, "snp": None}
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
-def _phi(x): return torch.exp(-0.5 * x * x - _LOG_SQRT_2PI)
-def _Phi(x): return torch.special.ndtr(x)
+# %% ../nbs/07_hermite.ipynb #a24e5e4c
+def _phi(x):
+    return torch.exp(-0.5 * x * x - _LOG_SQRT_2PI)
 
-def _snp_coeffs(r:torch.Tensor) -> torch.Tensor:
+# %% ../nbs/07_hermite.ipynb #2a65a632
+def _Phi(x):
+    return torch.special.ndtr(x)
+
+# %% ../nbs/07_hermite.ipynb #7abcd599
+def _snp_coeffs(r: torch.Tensor) -> torch.Tensor:
     "c_0..c_2K of P(u)^2/||a||^2 in the raw He basis, for a = (1, r_1..r_K); r: (..., K)."
     K = r.shape[-1]
     a = torch.cat([torch.ones_like(r[..., :1]), r], -1)
@@ -115,45 +153,63 @@ def _snp_coeffs(r:torch.Tensor) -> torch.Tensor:
     for i in range(K + 1):
         for j in range(K + 1):
             for k in range(min(i, j) + 1):
-                M[i, j, i + j - 2 * k] += math.comb(i, k) * math.comb(j, k) * math.factorial(k) / math.sqrt(math.factorial(i) * math.factorial(j))
+                M[i, j, i + j - 2 * k] += (
+                    math.comb(i, k)
+                    * math.comb(j, k)
+                    * math.factorial(k)
+                    / math.sqrt(math.factorial(i) * math.factorial(j))
+                )
     return torch.einsum("...i,...j,ijl->...l", a, a, M)
 
+# %% ../nbs/07_hermite.ipynb #b131ecbf
 class Density:
     "A predictive density for the standardised target: log_prob, cdf of epsilon, P(up), and a positivity penalty."
-    def __init__(self, name:str, mu, sigma, shape=None):
-        if name not in DENSITIES: raise ValueError(f"density={name!r}; choose one of {list(DENSITIES)}")
+
+    def __init__(self, name: str, mu, sigma, shape=None):
+        if name not in DENSITIES:
+            raise ValueError(f"density={name!r}; choose one of {list(DENSITIES)}")
         self.name, self.mu, self.sigma, self.shape = name, mu, sigma, shape
         if name == "gram_charlier":
             self.s, self.k = torch.tanh(shape[..., 0]), 4 * torch.sigmoid(shape[..., 1])
         if name == "snp":
             self.c = _snp_coeffs(shape)
-            self.m = self.c[..., 1]; self.v = 1 + 2 * self.c[..., 2] - self.c[..., 1] ** 2
+            self.m = self.c[..., 1]
+            self.v = 1 + 2 * self.c[..., 2] - self.c[..., 1] ** 2
 
     def _bracket(self, e):
-        return 1 + self.s / 6 * (e ** 3 - 3 * e) + self.k / 24 * (e ** 4 - 6 * e ** 2 + 3)
+        return 1 + self.s / 6 * (e**3 - 3 * e) + self.k / 24 * (e**4 - 6 * e**2 + 3)
 
     def log_prob(self, y):
         "log density of y (standardised units)."
         e = (y - self.mu) / self.sigma
-        if self.name == "gaussian": return -0.5 * e * e - _LOG_SQRT_2PI - torch.log(self.sigma)
-        if self.name == "gram_charlier": return -0.5 * e * e - _LOG_SQRT_2PI + torch.log(self._bracket(e).clamp_min(1e-6)) - torch.log(self.sigma)
-        sv = torch.sqrt(self.v); u = self.m + sv * e
+        if self.name == "gaussian":
+            return -0.5 * e * e - _LOG_SQRT_2PI - torch.log(self.sigma)
+        if self.name == "gram_charlier":
+            return -0.5 * e * e - _LOG_SQRT_2PI + torch.log(self._bracket(e).clamp_min(1e-6)) - torch.log(self.sigma)
+        sv = torch.sqrt(self.v)
+        u = self.m + sv * e
         He = hermite_basis(u, self.c.shape[-1] - 1)
         q = (He * self.c.unsqueeze(-2) if He.dim() > self.c.dim() else He * self.c).sum(-1)
         return -0.5 * u * u - _LOG_SQRT_2PI + torch.log(q.clamp_min(1e-30)) + torch.log(sv) - torch.log(self.sigma)
 
     def cdf_eps(self, t):
         "CDF G of epsilon at t."
-        if self.name == "gaussian": return _Phi(t)
-        if self.name == "gram_charlier": return _Phi(t) - _phi(t) * (self.s / 6 * (t * t - 1) + self.k / 24 * (t ** 3 - 3 * t))
+        if self.name == "gaussian":
+            return _Phi(t)
+        if self.name == "gram_charlier":
+            return _Phi(t) - _phi(t) * (self.s / 6 * (t * t - 1) + self.k / 24 * (t**3 - 3 * t))
         ut = self.m + torch.sqrt(self.v) * t
         He = hermite_basis(ut, self.c.shape[-1] - 2)
         return _Phi(ut) - _phi(ut) * (He * self.c[..., 1:]).sum(-1)
 
-    def cdf(self, y): return self.cdf_eps((y - self.mu) / self.sigma)
-    def p_up(self): return (1 - self.cdf_eps(-self.mu / self.sigma)).clamp(1e-6, 1 - 1e-6)
+    def cdf(self, y):
+        return self.cdf_eps((y - self.mu) / self.sigma)
+
+    def p_up(self):
+        return (1 - self.cdf_eps(-self.mu / self.sigma)).clamp(1e-6, 1 - 1e-6)
 
     def penalty(self, y=None):
         "Negative-density mass proxy for gram_charlier (0 for the others): mean relu(-bracket) at the observed points."
-        if self.name != "gram_charlier" or y is None: return torch.zeros((), device=self.mu.device)
+        if self.name != "gram_charlier" or y is None:
+            return torch.zeros((), device=self.mu.device)
         return F.relu(-self._bracket((y - self.mu) / self.sigma)).mean()

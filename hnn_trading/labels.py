@@ -12,47 +12,64 @@ __all__ = ['KINDS', 'make', 'triple_barrier', 'audit']
 # %% ../nbs/04_labels.ipynb #0d61cc9d
 KINDS = ("direction", "forward_return", "triple_barrier")
 
+# %% ../nbs/04_labels.ipynb #df0dda85
 def _fwd(panel, horizon, log=False):
     parts = []
     for sym, g in panel.groupby(level="symbol", sort=False):
-        c = g["close"].values; t = g.index.get_level_values("timestamp")
-        fwd = np.full(len(c), np.nan); fwd[:-horizon] = c[horizon:] / c[:-horizon] - 1
+        c = g["close"].values
+        t = g.index.get_level_values("timestamp")
+        fwd = np.full(len(c), np.nan)
+        fwd[:-horizon] = c[horizon:] / c[:-horizon] - 1
         known = pd.Series(t, index=g.index).shift(-horizon)
         lab = np.log1p(fwd) if log else fwd
         parts.append(pd.DataFrame({"fwd": fwd, "lab": lab, "known_at": known.array}, index=g.index))
     return pd.concat(parts).reindex(panel.index)
 
-def make(panel:pd.DataFrame, kind:str="direction", horizon:int=1, log:bool=False, **barrier) -> pd.DataFrame:
+# %% ../nbs/04_labels.ipynb #749ef53f
+def make(panel: pd.DataFrame, kind: str = "direction", horizon: int = 1, log: bool = False, **barrier) -> pd.DataFrame:
     "Labels of `kind` with `fwd_return` and `known_at`; triple_barrier takes profit_target, stop_loss, max_hold."
-    if kind not in KINDS: raise ValueError(f"unknown label kind {kind!r}; choose one of {list(KINDS)}")
-    if kind == "triple_barrier": return triple_barrier(panel, **barrier)
-    if barrier: raise ValueError(f"{kind} labels take no {sorted(barrier)}")
-    if int(horizon) != horizon or horizon < 1: raise ValueError(f"horizon={horizon!r}: must be a positive integer")
+    if kind not in KINDS:
+        raise ValueError(f"unknown label kind {kind!r}; choose one of {list(KINDS)}")
+    if kind == "triple_barrier":
+        return triple_barrier(panel, **barrier)
+    if barrier:
+        raise ValueError(f"{kind} labels take no {sorted(barrier)}")
+    if int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon={horizon!r}: must be a positive integer")
     f = _fwd(panel, int(horizon), log)
     lab = np.where(np.isnan(f["fwd"]), np.nan, (f["fwd"] > 0).astype(float)) if kind == "direction" else f["lab"].values
-    out = pd.DataFrame({"label": lab, "fwd_return": f["fwd"].values, "known_at": f["known_at"].array}, index=panel.index)
+    out = pd.DataFrame(
+        {"label": lab, "fwd_return": f["fwd"].values, "known_at": f["known_at"].array}, index=panel.index
+    )
     out.attrs.update(kind=kind, horizon=int(horizon))
     return out
 
 # %% ../nbs/04_labels.ipynb #fc9afa14
-def triple_barrier(panel:pd.DataFrame, profit_target:float=0.03, stop_loss:float=0.03, max_hold:int=20) -> pd.DataFrame:
+def triple_barrier(
+    panel: pd.DataFrame, profit_target: float = 0.03, stop_loss: float = 0.03, max_hold: int = 20
+) -> pd.DataFrame:
     "Triple-barrier labels by first touch on highs/lows (stop first when both touch in one bar), with barrier, return and known_at."
-    if profit_target <= 0 or stop_loss <= 0: raise ValueError(f"profit_target={profit_target}, stop_loss={stop_loss}: both must be > 0")
-    if int(max_hold) != max_hold or max_hold < 1: raise ValueError(f"max_hold={max_hold!r}: must be a positive integer")
+    if profit_target <= 0 or stop_loss <= 0:
+        raise ValueError(f"profit_target={profit_target}, stop_loss={stop_loss}: both must be > 0")
+    if int(max_hold) != max_hold or max_hold < 1:
+        raise ValueError(f"max_hold={max_hold!r}: must be a positive integer")
     H, parts = int(max_hold), []
     for sym, g in panel.groupby(level="symbol", sort=False):
         o, h, l, c = (g[k].values for k in ("open", "high", "low", "close"))
-        t = g.index.get_level_values("timestamp"); n = len(c)
-        pad = lambda a: np.concatenate([a[1:], np.full(H, np.nan)])        # bars t+1 .. t+H
+        t = g.index.get_level_values("timestamp")
+        n = len(c)
+        pad = lambda a: np.concatenate([a[1:], np.full(H, np.nan)])  # bars t+1 .. t+H
         W = lambda a: np.lib.stride_tricks.sliding_window_view(pad(a), H)[:n]
         Hh, Ll, Oo = W(h), W(l), W(o)
         up, dn = c * (1 + profit_target), c * (1 - stop_loss)
         hit_up, hit_dn = Hh >= up[:, None], Ll <= dn[:, None]
         any_up, any_dn = hit_up.any(1), hit_dn.any(1)
-        j_up = np.where(any_up, hit_up.argmax(1), H); j_dn = np.where(any_dn, hit_dn.argmax(1), H)
-        stop = any_dn & (j_dn <= j_up); target = any_up & (j_up < j_dn)
+        j_up = np.where(any_up, hit_up.argmax(1), H)
+        j_dn = np.where(any_dn, hit_dn.argmax(1), H)
+        stop = any_dn & (j_dn <= j_up)
+        target = any_up & (j_up < j_dn)
         j = np.where(stop, j_dn, np.where(target, j_up, H - 1))
-        complete = np.arange(n) + H <= n - 1                                 # the whole window is in the data
+        complete = np.arange(n) + H <= n - 1  # the whole window is in the data
         known = stop | target | complete
         oj = Oo[np.arange(n), np.minimum(j, H - 1)]
         ret = np.where(target, np.maximum(oj, up) / c - 1, np.where(stop, np.minimum(oj, dn) / c - 1, np.nan))
@@ -62,41 +79,66 @@ def triple_barrier(panel:pd.DataFrame, profit_target:float=0.03, stop_loss:float
         label = np.where(target, 1.0, np.where(stop, 0.0, (ret > 0).astype(float)))
         pos = np.arange(n) + 1 + j
         kt = pd.DatetimeIndex(t[np.minimum(pos, n - 1)])
-        parts.append(pd.DataFrame({"label": np.where(known, label, np.nan), "fwd_return": np.where(known, ret, np.nan),
-                                   "barrier": np.where(known, barrier, np.nan), "bars": np.where(known, j + 1, np.nan),
-                                   "known_at": kt.where(known)}, index=g.index))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "label": np.where(known, label, np.nan),
+                    "fwd_return": np.where(known, ret, np.nan),
+                    "barrier": np.where(known, barrier, np.nan),
+                    "bars": np.where(known, j + 1, np.nan),
+                    "known_at": kt.where(known),
+                },
+                index=g.index,
+            )
+        )
     out = pd.concat(parts).reindex(panel.index)
     out.attrs.update(kind="triple_barrier", horizon=H, profit_target=profit_target, stop_loss=stop_loss)
     return out
 
 # %% ../nbs/04_labels.ipynb #00d48599
-def audit(labels:pd.DataFrame, folds=None, timestamps=None, freq:str="Y") -> dict:
+def audit(labels: pd.DataFrame, folds=None, timestamps=None, freq: str = "Y") -> dict:
     "Positive rates per split part / symbol / period, and a check that no label is known later than its horizon allows."
-    y = labels["label"]; t = labels.index.get_level_values("timestamp")
+    y = labels["label"]
+    t = labels.index.get_level_values("timestamp")
     binary = set(np.unique(y.dropna())) <= {0.0, 1.0}
     pos = (y > 0).astype(float).where(y.notna()) if not binary else y
-    out = {"per_symbol": pos.groupby(level="symbol").agg(["mean", "count"]).rename(columns={"mean": "pos_rate", "count": "n"}),
-           "per_period": pos.groupby(np.asarray(pd.DatetimeIndex(t).tz_convert(None).to_period(freq).astype(str))).agg(["mean", "count"]).rename(columns={"mean": "pos_rate", "count": "n"})}
+    out = {
+        "per_symbol": pos.groupby(level="symbol")
+        .agg(["mean", "count"])
+        .rename(columns={"mean": "pos_rate", "count": "n"}),
+        "per_period": pos.groupby(np.asarray(pd.DatetimeIndex(t).tz_convert(None).to_period(freq).astype(str)))
+        .agg(["mean", "count"])
+        .rename(columns={"mean": "pos_rate", "count": "n"}),
+    }
     if folds is not None:
         uniq = pd.DatetimeIndex(timestamps if timestamps is not None else t.unique()).sort_values()
-        tp = uniq.get_indexer(t); rows = []
+        tp = uniq.get_indexer(t)
+        rows = []
         for f in folds:
             for part in ("train", "calib", "val"):
-                m = np.isin(tp, getattr(f, part)); v = pos[m].dropna()
+                m = np.isin(tp, getattr(f, part))
+                v = pos[m].dropna()
                 rows.append(dict(fold=f.k, part=part, n=len(v), pos_rate=float(v.mean()) if len(v) else np.nan))
-        out["per_split"] = pd.DataFrame(rows).pivot(index="fold", columns="part", values="pos_rate")[["train", "calib", "val"]]
+        out["per_split"] = pd.DataFrame(rows).pivot(index="fold", columns="part", values="pos_rate")[
+            ["train", "calib", "val"]
+        ]
     H = labels.attrs.get("horizon")
     k = labels["known_at"]
-    if (k.dropna() <= pd.Series(t, index=labels.index)[k.notna()]).any(): raise AssertionError("a label is known at or before its own bar")
+    if (k.dropna() <= pd.Series(t, index=labels.index)[k.notna()]).any():
+        raise AssertionError("a label is known at or before its own bar")
     ahead = []
     for sym, g in labels.groupby(level="symbol", sort=False):
-        tt = g.index.get_level_values("timestamp"); kk = g["known_at"]
+        tt = g.index.get_level_values("timestamp")
+        kk = g["known_at"]
         m = kk.notna().values
         ahead.append(pd.DatetimeIndex(tt).get_indexer(pd.DatetimeIndex(kk[m])) - np.flatnonzero(m))
     ahead = np.concatenate(ahead) if ahead else np.zeros(0, int)
-    if (ahead < 0).any(): raise AssertionError("a label's known_at is not one of its symbol's bars")
+    if (ahead < 0).any():
+        raise AssertionError("a label's known_at is not one of its symbol's bars")
     out["max_bars_ahead"] = int(ahead.max()) if len(ahead) else 0
-    if H is not None and out["max_bars_ahead"] > H: raise AssertionError(f"a label is known {out['max_bars_ahead']} bars ahead, more than its horizon {H}")
+    if H is not None and out["max_bars_ahead"] > H:
+        raise AssertionError(f"a label is known {out['max_bars_ahead']} bars ahead, more than its horizon {H}")
     out["unknown"] = int(y.isna().sum())
-    if "barrier" in labels: out["barriers"] = labels["barrier"].value_counts().rename({1.0: "target", -1.0: "stop", 0.0: "time"}).to_dict()
+    if "barrier" in labels:
+        out["barriers"] = labels["barrier"].value_counts().rename({1.0: "target", -1.0: "stop", 0.0: "time"}).to_dict()
     return out

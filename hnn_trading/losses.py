@@ -15,77 +15,102 @@ __all__ = ['auto_pos_weight', 'bce', 'focal', 'bce_prob', 'focal_prob', 'huber',
 # %% ../nbs/09_losses.ipynb #9c95fc3f
 def auto_pos_weight(y) -> float:
     "Negatives / positives (1 when a class is missing)."
-    y = torch.as_tensor(y, dtype=torch.float32); p = float(y.sum()); n = float(len(y) - p)
+    y = torch.as_tensor(y, dtype=torch.float32)
+    p = float(y.sum())
+    n = float(len(y) - p)
     return n / p if p > 0 and n > 0 else 1.0
 
-def bce(logit, y, pos_weight:float|None=None):
+# %% ../nbs/09_losses.ipynb #fd9fd2e5
+def bce(logit, y, pos_weight: float | None = None):
     "Binary cross-entropy on logits with an optional positive-class weight."
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logit.dtype, device=logit.device)
     return F.binary_cross_entropy_with_logits(logit, y, pos_weight=pw)
 
-def focal(logit, y, gamma:float=2.0, pos_weight:float|None=None):
+# %% ../nbs/09_losses.ipynb #0ac00fdf
+def focal(logit, y, gamma: float = 2.0, pos_weight: float | None = None):
     "Focal loss on logits: (1 - p_t)^gamma * ce."
     pw = None if pos_weight is None else torch.as_tensor(pos_weight, dtype=logit.dtype, device=logit.device)
     ce = F.binary_cross_entropy_with_logits(logit, y, pos_weight=pw, reduction="none")
     return ((1 - torch.exp(-F.binary_cross_entropy_with_logits(logit, y, reduction="none"))) ** gamma * ce).mean()
 
-def bce_prob(p, y, pos_weight:float|None=None, eps:float=1e-6):
+# %% ../nbs/09_losses.ipynb #ca88faa3
+def bce_prob(p, y, pos_weight: float | None = None, eps: float = 1e-6):
     "BCE on probabilities (clamped), with an optional positive-class weight."
-    p = p.clamp(eps, 1 - eps); w = 1.0 if pos_weight is None else pos_weight
+    p = p.clamp(eps, 1 - eps)
+    w = 1.0 if pos_weight is None else pos_weight
     return -(w * y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
 
-def focal_prob(p, y, gamma:float=2.0, pos_weight:float|None=None, eps:float=1e-6):
+# %% ../nbs/09_losses.ipynb #f5c7c66a
+def focal_prob(p, y, gamma: float = 2.0, pos_weight: float | None = None, eps: float = 1e-6):
     "Focal loss on probabilities."
-    p = p.clamp(eps, 1 - eps); pt = torch.where(y > 0.5, p, 1 - p); w = torch.where(y > 0.5, 1.0 if pos_weight is None else pos_weight, 1.0)
+    p = p.clamp(eps, 1 - eps)
+    pt = torch.where(y > 0.5, p, 1 - p)
+    w = torch.where(y > 0.5, 1.0 if pos_weight is None else pos_weight, 1.0)
     return (w * (1 - pt) ** gamma * -torch.log(pt)).mean()
 
 # %% ../nbs/09_losses.ipynb #c8e2d086
-def huber(mu, y, delta:float=1.0): return F.huber_loss(mu, y, delta=delta)
-def mse(mu, y): return F.mse_loss(mu, y)
+def huber(mu, y, delta: float = 1.0):
+    return F.huber_loss(mu, y, delta=delta)
 
-def density_nll(out:dict, y, density:str="gaussian", penalty_weight:float=1.0):
+# %% ../nbs/09_losses.ipynb #5ad6ce42
+def mse(mu, y):
+    return F.mse_loss(mu, y)
+
+# %% ../nbs/09_losses.ipynb #5dcde7fe
+def density_nll(out: dict, y, density: str = "gaussian", penalty_weight: float = 1.0):
     "Mean negative log-likelihood of y under the predicted density (+ negativity penalty for gram_charlier)."
     d = Density(density, out["mu"], out["sigma"], out.get("shape"))
     return -d.log_prob(y).mean() + penalty_weight * d.penalty(y)
 
-def sign_hinge(mu, sigma, y, margin:float=0.1):
+# %% ../nbs/09_losses.ipynb #7ebb068b
+def sign_hinge(mu, sigma, y, margin: float = 0.1):
     "mean(relu(margin - sign(y) * mu / stopgrad(sigma)))."
     return F.relu(margin - torch.sign(y) * mu / sigma.detach()).mean()
 
-def asymmetric_mse(mu, y, alpha:float=1.0):
+# %% ../nbs/09_losses.ipynb #306697a3
+def asymmetric_mse(mu, y, alpha: float = 1.0):
     "MSE with errors of the wrong sign weighted 1 + alpha."
     w = 1 + alpha * (torch.sign(mu) != torch.sign(y)).to(mu.dtype)
     return (w * (mu - y) ** 2).mean()
 
 # %% ../nbs/09_losses.ipynb #51b75b89
 def _corr(a, b, eps=1e-8):
-    a = a - a.mean(); b = b - b.mean()
+    a = a - a.mean()
+    b = b - b.mean()
     return (a * b).sum() / (torch.sqrt((a * a).sum() * (b * b).sum()) + eps)
 
-def sharpe_loss(mu, y, scale:float=1.0, eps:float=1e-8):
+# %% ../nbs/09_losses.ipynb #23e73f45
+def sharpe_loss(mu, y, scale: float = 1.0, eps: float = 1e-8):
     "-mean/std of tanh(mu/scale) * y over the batch."
     pnl = torch.tanh(mu / scale) * y
     return -pnl.mean() / (pnl.std() + eps)
 
-def ic_loss(mu, y): return -_corr(mu, y)
+# %% ../nbs/09_losses.ipynb #6c744aa7
+def ic_loss(mu, y):
+    return -_corr(mu, y)
 
-def soft_rank(x, tau:float=0.1):
+# %% ../nbs/09_losses.ipynb #1f506499
+def soft_rank(x, tau: float = 0.1):
     "Differentiable ranks: 1/2 + sum_j sigmoid((x_i - x_j)/tau) (ranks from 1 as tau -> 0)."
     return 0.5 + torch.sigmoid((x[:, None] - x[None, :]) / tau).sum(1)
 
-def soft_rank_ic_loss(mu, y, tau:float=0.1):
+# %% ../nbs/09_losses.ipynb #21784587
+def soft_rank_ic_loss(mu, y, tau: float = 0.1):
     "-corr(soft_rank(mu), rank(y))."
     ry = torch.argsort(torch.argsort(y)).to(mu.dtype) + 1
     return -_corr(soft_rank(mu, tau), ry)
 
+# %% ../nbs/09_losses.ipynb #a3ea18c1
 def _group_log_softmax(s, g, n):
     mx = torch.full((n,), -torch.inf, dtype=s.dtype, device=s.device).scatter_reduce(0, g, s, "amax", include_self=True)
     e = torch.exp(s - mx[g])
     return s - mx[g] - torch.log(torch.zeros(n, dtype=s.dtype, device=s.device).index_add(0, g, e))[g]
 
-def listnet_loss(mu, y, groups, tau:float=1.0, top_k:int|None=None):
+# %% ../nbs/09_losses.ipynb #888bd2b3
+def listnet_loss(mu, y, groups, tau: float = 1.0, top_k: int | None = None):
     "ListNet cross-entropy per timestamp group (groups: integer ids), averaged over groups."
-    g = torch.unique(groups, return_inverse=True)[1]; n = int(g.max()) + 1
+    g = torch.unique(groups, return_inverse=True)[1]
+    n = int(g.max()) + 1
     t = y / tau
     if top_k is not None:
         rank = torch.zeros_like(t)
@@ -98,53 +123,84 @@ def listnet_loss(mu, y, groups, tau:float=1.0, top_k:int|None=None):
     ce = -(p_true * _group_log_softmax(mu, g, n))
     return torch.zeros(n, dtype=mu.dtype, device=mu.device).index_add(0, g, ce).mean()
 
-def variance_floor(mu, y, floor:float=0.1, eps:float=1e-8):
+# %% ../nbs/09_losses.ipynb #b20b1a2b
+def variance_floor(mu, y, floor: float = 0.1, eps: float = 1e-8):
     "relu(floor - std(mu)/std(y))."
     return F.relu(floor - mu.std() / (y.std() + eps))
 
-def per_day(fn, mu, y, groups, min_rows:int=3):
+# %% ../nbs/09_losses.ipynb #0fc1f2a5
+def per_day(fn, mu, y, groups, min_rows: int = 3):
     "The mean over a batch's timestamps (groups: integer ids) of fn(mu, y) on each timestamp's rows; days with fewer than `min_rows` rows are skipped (0 when none is left)."
     g = torch.unique(groups, return_inverse=True)[1]
     days = [fn(mu[g == k], y[g == k]) for k in range(int(g.max()) + 1) if int((g == k).sum()) >= min_rows]
     return torch.stack(days).mean() if days else mu.sum() * 0.0
 
-def daily_sharpe_loss(mu, y, groups, scale:float=1.0, eps:float=1e-8):
+# %% ../nbs/09_losses.ipynb #ccd1de63
+def daily_sharpe_loss(mu, y, groups, scale: float = 1.0, eps: float = 1e-8):
     "Minus the Sharpe ratio, over a batch's days, of each day's long-short portfolio: positions tanh(mu/scale) less the day's mean, at unit gross."
-    g = torch.unique(groups, return_inverse=True)[1]; n = int(g.max()) + 1
+    g = torch.unique(groups, return_inverse=True)[1]
+    n = int(g.max()) + 1
     z = lambda v: torch.zeros(n, dtype=mu.dtype, device=mu.device).index_add(0, g, v)
-    w = torch.tanh(mu / scale); cnt = z(torch.ones_like(w))
+    w = torch.tanh(mu / scale)
+    cnt = z(torch.ones_like(w))
     w = w - (z(w) / cnt)[g]
     pnl = (z(w * y) / (z(w.abs()) + eps))[cnt >= 2]
     return -pnl.mean() / (pnl.std() + eps) if len(pnl) > 1 else mu.sum() * 0.0
 
 # %% ../nbs/09_losses.ipynb #8f127a99
-def composite_loss(out:dict, y, r, tcfg, mcfg=None, pos_weight:float|None=None, groups=None):
+def composite_loss(out: dict, y, r, tcfg, mcfg=None, pos_weight: float | None = None, groups=None):
     "The weighted training loss; y: 0/1 labels, r: (standardised) returns; tcfg: TrainingConfig, mcfg: ModelConfig. Several horizons (y and r of one column each): the mean of each horizon's loss."
     if y.dim() == 2:
         one = lambda j: {k: (v[:, j] if v is not None and v.dim() > 1 else v) for k, v in out.items()}
-        return sum(composite_loss(one(j), y[:, j], r[:, j], tcfg, mcfg, pos_weight, groups) for j in range(y.shape[1])) / y.shape[1]
-    density = getattr(mcfg, "density", "gaussian"); prob_source = getattr(mcfg, "prob_source", "logit")
+        return (
+            sum(composite_loss(one(j), y[:, j], r[:, j], tcfg, mcfg, pos_weight, groups) for j in range(y.shape[1]))
+            / y.shape[1]
+        )
+    density = getattr(mcfg, "density", "gaussian")
+    prob_source = getattr(mcfg, "prob_source", "logit")
     legacy = getattr(mcfg, "hermite_preset", "default") == "legacy" and getattr(mcfg, "name", "") == "hermite"
-    cls = (lambda: focal(out["logit"], y, tcfg.focal_gamma, pos_weight)) if tcfg.classification_loss == "focal" else (lambda: bce(out["logit"], y, pos_weight))
+    cls = (
+        (lambda: focal(out["logit"], y, tcfg.focal_gamma, pos_weight))
+        if tcfg.classification_loss == "focal"
+        else (lambda: bce(out["logit"], y, pos_weight))
+    )
     if legacy:
         lv = out["logvar"]
         loss = tcfg.reg_weight * F.gaussian_nll_loss(out["mu"], r, torch.exp(lv), full=True) + tcfg.cls_weight * cls()
-        if tcfg.unc_weight: loss = loss + tcfg.unc_weight * torch.exp(lv).mean()
-        if tcfg.sign_hinge_weight: loss = loss + tcfg.sign_hinge_weight * F.mse_loss(torch.tanh(5 * out["mu"]), torch.sign(r))
+        if tcfg.unc_weight:
+            loss = loss + tcfg.unc_weight * torch.exp(lv).mean()
+        if tcfg.sign_hinge_weight:
+            loss = loss + tcfg.sign_hinge_weight * F.mse_loss(torch.tanh(5 * out["mu"]), torch.sign(r))
         return loss
     loss = tcfg.reg_weight * huber(out["mu"], r) + tcfg.cls_weight * cls()
     if prob_source == "pdf":
-        loss = loss + tcfg.cls_weight * (focal_prob(out["p_up"], y, tcfg.focal_gamma, pos_weight) if tcfg.classification_loss == "focal" else bce_prob(out["p_up"], y, pos_weight))
-    if tcfg.unc_weight: loss = loss + tcfg.unc_weight * density_nll(out, r, density)
-    if tcfg.sign_hinge_weight: loss = loss + tcfg.sign_hinge_weight * sign_hinge(out["mu"], out["sigma"], r)
-    if getattr(tcfg, "asym_mse_weight", 0): loss = loss + tcfg.asym_mse_weight * asymmetric_mse(out["mu"], r, tcfg.asym_alpha)
-    daily = getattr(tcfg, "batching", "rows") == "timestamps" and groups is not None     # whole timestamps in the batch: the cross-sectional terms per day
+        loss = loss + tcfg.cls_weight * (
+            focal_prob(out["p_up"], y, tcfg.focal_gamma, pos_weight)
+            if tcfg.classification_loss == "focal"
+            else bce_prob(out["p_up"], y, pos_weight)
+        )
+    if tcfg.unc_weight:
+        loss = loss + tcfg.unc_weight * density_nll(out, r, density)
+    if tcfg.sign_hinge_weight:
+        loss = loss + tcfg.sign_hinge_weight * sign_hinge(out["mu"], out["sigma"], r)
+    if getattr(tcfg, "asym_mse_weight", 0):
+        loss = loss + tcfg.asym_mse_weight * asymmetric_mse(out["mu"], r, tcfg.asym_alpha)
+    daily = (
+        getattr(tcfg, "batching", "rows") == "timestamps" and groups is not None
+    )  # whole timestamps in the batch: the cross-sectional terms per day
     term = (lambda fn: per_day(fn, out["mu"], r, groups)) if daily else (lambda fn: fn(out["mu"], r))
-    if tcfg.ic_weight: loss = loss + tcfg.ic_weight * term(ic_loss)
-    if tcfg.rank_ic_weight: loss = loss + tcfg.rank_ic_weight * term(soft_rank_ic_loss)
-    if tcfg.sharpe_weight: loss = loss + tcfg.sharpe_weight * (daily_sharpe_loss(out["mu"], r, groups) if daily else sharpe_loss(out["mu"], r))
-    if tcfg.var_floor_weight: loss = loss + tcfg.var_floor_weight * term(variance_floor)
+    if tcfg.ic_weight:
+        loss = loss + tcfg.ic_weight * term(ic_loss)
+    if tcfg.rank_ic_weight:
+        loss = loss + tcfg.rank_ic_weight * term(soft_rank_ic_loss)
+    if tcfg.sharpe_weight:
+        loss = loss + tcfg.sharpe_weight * (
+            daily_sharpe_loss(out["mu"], r, groups) if daily else sharpe_loss(out["mu"], r)
+        )
+    if tcfg.var_floor_weight:
+        loss = loss + tcfg.var_floor_weight * term(variance_floor)
     if tcfg.listnet_weight:
-        if groups is None: raise ValueError("listnet_weight > 0 needs timestamp groups for the batch")
+        if groups is None:
+            raise ValueError("listnet_weight > 0 needs timestamp groups for the batch")
         loss = loss + tcfg.listnet_weight * listnet_loss(out["mu"], r, groups)
     return loss

@@ -14,132 +14,170 @@ __all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawd
            'walk_forward_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
-def _rf_bar(rf:float, periods_per_year:int) -> float:
+def _rf_bar(rf: float, periods_per_year: int) -> float:
     "Annual risk-free rate to a per-bar rate, geometrically (quantstats)."
     return (1 + rf) ** (1 / periods_per_year) - 1 if rf else 0.0
 
+# %% ../nbs/11_metrics.ipynb #6205c12b
 def _r(returns) -> np.ndarray:
     r = np.asarray(returns, dtype="float64").ravel()
     return r[~np.isnan(r)]
 
-def sharpe_ratio(returns, periods_per_year:int=252, rf:float=0.0) -> float:
+# %% ../nbs/11_metrics.ipynb #128b54de
+def sharpe_ratio(returns, periods_per_year: int = 252, rf: float = 0.0) -> float:
     "Annualised Sharpe: mean / std (ddof=1) of excess per-bar returns x sqrt(periods_per_year)."
     r = _r(returns) - _rf_bar(rf, periods_per_year)
-    if len(r) < 2: return np.nan
+    if len(r) < 2:
+        return np.nan
     s = r.std(ddof=1)
     return float(r.mean() / s * np.sqrt(periods_per_year)) if s > 1e-15 else np.nan
 
-def sortino_ratio(returns, periods_per_year:int=252, rf:float=0.0) -> float:
+# %% ../nbs/11_metrics.ipynb #ea5edc9d
+def sortino_ratio(returns, periods_per_year: int = 252, rf: float = 0.0) -> float:
     "Annualised Sortino: mean / sqrt(mean of squared negative returns over all bars) x sqrt(periods_per_year)."
     r = _r(returns) - _rf_bar(rf, periods_per_year)
-    if len(r) < 2: return np.nan
+    if len(r) < 2:
+        return np.nan
     dd = np.sqrt(np.sum(r[r < 0] ** 2) / len(r))
     return float(r.mean() / dd * np.sqrt(periods_per_year)) if dd > 0 else np.nan
 
-def volatility(returns, periods_per_year:int=252) -> float:
+# %% ../nbs/11_metrics.ipynb #c1ed7e83
+def volatility(returns, periods_per_year: int = 252) -> float:
     "Annualised volatility: std (ddof=1) x sqrt(periods_per_year)."
     r = _r(returns)
     return float(r.std(ddof=1) * np.sqrt(periods_per_year)) if len(r) > 1 else np.nan
 
 # %% ../nbs/11_metrics.ipynb #adc77d17
-def equity_curve(returns, start:float=1.0) -> np.ndarray:
+def equity_curve(returns, start: float = 1.0) -> np.ndarray:
     "Compounded equity from per-bar returns."
     return start * np.cumprod(1 + _r(returns))
 
+# %% ../nbs/11_metrics.ipynb #c880a220
 def drawdown_series(returns) -> np.ndarray:
     "Drawdown at each bar, a negative fraction of the running peak (the start counts as a peak of 1)."
     e = np.concatenate([[1.0], equity_curve(returns)])
     return (e / np.maximum.accumulate(e) - 1)[1:]
 
+# %% ../nbs/11_metrics.ipynb #16af5289
 def max_drawdown(returns) -> float:
     "Largest peak-to-trough fall, a negative fraction (0 when equity never falls)."
     r = _r(returns)
     return float(min(drawdown_series(r).min(), 0.0)) if len(r) else np.nan
 
+# %% ../nbs/11_metrics.ipynb #f39cf3c0
 def max_drawdown_duration(returns) -> int:
     "Longest run of bars spent below a previous peak."
     dd = np.concatenate([[0], (drawdown_series(returns) < 0).astype(np.int8), [0]])
-    edges = np.flatnonzero(np.diff(dd))                      # starts and ends of runs below a peak, alternating
+    edges = np.flatnonzero(np.diff(dd))  # starts and ends of runs below a peak, alternating
     return int((edges[1::2] - edges[::2]).max()) if len(edges) else 0
 
+# %% ../nbs/11_metrics.ipynb #10124c53
 def total_return(returns) -> float:
     "Compounded return over the whole series."
     r = _r(returns)
     return float(np.prod(1 + r) - 1) if len(r) else np.nan
 
-def cagr(returns, periods_per_year:int=252) -> float:
+# %% ../nbs/11_metrics.ipynb #f85171e5
+def cagr(returns, periods_per_year: int = 252) -> float:
     "Compound annual growth rate from the number of periods."
     r = _r(returns)
-    if not len(r): return np.nan
+    if not len(r):
+        return np.nan
     g = np.prod(1 + r)
     return float(g ** (periods_per_year / len(r)) - 1) if g > 0 else -1.0
 
-def calmar_ratio(returns, periods_per_year:int=252) -> float:
+# %% ../nbs/11_metrics.ipynb #f9d1444b
+def calmar_ratio(returns, periods_per_year: int = 252) -> float:
     "CAGR / |max drawdown|."
     mdd = max_drawdown(returns)
     return float(cagr(returns, periods_per_year) / abs(mdd)) if mdd < 0 else np.nan
 
+# %% ../nbs/11_metrics.ipynb #3bb73985
 def win_rate(returns) -> float:
     "Share of positive returns among non-zero returns (quantstats)."
-    r = _r(returns); r = r[r != 0]
+    r = _r(returns)
+    r = r[r != 0]
     return float((r > 0).mean()) if len(r) else np.nan
 
+# %% ../nbs/11_metrics.ipynb #94d9e6bd
 def profit_factor(returns) -> float:
     "Sum of positive returns / |sum of negative returns| (quantstats)."
-    r = _r(returns); loss = -r[r < 0].sum()
+    r = _r(returns)
+    loss = -r[r < 0].sum()
     return float(r[r > 0].sum() / loss) if loss > 0 else np.nan
 
 # %% ../nbs/11_metrics.ipynb #b2c1dc71
 def roc_auc(y, p) -> float:
     "ROC-AUC (NaN when only one class is present)."
     from sklearn.metrics import roc_auc_score
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p))
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
     return float(roc_auc_score(y[m], p[m])) if len(np.unique(y[m])) == 2 else np.nan
 
+# %% ../nbs/11_metrics.ipynb #e3344e18
 def dir_acc(y_return, pred) -> float:
     "Direction accuracy: share of bars where sign(pred) == sign(realised return), zeros excluded from both."
     y, p = np.asarray(y_return, float), np.asarray(pred, float)
     m = ~(np.isnan(y) | np.isnan(p)) & (y != 0) & (p != 0)
     return float((np.sign(y[m]) == np.sign(p[m])).mean()) if m.any() else np.nan
 
-def log_loss(y, p, eps:float=1e-12) -> float:
+# %% ../nbs/11_metrics.ipynb #51032303
+def log_loss(y, p, eps: float = 1e-12) -> float:
     "Binary cross-entropy of probabilities `p` for labels `y` in {0, 1}."
-    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), eps, 1 - eps); m = ~np.isnan(y)
+    y, p = np.asarray(y, float), np.clip(np.asarray(p, float), eps, 1 - eps)
+    m = ~np.isnan(y)
     return float(-np.mean(y[m] * np.log(p[m]) + (1 - y[m]) * np.log(1 - p[m])))
 
-def classification_metrics(y, p, fwd_return=None, threshold:float=0.5) -> dict:
+# %% ../nbs/11_metrics.ipynb #587f9c0b
+def classification_metrics(y, p, fwd_return=None, threshold: float = 0.5) -> dict:
     "AUC, DirAcc (P(up) - 1/2 against the realised return), log-loss, accuracy, positive rate, n."
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p))
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
     y, p = y[m], p[m]
     fr = np.asarray(fwd_return, float)[m] if fwd_return is not None else (2 * y - 1)
-    return dict(auc=roc_auc(y, p), dir_acc=dir_acc(fr, p - 0.5), log_loss=log_loss(y, p) if len(y) else np.nan,
-                accuracy=float(((p > threshold) == (y > 0.5)).mean()) if len(y) else np.nan,
-                pos_rate=float(y.mean()) if len(y) else np.nan, n=int(len(y)))
+    return dict(
+        auc=roc_auc(y, p),
+        dir_acc=dir_acc(fr, p - 0.5),
+        log_loss=log_loss(y, p) if len(y) else np.nan,
+        accuracy=float(((p > threshold) == (y > 0.5)).mean()) if len(y) else np.nan,
+        pos_rate=float(y.mean()) if len(y) else np.nan,
+        n=int(len(y)),
+    )
 
 # %% ../nbs/11_metrics.ipynb #003be420
 def pr_auc(y, p) -> float:
     "Average precision (area under the precision-recall curve)."
     from sklearn.metrics import average_precision_score
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p))
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
     return float(average_precision_score(y[m], p[m])) if len(np.unique(y[m])) == 2 else np.nan
 
-def confusion(y, p, threshold:float=0.5) -> dict:
+# %% ../nbs/11_metrics.ipynb #1705f041
+def confusion(y, p, threshold: float = 0.5) -> dict:
     "Confusion counts (tp, fp, tn, fn) and precision, recall, F1 of the positive class at `threshold`."
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p)); y, yh = y[m] > 0.5, p[m] > threshold
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
+    y, yh = y[m] > 0.5, p[m] > threshold
     tp, fp, tn, fn = int((y & yh).sum()), int((~y & yh).sum()), int((~y & ~yh).sum()), int((y & ~yh).sum())
-    prec = tp / (tp + fp) if tp + fp else np.nan; rec = tp / (tp + fn) if tp + fn else np.nan
+    prec = tp / (tp + fp) if tp + fp else np.nan
+    rec = tp / (tp + fn) if tp + fn else np.nan
     f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
     return dict(tp=tp, fp=fp, tn=tn, fn=fn, precision=prec, recall=rec, f1=f1, threshold=threshold)
 
+# %% ../nbs/11_metrics.ipynb #72e508fa
 def skill_metrics(y, p, mu, fwd_return) -> dict:
     "The other stage-1 objectives of the seeds: F1 and recall of the positive class at P(up) > 1/2, IC and rank-IC of mu against the realised return."
     c = confusion(y, p)
-    mu, r = np.asarray(mu, float), np.asarray(fwd_return, float); m = ~(np.isnan(mu) | np.isnan(r))
+    mu, r = np.asarray(mu, float), np.asarray(fwd_return, float)
+    m = ~(np.isnan(mu) | np.isnan(r))
     ok = m.sum() > 2 and np.std(mu[m]) > 0 and np.std(r[m]) > 0
     ic = float(np.corrcoef(mu[m], r[m])[0, 1]) if ok else np.nan
     ric = float(pd.Series(mu[m]).rank().corr(pd.Series(r[m]).rank())) if ok else np.nan
     return dict(f1=c["f1"], recall=c["recall"], ic=ic, rank_ic=ric)
 
+# %% ../nbs/11_metrics.ipynb #43579427
 def threshold_grid(y, p, thresholds=None) -> pd.DataFrame:
     "Precision, recall, F1, share predicted positive at each threshold; attrs['best_f1_threshold']."
     thresholds = np.round(np.arange(0.30, 0.71, 0.01), 4) if thresholds is None else np.asarray(thresholds)
@@ -148,117 +186,207 @@ def threshold_grid(y, p, thresholds=None) -> pd.DataFrame:
     g.attrs["best_f1_threshold"] = float(g["f1"].idxmax()) if g["f1"].notna().any() else np.nan
     return g
 
-def pr_curve(y, p, max_points:int=500) -> pd.DataFrame:
+# %% ../nbs/11_metrics.ipynb #5ae26261
+def pr_curve(y, p, max_points: int = 500) -> pd.DataFrame:
     "Precision-recall curve, thinned to at most `max_points` points (evenly along its length)."
     from sklearn.metrics import precision_recall_curve
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p))
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
     pr, rc, th = precision_recall_curve(y[m], p[m])
     df = pd.DataFrame(dict(precision=pr[:-1], recall=rc[:-1], threshold=th))
-    if len(df) > max_points: df = df.iloc[np.unique(np.linspace(0, len(df) - 1, max_points).round().astype(int))]
+    if len(df) > max_points:
+        df = df.iloc[np.unique(np.linspace(0, len(df) - 1, max_points).round().astype(int))]
     return df.reset_index(drop=True)
 
 # %% ../nbs/11_metrics.ipynb #8dab5e85
 def regression_metrics(y, yhat) -> dict:
     "MAE, RMSE, R2, IC, rank-IC, RMSE / RMSE of the zero forecast, prediction scale, n."
-    y, yh = np.asarray(y, float), np.asarray(yhat, float); m = ~(np.isnan(y) | np.isnan(yh)); y, yh = y[m], yh[m]
-    if len(y) < 3: return dict(mae=np.nan, rmse=np.nan, r2=np.nan, ic=np.nan, rank_ic=np.nan, rmse_vs_naive=np.nan, scale=np.nan, n=int(len(y)))
+    y, yh = np.asarray(y, float), np.asarray(yhat, float)
+    m = ~(np.isnan(y) | np.isnan(yh))
+    y, yh = y[m], yh[m]
+    if len(y) < 3:
+        return dict(
+            mae=np.nan,
+            rmse=np.nan,
+            r2=np.nan,
+            ic=np.nan,
+            rank_ic=np.nan,
+            rmse_vs_naive=np.nan,
+            scale=np.nan,
+            n=int(len(y)),
+        )
     from scipy.stats import spearmanr
-    e = yh - y; rmse = float(np.sqrt(np.mean(e ** 2)))
-    const = yh.std() == 0
-    return dict(mae=float(np.abs(e).mean()), rmse=rmse, r2=float(1 - np.sum(e ** 2) / np.sum((y - y.mean()) ** 2)),
-                ic=np.nan if const else float(np.corrcoef(yh, y)[0, 1]), rank_ic=np.nan if const else float(spearmanr(yh, y)[0]),
-                rmse_vs_naive=rmse / float(np.sqrt(np.mean(y ** 2))), scale=float(yh.std() / y.std()) if y.std() > 0 else np.nan, n=int(len(y)))
 
-def hac_se(x, lags:int=0) -> float:
+    e = yh - y
+    rmse = float(np.sqrt(np.mean(e**2)))
+    const = yh.std() == 0
+    return dict(
+        mae=float(np.abs(e).mean()),
+        rmse=rmse,
+        r2=float(1 - np.sum(e**2) / np.sum((y - y.mean()) ** 2)),
+        ic=np.nan if const else float(np.corrcoef(yh, y)[0, 1]),
+        rank_ic=np.nan if const else float(spearmanr(yh, y)[0]),
+        rmse_vs_naive=rmse / float(np.sqrt(np.mean(y**2))),
+        scale=float(yh.std() / y.std()) if y.std() > 0 else np.nan,
+        n=int(len(y)),
+    )
+
+# %% ../nbs/11_metrics.ipynb #07a80601
+def hac_se(x, lags: int = 0) -> float:
     "Standard error of the mean of a time series `x`, Newey-West with `lags` lags (Bartlett weights); lags=0: std / sqrt(n)."
-    x = np.asarray(x, float); n = len(x)
-    if n < 2: return np.nan
-    if lags <= 0: return float(x.std(ddof=1) / np.sqrt(n))
-    e = x - x.mean(); v = e @ e / n
-    for l in range(1, min(lags, n - 1) + 1): v += 2 * (1 - l / (lags + 1)) * (e[l:] @ e[:-l]) / n
+    x = np.asarray(x, float)
+    n = len(x)
+    if n < 2:
+        return np.nan
+    if lags <= 0:
+        return float(x.std(ddof=1) / np.sqrt(n))
+    e = x - x.mean()
+    v = e @ e / n
+    for l in range(1, min(lags, n - 1) + 1):
+        v += 2 * (1 - l / (lags + 1)) * (e[l:] @ e[:-l]) / n
     return float(np.sqrt(max(v, 0) / (n - 1)))
 
-def daily_ic(timestamps, yhat, y, min_rows:int=3, lags:int=0) -> dict:
+# %% ../nbs/11_metrics.ipynb #abc7dae3
+def daily_ic(timestamps, yhat, y, min_rows: int = 3, lags: int = 0) -> dict:
     "IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged: means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread). `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE is Newey-West's with that many lags."
     d = pd.DataFrame(dict(t=np.asarray(timestamps), a=np.asarray(yhat, float), b=np.asarray(y, float))).dropna()
     d = d[d.groupby("t")["a"].transform("size") >= min_rows]
     d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
     g = d.groupby("t")
     ok = (g["a"].transform("std") > 0) & (g["b"].transform("std") > 0)
-    if not ok.any(): return dict(days=0, **{f"daily_{k}{s}": np.nan for k in ("ic", "rank_ic") for s in ("", "_se", "_t")})   # no bar with a cross-section to rank
+    if not ok.any():
+        return dict(
+            days=0, **{f"daily_{k}{s}": np.nan for k in ("ic", "rank_ic") for s in ("", "_se", "_t")}
+        )  # no bar with a cross-section to rank
     g = d[ok].groupby("t")
     ic, ric = g[["a", "b"]].corr().xs("a", level=1)["b"], g[["ra", "rb"]].corr().xs("ra", level=1)["rb"]
     out = dict(days=int(len(ic)))
     for k, v in (("ic", ic), ("rank_ic", ric)):
         se = hac_se(v.to_numpy(), lags)
-        out.update({f"daily_{k}": float(v.mean()) if len(v) else np.nan, f"daily_{k}_se": se, f"daily_{k}_t": float(v.mean() / se) if se and se > 0 else np.nan})
+        out.update(
+            {
+                f"daily_{k}": float(v.mean()) if len(v) else np.nan,
+                f"daily_{k}_se": se,
+                f"daily_{k}_t": float(v.mean() / se) if se and se > 0 else np.nan,
+            }
+        )
     return out
 
-def mu_skill(timestamps, mu, target, horizon:int=1) -> dict:
+# %% ../nbs/11_metrics.ipynb #9de85318
+def mu_skill(timestamps, mu, target, horizon: int = 1) -> dict:
     "How well a predicted return `mu` forecasts `target` (a `horizon`-bar return): pooled IC and rank-IC, per bar (>= 3 rows) the IC and rank-IC with SE (Newey-West over horizon - 1 lags: overlapping returns) and t, RMSE against the zero forecast, prediction scale std(mu)/std(target) and whether it collapsed (< 0.05), DirAcc of sign(mu) against the majority-sign base rate."
     t, mu, y = np.asarray(timestamps), np.asarray(mu, float), np.asarray(target, float)
-    m = ~(np.isnan(mu) | np.isnan(y)); t, mu, y = t[m], mu[m], y[m]
+    m = ~(np.isnan(mu) | np.isnan(y))
+    t, mu, y = t[m], mu[m], y[m]
     rm, nz = regression_metrics(y, mu), y != 0
-    return dict(ic=rm["ic"], rank_ic=rm["rank_ic"], rmse_vs_naive=rm["rmse_vs_naive"], scale=rm["scale"], collapsed=bool(rm["scale"] < 0.05),
-                dir_acc=float((np.sign(mu[nz]) == np.sign(y[nz])).mean()) if nz.any() else np.nan,
-                base_rate=float(max((y > 0).mean(), (y < 0).mean())) if len(y) else np.nan, n=int(len(y))) | daily_ic(t, mu, y, lags=horizon - 1)
+    return dict(
+        ic=rm["ic"],
+        rank_ic=rm["rank_ic"],
+        rmse_vs_naive=rm["rmse_vs_naive"],
+        scale=rm["scale"],
+        collapsed=bool(rm["scale"] < 0.05),
+        dir_acc=float((np.sign(mu[nz]) == np.sign(y[nz])).mean()) if nz.any() else np.nan,
+        base_rate=float(max((y > 0).mean(), (y < 0).mean())) if len(y) else np.nan,
+        n=int(len(y)),
+    ) | daily_ic(t, mu, y, lags=horizon - 1)
 
+# %% ../nbs/11_metrics.ipynb #f468d760
 def horizons_of(predictions) -> list:
     "The horizons of a multi-horizon prediction frame (its mu_h<h> columns), in order; [] for one horizon."
     return sorted(int(c[4:]) for c in predictions.columns if c.startswith("mu_h") and c[4:].isdigit())
 
-def horizon_skill(predictions:pd.DataFrame, cs_norm:str="none", horizon:int=1) -> pd.DataFrame:
+# %% ../nbs/11_metrics.ipynb #8031f446
+def horizon_skill(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> pd.DataFrame:
     "mu_skill per horizon of out-of-fold predictions (mu_h<h> against fwd_return_h<h>; a one-horizon frame: mu against fwd_return, as `horizon`), the target per-timestamp normalised as it was trained: `cs_norm`; one row per horizon."
     from hnn_trading.features import cross_sectional
+
     rows = {}
-    for h, (a, b) in ({h: (f"mu_h{h}", f"fwd_return_h{h}") for h in horizons_of(predictions)} or {horizon: ("mu", "fwd_return")}).items():
+    for h, (a, b) in (
+        {h: (f"mu_h{h}", f"fwd_return_h{h}") for h in horizons_of(predictions)} or {horizon: ("mu", "fwd_return")}
+    ).items():
         q = predictions.dropna(subset=[a, b])
         y = q[b] if cs_norm == "none" else cross_sectional(q.set_index(["timestamp", "symbol"])[b], cs_norm).to_numpy()
         rows[h] = mu_skill(q["timestamp"], q[a], y, h)
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("horizon")
 
-def walk_forward_metrics(predictions:pd.DataFrame, cs_norm:str="none", horizon:int=1) -> dict:
+# %% ../nbs/11_metrics.ipynb #a0bacbd7
+def walk_forward_metrics(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> dict:
     "The pooled metrics of out-of-fold predictions of a `horizon`-bar target: classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns), and each horizon's mu_skill (key 'horizons') when there are several."
     P = predictions
-    m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(P["label"], P["p_up"], P["mu"], P["fwd_return"])
-    if P["symbol"].nunique() >= 3: m |= daily_ic(P["timestamp"], P["mu"], P["fwd_return"], lags=horizon - 1)      # cross-sectional skill: per bar, then averaged
-    if horizons_of(P): m["horizons"] = {str(h): r for h, r in horizon_skill(P, cs_norm).to_dict(orient="index").items()}
+    m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(
+        P["label"], P["p_up"], P["mu"], P["fwd_return"]
+    )
+    if P["symbol"].nunique() >= 3:
+        m |= daily_ic(
+            P["timestamp"], P["mu"], P["fwd_return"], lags=horizon - 1
+        )  # cross-sectional skill: per bar, then averaged
+    if horizons_of(P):
+        m["horizons"] = {str(h): r for h, r in horizon_skill(P, cs_norm).to_dict(orient="index").items()}
     return m
 
 # %% ../nbs/11_metrics.ipynb #6c3d4741
-def sharpe_se(returns, periods_per_year:int=252) -> float:
+def sharpe_se(returns, periods_per_year: int = 252) -> float:
     "Standard error of the annualised Sharpe ratio (Lo 2002, i.i.d. normal returns)."
-    r = _r(returns); n = len(r)
+    r = _r(returns)
+    n = len(r)
     sr = sharpe_ratio(r, 1)
     return float(np.sqrt((1 + sr * sr / 2) / n) * np.sqrt(periods_per_year)) if n > 1 and not np.isnan(sr) else np.nan
 
-def trading_metrics(returns, periods_per_year:int=252, trades:pd.DataFrame|None=None, exposure=None) -> dict:
+# %% ../nbs/11_metrics.ipynb #7f03c141
+def trading_metrics(returns, periods_per_year: int = 252, trades: pd.DataFrame | None = None, exposure=None) -> dict:
     "Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate and profit factor per bar; trade stats if given. CAGR and Calmar are NaN under a quarter of a year."
     r = _r(returns)
-    out = dict(total_return=total_return(r), cagr=cagr(r, periods_per_year), volatility=volatility(r, periods_per_year),
-               sharpe=sharpe_ratio(r, periods_per_year), sharpe_se=sharpe_se(r, periods_per_year),
-               sortino=sortino_ratio(r, periods_per_year), calmar=calmar_ratio(r, periods_per_year),
-               max_drawdown=max_drawdown(r), max_drawdown_bars=max_drawdown_duration(r),
-               win_rate=win_rate(r), profit_factor=profit_factor(r), bars=int(len(r)))
-    if len(r) < periods_per_year / 4: out.update(cagr=np.nan, calmar=np.nan)    # under a quarter of a year an annualised growth rate means nothing
-    if exposure is not None: out["exposure"] = float(np.nanmean(np.asarray(exposure, float)))
+    out = dict(
+        total_return=total_return(r),
+        cagr=cagr(r, periods_per_year),
+        volatility=volatility(r, periods_per_year),
+        sharpe=sharpe_ratio(r, periods_per_year),
+        sharpe_se=sharpe_se(r, periods_per_year),
+        sortino=sortino_ratio(r, periods_per_year),
+        calmar=calmar_ratio(r, periods_per_year),
+        max_drawdown=max_drawdown(r),
+        max_drawdown_bars=max_drawdown_duration(r),
+        win_rate=win_rate(r),
+        profit_factor=profit_factor(r),
+        bars=int(len(r)),
+    )
+    if len(r) < periods_per_year / 4:
+        out.update(cagr=np.nan, calmar=np.nan)  # under a quarter of a year an annualised growth rate means nothing
+    if exposure is not None:
+        out["exposure"] = float(np.nanmean(np.asarray(exposure, float)))
     if trades is not None:
         tr = trades["return"].values if len(trades) else np.zeros(0)
-        out.update(trades=int(len(trades)), trade_win_rate=float((tr > 0).mean()) if len(tr) else np.nan,
-                   trade_profit_factor=float(tr[tr > 0].sum() / -tr[tr < 0].sum()) if (tr < 0).any() else np.nan,
-                   avg_trade=float(tr.mean()) if len(tr) else np.nan, best_trade=float(tr.max()) if len(tr) else np.nan,
-                   worst_trade=float(tr.min()) if len(tr) else np.nan,
-                   avg_bars_held=float(trades["bars_held"].mean()) if len(tr) else np.nan)
+        out.update(
+            trades=int(len(trades)),
+            trade_win_rate=float((tr > 0).mean()) if len(tr) else np.nan,
+            trade_profit_factor=float(tr[tr > 0].sum() / -tr[tr < 0].sum()) if (tr < 0).any() else np.nan,
+            avg_trade=float(tr.mean()) if len(tr) else np.nan,
+            best_trade=float(tr.max()) if len(tr) else np.nan,
+            worst_trade=float(tr.min()) if len(tr) else np.nan,
+            avg_bars_held=float(trades["bars_held"].mean()) if len(tr) else np.nan,
+        )
     return out
 
 # %% ../nbs/11_metrics.ipynb #401e7f84
-def reliability_table(y, p, n_bins:int=10, strategy:str="quantile") -> pd.DataFrame:
+def reliability_table(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.DataFrame:
     "Per bin: n, mean predicted probability, observed positive frequency, gap; attrs: ece, brier."
-    if strategy not in ("quantile", "uniform"): raise ValueError(f"strategy={strategy!r}: use 'quantile' or 'uniform'")
-    y, p = np.asarray(y, float), np.asarray(p, float); m = ~(np.isnan(y) | np.isnan(p)); y, p = y[m], p[m]
-    edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1))) if strategy == "quantile" else np.linspace(0, 1, n_bins + 1)
+    if strategy not in ("quantile", "uniform"):
+        raise ValueError(f"strategy={strategy!r}: use 'quantile' or 'uniform'")
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
+    y, p = y[m], p[m]
+    edges = (
+        np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+        if strategy == "quantile"
+        else np.linspace(0, 1, n_bins + 1)
+    )
     b = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
-    df = pd.DataFrame(dict(bin=b, p=p, y=y)).groupby("bin").agg(n=("y", "size"), mean_predicted=("p", "mean"), observed=("y", "mean"))
+    df = (
+        pd.DataFrame(dict(bin=b, p=p, y=y))
+        .groupby("bin")
+        .agg(n=("y", "size"), mean_predicted=("p", "mean"), observed=("y", "mean"))
+    )
     df["gap"] = df["observed"] - df["mean_predicted"]
     df.attrs["ece"] = float((df["n"] * df["gap"].abs()).sum() / df["n"].sum()) if len(df) else np.nan
     df.attrs["brier"] = float(np.mean((p - y) ** 2)) if len(y) else np.nan

@@ -16,23 +16,53 @@ __all__ = ['PROB_SOURCES', 'DistHeads', 'MLP', 'RNN', 'PatchTST', 'HermiteNet', 
 # %% ../nbs/08_models.ipynb #2764e271
 PROB_SOURCES = ("pdf", "logit", "legacy_pdf")
 
+# %% ../nbs/08_models.ipynb #5386e1e5
 def _head(m, k, dropout):
     return nn.Sequential(nn.Linear(m, m), nn.GELU(), nn.Dropout(dropout), nn.Linear(m, k))
 
+# %% ../nbs/08_models.ipynb #efffc512
 class DistHeads(nn.Module):
     "mu, sigma (or legacy log-variance), logit and density-shape heads; P(up) per prob_source. `n_horizons` > 1: each output gets a last axis of one column per horizon."
-    def __init__(self, m:int, prob_source:str="logit", density:str="gaussian", dropout:float=0.1, snp_k:int=3,
-                 sigma_min:float=0.05, legacy:bool=False, n_horizons:int=1):
+
+    def __init__(
+        self,
+        m: int,
+        prob_source: str = "logit",
+        density: str = "gaussian",
+        dropout: float = 0.1,
+        snp_k: int = 3,
+        sigma_min: float = 0.05,
+        legacy: bool = False,
+        n_horizons: int = 1,
+    ):
         super().__init__()
-        if prob_source not in PROB_SOURCES: raise ValueError(f"prob_source={prob_source!r}; choose one of {list(PROB_SOURCES)}")
-        if density not in DENSITIES: raise ValueError(f"density={density!r}; choose one of {list(DENSITIES)}")
-        self.args = dict(m=m, prob_source=prob_source, density=density, dropout=dropout, snp_k=snp_k, sigma_min=sigma_min, legacy=legacy)
-        self.prob_source, self.density, self.sigma_min, self.legacy, self.n_horizons = prob_source, density, sigma_min, legacy, n_horizons
+        if prob_source not in PROB_SOURCES:
+            raise ValueError(f"prob_source={prob_source!r}; choose one of {list(PROB_SOURCES)}")
+        if density not in DENSITIES:
+            raise ValueError(f"density={density!r}; choose one of {list(DENSITIES)}")
+        self.args = dict(
+            m=m,
+            prob_source=prob_source,
+            density=density,
+            dropout=dropout,
+            snp_k=snp_k,
+            sigma_min=sigma_min,
+            legacy=legacy,
+        )
+        self.prob_source, self.density, self.sigma_min, self.legacy, self.n_horizons = (
+            prob_source,
+            density,
+            sigma_min,
+            legacy,
+            n_horizons,
+        )
         H = n_horizons
         self.mu, self.sig, self.logit = _head(m, H, dropout), _head(m, H, dropout), _head(m, H, dropout)
         k = DENSITIES[density] if DENSITIES[density] is not None else snp_k
         self.shape = _head(m, k * H, dropout) if k else None
-        if self.shape is not None: nn.init.zeros_(self.shape[-1].weight); nn.init.zeros_(self.shape[-1].bias)
+        if self.shape is not None:
+            nn.init.zeros_(self.shape[-1].weight)
+            nn.init.zeros_(self.shape[-1].bias)
 
     def forward(self, g):
         H = self.n_horizons
@@ -40,63 +70,128 @@ class DistHeads(nn.Module):
         mu, s, logit = one(self.mu(g)), one(self.sig(g)), one(self.logit(g))
         sigma = torch.exp(0.5 * s.clamp(-12, 5)) if self.legacy else self.sigma_min + F.softplus(s)
         shape = self.shape(g) if self.shape is not None else None
-        if shape is not None and H > 1: shape = shape.reshape(*shape.shape[:-1], H, -1)          # (batch, horizon, shape parameters)
+        if shape is not None and H > 1:
+            shape = shape.reshape(*shape.shape[:-1], H, -1)  # (batch, horizon, shape parameters)
         out = dict(mu=mu, sigma=sigma, logit=logit, shape=shape)
-        if self.prob_source != "pdf": out["p_up"] = torch.sigmoid(logit)
-        elif H == 1: out["p_up"] = Density(self.density, mu, sigma, shape).p_up()
-        else: out["p_up"] = torch.stack([Density(self.density, mu[..., j], sigma[..., j], None if shape is None else shape[..., j, :]).p_up() for j in range(H)], -1)
-        if self.legacy: out["logvar"] = s.clamp(-12, 5)
+        if self.prob_source != "pdf":
+            out["p_up"] = torch.sigmoid(logit)
+        elif H == 1:
+            out["p_up"] = Density(self.density, mu, sigma, shape).p_up()
+        else:
+            out["p_up"] = torch.stack(
+                [
+                    Density(self.density, mu[..., j], sigma[..., j], None if shape is None else shape[..., j, :]).p_up()
+                    for j in range(H)
+                ],
+                -1,
+            )
+        if self.legacy:
+            out["logvar"] = s.clamp(-12, 5)
         return out
 
 # %% ../nbs/08_models.ipynb #81b07336
 class _Base(nn.Module):
     "Shared plumbing: optional asset embedding appended to a vector input."
+
     def _init_assets(self, n_assets, dim):
         self.emb = nn.Embedding(n_assets, dim) if n_assets > 1 and dim > 0 else None
         return dim if self.emb is not None else 0
+
     def _with_asset(self, v, asset):
-        if self.emb is None: return v
-        if asset is None: raise ValueError("this model was built with asset embeddings: pass asset ids")
+        if self.emb is None:
+            return v
+        if asset is None:
+            raise ValueError("this model was built with asset embeddings: pass asset ids")
         return torch.cat([v, self.emb(asset)], -1)
 
 # %% ../nbs/08_models.ipynb #7cf3cadb
 class MLP(_Base):
     "Feed-forward baseline on the flattened window: one (Linear, GELU, Dropout) per width of `hidden_dims` (default: n_layers x hidden_dim), then the heads."
-    def __init__(self, n_features, window=1, hidden_dim=64, n_layers=2, dropout=0.1, prob_source="logit", density="gaussian", n_assets=0, asset_emb_dim=0,
-                 hidden_dims=None):
+
+    def __init__(
+        self,
+        n_features,
+        window=1,
+        hidden_dim=64,
+        n_layers=2,
+        dropout=0.1,
+        prob_source="logit",
+        density="gaussian",
+        n_assets=0,
+        asset_emb_dim=0,
+        hidden_dims=None,
+    ):
         super().__init__()
         d = n_features * window + self._init_assets(n_assets, asset_emb_dim)
         layers = []
-        for w in (hidden_dims or [hidden_dim] * n_layers): layers += [nn.Linear(d, w), nn.GELU(), nn.Dropout(dropout)]; d = w
+        for w in hidden_dims or [hidden_dim] * n_layers:
+            layers += [nn.Linear(d, w), nn.GELU(), nn.Dropout(dropout)]
+            d = w
         self.trunk, self.heads = nn.Sequential(*layers), DistHeads(d, prob_source, density, dropout)
+
     def forward(self, x, asset=None):
         return self.heads(self.trunk(self._with_asset(x.flatten(1), asset)))
 
+# %% ../nbs/08_models.ipynb #e3cfd11a
 class RNN(_Base):
     "LSTM or GRU over the window; last hidden state (with the asset embedding) to the heads."
-    def __init__(self, n_features, kind="lstm", hidden_dim=64, n_layers=1, dropout=0.1, prob_source="logit", density="gaussian", n_assets=0, asset_emb_dim=0):
+
+    def __init__(
+        self,
+        n_features,
+        kind="lstm",
+        hidden_dim=64,
+        n_layers=1,
+        dropout=0.1,
+        prob_source="logit",
+        density="gaussian",
+        n_assets=0,
+        asset_emb_dim=0,
+    ):
         super().__init__()
         cls = nn.LSTM if kind == "lstm" else nn.GRU
-        self.rnn = cls(n_features, hidden_dim, num_layers=n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0)
+        self.rnn = cls(
+            n_features, hidden_dim, num_layers=n_layers, batch_first=True, dropout=dropout if n_layers > 1 else 0.0
+        )
         d = hidden_dim + self._init_assets(n_assets, asset_emb_dim)
         self.norm, self.heads = nn.LayerNorm(d), DistHeads(d, prob_source, density, dropout)
+
     def forward(self, x, asset=None):
         out, _ = self.rnn(x)
         return self.heads(self.norm(self._with_asset(out[:, -1], asset)))
 
+# %% ../nbs/08_models.ipynb #7fec95c4
 class PatchTST(_Base):
     "A small PatchTST-style transformer: non-overlapping patches of `patch` bars, linear patch embedding, encoder, mean pool."
-    def __init__(self, n_features, window, d_model=64, n_heads=4, n_layers=2, patch=4, dropout=0.1, prob_source="logit", density="gaussian", n_assets=0, asset_emb_dim=0):
+
+    def __init__(
+        self,
+        n_features,
+        window,
+        d_model=64,
+        n_heads=4,
+        n_layers=2,
+        patch=4,
+        dropout=0.1,
+        prob_source="logit",
+        density="gaussian",
+        n_assets=0,
+        asset_emb_dim=0,
+    ):
         super().__init__()
-        self.patch = min(patch, window); self.n_patch = math.ceil(window / self.patch); self.pad = self.n_patch * self.patch - window
+        self.patch = min(patch, window)
+        self.n_patch = math.ceil(window / self.patch)
+        self.pad = self.n_patch * self.patch - window
         self.embed = nn.Linear(self.patch * n_features, d_model)
         self.pos = nn.Parameter(torch.randn(self.n_patch, d_model) * 0.02)
         layer = nn.TransformerEncoderLayer(d_model, n_heads, 2 * d_model, dropout, batch_first=True, norm_first=True)
         self.enc = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
         d = d_model + self._init_assets(n_assets, asset_emb_dim)
         self.norm, self.heads = nn.LayerNorm(d), DistHeads(d, prob_source, density, dropout)
+
     def forward(self, x, asset=None):
-        if self.pad: x = F.pad(x, (0, 0, self.pad, 0))              # left-pad in time: the last bar stays last
+        if self.pad:
+            x = F.pad(x, (0, 0, self.pad, 0))  # left-pad in time: the last bar stays last
         B, T, Fn = x.shape
         z = self.embed(x.reshape(B, self.n_patch, self.patch * Fn)) + self.pos
         return self.heads(self.norm(self._with_asset(self.enc(z).mean(1), asset)))
@@ -104,18 +199,40 @@ class PatchTST(_Base):
 # %% ../nbs/08_models.ipynb #bb3fca5b
 class HermiteNet(_Base):
     "Optional LSTM encoder, symmetric Hermite block with Jacobian trace, trunk, and distribution heads."
-    def __init__(self, n_features, window=1, hermite_version="probabilist", hermite_degree=6, hermite_maps_a=6, hermite_maps_b=2,
-                 hermite_hidden_dim=128, dropout=0.1, use_lstm=False, lstm_hidden=64, prob_source="logit", density="gaussian",
-                 preset="default", n_assets=0, asset_emb_dim=0):
+
+    def __init__(
+        self,
+        n_features,
+        window=1,
+        hermite_version="probabilist",
+        hermite_degree=6,
+        hermite_maps_a=6,
+        hermite_maps_b=2,
+        hermite_hidden_dim=128,
+        dropout=0.1,
+        use_lstm=False,
+        lstm_hidden=64,
+        prob_source="logit",
+        density="gaussian",
+        preset="default",
+        n_assets=0,
+        asset_emb_dim=0,
+    ):
         super().__init__()
-        if preset not in ("default", "legacy"): raise ValueError(f"hermite_preset={preset!r}; choose 'default' or 'legacy'")
+        if preset not in ("default", "legacy"):
+            raise ValueError(f"hermite_preset={preset!r}; choose 'default' or 'legacy'")
         self.use_lstm = use_lstm
         ea = self._init_assets(n_assets, asset_emb_dim)
-        if use_lstm: self.lstm = nn.LSTM(n_features, lstm_hidden, batch_first=True); d = lstm_hidden + n_features + ea
-        else: d = n_features * window + ea
+        if use_lstm:
+            self.lstm = nn.LSTM(n_features, lstm_hidden, batch_first=True)
+            d = lstm_hidden + n_features + ea
+        else:
+            d = n_features * window + ea
         m = hermite_hidden_dim
         self.norm = nn.LayerNorm(d)
-        self.block = SymmetricHermiteBlock(d, m, hermite_maps_a, hermite_maps_b, hermite_degree, hermite_version, preset)
+        self.block = SymmetricHermiteBlock(
+            d, m, hermite_maps_a, hermite_maps_b, hermite_degree, hermite_version, preset
+        )
         self.trunk = nn.Sequential(nn.Linear(2 * d + 1, m), nn.LayerNorm(m), nn.GELU(), nn.Dropout(dropout))
         self.heads = DistHeads(m, prob_source, density, dropout, legacy=preset == "legacy")
 
@@ -123,7 +240,8 @@ class HermiteNet(_Base):
         if self.use_lstm:
             out, _ = self.lstm(x)
             v = torch.cat([out[:, -1], x[:, -1]], -1)
-        else: v = x.flatten(1)
+        else:
+            v = x.flatten(1)
         s = self.norm(self._with_asset(v, asset))
         Fs, trJ = self.block(s)
         return self.heads(self.trunk(torch.cat([s, Fs, trJ[:, None]], -1)))
@@ -131,92 +249,182 @@ class HermiteNet(_Base):
 # %% ../nbs/08_models.ipynb #289a18ce
 _MODELS = {}
 
-def register(name:str):
+# %% ../nbs/08_models.ipynb #87be9b86
+def register(name: str):
     "Decorator: register a builder `f(model_config, n_features, n_assets) -> nn.Module` under `name`."
-    def deco(f): _MODELS[name] = f; return f
+
+    def deco(f):
+        _MODELS[name] = f
+        return f
+
     return deco
 
-def available() -> list[str]: return sorted(_MODELS)
+# %% ../nbs/08_models.ipynb #68eec8be
+def available() -> list[str]:
+    return sorted(_MODELS)
 
-def build(cfg, n_features:int, n_assets:int=0, window:int|None=None, n_horizons:int=1) -> nn.Module:
+# %% ../nbs/08_models.ipynb #429f1833
+def build(cfg, n_features: int, n_assets: int = 0, window: int | None = None, n_horizons: int = 1) -> nn.Module:
     "Build the model a ModelConfig names for inputs of `window` bars x `n_features` (pass the dataset's; None: cfg.feature_window), with heads for `n_horizons` horizons."
-    if cfg.name not in _MODELS: raise ValueError(f"unknown model {cfg.name!r}; available: {available()}")
+    if cfg.name not in _MODELS:
+        raise ValueError(f"unknown model {cfg.name!r}; available: {available()}")
     if window is not None and window != cfg.feature_window:
         import dataclasses
-        cfg = dataclasses.replace(cfg, feature_window=int(window))          # the window the data has, not a second reading of the config
+
+        cfg = dataclasses.replace(
+            cfg, feature_window=int(window)
+        )  # the window the data has, not a second reading of the config
     model = _MODELS[cfg.name](cfg, n_features, n_assets)
     if n_horizons > 1:
-        if not isinstance(getattr(model, "heads", None), DistHeads): raise ValueError(f"model {cfg.name!r} has no distribution heads: it cannot predict several horizons")
-        model.heads = DistHeads(**model.heads.args, n_horizons=n_horizons)   # the same trunk, one column per horizon in every head
+        if not isinstance(getattr(model, "heads", None), DistHeads):
+            raise ValueError(f"model {cfg.name!r} has no distribution heads: it cannot predict several horizons")
+        model.heads = DistHeads(
+            **model.heads.args, n_horizons=n_horizons
+        )  # the same trunk, one column per horizon in every head
     return model
 
-_common = lambda c, na: dict(dropout=c.dropout, prob_source=c.prob_source, density=c.density, n_assets=na, asset_emb_dim=c.asset_emb_dim)
+# %% ../nbs/08_models.ipynb #78a39057
+_common = lambda c, na: dict(
+    dropout=c.dropout, prob_source=c.prob_source, density=c.density, n_assets=na, asset_emb_dim=c.asset_emb_dim
+)
 
+# %% ../nbs/08_models.ipynb #8ecabc3f
 @register("mlp")
-def _mlp(c, nf, na=0): return MLP(nf, c.feature_window, c.hidden_dim, c.n_layers, **_common(c, na), hidden_dims=list(c.hidden_dims))
+def _mlp(c, nf, na=0):
+    return MLP(nf, c.feature_window, c.hidden_dim, c.n_layers, **_common(c, na), hidden_dims=list(c.hidden_dims))
+
+# %% ../nbs/08_models.ipynb #d085f946
 @register("lstm")
-def _lstm(c, nf, na=0): return RNN(nf, "lstm", c.hidden_dim, 1, **_common(c, na))
+def _lstm(c, nf, na=0):
+    return RNN(nf, "lstm", c.hidden_dim, 1, **_common(c, na))
+
+# %% ../nbs/08_models.ipynb #e3323da3
 @register("gru")
-def _gru(c, nf, na=0): return RNN(nf, "gru", c.hidden_dim, 1, **_common(c, na))
+def _gru(c, nf, na=0):
+    return RNN(nf, "gru", c.hidden_dim, 1, **_common(c, na))
+
+# %% ../nbs/08_models.ipynb #4e3d65f1
 @register("patchtst")
-def _ptst(c, nf, na=0): return PatchTST(nf, c.feature_window, c.hidden_dim, 4, 2, c.patch_len, **_common(c, na))
+def _ptst(c, nf, na=0):
+    return PatchTST(nf, c.feature_window, c.hidden_dim, 4, 2, c.patch_len, **_common(c, na))
+
+# %% ../nbs/08_models.ipynb #ba6c128b
 @register("hermite")
 def _hnn(c, nf, na=0):
-    return HermiteNet(nf, c.feature_window, c.hermite_version, c.hermite_degree, c.hermite_maps_a, c.hermite_maps_b, c.hermite_hidden_dim,
-                      use_lstm=c.use_lstm, lstm_hidden=c.lstm_hidden, preset=c.hermite_preset, **_common(c, na))
+    return HermiteNet(
+        nf,
+        c.feature_window,
+        c.hermite_version,
+        c.hermite_degree,
+        c.hermite_maps_a,
+        c.hermite_maps_b,
+        c.hermite_hidden_dim,
+        use_lstm=c.use_lstm,
+        lstm_hidden=c.lstm_hidden,
+        preset=c.hermite_preset,
+        **_common(c, na),
+    )
 
 # %% ../nbs/08_models.ipynb #4df29f4e
 class LightGBMModel:
     "Gradient-boosted trees: LGBMClassifier for P(up), LGBMRegressor for mu, early-stopped on a validation set."
-    def __init__(self, n_estimators:int=400, learning_rate:float=0.05, num_leaves:int=15, min_child_samples:int=50, seed:int=0,
-                 feature_fraction:float=0.8, bagging_fraction:float=0.8, lambda_l1:float=0.0, lambda_l2:float=0.0):
-        self.kw = dict(n_estimators=n_estimators, learning_rate=learning_rate, num_leaves=num_leaves, min_child_samples=min_child_samples,
-                       subsample=bagging_fraction, subsample_freq=1 if bagging_fraction < 1 else 0, colsample_bytree=feature_fraction,
-                       reg_alpha=lambda_l1, reg_lambda=lambda_l2, random_state=seed, n_jobs=2, verbose=-1, deterministic=True)
+
+    def __init__(
+        self,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        seed: int = 0,
+        feature_fraction: float = 0.8,
+        bagging_fraction: float = 0.8,
+        lambda_l1: float = 0.0,
+        lambda_l2: float = 0.0,
+    ):
+        self.kw = dict(
+            n_estimators=n_estimators,
+            learning_rate=learning_rate,
+            num_leaves=num_leaves,
+            min_child_samples=min_child_samples,
+            subsample=bagging_fraction,
+            subsample_freq=1 if bagging_fraction < 1 else 0,
+            colsample_bytree=feature_fraction,
+            reg_alpha=lambda_l1,
+            reg_lambda=lambda_l2,
+            random_state=seed,
+            n_jobs=2,
+            verbose=-1,
+            deterministic=True,
+        )
 
     def fit(self, X, y, r, X_val=None, y_val=None, r_val=None):
         import lightgbm as lgb
+
         es = [lgb.early_stopping(30, verbose=False)] if X_val is not None and len(X_val) else []
         ev = lambda t: dict(eval_X=X_val, eval_y=t, callbacks=es) if es else {}
         self.cls = lgb.LGBMClassifier(**self.kw).fit(X, y, **ev(y_val))
         self.reg = lgb.LGBMRegressor(**self.kw).fit(X, r, **ev(r_val))
         self.sigma = float(np.std(r - self.reg.predict(X))) or 1.0
-        self.best_iteration = dict(cls=self.cls.best_iteration_ or self.kw["n_estimators"], reg=self.reg.best_iteration_ or self.kw["n_estimators"])
+        self.best_iteration = dict(
+            cls=self.cls.best_iteration_ or self.kw["n_estimators"],
+            reg=self.reg.best_iteration_ or self.kw["n_estimators"],
+        )
         return self
 
     def predict(self, X) -> dict:
         p = np.clip(self.cls.predict_proba(X)[:, 1], 1e-6, 1 - 1e-6)
-        return dict(mu=self.reg.predict(X).astype("float32"), sigma=np.full(len(X), self.sigma, "float32"),
-                    logit=np.log(p / (1 - p)).astype("float32"), p_up=p.astype("float32"))
+        return dict(
+            mu=self.reg.predict(X).astype("float32"),
+            sigma=np.full(len(X), self.sigma, "float32"),
+            logit=np.log(p / (1 - p)).astype("float32"),
+            p_up=p.astype("float32"),
+        )
 
+# %% ../nbs/08_models.ipynb #c9210cbd
 @register("lightgbm")
 def _lgbm(c, nf, na=0):
-    return LightGBMModel(c.lgbm_n_estimators, c.lgbm_learning_rate, c.lgbm_num_leaves, c.lgbm_min_child_samples, feature_fraction=c.lgbm_feature_fraction,
-                         bagging_fraction=c.lgbm_bagging_fraction, lambda_l1=c.lgbm_lambda_l1, lambda_l2=c.lgbm_lambda_l2)
+    return LightGBMModel(
+        c.lgbm_n_estimators,
+        c.lgbm_learning_rate,
+        c.lgbm_num_leaves,
+        c.lgbm_min_child_samples,
+        feature_fraction=c.lgbm_feature_fraction,
+        bagging_fraction=c.lgbm_bagging_fraction,
+        lambda_l1=c.lgbm_lambda_l1,
+        lambda_l2=c.lgbm_lambda_l2,
+    )
 
-def is_torch(name:str) -> bool:
+# %% ../nbs/08_models.ipynb #d55fd196
+def is_torch(name: str) -> bool:
     "True for models trained by gradient steps (nn.Module), False for fit/predict models (LightGBM)."
     return name != "lightgbm"
 
 # %% ../nbs/08_models.ipynb #67d25b4e
-def ensemble_predictions(frames:list, weights=None, cols=("p_up", "mu", "sigma")) -> pd.DataFrame:
+def ensemble_predictions(frames: list, weights=None, cols=("p_up", "mu", "sigma")) -> pd.DataFrame:
     "Weighted mean of several models' out-of-fold predictions (aligned on timestamp, symbol); weights e.g. validation AUC - 0.5."
-    if not frames: raise ValueError("no prediction frames")
+    if not frames:
+        raise ValueError("no prediction frames")
     w = np.ones(len(frames)) if weights is None else np.clip(np.asarray(weights, float), 0, None)
-    if len(w) != len(frames) or w.sum() <= 0: raise ValueError(f"weights {list(w)}: one per frame, not all zero")
+    if len(w) != len(frames) or w.sum() <= 0:
+        raise ValueError(f"weights {list(w)}: one per frame, not all zero")
     w = w / w.sum()
     keys = ["timestamp", "symbol"]
     base = frames[0].set_index(keys)
     out = base.copy()
     for c in cols:
-        if c in base: out[c] = sum(wi * f.set_index(keys)[c].reindex(base.index) for wi, f in zip(w, frames))
+        if c in base:
+            out[c] = sum(wi * f.set_index(keys)[c].reindex(base.index) for wi, f in zip(w, frames))
     return out.reset_index()
 
 # %% ../nbs/08_models.ipynb #b4fa8672
-def inference_speed(cfg, n_features:int, n_assets:int=0, batch_sizes=(1, 256, 4096), repeats:int=20, device:str="cpu") -> pd.DataFrame:
+def inference_speed(
+    cfg, n_features: int, n_assets: int = 0, batch_sizes=(1, 256, 4096), repeats: int = 20, device: str = "cpu"
+) -> pd.DataFrame:
     "Per batch size: median milliseconds per forward pass and samples per second (torch models only)."
     import time
-    if not is_torch(cfg.name): raise ValueError(f"model {cfg.name!r} is not a torch model; time its predict() directly")
+
+    if not is_torch(cfg.name):
+        raise ValueError(f"model {cfg.name!r} is not a torch model; time its predict() directly")
     model = build(cfg, n_features, n_assets).to(device).eval()
     rows = []
     for bs in batch_sizes:
@@ -225,7 +433,9 @@ def inference_speed(cfg, n_features:int, n_assets:int=0, batch_sizes=(1, 256, 40
         ts = []
         with torch.inference_mode():
             for i in range(repeats + 2):
-                t = time.perf_counter(); model(x, a); ts.append(time.perf_counter() - t)
+                t = time.perf_counter()
+                model(x, a)
+                ts.append(time.perf_counter() - t)
         ms = float(np.median(ts[2:]) * 1e3)
         rows.append(dict(batch_size=bs, ms_per_batch=ms, samples_per_s=bs / ms * 1e3))
     return pd.DataFrame(rows).set_index("batch_size")

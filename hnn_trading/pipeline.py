@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import Timer
-from .data import load_data, load_exog, resolve_periods, data_fingerprint, infer_periods_per_year, absolute_sources
+from hnn_trading.data import (
+    load_data,
+    load_exog,
+    resolve_periods,
+    data_fingerprint,
+    infer_periods_per_year,
+    absolute_sources,
+)
 from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
 from .stats import deflated_sharpe
@@ -27,6 +34,7 @@ __all__ = ['RunResult', 'preflight', 'run']
 @dataclass
 class RunResult:
     "What a run produced: metrics of the strategy and the benchmark (out of fold, and on the held-out test period), the walk-forward result, the evaluators, the config as run (a relative threshold resolved) and the paths written."
+
     run_dir: Path
     metrics: dict
     walk_forward: object
@@ -44,113 +52,261 @@ class RunResult:
     members: dict = field(default_factory=dict, repr=False)
 
     @property
-    def test(self) -> dict|None:
+    def test(self) -> dict | None:
         "The held-out test period's metrics (strategy, benchmark, walk_forward, start, end, bars), or None without `splits.test_size`."
         return self.metrics.get("test")
 
     def table(self) -> pd.DataFrame:
         "Strategy against buy-and-hold, out of fold and, with a held-out test period, on it: the numbers a user reads first."
-        oof = "strategy (out of fold, where it was chosen)" if (Path(self.run_dir)/"selection.json").exists() else "strategy (out of fold)"
-        cols = {oof: (self.metrics["strategy"], self.metrics["walk_forward"]), "buy & hold (out of fold)": (self.metrics["benchmark"], None)}
+        oof = (
+            "strategy (out of fold, where it was chosen)"
+            if (Path(self.run_dir) / "selection.json").exists()
+            else "strategy (out of fold)"
+        )
+        cols = {
+            oof: (self.metrics["strategy"], self.metrics["walk_forward"]),
+            "buy & hold (out of fold)": (self.metrics["benchmark"], None),
+        }
         ext = self.metrics.get("external")
-        if ext: cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
-        if self.test: cols.update({"strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]), "buy & hold (held-out test)": (self.test["benchmark"], None)})
-        if self.test and self.test.get("external"): cols[f"{ext['name']} (held-out test)"] = (self.test["external"], None)
-        rows = [("AUC", "auc", 1), ("DirAcc", "dir_acc", 1), ("total return", "total_return", 0), ("CAGR", "cagr", 0), ("Sharpe", "sharpe", 0),
-                ("Sharpe std. error", "sharpe_se", 0), ("PSR (Sharpe > 0)", "psr", 0), ("max drawdown", "max_drawdown", 0), ("trades", "trades", 0),
-                ("exposure", "exposure", 0), ("costs paid", "costs", 0)]
-        if "daily_rank_ic" in self.metrics["walk_forward"]:                 # several symbols: how well the model ranks each bar's cross-section
-            rows[2:2] = [("rank-IC per bar", "daily_rank_ic", 1), ("rank-IC per bar, std. error", "daily_rank_ic_se", 1)]
-        return pd.DataFrame({c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
-                             for c, (m, w) in cols.items()})
+        if ext:
+            cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
+        if self.test:
+            cols.update(
+                {
+                    "strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]),
+                    "buy & hold (held-out test)": (self.test["benchmark"], None),
+                }
+            )
+        if self.test and self.test.get("external"):
+            cols[f"{ext['name']} (held-out test)"] = (self.test["external"], None)
+        rows = [
+            ("AUC", "auc", 1),
+            ("DirAcc", "dir_acc", 1),
+            ("total return", "total_return", 0),
+            ("CAGR", "cagr", 0),
+            ("Sharpe", "sharpe", 0),
+            ("Sharpe std. error", "sharpe_se", 0),
+            ("PSR (Sharpe > 0)", "psr", 0),
+            ("max drawdown", "max_drawdown", 0),
+            ("trades", "trades", 0),
+            ("exposure", "exposure", 0),
+            ("costs paid", "costs", 0),
+        ]
+        if (
+            "daily_rank_ic" in self.metrics["walk_forward"]
+        ):  # several symbols: how well the model ranks each bar's cross-section
+            rows[2:2] = [
+                ("rank-IC per bar", "daily_rank_ic", 1),
+                ("rank-IC per bar, std. error", "daily_rank_ic_se", 1),
+            ]
+        return pd.DataFrame(
+            {
+                c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
+                for c, (m, w) in cols.items()
+            }
+        )
 
-    def _repr_markdown_(self): return f"Run `{self.run_dir}`\n\n" + self.table().to_markdown(floatfmt=".4f")
+    def _repr_markdown_(self):
+        return f"Run `{self.run_dir}`\n\n" + self.table().to_markdown(floatfmt=".4f")
 
 # %% ../nbs/18_pipeline.ipynb #72559be1
 def _ppy_source(config, panel) -> str:
-    return "set in the config" if config.data.periods_per_year is not None else "inferred: " + infer_periods_per_year(panel)[1]
+    return (
+        "set in the config"
+        if config.data.periods_per_year is not None
+        else "inferred: " + infer_periods_per_year(panel)[1]
+    )
 
-def preflight(c:RunConfig):
+# %% ../nbs/18_pipeline.ipynb #1a782b75
+def preflight(c: RunConfig):
     "Check what a run needs before anything is written: the model, every feature set, the report templates and the ensemble members exist."
     from hnn_trading.models import available as models, is_torch
     from hnn_trading.features import available as feature_sets
     from hnn_trading.reports import available_reports
-    if c.model.name not in models(): raise ConfigError(f"model.name = {c.model.name!r} is not a model; available: {models()}")
+
+    if c.model.name not in models():
+        raise ConfigError(f"model.name = {c.model.name!r} is not a model; available: {models()}")
     bad = [f for f in c.features.set.split("+") if f not in feature_sets()]
-    if bad: raise ConfigError(f"features.set = {c.features.set!r}: unknown feature set(s) {bad}; available: {feature_sets()}")
+    if bad:
+        raise ConfigError(
+            f"features.set = {c.features.set!r}: unknown feature set(s) {bad}; available: {feature_sets()}"
+        )
     if len(c.labels.horizons) > 1:
-        bad = [m for m in ([] if c.ensemble.models else [c.model.name]) + list(c.ensemble.models) if m in models() and not is_torch(m)]
-        if bad: raise ConfigError(f"labels.horizons = {c.labels.horizons}: several horizons need neural models with heads (mlp, lstm, gru, patchtst, hermite); "
-                                  f"{'ensemble.models has' if c.ensemble.models else 'model.name is'} {', '.join(bad)}, which predicts one")
+        bad = [
+            m
+            for m in ([] if c.ensemble.models else [c.model.name]) + list(c.ensemble.models)
+            if m in models() and not is_torch(m)
+        ]
+        if bad:
+            raise ConfigError(
+                f"labels.horizons = {c.labels.horizons}: several horizons need neural models with heads (mlp, lstm, gru, patchtst, hermite); "
+                f"{'ensemble.models has' if c.ensemble.models else 'model.name is'} {', '.join(bad)}, which predicts one"
+            )
     bad = [t for t in c.report.templates if t not in available_reports()]
-    if bad: raise ConfigError(f"report.templates: unknown template(s) {bad}; available: {available_reports()}")
+    if bad:
+        raise ConfigError(f"report.templates: unknown template(s) {bad}; available: {available_reports()}")
     _members(c)
 
-def _members(c:RunConfig) -> dict:
+# %% ../nbs/18_pipeline.ipynb #b733fcb3
+def _members(c: RunConfig) -> dict:
     "The ensemble members a config names: {model name: the config with that model}."
     from hnn_trading.models import available
+
     bad = [m for m in c.ensemble.models if m not in available()]
-    if bad: raise ValueError(f"ensemble.models: unknown model(s) {bad}; available: {available()}")
+    if bad:
+        raise ValueError(f"ensemble.models: unknown model(s) {bad}; available: {available()}")
     return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
 
-def run(config:RunConfig, output_dir=None, run_id:str|None=None, reports:bool=True, progress:bool|None=None, tearsheet:bool|None=None,
-        selection:dict|None=None, members:dict|None=None, existing_ok:bool=False) -> RunResult:
+# %% ../nbs/18_pipeline.ipynb #1697e87b
+def run(
+    config: RunConfig,
+    output_dir=None,
+    run_id: str | None = None,
+    reports: bool = True,
+    progress: bool | None = None,
+    tearsheet: bool | None = None,
+    selection: dict | None = None,
+    members: dict | None = None,
+    existing_ok: bool = False,
+) -> RunResult:
     "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default: `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."
     c, timer = config, Timer()
-    d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}")
-    preflight(c); c = absolute_sources(c)                                  # config.yaml must read the same data from inside the run folder
+    d = run_dir_for(
+        output_dir or c.report.output_dir,
+        run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}",
+    )
+    preflight(c)
+    c = absolute_sources(c)  # config.yaml must read the same data from inside the run folder
     members = None if members is None else {k: absolute_sources(mc) for k, mc in members.items()}
-    for mc in (members or {}).values(): preflight(mc)
-    with timer("data"): panel = load_data(c.data)
+    for mc in (members or {}).values():
+        preflight(mc)
+    with timer("data"):
+        panel = load_data(c.data)
     c = resolve_periods(c, panel)
     members = _members(c) if members is None else members
-    if existing_ok: d.mkdir(parents=True, exist_ok=True)                 # a campaign's or a demo's own folder, resumed
-    else: d = claim_run_dir(d)                                          # never a folder another run is writing
-    rf = RunFolder(d, strict=False); rf.write_config(c)
+    if existing_ok:
+        d.mkdir(parents=True, exist_ok=True)  # a campaign's or a demo's own folder, resumed
+    else:
+        d = claim_run_dir(d)  # never a folder another run is writing
+    rf = RunFolder(d, strict=False)
+    rf.write_config(c)
     exog, tw, sub = load_exog(c.data), None, {}
     with timer("walk_forward"):
-        if members:                                                  # each member is a run of its own; the weights come from their out-of-fold metrics
-            sub = {k: run(mc, output_dir=d/"models", run_id=k, reports=False, progress=progress, tearsheet=False, existing_ok=existing_ok) for k, mc in members.items()}
+        if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
+            sub = {
+                k: run(
+                    mc,
+                    output_dir=d / "models",
+                    run_id=k,
+                    reports=False,
+                    progress=progress,
+                    tearsheet=False,
+                    existing_ok=existing_ok,
+                )
+                for k, mc in members.items()
+            }
             w = member_weights({k: r.walk_forward.metrics for k, r in sub.items()}, c.ensemble.weighting)
-            fw = walk_forward_weights({k: r.walk_forward for k, r in sub.items()}, c.ensemble.weighting, c.labels.span, c.labels.cs_norm)
-            wf = ensemble_result({k: r.walk_forward for k, r in sub.items()}, fw, c)      # fold k weighted by the folds before it
-            if c.splits.test_size is not None: tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
-            rf.write_json("ensemble", dict(weighting=c.ensemble.weighting, weights=w, fold_weights={int(k): v for k, v in fw.items()},
-                                           members={k: mc.model.name for k, mc in members.items()},
-                                           weights_note="out of fold, fold k is weighted by `fold_weights[k]`, from the folds before it; "
-                                                        "`weights` (the whole out-of-fold period) weigh the held-out test"))
-        else: wf = run_walk_forward(c, panel, progress=progress, exog=exog)     # on the bars before any held-out test period
+            fw = walk_forward_weights(
+                {k: r.walk_forward for k, r in sub.items()}, c.ensemble.weighting, c.labels.span, c.labels.cs_norm
+            )
+            wf = ensemble_result(
+                {k: r.walk_forward for k, r in sub.items()}, fw, c
+            )  # fold k weighted by the folds before it
+            if c.splits.test_size is not None:
+                tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
+            rf.write_json(
+                "ensemble",
+                dict(
+                    weighting=c.ensemble.weighting,
+                    weights=w,
+                    fold_weights={int(k): v for k, v in fw.items()},
+                    members={k: mc.model.name for k, mc in members.items()},
+                    weights_note="out of fold, fold k is weighted by `fold_weights[k]`, from the folds before it; "
+                    "`weights` (the whole out-of-fold period) weigh the held-out test",
+                ),
+            )
+        else:
+            wf = run_walk_forward(c, panel, progress=progress, exog=exog)  # on the bars before any held-out test period
     with timer("backtest"):
-        ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)      # the out-of-fold bars, pivoted once
-        cs = ev.resolve(c)                                                              # a relative threshold, fixed on the out-of-fold period
+        ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)  # the out-of-fold bars, pivoted once
+        cs = ev.resolve(c)  # a relative threshold, fixed on the out-of-fold period
         bt, bh, ext = ev.backtest(cs), ev.benchmark(cs), ev.external(cs)
     for r in (bt, bh, ext):
-        if r is not None: r.metrics["psr"] = deflated_sharpe(r.returns.values)    # one configuration, nothing to deflate by: the PSR
-    metrics = dict(strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold)
-    if ext is not None: metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
+        if r is not None:
+            r.metrics["psr"] = deflated_sharpe(r.returns.values)  # one configuration, nothing to deflate by: the PSR
+    metrics = dict(
+        strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold
+    )
+    if ext is not None:
+        metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
     if c.splits.test_size is not None:
         with timer("held_out_test"):
-            if tw is None: tw = run_holdout(c, panel, progress=progress, exog=exog)   # trained on every bar before it, evaluated once
+            if tw is None:
+                tw = run_holdout(
+                    c, panel, progress=progress, exog=exog
+                )  # trained on every bar before it, evaluated once
             et = Evaluator(panel, tw.predictions)
             tb, tbh, text = et.backtest(cs), et.benchmark(cs), et.external(cs)
         for r in (tb, tbh, text):
-            if r is not None: r.metrics["psr"] = deflated_sharpe(r.returns.values)
-        metrics["test"] = dict(strategy=tb.metrics, benchmark=tbh.metrics, walk_forward=tw.metrics, start=str(et.times[0]), end=str(et.times[-1]), bars=len(et.times),
-                               **({"external": text.metrics} if text is not None else {}))
+            if r is not None:
+                r.metrics["psr"] = deflated_sharpe(r.returns.values)
+        metrics["test"] = dict(
+            strategy=tb.metrics,
+            benchmark=tbh.metrics,
+            walk_forward=tw.metrics,
+            start=str(et.times[0]),
+            end=str(et.times[-1]),
+            bars=len(et.times),
+            **({"external": text.metrics} if text is not None else {}),
+        )
     with timer("save"):
-        rf.write_backtest(bt, bh, title=f"{'ensemble' if members else c.model.name} on {c.data.source}, out of fold", periods_per_year=c.data.periods_per_year,
-                          extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")}, tearsheet=reports if tearsheet is None else tearsheet)
+        rf.write_backtest(
+            bt,
+            bh,
+            title=f"{'ensemble' if members else c.model.name} on {c.data.source}, out of fold",
+            periods_per_year=c.data.periods_per_year,
+            extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")},
+            tearsheet=reports if tearsheet is None else tearsheet,
+        )
         rf.write_walk_forward(wf)
-        if "test" in metrics: rf.write_test(tw.predictions, tb, tbh)
-        if selection is not None: rf.write_json("selection", selection)
+        if "test" in metrics:
+            rf.write_test(tw.predictions, tb, tbh)
+        if selection is not None:
+            rf.write_json("selection", selection)
     held = "test" in metrics
-    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, test_evaluator=et if held else None, config=cs, test_walk_forward=tw, members=sub, external=ext,
-                    test_backtest=tb if held else None, test_benchmark=tbh if held else None, test_external=text if held else None)
+    res = RunResult(
+        d,
+        metrics,
+        wf,
+        bt,
+        bh,
+        evaluator=ev,
+        test_evaluator=et if held else None,
+        config=cs,
+        test_walk_forward=tw,
+        members=sub,
+        external=ext,
+        test_backtest=tb if held else None,
+        test_benchmark=tbh if held else None,
+        test_external=text if held else None,
+    )
     if reports:
         with timer("reports"):
-            for name in c.report.templates: res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        res.reports["index"] = dict(html=write_index(d, f"{'ensemble of ' + ', '.join(members) if members else c.model.name} on {c.data.source}: {d.name}"))
-    rf.write_manifest(c, data_fingerprint=data_fingerprint(panel), timings=timer.timings,
-                      extra=dict(periods_per_year=c.data.periods_per_year, periods_per_year_source=_ppy_source(config, panel),
-                                 artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith("."))))
+            for name in c.report.templates:
+                res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
+        res.reports["index"] = dict(
+            html=write_index(
+                d, f"{'ensemble of ' + ', '.join(members) if members else c.model.name} on {c.data.source}: {d.name}"
+            )
+        )
+    rf.write_manifest(
+        c,
+        data_fingerprint=data_fingerprint(panel),
+        timings=timer.timings,
+        extra=dict(
+            periods_per_year=c.data.periods_per_year,
+            periods_per_year_source=_ppy_source(config, panel),
+            artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith(".")),
+        ),
+    )
     return res

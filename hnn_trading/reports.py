@@ -18,77 +18,102 @@ __all__ = ['LABELS', 'PERIODS', 'ReportError', 'templates_dir', 'available_repor
 class ReportError(RuntimeError):
     "A report could not be run; the message says why and where the failed notebook is."
 
+# %% ../nbs/17_reports.ipynb #72902e40
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
+# %% ../nbs/17_reports.ipynb #fe776bdc
 def templates_dir() -> Path:
     "The folder of report templates."
     return Path(os.environ.get("HNN_TEMPLATES") or resource("templates"))
 
+# %% ../nbs/17_reports.ipynb #94efd9f1
 def available_reports() -> list[str]:
     "Names of the report templates."
     d = templates_dir()
     return sorted(p.stem for p in d.glob("*.ipynb") if _NAME.match(p.stem)) if d.exists() else []
 
-def template_parameters(name:str) -> dict:
+# %% ../nbs/17_reports.ipynb #f5d1fe80
+def template_parameters(name: str) -> dict:
     "The template's parameters with their defaults and types, from its tagged parameters cell."
     import papermill as pm
-    return {k: dict(default=v["default"], type=v["inferred_type_name"], help=v["help"])
-            for k, v in pm.inspect_notebook(str(_template(name))).items()}
 
-def _template(name:str) -> Path:
+    return {
+        k: dict(default=v["default"], type=v["inferred_type_name"], help=v["help"])
+        for k, v in pm.inspect_notebook(str(_template(name))).items()
+    }
+
+# %% ../nbs/17_reports.ipynb #29ad06f7
+def _template(name: str) -> Path:
     if not isinstance(name, str) or not _NAME.match(name):
-        raise ReportError(f"invalid report name {name!r}: use lower-case letters, digits and underscores (available: {available_reports()})")
-    p = templates_dir()/f"{name}.ipynb"
-    if not p.exists(): raise ReportError(f"unknown report {name!r}; available: {available_reports()}")
+        raise ReportError(
+            f"invalid report name {name!r}: use lower-case letters, digits and underscores (available: {available_reports()})"
+        )
+    p = templates_dir() / f"{name}.ipynb"
+    if not p.exists():
+        raise ReportError(f"unknown report {name!r}; available: {available_reports()}")
     return p
 
 # %% ../nbs/17_reports.ipynb #70d6cc83
-_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)                 # fenced blocks and inline code spans: no maths inside
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)  # fenced blocks and inline code spans: no maths inside
 _MATH = re.compile(r"\$\$(.+?)\$\$|(?<![\\$\w])\$(?!\s)([^$\n]+?)(?<!\s)\$(?![\w$])", re.S)
 _NOT_END = r"(?:(?!</script>).)*?"
 _NET_SCRIPT = re.compile(rf"<script\b[^>]*>{_NOT_END}(?:https?://|MathJax){_NOT_END}</script>\s*", re.S | re.I)
 _SRC_SCRIPT = re.compile(r"<script\b[^>]*\bsrc=[\"']?(?:https?:)?//[^>]*>\s*</script>\s*", re.I)
 
-def to_mathml(tex:str, display:bool=False) -> str:
+# %% ../nbs/17_reports.ipynb #90f3865a
+def to_mathml(tex: str, display: bool = False) -> str:
     "MathML of one LaTeX formula (browsers render it with no script); one the converter cannot read stays as code."
     import html
+
     try:
         from latex2mathml.converter import convert
+
         return convert(tex.strip(), display="block" if display else "inline")
     except Exception:
         return f"<code>{html.escape(tex)}</code>"
 
-def math_to_mathml(md:str) -> str:
+# %% ../nbs/17_reports.ipynb #8c192cde
+def math_to_mathml(md: str) -> str:
     "Markdown with its `$...$` and `$$...$$` maths as MathML; code spans and fenced blocks left alone."
     parts = _CODE.split(md)
     conv = lambda m: to_mathml(m.group(1) or m.group(2), m.group(1) is not None)
     return "".join(p if i % 2 else _MATH.sub(conv, p) for i, p in enumerate(parts))
 
-def report_title(nb, default:str="Report") -> str:
+# %% ../nbs/17_reports.ipynb #de499835
+def report_title(nb, default: str = "Report") -> str:
     "A report's name: the first Markdown heading of its notebook."
     for c in nb["cells"]:
         m = re.match(r"#\s+(.+)", "".join(c["source"]).strip()) if c["cell_type"] == "markdown" else None
-        if m: return m.group(1).strip()
+        if m:
+            return m.group(1).strip()
     return default
 
+# %% ../nbs/17_reports.ipynb #d4f58d94
 def _maths_as_mathml(nb):
     "The notebook with the maths of its Markdown cells and Markdown outputs as MathML."
     for c in nb.cells:
-        if c.cell_type == "markdown": c.source = math_to_mathml(c.source)
+        if c.cell_type == "markdown":
+            c.source = math_to_mathml(c.source)
         for o in c.get("outputs", []):
             data = o.get("data", {})
-            if "text/markdown" in data: data["text/markdown"] = math_to_mathml(data["text/markdown"])
+            if "text/markdown" in data:
+                data["text/markdown"] = math_to_mathml(data["text/markdown"])
     return nb
 
-_PAGE_CSS = ("<style>.hnn-back{font:14px sans-serif;padding:8px 16px;border-bottom:1px solid #d0d7de;"
-             "background:#f6f8fa}"
-             ".hnn-back a{color:#0969da;text-decoration:none}math[display=block]{margin:.8em 0}</style>")
+# %% ../nbs/17_reports.ipynb #d5cdf808
+_PAGE_CSS = (
+    "<style>.hnn-back{font:14px sans-serif;padding:8px 16px;border-bottom:1px solid #d0d7de;"
+    "background:#f6f8fa}"
+    ".hnn-back a{color:#0969da;text-decoration:none}math[display=block]{margin:.8em 0}</style>"
+)
 
-def as_page(body:str, title:str, back:str|None="index.html", back_text:str="run index") -> str:
+# %% ../nbs/17_reports.ipynb #64cad336
+def as_page(body: str, title: str, back: str | None = "index.html", back_text: str = "run index") -> str:
     "Exported HTML as a page of the run: `title` in its tab, a link to `back` at the top, no script from the network."
     import html
+
     body = _SRC_SCRIPT.sub("", body)
-    body = _NET_SCRIPT.sub("", body)                       # inline scripts that load from a CDN (mermaid) or set up MathJax
+    body = _NET_SCRIPT.sub("", body)  # inline scripts that load from a CDN (mermaid) or set up MathJax
     body = re.sub(r"<title>.*?</title>", lambda m: f"<title>{html.escape(title)}</title>", body, count=1, flags=re.S)
     body = body.replace("</head>", _PAGE_CSS + "\n</head>", 1)
     if back:
@@ -97,111 +122,213 @@ def as_page(body:str, title:str, back:str|None="index.html", back_text:str="run 
     return body
 
 # %% ../nbs/17_reports.ipynb #53698bb9
-def to_html(nb_path, html_path=None, hide_code:bool=True, title:str|None=None) -> Path:
+def to_html(nb_path, html_path=None, hide_code: bool = True, title: str | None = None) -> Path:
     "Export an executed notebook to an HTML page (code hidden by default; see `as_page`), atomically."
     import nbformat
     from nbconvert import HTMLExporter
+
     nb = _maths_as_mathml(nbformat.read(str(nb_path), as_version=4))
     out = Path(html_path or Path(nb_path).with_suffix(".html"))
     title = title or f"{report_title(nb, Path(nb_path).stem)} · {out.resolve().parent.name}"
-    body, _ = HTMLExporter(exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True).from_notebook_node(nb)
+    body, _ = HTMLExporter(
+        exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
+    ).from_notebook_node(nb)
     return atomic_write(out, as_page(body, title))
 
-def run_report(name:str, params:dict|None=None, run_dir=None, output_dir="reports", run_id:str|None=None,
-               html:bool=True, timeout:int=600, progress:bool=False) -> dict:
+# %% ../nbs/17_reports.ipynb #ba02339a
+def run_report(
+    name: str,
+    params: dict | None = None,
+    run_dir=None,
+    output_dir="reports",
+    run_id: str | None = None,
+    html: bool = True,
+    timeout: int = 600,
+    progress: bool = False,
+) -> dict:
     "Execute report template `name` with `params` into the run folder; returns the paths written."
     import papermill as pm
+
     tpl, params = _template(name), dict(params or {})
     valid = template_parameters(name)
     for k in params:
-        if k not in valid: raise ReportError(f"report {name!r} has no parameter {k!r}; its parameters: {sorted(valid)}")
-    secret = [k for k, v in params.items() if isinstance(v, str) and redact(v) != v]   # a storage URL's password stays out of the notebook
-    if len(secret) > 1: raise ReportError(f"report {name!r}: only one parameter may carry a password, got {secret}")
+        if k not in valid:
+            raise ReportError(f"report {name!r} has no parameter {k!r}; its parameters: {sorted(valid)}")
+    secret = [
+        k for k, v in params.items() if isinstance(v, str) and redact(v) != v
+    ]  # a storage URL's password stays out of the notebook
+    if len(secret) > 1:
+        raise ReportError(f"report {name!r}: only one parameter may carry a password, got {secret}")
     env = dict(os.environ)
-    for k in secret: env["HNN_STORAGE"], params[k] = params[k], redact(params[k])
-    try: d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
-    except RunIdError as e: raise ReportError(str(e)) from None
-    d.mkdir(parents=True, exist_ok=True)
-    out, tmp, failed = d/f"{name}.ipynb", d/f".{name}.running.ipynb", d/f"{name}.failed.ipynb"
+    for k in secret:
+        env["HNN_STORAGE"], params[k] = params[k], redact(params[k])
     try:
-        old = dict(os.environ); os.environ.update(env)                 # the kernel inherits the environment: HNN_STORAGE holds the real URL
-        try: pm.execute_notebook(str(tpl), str(tmp), parameters=params, kernel_name="python3", cwd=str(d),
-                                 progress_bar=progress, execution_timeout=timeout, report_mode=False,
-                                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"])     # no "Kernel is running over TCP" line per report
-        finally: os.environ.clear(); os.environ.update(old)
+        d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
+    except RunIdError as e:
+        raise ReportError(str(e)) from None
+    d.mkdir(parents=True, exist_ok=True)
+    out, tmp, failed = d / f"{name}.ipynb", d / f".{name}.running.ipynb", d / f"{name}.failed.ipynb"
+    try:
+        old = dict(os.environ)
+        os.environ.update(env)  # the kernel inherits the environment: HNN_STORAGE holds the real URL
+        try:
+            pm.execute_notebook(
+                str(tpl),
+                str(tmp),
+                parameters=params,
+                kernel_name="python3",
+                cwd=str(d),
+                progress_bar=progress,
+                execution_timeout=timeout,
+                report_mode=False,
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )  # no "Kernel is running over TCP" line per report
+        finally:
+            os.environ.clear()
+            os.environ.update(old)
     except Exception as e:
-        if tmp.exists(): os.replace(tmp, failed)
+        if tmp.exists():
+            os.replace(tmp, failed)
         msg = getattr(e, "evalue", None) or str(e).strip().splitlines()[-1] if str(e).strip() else repr(e)
-        raise ReportError(f"report {name!r} failed: {getattr(e, 'ename', type(e).__name__)}: {msg}\n"
-                          f"the executed notebook with its error is at {failed}" + (f"; the previous report {out} is untouched" if out.exists() else "")) from None
+        raise ReportError(
+            f"report {name!r} failed: {getattr(e, 'ename', type(e).__name__)}: {msg}\n"
+            f"the executed notebook with its error is at {failed}"
+            + (f"; the previous report {out} is untouched" if out.exists() else "")
+        ) from None
     os.replace(tmp, out)
     failed.unlink(missing_ok=True)
     paths = dict(notebook=out)
     if html:
         paths["html"] = to_html(out)
-        write_index(d)                                       # the page's link back resolves; the index lists the report
+        write_index(d)  # the page's link back resolves; the index lists the report
     return paths
 
 # %% ../nbs/17_reports.ipynb #37b8d579
-LABELS = {"auc": "AUC", "dir_acc": "DirAcc", "total_return": "return", "sharpe": "Sharpe", "sharpe_se": "Sharpe SE", "dsr": "deflated Sharpe",
-          "psr": "PSR", "max_drawdown": "max drawdown", "cagr": "CAGR", "calmar": "Calmar", "sortino": "Sortino", "win_rate": "win rate",
-          "profit_factor": "profit factor", "log_loss": "log-loss", "brier": "Brier", "ece": "ECE", "ks": "KS", "psi": "PSI",
-          "auc_fold_mean": "AUC (fold mean)", "dir_acc_fold_mean": "DirAcc (fold mean)", "auc_pooled": "AUC (pooled)", "dir_acc_pooled": "DirAcc (pooled)",
-          "best_epoch": "best epoch", "n_bars": "bars", "p_value": "p-value", "p_adj": "adjusted p", "ms_per_batch": "ms per batch", "samples_per_s": "samples/s",
-          "volatility": "volatility (annualised)", "max_drawdown_bars": "max drawdown duration (bars)",
-          "trade_win_rate": "trade win rate", "avg_trade": "avg trade (return)", "best_trade": "best trade (return)",
-          "worst_trade": "worst trade (return)", "avg_bars_held": "avg bars held (bars)", "bars_held": "bars held",
-          "turnover": "turnover (× mean equity per year)", "exposure": "exposure (mean gross, % of equity)",
-          "costs": "costs ($)", "costs_pct": "costs (% of initial equity)", "pnl": "P&L ($)", "final_equity": "final equity ($)",
-          "commission_bps": "commission (bps per side)", "slippage_bps": "slippage (bps per side)", "round_trip_bps": "round trip (bps)"}
+LABELS = {
+    "auc": "AUC",
+    "dir_acc": "DirAcc",
+    "total_return": "return",
+    "sharpe": "Sharpe",
+    "sharpe_se": "Sharpe SE",
+    "dsr": "deflated Sharpe",
+    "psr": "PSR",
+    "max_drawdown": "max drawdown",
+    "cagr": "CAGR",
+    "calmar": "Calmar",
+    "sortino": "Sortino",
+    "win_rate": "win rate",
+    "profit_factor": "profit factor",
+    "log_loss": "log-loss",
+    "brier": "Brier",
+    "ece": "ECE",
+    "ks": "KS",
+    "psi": "PSI",
+    "auc_fold_mean": "AUC (fold mean)",
+    "dir_acc_fold_mean": "DirAcc (fold mean)",
+    "auc_pooled": "AUC (pooled)",
+    "dir_acc_pooled": "DirAcc (pooled)",
+    "best_epoch": "best epoch",
+    "n_bars": "bars",
+    "p_value": "p-value",
+    "p_adj": "adjusted p",
+    "ms_per_batch": "ms per batch",
+    "samples_per_s": "samples/s",
+    "volatility": "volatility (annualised)",
+    "max_drawdown_bars": "max drawdown duration (bars)",
+    "trade_win_rate": "trade win rate",
+    "avg_trade": "avg trade (return)",
+    "best_trade": "best trade (return)",
+    "worst_trade": "worst trade (return)",
+    "avg_bars_held": "avg bars held (bars)",
+    "bars_held": "bars held",
+    "turnover": "turnover (× mean equity per year)",
+    "exposure": "exposure (mean gross, % of equity)",
+    "costs": "costs ($)",
+    "costs_pct": "costs (% of initial equity)",
+    "pnl": "P&L ($)",
+    "final_equity": "final equity ($)",
+    "commission_bps": "commission (bps per side)",
+    "slippage_bps": "slippage (bps per side)",
+    "round_trip_bps": "round trip (bps)",
+}
 _PCT = re.compile(r"return|drawdown|cagr|exposure|(^|_)rate$|share|volatility|(^|_)vol$|_pct$|percent|(^|_)trade$")
-_COUNT = re.compile(r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|gaps|symbols|missing_bars)$|^n_|_(bars|rows|trials|trial|count|epochs)$")
+_COUNT = re.compile(
+    r"^(n|trades|bars|epoch|best_epoch|fold|trial|number|rows|gaps|symbols|missing_bars)$|^n_|_(bars|rows|trials|trial|count|epochs)$"
+)
 _PVAL = re.compile(r"^(p|pval|p_value|pvalue|p_adj|q_value)$")
 _MONEY = re.compile(r"cost|pnl|equity|cash|notional")
 _PRICE = re.compile(r"^(open|high|low|close)$|(^|_)price$|_px$")
 _RATIO = re.compile(r"sharpe|sortino|calmar|(^|_)dsr$|(^|_)psr$|profit_factor")
-_ONE = re.compile(r"bars_held|turnover")                                 # averages of counts and multiples: one decimal
-_SCALE = re.compile(r"learning_rate|(^|_)lr$|weight_decay")              # an optimiser's rates, not shares: 3 significant digits
+_ONE = re.compile(r"bars_held|turnover")  # averages of counts and multiples: one decimal
+_SCALE = re.compile(r"learning_rate|(^|_)lr$|weight_decay")  # an optimiser's rates, not shares: 3 significant digits
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
 
-def cell(v, name:str="", integer:bool=False, pct_digits:int|None=None) -> str:
+# %% ../nbs/17_reports.ipynb #5b95cb8d
+def cell(v, name: str = "", integer: bool = False, pct_digits: int | None = None) -> str:
     "One value formatted for a reader, by what its column (or row) `name` holds; `integer`: the whole column holds whole numbers."
     import math
     import pandas as pd
-    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT: return "-"
-    if isinstance(v, (pd.Timestamp,)): return f"{v:%Y-%m-%d}" if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}"
-    if isinstance(v, str): m = _MIDNIGHT.fullmatch(v.strip()); return m.group(1) if m else v   # dates read back from CSV
-    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "dtype"): return str(v)
-    k = str(name).lower().replace(" ", "_"); v = float(v)
-    if math.isinf(v): return "inf" if v > 0 else "-inf"
-    if _PVAL.search(k): return "< 0.001" if v < 0.001 else f"{v:.3f}"
-    if _ONE.search(k): return f"{v:,.1f}"
-    if _SCALE.search(k): return f"{v:.3g}"
-    if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)): return f"{v:,.0f}"   # max_drawdown_bars is a count
-    if _PCT.search(k) and pct_digits is not None: return f"{v:.{pct_digits}%}"   # readable's one precision per column
-    if _PCT.search(k): return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
-    if _MONEY.search(k): return f"{v:,.0f}"
-    if _PRICE.search(k) or _RATIO.search(k): return f"{v:,.2f}"
+
+    if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT:
+        return "-"
+    if isinstance(v, (pd.Timestamp,)):
+        return f"{v:%Y-%m-%d}" if v == v.normalize() else f"{v:%Y-%m-%d %H:%M}"
+    if isinstance(v, str):
+        m = _MIDNIGHT.fullmatch(v.strip())
+        return m.group(1) if m else v  # dates read back from CSV
+    if isinstance(v, bool) or not isinstance(v, (int, float)) and not hasattr(v, "dtype"):
+        return str(v)
+    k = str(name).lower().replace(" ", "_")
+    v = float(v)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if _PVAL.search(k):
+        return "< 0.001" if v < 0.001 else f"{v:.3f}"
+    if _ONE.search(k):
+        return f"{v:,.1f}"
+    if _SCALE.search(k):
+        return f"{v:.3g}"
+    if _COUNT.search(k) or ((integer or abs(v) >= 10) and v.is_integer() and not _PRICE.search(k)):
+        return f"{v:,.0f}"  # max_drawdown_bars is a count
+    if _PCT.search(k) and pct_digits is not None:
+        return f"{v:.{pct_digits}%}"  # readable's one precision per column
+    if _PCT.search(k):
+        return f"{v:.1%}" if abs(v) >= 0.001 or v == 0 else f"{v:.3%}"
+    if _MONEY.search(k):
+        return f"{v:,.0f}"
+    if _PRICE.search(k) or _RATIO.search(k):
+        return f"{v:,.2f}"
     return f"{v:,.4f}" if abs(v) < 1e4 else f"{v:,.0f}"
 
-def _words(name:str) -> str:
+# %% ../nbs/17_reports.ipynb #cfd8c1bc
+def _words(name: str) -> str:
     "A code name as a reader says it: val_dir_acc -> val DirAcc."
-    for k in ("dir_acc", "auc", "log_loss", "sharpe_se", "sharpe", "psr", "dsr", "cagr"): name = re.sub(rf"(^|_){k}($|_)", lambda m: m.group(1) + LABELS[k] + m.group(2), name)
+    for k in ("dir_acc", "auc", "log_loss", "sharpe_se", "sharpe", "psr", "dsr", "cagr"):
+        name = re.sub(rf"(^|_){k}($|_)", lambda m: m.group(1) + LABELS[k] + m.group(2), name)
     return name.replace("_", " ")
 
+# %% ../nbs/17_reports.ipynb #96ec7286
 def _pct_digits(values) -> int:
     "One precision for a column of percentages: 0.1% unless a value would show as 0.0%, then 0.001%."
     import numpy as np
+
     x = np.abs(np.asarray([v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)], float))
     x = x[np.isfinite(x) & (x > 0)]
     return 3 if (x < 0.0005).any() else 1
 
-def readable(df, by:str="columns"):
+# %% ../nbs/17_reports.ipynb #2dbe6545
+def readable(df, by: str = "columns"):
     "A copy of `df` as strings a reader wants: values formatted by column (or by row name with `by='index'`), readable labels, dates without midnight."
     import pandas as pd
+
     df = df.to_frame() if isinstance(df, pd.Series) else df
-    whole = lambda s: (lambda x: len(x) > 0 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in x))(s.dropna().tolist())
+    whole = lambda s: (
+        lambda x: (
+            len(x) > 0
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and float(v).is_integer() for v in x)
+        )
+    )(s.dropna().tolist())
     if by == "columns":
         ints = {c: whole(df[c]) for c in df.columns}
         digs = {c: _pct_digits(df[c]) for c in df.columns}
@@ -212,99 +339,157 @@ def readable(df, by:str="columns"):
         digs = {i: _pct_digits(df.loc[i]) if unique else None for i in df.index}
         cols = {c: [cell(v, i, ints[i], digs[i]) for i, v in df[c].items()] for c in df.columns}
         out = pd.DataFrame(cols, index=df.index)
-    lab = lambda x: LABELS.get(x, _words(x)) if isinstance(x, str) else " / ".join(map(str, x)) if isinstance(x, tuple) else x
+    lab = lambda x: (
+        LABELS.get(x, _words(x)) if isinstance(x, str) else " / ".join(map(str, x)) if isinstance(x, tuple) else x
+    )
     out.columns = [lab(c) for c in df.columns]
-    if isinstance(out.index, pd.DatetimeIndex): out.index = [cell(t) for t in out.index]
-    else: out.index = [lab(i) for i in out.index]
+    if isinstance(out.index, pd.DatetimeIndex):
+        out.index = [cell(t) for t in out.index]
+    else:
+        out.index = [lab(i) for i in out.index]
     return out
 
-def show(df, by:str="columns", index:bool=True):
+# %% ../nbs/17_reports.ipynb #9c11aaef
+def show(df, by: str = "columns", index: bool = True):
     "Display `readable(df)` in a notebook (a report's tables)."
     from IPython.display import display
-    st = readable(df, by).style.format(escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)   # names from data are text, not markup
+
+    st = (
+        readable(df, by)
+        .style.format(escape="html")
+        .format_index(escape="html", axis=0)
+        .format_index(escape="html", axis=1)
+    )  # names from data are text, not markup
     display(st if index else st.hide(axis="index"))
 
 # %% ../nbs/17_reports.ipynb #c37bcc73
-def _verdict_html(d:Path) -> str:
+def _verdict_html(d: Path) -> str:
     "The verdict table (verdict.csv, written by the demo) or strategy vs buy-and-hold from metrics.json, formatted by `readable`."
     import pandas as pd
+
     r = RunFolder(d, strict=False)
     if r.has("verdict"):
         v = r.verdict
         test = [c for c in v if c.startswith("test_")]
         tables = readable(v.drop(columns=test)).to_html(table_id="verdict", escape=True, index_names=False)
         if test and v[test].notna().any().any():
-            tables = ("<h3>Out of fold: where every choice was made</h3>" + tables + "<h3>Held-out test: no choice saw it, evaluated once</h3>"
-                      + readable(v[test].rename(columns=lambda c: c[5:])).to_html(escape=True, index_names=False))
-        return ("<h2>Verdict</h2>" + tables
-                + "<p><small>Net of costs. Out of fold: where every choice was made; deflated Sharpe: the probability that the true "
-                  "Sharpe ratio is above zero after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials). "
-                  "Held-out test: the period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there. "
-                  "Buy-and-hold and external benchmarks were not chosen by anything: theirs is the PSR.</small></p>")
+            tables = (
+                "<h3>Out of fold: where every choice was made</h3>"
+                + tables
+                + "<h3>Held-out test: no choice saw it, evaluated once</h3>"
+                + readable(v[test].rename(columns=lambda c: c[5:])).to_html(escape=True, index_names=False)
+            )
+        return (
+            "<h2>Verdict</h2>"
+            + tables
+            + "<p><small>Net of costs. Out of fold: where every choice was made; deflated Sharpe: the probability that the true "
+            "Sharpe ratio is above zero after accounting for every configuration tried in this run (models, stage-1 and stage-2 trials). "
+            "Held-out test: the period no choice saw, evaluated once; its deflated Sharpe accounts for the rows looked at there. "
+            "Buy-and-hold and external benchmarks were not chosen by anything: theirs is the PSR.</small></p>"
+        )
     if r.has("metrics"):
         m = r.metrics
         keys = ["total_return", "sharpe", "sharpe_se", "psr", "max_drawdown", "trades"]
         cols = {"strategy (out of fold)": m.get("strategy", {}), "buy and hold (out of fold)": m.get("benchmark", {})}
-        if "test" in m: cols.update({"strategy (held-out test)": m["test"]["strategy"], "buy and hold (held-out test)": m["test"]["benchmark"]})
+        if "test" in m:
+            cols.update(
+                {
+                    "strategy (held-out test)": m["test"]["strategy"],
+                    "buy and hold (held-out test)": m["test"]["benchmark"],
+                }
+            )
         t = pd.DataFrame({c: [v.get(k) for k in keys] for c, v in cols.items()}, index=keys)
         return readable(t.astype(float), by="index").to_html(table_id="verdict", escape=True)
     return ""
 
-def verdict_sentence(d:Path) -> str:
+# %% ../nbs/17_reports.ipynb #0de6d10c
+def verdict_sentence(d: Path) -> str:
     "One sentence: which model, if any, beat buy-and-hold after costs, and with what deflated Sharpe."
     import pandas as pd
+
     rf = RunFolder(d, strict=False)
     if rf.has("verdict"):
         v = rf.verdict
-        if "buy and hold" not in v.index or len(v) < 2: return ""
-        b, m = v.loc["buy and hold"], v.drop(index=[i for i in v.index if i == "buy and hold" or str(i).endswith("(external)")])
+        if "buy and hold" not in v.index or len(v) < 2:
+            return ""
+        b, m = (
+            v.loc["buy and hold"],
+            v.drop(index=[i for i in v.index if i == "buy and hold" or str(i).endswith("(external)")]),
+        )
     elif rf.has("metrics"):
         js = rf.metrics
-        if "benchmark" not in js: return ""
+        if "benchmark" not in js:
+            return ""
         b, m = pd.Series(js["benchmark"]), pd.DataFrame([js["strategy"]], index=["the strategy"])
         if "test" in js:
             t = js["test"]
-            b = pd.concat([b, pd.Series(t["benchmark"]).add_prefix("test_")]); m = m.join(pd.DataFrame([t["strategy"]], index=m.index).add_prefix("test_"))
-    else: return ""
+            b = pd.concat([b, pd.Series(t["benchmark"]).add_prefix("test_")])
+            m = m.join(pd.DataFrame([t["strategy"]], index=m.index).add_prefix("test_"))
+    else:
+        return ""
     return _oof_sentence(b, m) + _test_sentence(b, m)
 
+# %% ../nbs/17_reports.ipynb #0074c605
 def _oof_sentence(b, m) -> str:
     "Which row, if any, beat buy-and-hold out of fold after costs, and with what deflated Sharpe."
     import pandas as pd
-    if m["sharpe"].astype(float).isna().all():                           # no row traded: no Sharpe ratio to compare
-        return (f"Nothing traded out of fold, so no model beat buying and holding: buy-and-hold returned "
-                f"{cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f}).")
-    best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
-    dsr = r.get("dsr", float("nan")); has_dsr = not pd.isna(dsr)
-    what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (f", deflated Sharpe {dsr:.2f})" if has_dsr else ")")
+
+    if m["sharpe"].astype(float).isna().all():  # no row traded: no Sharpe ratio to compare
+        return (
+            f"Nothing traded out of fold, so no model beat buying and holding: buy-and-hold returned "
+            f"{cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})."
+        )
+    best = m["sharpe"].astype(float).idxmax()
+    r = m.loc[best]
+    dsr = r.get("dsr", float("nan"))
+    has_dsr = not pd.isna(dsr)
+    what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (
+        f", deflated Sharpe {dsr:.2f})" if has_dsr else ")"
+    )
     bh = f"buy-and-hold's return of {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
-    if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95: return f"{best} beat buying and holding after costs: {what} against {bh}."
+    if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95:
+        return f"{best} beat buying and holding after costs: {what} against {bh}."
     if r["sharpe"] > b["sharpe"]:
-        why = f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need" if has_dsr else "one run is not evidence: compare the Sharpe difference with its standard error"
+        why = (
+            f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need"
+            if has_dsr
+            else "one run is not evidence: compare the Sharpe difference with its standard error"
+        )
         return f"The best, {what}, had a higher Sharpe ratio than {bh} after costs, but {why}."
     return f"No model beat buying and holding after costs: the best, {what}, against {bh}."
 
+# %% ../nbs/17_reports.ipynb #02e1cfec
 def _test_sentence(b, m) -> str:
     "The held-out test period's numbers of the row chosen out of fold (by Sharpe), when the run has one."
     import pandas as pd
-    if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all() or m["sharpe"].astype(float).isna().all(): return ""
-    best = m["sharpe"].astype(float).idxmax(); r = m.loc[best]
-    return (f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} (Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
-            f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f}).")
 
-def _equity_overlay(d:Path):
+    if "test_sharpe" not in m or pd.isna(m["test_sharpe"]).all() or m["sharpe"].astype(float).isna().all():
+        return ""
+    best = m["sharpe"].astype(float).idxmax()
+    r = m.loc[best]
+    return (
+        f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} (Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
+        f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f})."
+    )
+
+# %% ../nbs/17_reports.ipynb #76bb82dd
+def _equity_overlay(d: Path):
     "One PNG, equity (growth of 1) of every model of the run and of buy-and-hold, one style; None without equity files."
     import pandas as pd
+
     curves = {}
-    for f in [d] + sorted((d/"models").glob("*")):
+    for f in [d] + sorted((d / "models").glob("*")):
         rf = RunFolder(f, strict=False)
-        if not rf.has("equity"): continue
+        if not rf.has("equity"):
+            continue
         e = rf.equity
         name = f.name if f != d else (_main_model(d) or "strategy")
         curves[name] = e["strategy"] / e["strategy"].iloc[0]
-        if "buy_and_hold" in e and "buy and hold" not in curves: curves["buy and hold"] = e["buy_and_hold"] / e["buy_and_hold"].iloc[0]
-    if len(curves) < 2: return None
-    fig = agg_figure(figsize=(10, 4.2))                                   # off-screen: a notebook's backend is left alone
+        if "buy_and_hold" in e and "buy and hold" not in curves:
+            curves["buy and hold"] = e["buy_and_hold"] / e["buy_and_hold"].iloc[0]
+    if len(curves) < 2:
+        return None
+    fig = agg_figure(figsize=(10, 4.2))  # off-screen: a notebook's backend is left alone
     ax = fig.subplots()
     for name, c in curves.items():
         bh = name == "buy and hold"
@@ -313,98 +498,173 @@ def _equity_overlay(d:Path):
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    return atomic_write(d/"equity_all.png", png_bytes(fig))
+    return atomic_write(d / "equity_all.png", png_bytes(fig))
 
-def _main_model(d:Path):
-    try: return RunFolder(d).name
-    except Exception: return None
+# %% ../nbs/17_reports.ipynb #b04db3b3
+def _main_model(d: Path):
+    try:
+        return RunFolder(d).name
+    except Exception:
+        return None
 
-def write_index(run_dir, title:str|None=None) -> Path:
+# %% ../nbs/17_reports.ipynb #61f372eb
+def write_index(run_dir, title: str | None = None) -> Path:
     "Write run_dir/index.html: the verdict, links to every report, figures and every artefact (one folder down too), atomically."
     import html
+
     d = Path(run_dir)
     visible = lambda p: not any(part.startswith(".") for part in p.relative_to(d).parts)
-    files = sorted(p for p in list(d.iterdir()) + [q for sub in d.iterdir() if sub.is_dir() for q in sub.rglob("*")]
-                   if p.is_file() and visible(p) and p.name != "index.html")
+    files = sorted(
+        p
+        for p in list(d.iterdir()) + [q for sub in d.iterdir() if sub.is_dir() for q in sub.rglob("*")]
+        if p.is_file() and visible(p) and p.name != "index.html"
+    )
     rel = lambda p: p.relative_to(d).as_posix()
     reports = [p for p in files if p.parent == d and p.suffix == ".html" and p.with_suffix(".ipynb").exists()]
     failed = [p for p in files if p.parent == d and p.name.endswith(".failed.ipynb")]
     pngs = [p for p in files if p.suffix == ".png" and len(p.relative_to(d).parts) <= 3 and p.name != "equity_all.png"]
-    others = [p for p in files if p not in reports and p not in pngs and p.suffix != ".ipynb" and p.suffix != ".pt" and len(p.relative_to(d).parts) <= 3]
+    others = [
+        p
+        for p in files
+        if p not in reports
+        and p not in pngs
+        and p.suffix != ".ipynb"
+        and p.suffix != ".pt"
+        and len(p.relative_to(d).parts) <= 3
+    ]
     e = html.escape
-    if title is None and (d/"index.html").exists():                # a report refreshing the index keeps the run's title
-        old = re.search(r"<title>(.*?)</title>", (d/"index.html").read_text(), re.S)
+    if title is None and (d / "index.html").exists():  # a report refreshing the index keeps the run's title
+        old = re.search(r"<title>(.*?)</title>", (d / "index.html").read_text(), re.S)
         title = html.unescape(old.group(1)) if old else None
     overlay = _equity_overlay(d)
     sentence = verdict_sentence(d)
-    body = [f"<h1>{e(title or d.name)}</h1>"] + ([f'<p class="verdict-sentence"><strong>Verdict.</strong> {e(sentence)}</p>'] if sentence else [])
-    if overlay: body.append(f'<figure><img src="{e(rel(overlay))}" alt="equity of every model and buy-and-hold" style="max-width:100%"></figure>')
+    body = [f"<h1>{e(title or d.name)}</h1>"] + (
+        [f'<p class="verdict-sentence"><strong>Verdict.</strong> {e(sentence)}</p>'] if sentence else []
+    )
+    if overlay:
+        body.append(
+            f'<figure><img src="{e(rel(overlay))}" alt="equity of every model and buy-and-hold" style="max-width:100%"></figure>'
+        )
     body += [_verdict_html(d), "<h2>Reports</h2><ul>"]
     body += [f'<li><a href="{e(rel(p))}">{e(p.stem.replace("_", " "))}</a></li>' for p in reports]
-    if (d/"tearsheet.html").exists(): body.append('<li><a href="tearsheet.html">quantstats tearsheet</a> (returns, drawdowns, rolling statistics against buy-and-hold)</li>')
+    if (d / "tearsheet.html").exists():
+        body.append(
+            '<li><a href="tearsheet.html">quantstats tearsheet</a> (returns, drawdowns, rolling statistics against buy-and-hold)</li>'
+        )
     body += ["</ul>"]
-    subs = sorted(d.glob("models/*/index.html"))                  # a campaign's or an ensemble's runs, each with its own page
-    if subs: body += ["<h2>Runs</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.parent.name)}</a></li>' for p in subs] + ["</ul>"]
-    if failed: body += ["<h2>Failed reports</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed] + ["</ul>"]
-    body += ["<h2>Figures</h2>"] + [f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"><figcaption>{e(rel(p))}</figcaption></figure>' for p in pngs]
-    body += ["<h2>Artefacts</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(rel(p))}</a> ({p.stat().st_size:,} bytes)</li>' for p in others] + ["</ul>"]
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>" + e(title or d.name) + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
-            "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}.verdict-sentence{font-size:1.15em}</style></head><body>" + "\n".join(body) + "</body></html>")
-    return atomic_write(d/"index.html", page)
+    subs = sorted(d.glob("models/*/index.html"))  # a campaign's or an ensemble's runs, each with its own page
+    if subs:
+        body += (
+            ["<h2>Runs</h2><ul>"] + [f'<li><a href="{e(rel(p))}">{e(p.parent.name)}</a></li>' for p in subs] + ["</ul>"]
+        )
+    if failed:
+        body += (
+            ["<h2>Failed reports</h2><ul>"]
+            + [f'<li><a href="{e(rel(p))}">{e(p.name)}</a> (open in Jupyter to read the error)</li>' for p in failed]
+            + ["</ul>"]
+        )
+    body += ["<h2>Figures</h2>"] + [
+        f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"><figcaption>{e(rel(p))}</figcaption></figure>'
+        for p in pngs
+    ]
+    body += (
+        ["<h2>Artefacts</h2><ul>"]
+        + [f'<li><a href="{e(rel(p))}">{e(rel(p))}</a> ({p.stat().st_size:,} bytes)</li>' for p in others]
+        + ["</ul>"]
+    )
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>"
+        + e(title or d.name)
+        + "</title><style>body{font-family:sans-serif;max-width:1000px;margin:2em auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}.verdict-sentence{font-size:1.15em}</style></head><body>"
+        + "\n".join(body)
+        + "</body></html>"
+    )
+    return atomic_write(d / "index.html", page)
 
 # %% ../nbs/17_reports.ipynb #9859d3e8
 PERIODS = ("in-sample (selection)", "out of fold", "held-out test")
 
+# %% ../nbs/17_reports.ipynb #66dc7193
 def _prow(name, period, m, dsr=None) -> dict:
     g = lambda k: (m.get(k) if m.get(k) is not None else float("nan")) if m is not None else float("nan")
-    return dict(configuration=name, period=period, sharpe=g("sharpe"), sharpe_se=g("sharpe_se"), dsr=g("dsr") if dsr is None else dsr,
-                total_return=g("total_return"), trades=g("trades"))
+    return dict(
+        configuration=name,
+        period=period,
+        sharpe=g("sharpe"),
+        sharpe_se=g("sharpe_se"),
+        dsr=g("dsr") if dsr is None else dsr,
+        total_return=g("total_return"),
+        trades=g("trades"),
+    )
 
+# %% ../nbs/17_reports.ipynb #5b6e4914
 def period_table(run_dir):
     "Sharpe, its SE and the deflated Sharpe (PSR for a single look) of each configuration on each period: in-sample where a search chose it, out of fold, held-out test."
     import json
     import pandas as pd
+
     rf, rows = RunFolder(run_dir), []
-    if rf.has("verdict"):                                             # the demo or a campaign: models, the stage-2 strategy, buy-and-hold
-        searched = set(json.loads(rf.path("studies").read_text()).get("selection", {})) if rf.has("studies") else set()   # a campaign's searched models
-        if rf.has("ensemble"): searched.add("ensemble")                   # its weights come from the out-of-fold metrics
+    if rf.has("verdict"):  # the demo or a campaign: models, the stage-2 strategy, buy-and-hold
+        searched = (
+            set(json.loads(rf.path("studies").read_text()).get("selection", {})) if rf.has("studies") else set()
+        )  # a campaign's searched models
+        if rf.has("ensemble"):
+            searched.add("ensemble")  # its weights come from the out-of-fold metrics
         for name, r in rf.verdict.iterrows():
-            chosen = "chosen on" in str(name) or name in searched          # chosen by a search on these out-of-fold bars: in-sample
+            chosen = (
+                "chosen on" in str(name) or name in searched
+            )  # chosen by a search on these out-of-fold bars: in-sample
             rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict()))
-            if "test_trades" in r and pd.notna(r["test_trades"]):        # a held-out row, even one that never traded
+            if "test_trades" in r and pd.notna(r["test_trades"]):  # a held-out row, even one that never traded
                 rows.append(_prow(name, PERIODS[2], {k[5:]: v for k, v in r.items() if k.startswith("test_")}))
-    elif rf.has("metrics"):                                           # a run, and `hnn hpo best` (its selection.json: the study's own figures)
+    elif rf.has("metrics"):  # a run, and `hnn hpo best` (its selection.json: the study's own figures)
         m = rf.metrics
         if rf.has("selection"):
             s = json.loads(rf.path("selection").read_text())
-            rows.append(_prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades"))))
+            rows.append(
+                _prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades")))
+            )
         rows.append(_prow("strategy", PERIODS[1], m["strategy"], m["strategy"].get("psr")))
         rows.append(_prow("buy and hold", PERIODS[1], m["benchmark"], m["benchmark"].get("psr")))
         if "test" in m:
             rows.append(_prow("strategy", PERIODS[2], m["test"]["strategy"], m["test"]["strategy"].get("psr")))
             rows.append(_prow("buy and hold", PERIODS[2], m["test"]["benchmark"], m["test"]["benchmark"].get("psr")))
-    return pd.DataFrame(rows, columns=["configuration", "period", "sharpe", "sharpe_se", "dsr", "total_return", "trades"])
+    return pd.DataFrame(
+        rows, columns=["configuration", "period", "sharpe", "sharpe_se", "dsr", "total_return", "trades"]
+    )
 
+# %% ../nbs/17_reports.ipynb #f8a44e07
 def plot_periods(table, ax=None):
     "Sharpe ± 1 SE of every configuration, one marker per period (in-sample selection, out of fold, held-out test)."
     import matplotlib.pyplot as plt, numpy as np
+
     ax = ax or plt.subplots(figsize=(10, 0.55 * table["configuration"].nunique() + 1.6))[1]
     names = list(dict.fromkeys(table["configuration"]))
     for k, (p, mk) in enumerate(zip(PERIODS, "s^o")):
         t = table[table["period"] == p]
-        if t.empty: continue
+        if t.empty:
+            continue
         y = np.array([names.index(n) for n in t["configuration"]]) + (k - 1) * 0.22
         ax.errorbar(t["sharpe"], y, xerr=t["sharpe_se"].fillna(0), fmt=mk, capsize=3, label=p)
-    ax.axvline(0, color="k", lw=0.7); ax.set_yticks(range(len(names))); ax.set_yticklabels(names); ax.invert_yaxis()
-    ax.set(xlabel="annualised Sharpe ratio (± 1 standard error)", title="Where it was chosen, out of fold, and on the held-out test period")
+    ax.axvline(0, color="k", lw=0.7)
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.set(
+        xlabel="annualised Sharpe ratio (± 1 standard error)",
+        title="Where it was chosen, out of fold, and on the held-out test period",
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
 
 # %% ../nbs/17_reports.ipynb #1967b441
-def integer_ticks(ax, axis:str="x"):
+def integer_ticks(ax, axis: str = "x"):
     "Whole-number ticks on `ax`'s `axis` ('x', 'y' or 'both'): for axes that count trials, epochs, folds or trades."
     from matplotlib.ticker import MaxNLocator
-    if axis not in ("x", "y", "both"): raise ValueError(f"integer_ticks: axis must be 'x', 'y' or 'both', got {axis!r}")
-    for a in (("xaxis", "yaxis") if axis == "both" else (axis + "axis",)):
+
+    if axis not in ("x", "y", "both"):
+        raise ValueError(f"integer_ticks: axis must be 'x', 'y' or 'both', got {axis!r}")
+    for a in ("xaxis", "yaxis") if axis == "both" else (axis + "axis",):
         getattr(ax, a).set_major_locator(MaxNLocator(integer=True))
     return ax

@@ -17,130 +17,258 @@ __all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', '
 # %% ../nbs/16b_runs.ipynb #31ae5140
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
+# %% ../nbs/16b_runs.ipynb #50ccfc26
 class RunIdError(ValueError):
     "A run id that is not a plain folder name."
 
-def run_dir_for(output_dir="reports", run_id:str|None=None) -> Path:
+# %% ../nbs/16b_runs.ipynb #516fed81
+def run_dir_for(output_dir="reports", run_id: str | None = None) -> Path:
     "`output_dir/run_id` (a timestamp when None), refusing ids that would leave `output_dir`."
     run_id = run_id or time.strftime("%Y%m%d-%H%M%S")
-    if len(run_id) > 100: raise RunIdError(f"run id of {len(run_id)} characters: 100 at most")
-    if not _RUN_ID.match(run_id) or ".." in run_id: raise RunIdError(f"invalid run id {run_id!r}: letters, digits, '.', '_' and '-' only")
-    if Path(output_dir).exists() and not Path(output_dir).is_dir(): raise RunIdError(f"output folder {output_dir} is a file, not a folder")
-    base = Path(output_dir).resolve(); d = (base/run_id).resolve()
-    if not d.is_relative_to(base): raise RunIdError(f"run id {run_id!r} leaves {base}")
+    if len(run_id) > 100:
+        raise RunIdError(f"run id of {len(run_id)} characters: 100 at most")
+    if not _RUN_ID.match(run_id) or ".." in run_id:
+        raise RunIdError(f"invalid run id {run_id!r}: letters, digits, '.', '_' and '-' only")
+    if Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise RunIdError(f"output folder {output_dir} is a file, not a folder")
+    base = Path(output_dir).resolve()
+    d = (base / run_id).resolve()
+    if not d.is_relative_to(base):
+        raise RunIdError(f"run id {run_id!r} leaves {base}")
     return d
 
+# %% ../nbs/16b_runs.ipynb #6557fa48
 def claim_run_dir(d) -> Path:
     "Create run folder `d` exclusively: when the name is taken (a second run in the same second, or the same --run-id again) the next free one, d-2, d-3, ..."
-    d = Path(d); d.parent.mkdir(parents=True, exist_ok=True)
+    d = Path(d)
+    d.parent.mkdir(parents=True, exist_ok=True)
     for k in range(1, 10_000):
         c = d if k == 1 else d.with_name(f"{d.name}-{k}")
-        try: c.mkdir(); return c
-        except FileExistsError: continue
+        try:
+            c.mkdir()
+            return c
+        except FileExistsError:
+            continue
     raise RunIdError(f"no free run folder name next to {d}")
 
 # %% ../nbs/16b_runs.ipynb #8266f403
-FILES = dict(config="config.yaml", manifest="manifest.json", predictions="predictions.parquet", folds="folds.csv", history="history.json",
-             metrics="metrics.json", equity="equity.csv", trades="trades.csv", equity_png="equity.png", tearsheet="tearsheet.html",
-             verdict="verdict.csv", studies="studies.json", study="hpo/study.json", warnings="warnings.txt",
-             test_predictions="test_predictions.parquet", test_equity="test_equity.csv", test_trades="test_trades.csv", selection="selection.json",
-             ensemble="ensemble.json")
+FILES = dict(
+    config="config.yaml",
+    manifest="manifest.json",
+    predictions="predictions.parquet",
+    folds="folds.csv",
+    history="history.json",
+    metrics="metrics.json",
+    equity="equity.csv",
+    trades="trades.csv",
+    equity_png="equity.png",
+    tearsheet="tearsheet.html",
+    verdict="verdict.csv",
+    studies="studies.json",
+    study="hpo/study.json",
+    warnings="warnings.txt",
+    test_predictions="test_predictions.parquet",
+    test_equity="test_equity.csv",
+    test_trades="test_trades.csv",
+    selection="selection.json",
+    ensemble="ensemble.json",
+)
 
+# %% ../nbs/16b_runs.ipynb #b78c0a48
 class RunFolder:
     "A run folder written by `hnn run`, `hnn demo` or a stage-1 trial: every artefact written and read here, by name (`FILES`)."
-    def __init__(self, run_dir, create:bool=False, strict:bool=True):
+
+    def __init__(self, run_dir, create: bool = False, strict: bool = True):
         "`create`: make the folder (to write a run); `strict`: it must hold a config.yaml (to read one)."
         self.dir = Path(run_dir)
-        if create: self.dir.mkdir(parents=True, exist_ok=True)
-        elif strict and not (self.dir/FILES["config"]).exists():
-            raise FileNotFoundError(f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, a folder written by `hnn demo` or `hnn run`")
+        if create:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        elif strict and not (self.dir / FILES["config"]).exists():
+            raise FileNotFoundError(
+                f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, a folder written by `hnn demo` or `hnn run`"
+            )
 
-    def path(self, name:str) -> Path: return self.dir/FILES[name]
-    def has(self, name:str) -> bool: return self.path(name).exists()
+    def path(self, name: str) -> Path:
+        return self.dir / FILES[name]
+
+    def has(self, name: str) -> bool:
+        return self.path(name).exists()
+
     def _need(self, name):
         p = self.path(name)
-        if not p.exists(): raise FileNotFoundError(f"{p} is missing: this run folder was not written completely (re-run `hnn run`/`hnn demo`)")
+        if not p.exists():
+            raise FileNotFoundError(
+                f"{p} is missing: this run folder was not written completely (re-run `hnn run`/`hnn demo`)"
+            )
         return p
-    def __repr__(self): return f"RunFolder({str(self.dir)!r})"
+
+    def __repr__(self):
+        return f"RunFolder({str(self.dir)!r})"
 
 # %% ../nbs/16b_runs.ipynb #21a65e68
-def _write_config(self:RunFolder, config:RunConfig): return atomic_write(self.path("config"), config.to_yaml())
-def _write_predictions(self:RunFolder, predictions:pd.DataFrame, name:str="predictions"):
-    buf = io.BytesIO(); predictions.to_parquet(buf, index=False); return atomic_write(self.path(name), buf.getvalue())
-def _write_walk_forward(self:RunFolder, wf):
+def _write_config(self: RunFolder, config: RunConfig):
+    return atomic_write(self.path("config"), config.to_yaml())
+
+# %% ../nbs/16b_runs.ipynb #15dd6e15
+def _write_predictions(self: RunFolder, predictions: pd.DataFrame, name: str = "predictions"):
+    buf = io.BytesIO()
+    predictions.to_parquet(buf, index=False)
+    return atomic_write(self.path(name), buf.getvalue())
+
+# %% ../nbs/16b_runs.ipynb #edfffc71
+def _write_walk_forward(self: RunFolder, wf):
     "Out-of-fold predictions, the per-fold summary and the per-epoch training history of a walk-forward result."
     self.write_predictions(wf.predictions)
     atomic_write(self.path("folds"), wf.summary().to_csv())
     atomic_write(self.path("history"), json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
-def _write_json(self:RunFolder, name:str, obj): return atomic_write(self.path(name), json.dumps(obj, indent=1, default=float))
-def _write_verdict(self:RunFolder, verdict:pd.DataFrame): return atomic_write(self.path("verdict"), verdict.to_csv())
-def _write_warnings(self:RunFolder, lines:list): return atomic_write(self.path("warnings"), "\n".join(lines) + "\n")
 
-RunFolder.write_config, RunFolder.write_predictions, RunFolder.write_walk_forward = _write_config, _write_predictions, _write_walk_forward
+# %% ../nbs/16b_runs.ipynb #dca876ef
+def _write_json(self: RunFolder, name: str, obj):
+    return atomic_write(self.path(name), json.dumps(obj, indent=1, default=float))
+
+# %% ../nbs/16b_runs.ipynb #85fc3c96
+def _write_verdict(self: RunFolder, verdict: pd.DataFrame):
+    return atomic_write(self.path("verdict"), verdict.to_csv())
+
+# %% ../nbs/16b_runs.ipynb #85cd2c5e
+def _write_warnings(self: RunFolder, lines: list):
+    return atomic_write(self.path("warnings"), "\n".join(lines) + "\n")
+
+# %% ../nbs/16b_runs.ipynb #072fcd7e
+RunFolder.write_config, RunFolder.write_predictions, RunFolder.write_walk_forward = (
+    _write_config,
+    _write_predictions,
+    _write_walk_forward,
+)
 RunFolder.write_json, RunFolder.write_verdict, RunFolder.write_warnings = _write_json, _write_verdict, _write_warnings
 
 # %% ../nbs/16b_runs.ipynb #d240ae6d
-def _write_backtest(self:RunFolder, result, benchmark=None, title:str="Backtest", periods_per_year:int=252, extra_metrics:dict|None=None,
-                    tearsheet:bool=True) -> dict:
+def _write_backtest(
+    self: RunFolder,
+    result,
+    benchmark=None,
+    title: str = "Backtest",
+    periods_per_year: int = 252,
+    extra_metrics: dict | None = None,
+    tearsheet: bool = True,
+) -> dict:
     "Write metrics, equity, trades, the equity plot and the quantstats tearsheet of a backtest (and its benchmark), each atomically."
     import logging, tempfile, warnings
-    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)     # quantstats asks for Arial, which these machines lack
+
+    logging.getLogger("matplotlib.font_manager").setLevel(
+        logging.ERROR
+    )  # quantstats asks for Arial, which these machines lack
     from hnn_trading.backtest import plot_equity
-    metrics = {"strategy": result.metrics, **({"benchmark": benchmark.metrics} if benchmark is not None else {}), **(extra_metrics or {})}
+
+    metrics = {
+        "strategy": result.metrics,
+        **({"benchmark": benchmark.metrics} if benchmark is not None else {}),
+        **(extra_metrics or {}),
+    }
     paths = {"metrics": atomic_write(self.path("metrics"), json.dumps(metrics, indent=2, default=float))}
-    eq = pd.DataFrame({"strategy": result.equity, **({"buy_and_hold": benchmark.equity} if benchmark is not None else {})})
+    eq = pd.DataFrame(
+        {"strategy": result.equity, **({"buy_and_hold": benchmark.equity} if benchmark is not None else {})}
+    )
     paths["equity_csv"] = atomic_write(self.path("equity"), eq.to_csv(index_label="timestamp"))
     paths["trades"] = atomic_write(self.path("trades"), result.trades.to_csv(index=False))
-    fig = plot_equity(result, benchmark, title, fig=agg_figure(figsize=(10, 6)))     # off-screen: a notebook's backend is left alone
+    fig = plot_equity(
+        result, benchmark, title, fig=agg_figure(figsize=(10, 6))
+    )  # off-screen: a notebook's backend is left alone
     paths["png"] = atomic_write(self.path("equity_png"), png_bytes(fig))
     if tearsheet:
         import quantstats as qs
+
         naive = lambda s: s.set_axis(s.index.tz_convert(None) if s.index.tz is not None else s.index)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tearsheet.", suffix=".html"); os.close(fd)
+        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".tearsheet.", suffix=".html")
+        os.close(fd)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                qs.reports.html(naive(result.returns), benchmark=naive(benchmark.returns).rename("buy and hold") if benchmark is not None else None,
-                                output=tmp, title=title, periods_per_year=periods_per_year)
-            page = re.sub(rb"(<body[^>]*>)", rb'\1<p><a href="index.html">&larr; run index</a></p>', Path(tmp).read_bytes(), count=1)
-            paths["tearsheet"] = atomic_write(self.path("tearsheet"), page)      # the umask's permissions, like every other file
-        finally: Path(tmp).unlink(missing_ok=True)
+                qs.reports.html(
+                    naive(result.returns),
+                    benchmark=naive(benchmark.returns).rename("buy and hold") if benchmark is not None else None,
+                    output=tmp,
+                    title=title,
+                    periods_per_year=periods_per_year,
+                )
+            page = re.sub(
+                rb"(<body[^>]*>)",
+                rb'\1<p><a href="index.html">&larr; run index</a></p>',
+                Path(tmp).read_bytes(),
+                count=1,
+            )
+            paths["tearsheet"] = atomic_write(
+                self.path("tearsheet"), page
+            )  # the umask's permissions, like every other file
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     return paths
 
+# %% ../nbs/16b_runs.ipynb #e5b0b555
 RunFolder.write_backtest = _write_backtest
 
-def _write_test(self:RunFolder, predictions:pd.DataFrame, result, benchmark) -> dict:
+# %% ../nbs/16b_runs.ipynb #5357799c
+def _write_test(self: RunFolder, predictions: pd.DataFrame, result, benchmark) -> dict:
     "The held-out test period: its predictions, equity (strategy and buy-and-hold) and trades, beside the out-of-fold ones."
     eq = pd.DataFrame({"strategy": result.equity, "buy_and_hold": benchmark.equity})
-    return dict(predictions=self.write_predictions(predictions, "test_predictions"),
-                equity=atomic_write(self.path("test_equity"), eq.to_csv(index_label="timestamp")),
-                trades=atomic_write(self.path("test_trades"), result.trades.to_csv(index=False)))
+    return dict(
+        predictions=self.write_predictions(predictions, "test_predictions"),
+        equity=atomic_write(self.path("test_equity"), eq.to_csv(index_label="timestamp")),
+        trades=atomic_write(self.path("test_trades"), result.trades.to_csv(index=False)),
+    )
 
+# %% ../nbs/16b_runs.ipynb #e641a236
 RunFolder.write_test = _write_test
 
 # %% ../nbs/16b_runs.ipynb #d02f9fa2
-def _write_manifest(self:RunFolder, config:RunConfig|None=None, data_fingerprint:str|None=None, seed:int|None=None,
-                    timings:dict|None=None, extra:dict|None=None) -> Path:
+def _write_manifest(
+    self: RunFolder,
+    config: RunConfig | None = None,
+    data_fingerprint: str | None = None,
+    seed: int | None = None,
+    timings: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
     "Write manifest.json: config, data fingerprint, versions, git commit, seed, timings, platform."
     from hnn_trading import __version__
     import numpy
-    try: import torch; tv = torch.__version__
-    except ImportError: tv = None
-    m = dict(package="hnn_trading", version=__version__, git_commit=git_commit(),
-             created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             seed=seed if seed is not None else (config.seed if config else None),
-             data_fingerprint=data_fingerprint, timings=timings or {},
-             platform=dict(python=sys.version.split()[0], system=platform.platform(), machine=platform.machine(),
-                           cpu_count=os.cpu_count(), numpy=numpy.__version__, pandas=pd.__version__, torch=tv),
-             config=yaml.safe_load(config.to_yaml()) if config else None, **(extra or {}))   # as config.yaml has it: no password
+
+    try:
+        import torch
+
+        tv = torch.__version__
+    except ImportError:
+        tv = None
+    m = dict(
+        package="hnn_trading",
+        version=__version__,
+        git_commit=git_commit(),
+        created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        seed=seed if seed is not None else (config.seed if config else None),
+        data_fingerprint=data_fingerprint,
+        timings=timings or {},
+        platform=dict(
+            python=sys.version.split()[0],
+            system=platform.platform(),
+            machine=platform.machine(),
+            cpu_count=os.cpu_count(),
+            numpy=numpy.__version__,
+            pandas=pd.__version__,
+            torch=tv,
+        ),
+        config=yaml.safe_load(config.to_yaml()) if config else None,
+        **(extra or {}),
+    )  # as config.yaml has it: no password
     return atomic_write(self.path("manifest"), json.dumps(m, indent=2, default=str))
 
+# %% ../nbs/16b_runs.ipynb #d1314f57
 RunFolder.write_manifest = _write_manifest
 
 # %% ../nbs/16b_runs.ipynb #79b0b6f0
 def _reader(name, read):
     return property(lambda self: read(self._need(name)), doc=f"{FILES[name]} of the run")
 
+# %% ../nbs/16b_runs.ipynb #845c183a
 RunFolder.config = property(lambda self: RunConfig.from_yaml(self._need("config")), doc="config.yaml of the run")
 RunFolder.manifest = _reader("manifest", lambda p: json.loads(p.read_text()))
 RunFolder.metrics = _reader("metrics", lambda p: json.loads(p.read_text()))
@@ -155,43 +283,61 @@ RunFolder.test_predictions = _reader("test_predictions", pd.read_parquet)
 RunFolder.test_equity = _reader("test_equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
 RunFolder.test_trades = _reader("test_trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
 
-def _name(self:RunFolder) -> str:
+# %% ../nbs/16b_runs.ipynb #7d4e4529
+def _name(self: RunFolder) -> str:
     "What the run's results are called: its model's name, or 'ensemble' for an ensemble of the runs in models/."
     return "ensemble" if self.has("ensemble") else self.config.model.name
+
+# %% ../nbs/16b_runs.ipynb #e3e980ad
 RunFolder.name = property(_name)
 
-def _models(self:RunFolder) -> dict:
+# %% ../nbs/16b_runs.ipynb #dca97b4d
+def _models(self: RunFolder) -> dict:
     "This run and, for a demo or an ensemble, every baseline or member in models/<name>/, by name."
     out = {self.name: self}
-    if (self.dir/"models").exists():
-        out.update({p.name: RunFolder(p) for p in sorted((self.dir/"models").iterdir()) if (p/FILES["config"]).exists()})
+    if (self.dir / "models").exists():
+        out.update(
+            {p.name: RunFolder(p) for p in sorted((self.dir / "models").iterdir()) if (p / FILES["config"]).exists()}
+        )
     return out
+
+# %% ../nbs/16b_runs.ipynb #6ac420c8
 RunFolder.models = property(_models)
 
 # %% ../nbs/16b_runs.ipynb #89d7fd52
 def load_run(run_dir) -> RunFolder:
     "The run folder `run_dir`, checked; a clear error when it is not one."
-    if not run_dir: raise ValueError("no run folder: pass -p run_dir <reports/RUN_ID> (a folder written by `hnn demo` or `hnn run`)")
+    if not run_dir:
+        raise ValueError(
+            "no run folder: pass -p run_dir <reports/RUN_ID> (a folder written by `hnn demo` or `hnn run`)"
+        )
     return RunFolder(run_dir)
 
-def trial_folder(study_dir, number:int, create:bool=False) -> RunFolder:
+# %% ../nbs/16b_runs.ipynb #7aaf7378
+def trial_folder(study_dir, number: int, create: bool = False) -> RunFolder:
     "The folder of stage-1 trial `number` in a study's artefact folder: its config, out-of-fold predictions and checkpoints."
-    return RunFolder(Path(study_dir)/f"trial_{number:04d}", create=create)
+    return RunFolder(Path(study_dir) / f"trial_{number:04d}", create=create)
 
 # %% ../nbs/16b_runs.ipynb #c0881529
-def write_study_pointer(run_dir, storage:str, **stages) -> Path:
+def write_study_pointer(run_dir, storage: str, **stages) -> Path:
     "Record, in run_dir/hpo/study.json, the journal file (relative to hpo/) and the study name of each stage."
     return RunFolder(run_dir, create=True).write_json("study", {"storage": storage, **stages})
 
-def run_studies(run_dir, storage:str="", study:str="", stage:str="stage1") -> tuple[str, str]:
+# %% ../nbs/16b_runs.ipynb #a43af6ab
+def run_studies(run_dir, storage: str = "", study: str = "", stage: str = "stage1") -> tuple[str, str]:
     "(storage URL, study name): the ones given, else those the demo recorded in run_dir/hpo/study.json for `stage`."
     if storage:
-        if not study: raise ValueError("pass -p study NAME with -p storage")
+        if not study:
+            raise ValueError("pass -p study NAME with -p storage")
         return storage, study
-    f = Path(run_dir or ".")/FILES["study"]
+    f = Path(run_dir or ".") / FILES["study"]
     if not run_dir or not f.exists():
-        raise ValueError("no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), or -p run_dir of a demo run (it records its studies in hpo/study.json)")
+        raise ValueError(
+            "no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), or -p run_dir of a demo run (it records its studies in hpo/study.json)"
+        )
     info = json.loads(f.read_text())
-    if stage not in info: raise ValueError(f"{f} records no {stage!r} study; it has {sorted(k for k in info if k != 'storage')}")
-    path = Path(info["storage"]); path = path if path.is_absolute() else f.parent/path
+    if stage not in info:
+        raise ValueError(f"{f} records no {stage!r} study; it has {sorted(k for k in info if k != 'storage')}")
+    path = Path(info["storage"])
+    path = path if path.is_absolute() else f.parent / path
     return f"journal:///{path.resolve()}", info[stage]

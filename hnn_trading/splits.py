@@ -15,10 +15,12 @@ __all__ = ['Fold', 'RollingOriginSplitter', 'purge_ok', 'plot_folds', 'holdout_s
 @dataclass
 class Fold:
     "One walk-forward fold: integer index arrays into the sorted unique timestamps."
+
     k: int
     train: np.ndarray
     calib: np.ndarray
     val: np.ndarray
+
     def __repr__(self):
         r = lambda a: f"[{a[0]}, {a[-1] + 1})" if len(a) else "[]"
         return f"Fold({self.k}: train {r(self.train)} n={len(self.train)}, calib {r(self.calib)}, val {r(self.val)})"
@@ -26,12 +28,35 @@ class Fold:
 # %% ../nbs/05_splits.ipynb #99a3c86c
 class RollingOriginSplitter:
     "Walk-forward folds ending at the most recent bar: train / calibration / validation with purge and embargo."
-    def __init__(self, n_folds:int=5, val_block:int=252, calib_size:int=126, purge:int=0, embargo:int=0,
-                 min_train:int|None=None, window:str="expanding"):
-        if window not in ("expanding", "sliding"): raise ValueError(f"window={window!r}: use 'expanding' or 'sliding'")
-        for n, v, lo in [("n_folds", n_folds, 1), ("val_block", val_block, 1), ("calib_size", calib_size, 0), ("purge", purge, 0), ("embargo", embargo, 0)]:
-            if int(v) != v or v < lo: raise ValueError(f"{n}={v!r}: must be an integer >= {lo}")
-        self.n_folds, self.val_block, self.calib_size, self.purge, self.embargo = n_folds, val_block, calib_size, purge, embargo
+
+    def __init__(
+        self,
+        n_folds: int = 5,
+        val_block: int = 252,
+        calib_size: int = 126,
+        purge: int = 0,
+        embargo: int = 0,
+        min_train: int | None = None,
+        window: str = "expanding",
+    ):
+        if window not in ("expanding", "sliding"):
+            raise ValueError(f"window={window!r}: use 'expanding' or 'sliding'")
+        for n, v, lo in [
+            ("n_folds", n_folds, 1),
+            ("val_block", val_block, 1),
+            ("calib_size", calib_size, 0),
+            ("purge", purge, 0),
+            ("embargo", embargo, 0),
+        ]:
+            if int(v) != v or v < lo:
+                raise ValueError(f"{n}={v!r}: must be an integer >= {lo}")
+        self.n_folds, self.val_block, self.calib_size, self.purge, self.embargo = (
+            n_folds,
+            val_block,
+            calib_size,
+            purge,
+            embargo,
+        )
         self.min_train, self.window = min_train or max(val_block, 1), window
 
     def split(self, timestamps) -> list[Fold]:
@@ -41,97 +66,136 @@ class RollingOriginSplitter:
         first_v = n - self.n_folds * self.val_block
         need = self.min_train + g + (self.calib_size + g if self.calib_size else 0)
         if first_v < need:
-            raise ValueError(f"not enough bars: {n} timestamps, but {self.n_folds} folds x {self.val_block} validation bars need "
-                             f"{self.n_folds * self.val_block} plus {need} before the first block (min_train {self.min_train}, "
-                             f"calib {self.calib_size}, purge {self.purge}, embargo {self.embargo}); use fewer or shorter folds")
+            raise ValueError(
+                f"not enough bars: {n} timestamps, but {self.n_folds} folds x {self.val_block} validation bars need "
+                f"{self.n_folds * self.val_block} plus {need} before the first block (min_train {self.min_train}, "
+                f"calib {self.calib_size}, purge {self.purge}, embargo {self.embargo}); use fewer or shorter folds"
+            )
         folds = []
         for k in range(self.n_folds):
             v = first_v + k * self.val_block
             c0 = v - g - self.calib_size
             t_end = c0 - g if self.calib_size else v - g
             t_start = max(0, t_end - self.min_train) if self.window == "sliding" else 0
-            folds.append(Fold(k, np.arange(t_start, t_end), np.arange(c0, v - g) if self.calib_size else np.arange(0),
-                              np.arange(v, v + self.val_block)))
+            folds.append(
+                Fold(
+                    k,
+                    np.arange(t_start, t_end),
+                    np.arange(c0, v - g) if self.calib_size else np.arange(0),
+                    np.arange(v, v + self.val_block),
+                )
+            )
         return folds
 
 # %% ../nbs/05_splits.ipynb #ba936176
-def purge_ok(fold:Fold, horizon:int) -> bool:
+def purge_ok(fold: Fold, horizon: int) -> bool:
     "True when every train/calib index i has i + horizon before the start of the next part."
     ok = lambda a, nxt: len(a) == 0 or a[-1] + horizon < nxt
     nxt_train = fold.calib[0] if len(fold.calib) else fold.val[0]
     return ok(fold.train, nxt_train) and ok(fold.calib, fold.val[0])
 
 # %% ../nbs/05_splits.ipynb #9b17cc6f
-def plot_folds(folds:list[Fold], n:int|None=None, ax=None):
+def plot_folds(folds: list[Fold], n: int | None = None, ax=None):
     "Draw train / calib / val per fold as horizontal bars."
     import matplotlib.pyplot as plt
+
     ax = ax or plt.subplots(figsize=(9, 0.45 * len(folds) + 1))[1]
     for f in folds:
         for part, col in [("train", "tab:blue"), ("calib", "tab:orange"), ("val", "tab:green")]:
             a = getattr(f, part)
-            if len(a): ax.barh(f.k, len(a), left=a[0], color=col, label=part if f.k == 0 else None)
-    ax.set_yticks([f.k for f in folds]); ax.set_ylabel("fold"); ax.set_xlabel("bar index"); ax.invert_yaxis()
-    if n: ax.set_xlim(0, n)
+            if len(a):
+                ax.barh(f.k, len(a), left=a[0], color=col, label=part if f.k == 0 else None)
+    ax.set_yticks([f.k for f in folds])
+    ax.set_ylabel("fold")
+    ax.set_xlabel("bar index")
+    ax.invert_yaxis()
+    if n:
+        ax.set_xlim(0, n)
     ax.legend(loc="lower left", ncol=3, fontsize=8)
     return ax
 
 # %% ../nbs/05_splits.ipynb #d8161c9d
-def holdout_start(timestamps, test_size:int|str|None):
+def holdout_start(timestamps, test_size: int | str | None):
     "First timestamp of the held-out test period among the sorted unique `timestamps` (None when `test_size` is None); raises when it leaves no test or no selection bars."
-    if test_size is None: return None
+    if test_size is None:
+        return None
     t = pd.Index(pd.unique(np.asarray(timestamps))).sort_values()
     if isinstance(test_size, str):
-        try: ts = pd.Timestamp(test_size)
-        except ValueError: raise ValueError(f"splits.test_size={test_size!r}: not a date (use bars, e.g. 252, or a date, e.g. '2018-01-01')") from None
-        if ts.tz is None and getattr(t, "tz", None) is not None: ts = ts.tz_localize(t.tz)
+        try:
+            ts = pd.Timestamp(test_size)
+        except ValueError:
+            raise ValueError(
+                f"splits.test_size={test_size!r}: not a date (use bars, e.g. 252, or a date, e.g. '2018-01-01')"
+            ) from None
+        if ts.tz is None and getattr(t, "tz", None) is not None:
+            ts = ts.tz_localize(t.tz)
         i = int(t.searchsorted(ts))
-    else: i = len(t) - int(test_size)
-    if i <= 0: raise ValueError(f"splits.test_size={test_size!r} holds out every bar: there are {len(t)} timestamps ({t[0]} .. {t[-1]})")
-    if i >= len(t): raise ValueError(f"splits.test_size={test_size!r} leaves 0 test bars: the data ends at {t[-1]}")
+    else:
+        i = len(t) - int(test_size)
+    if i <= 0:
+        raise ValueError(
+            f"splits.test_size={test_size!r} holds out every bar: there are {len(t)} timestamps ({t[0]} .. {t[-1]})"
+        )
+    if i >= len(t):
+        raise ValueError(f"splits.test_size={test_size!r} leaves 0 test bars: the data ends at {t[-1]}")
     return t[i]
 
-def before_holdout(panel:pd.DataFrame, test_size:int|str|None) -> pd.DataFrame:
+# %% ../nbs/05_splits.ipynb #5654fbbb
+def before_holdout(panel: pd.DataFrame, test_size: int | str | None) -> pd.DataFrame:
     "The bars before the held-out test period: all a search, a threshold or a model choice may see (the whole panel when `test_size` is None)."
     ts = panel.index.get_level_values("timestamp")
     start = holdout_start(ts, test_size)
     return panel if start is None else panel[ts < start]
 
 # %% ../nbs/05_splits.ipynb #e81ddf0e
-def temporal_split(timestamps, val:float|str=0.15, test:float|str=0.15, purge:int=0, embargo:int=0) -> dict:
+def temporal_split(
+    timestamps, val: float | str = 0.15, test: float | str = 0.15, purge: int = 0, embargo: int = 0
+) -> dict:
     "Train/val/test index arrays into the sorted unique `timestamps`; `val`/`test` are fractions or start dates."
     t = pd.DatetimeIndex(pd.unique(np.asarray(timestamps))).sort_values()
     n, g = len(t), purge + embargo
+
     def start(x, name):
         if isinstance(x, str) or isinstance(x, pd.Timestamp):
-            ts = pd.Timestamp(x); ts = ts.tz_localize(t.tz) if ts.tz is None and t.tz is not None else ts
+            ts = pd.Timestamp(x)
+            ts = ts.tz_localize(t.tz) if ts.tz is None and t.tz is not None else ts
             return int(t.searchsorted(ts))
-        if not 0 <= x < 1: raise ValueError(f"{name}={x!r}: a fraction in [0, 1) or a start date")
+        if not 0 <= x < 1:
+            raise ValueError(f"{name}={x!r}: a fraction in [0, 1) or a start date")
         return n - int(round(x * n))
+
     ts_ = start(test, "test")
     vs = start(val, "val") if isinstance(val, (str, pd.Timestamp)) else ts_ - int(round(val * n))
-    if not (g < vs <= ts_ <= n): raise ValueError(f"split does not fit: {n} timestamps, validation starts at {vs}, test at {ts_}, gap {g}")
+    if not (g < vs <= ts_ <= n):
+        raise ValueError(f"split does not fit: {n} timestamps, validation starts at {vs}, test at {ts_}, gap {g}")
     return dict(train=np.arange(0, vs - g), val=np.arange(vs, ts_ - g if ts_ < n else n), test=np.arange(ts_, n))
 
 # %% ../nbs/05_splits.ipynb #088abbe7
 from itertools import combinations
 from math import comb
 
+# %% ../nbs/05_splits.ipynb #e06379f4
 class CombinatorialPurgedCV:
     "All C(n_groups, k_test) splits of contiguous time groups, purged on both sides and embargoed after; and their paths."
-    def __init__(self,
-                 n_groups:int=6, # N: contiguous time groups
-                 k_test:int=2, # k: groups in each split's test set
-                 purge:int=0, # h: label span in bars; drops train bars within h of a test group, before and after
-                 embargo:int=0, # e: further bars dropped after each test group's purge
-                ):
-        if not 1 <= k_test < n_groups: raise ValueError(f"need 1 <= k_test < n_groups, got k_test={k_test}, n_groups={n_groups}")
+
+    def __init__(
+        self,
+        n_groups: int = 6,  # N: contiguous time groups
+        k_test: int = 2,  # k: groups in each split's test set
+        purge: int = 0,  # h: label span in bars; drops train bars within h of a test group, before and after
+        embargo: int = 0,  # e: further bars dropped after each test group's purge
+    ):
+        if not 1 <= k_test < n_groups:
+            raise ValueError(f"need 1 <= k_test < n_groups, got k_test={k_test}, n_groups={n_groups}")
         for name, v in [("purge", purge), ("embargo", embargo)]:
-            if int(v) != v or v < 0: raise ValueError(f"CombinatorialPurgedCV {name}={v!r}: must be an integer >= 0")
+            if int(v) != v or v < 0:
+                raise ValueError(f"CombinatorialPurgedCV {name}={v!r}: must be an integer >= 0")
         self.n_groups, self.k_test, self.purge, self.embargo = n_groups, k_test, int(purge), int(embargo)
 
-    def groups(self, n:int) -> list[np.ndarray]:
+    def groups(self, n: int) -> list[np.ndarray]:
         "The N contiguous groups of bar positions 0..n-1 (np.array_split: the first groups are one bar longer)."
-        if n < self.n_groups: raise ValueError(f"{n} timestamps cannot make {self.n_groups} groups")
+        if n < self.n_groups:
+            raise ValueError(f"{n} timestamps cannot make {self.n_groups} groups")
         return np.array_split(np.arange(n), self.n_groups)
 
     def split(self, timestamps) -> list[dict]:
@@ -144,11 +208,13 @@ class CombinatorialPurgedCV:
             bad = np.zeros(n, bool)
             for g in tg:
                 a, b = G[g][0], G[g][-1]
-                bad[max(0, a - self.purge):min(n, b + 1 + self.purge + self.embargo)] = True
+                bad[max(0, a - self.purge) : min(n, b + 1 + self.purge + self.embargo)] = True
             train = np.flatnonzero(~bad)
             if len(train) == 0:
-                raise ValueError(f"CombinatorialPurgedCV: test groups {tg} of {n} bars leave no training bar after purge "
-                                 f"{self.purge} and embargo {self.embargo}; use more bars, more groups or a smaller purge")
+                raise ValueError(
+                    f"CombinatorialPurgedCV: test groups {tg} of {n} bars leave no training bar after purge "
+                    f"{self.purge} and embargo {self.embargo}; use more bars, more groups or a smaller purge"
+                )
             out.append(dict(test_groups=tg, train=train, test=test))
         return out
 

@@ -16,59 +16,89 @@ __all__ = ['EULER_GAMMA', 'moments', 'sharpe_se', 'probabilistic_sharpe_ratio', 
 # %% ../nbs/12_stats.ipynb #eccf5a11
 def moments(returns) -> dict:
     "n, per-period Sharpe (ddof=1), skewness and RAW kurtosis (3 for a normal) of a return series."
-    r = np.asarray(returns, float); r = r[~np.isnan(r)]
+    r = np.asarray(returns, float)
+    r = r[~np.isnan(r)]
     s = r.std(ddof=1)
-    return dict(n=len(r), sr=float(r.mean() / s) if s > 0 else np.nan, skew=float(ss.skew(r)), kurtosis=float(ss.kurtosis(r, fisher=False)))
+    return dict(
+        n=len(r),
+        sr=float(r.mean() / s) if s > 0 else np.nan,
+        skew=float(ss.skew(r)),
+        kurtosis=float(ss.kurtosis(r, fisher=False)),
+    )
 
 # %% ../nbs/12_stats.ipynb #2e7a77cd
-def _v(sr, skew, kurtosis): return 1 - skew * sr + (kurtosis - 1) / 4 * sr ** 2
+def _v(sr, skew, kurtosis):
+    return 1 - skew * sr + (kurtosis - 1) / 4 * sr**2
 
-def sharpe_se(sr:float, n:int, skew:float=0.0, kurtosis:float=3.0) -> float:
+# %% ../nbs/12_stats.ipynb #4b2413cc
+def sharpe_se(sr: float, n: int, skew: float = 0.0, kurtosis: float = 3.0) -> float:
     "Standard error of a per-period Sharpe ratio estimated from n returns (Mertens; raw kurtosis)."
     return float(np.sqrt(_v(sr, skew, kurtosis) / (n - 1)))
 
 # %% ../nbs/12_stats.ipynb #be578323
-def probabilistic_sharpe_ratio(sr:float, sr_benchmark:float=0.0, n:int|None=None, skew:float=0.0, kurtosis:float=3.0) -> float:
+def probabilistic_sharpe_ratio(
+    sr: float, sr_benchmark: float = 0.0, n: int | None = None, skew: float = 0.0, kurtosis: float = 3.0
+) -> float:
     "P(true Sharpe > sr_benchmark) for a per-period Sharpe estimated from n returns (raw kurtosis)."
-    if n is None or n < 2: raise ValueError(f"n={n!r}: the number of returns behind the Sharpe ratio is required (>= 2)")
+    if n is None or n < 2:
+        raise ValueError(f"n={n!r}: the number of returns behind the Sharpe ratio is required (>= 2)")
     return float(ss.norm.cdf((sr - sr_benchmark) * np.sqrt(n - 1) / np.sqrt(_v(sr, skew, kurtosis))))
 
-def min_track_record_length(sr:float, sr_benchmark:float=0.0, skew:float=0.0, kurtosis:float=3.0, confidence:float=0.95) -> float:
+# %% ../nbs/12_stats.ipynb #f29fe59e
+def min_track_record_length(
+    sr: float, sr_benchmark: float = 0.0, skew: float = 0.0, kurtosis: float = 3.0, confidence: float = 0.95
+) -> float:
     "Returns needed before PSR(sr_benchmark) reaches `confidence` (inf when sr <= sr_benchmark)."
-    if sr <= sr_benchmark: return float("inf")
+    if sr <= sr_benchmark:
+        return float("inf")
     return float(1 + _v(sr, skew, kurtosis) * (ss.norm.ppf(confidence) / (sr - sr_benchmark)) ** 2)
 
 # %% ../nbs/12_stats.ipynb #ccb56b90
 EULER_GAMMA = 0.5772156649015329
 
+# %% ../nbs/12_stats.ipynb #c2b9fe3a
 def expected_max_sharpe(sr_trials) -> float:
     "Expected maximum per-period Sharpe of len(sr_trials) unskilled trials with the trials' Sharpe variance."
-    s = np.asarray(sr_trials, float); s = s[~np.isnan(s)]; N = len(s)
-    if N < 2: return 0.0
-    return float(np.sqrt(s.var(ddof=1)) * ((1 - EULER_GAMMA) * ss.norm.ppf(1 - 1 / N) + EULER_GAMMA * ss.norm.ppf(1 - 1 / (N * np.e))))
+    s = np.asarray(sr_trials, float)
+    s = s[~np.isnan(s)]
+    N = len(s)
+    if N < 2:
+        return 0.0
+    return float(
+        np.sqrt(s.var(ddof=1))
+        * ((1 - EULER_GAMMA) * ss.norm.ppf(1 - 1 / N) + EULER_GAMMA * ss.norm.ppf(1 - 1 / (N * np.e)))
+    )
 
-def deflated_sharpe_ratio(sr:float, sr_trials, n:int, skew:float=0.0, kurtosis:float=3.0) -> float:
+# %% ../nbs/12_stats.ipynb #c793377c
+def deflated_sharpe_ratio(sr: float, sr_trials, n: int, skew: float = 0.0, kurtosis: float = 3.0) -> float:
     "PSR of `sr` against the expected maximum Sharpe of the trials (per-period Sharpe ratios, raw kurtosis)."
     return probabilistic_sharpe_ratio(sr, expected_max_sharpe(sr_trials), n, skew, kurtosis)
 
 # %% ../nbs/12_stats.ipynb #253ac069
-def pbo_cscv(performance_matrix, # T x N: returns of N configurations over T bars
-             n_groups:int=16, # S: even number of row groups
-             metric=None, # columns -> one score per configuration; default: Sharpe ratio (ddof=1)
-            ) -> dict:
+def pbo_cscv(
+    performance_matrix,  # T x N: returns of N configurations over T bars
+    n_groups: int = 16,  # S: even number of row groups
+    metric=None,  # columns -> one score per configuration; default: Sharpe ratio (ddof=1)
+) -> dict:
     "PBO by CSCV: the share of splits whose in-sample winner is strictly below the out-of-sample median; logits, scores."
     M = np.asarray(performance_matrix, float)
-    if M.ndim != 2 or M.shape[1] < 2: raise ValueError(f"performance_matrix must be T x N with N >= 2 configurations, got shape {M.shape}")
-    if n_groups % 2 or n_groups < 2: raise ValueError(f"n_groups={n_groups}: must be even and >= 2")
-    if M.shape[0] < n_groups: raise ValueError(f"{M.shape[0]} rows cannot make {n_groups} groups")
+    if M.ndim != 2 or M.shape[1] < 2:
+        raise ValueError(f"performance_matrix must be T x N with N >= 2 configurations, got shape {M.shape}")
+    if n_groups % 2 or n_groups < 2:
+        raise ValueError(f"n_groups={n_groups}: must be even and >= 2")
+    if M.shape[0] < n_groups:
+        raise ValueError(f"{M.shape[0]} rows cannot make {n_groups} groups")
     metric = metric or (lambda X: X.mean(0) / np.where(X.std(0, ddof=1) > 0, X.std(0, ddof=1), np.nan))
     N = M.shape[1]
     G = np.array_split(np.arange(M.shape[0]), n_groups)
     logits, ranks, oos_best, is_best, skipped = [], [], [], [], 0
     for c in combinations(range(n_groups), n_groups // 2):
-        ins = np.concatenate([G[g] for g in c]); oos = np.concatenate([G[g] for g in range(n_groups) if g not in c])
+        ins = np.concatenate([G[g] for g in c])
+        oos = np.concatenate([G[g] for g in range(n_groups) if g not in c])
         pi, po = metric(M[ins]), metric(M[oos])
-        if np.isnan(pi).all(): skipped += 1; continue                    # no configuration traded (or varied) in this half: no winner to follow
+        if np.isnan(pi).all():
+            skipped += 1
+            continue  # no configuration traded (or varied) in this half: no winner to follow
         k = int(np.nanargmax(pi))
         rank = ss.rankdata(np.nan_to_num(po, nan=-np.inf))[k]
         w = rank / (N + 1)
@@ -77,44 +107,69 @@ def pbo_cscv(performance_matrix, # T x N: returns of N configurations over T bar
         oos_best.append(po[k])
         is_best.append(pi[k])
     logits, ranks = np.array(logits), np.array(ranks)
-    below = 2 * ranks < N + 1                                          # strictly below the OOS median: lambda < 0
-    return dict(pbo=float(np.mean(below)) if len(logits) else float("nan"), logits=logits, n_splits=len(logits),
-                n_at_median=int(np.sum(2 * ranks == N + 1)), n_skipped=skipped,
-                is_best=np.array(is_best), oos_best=np.array(oos_best))
+    below = 2 * ranks < N + 1  # strictly below the OOS median: lambda < 0
+    return dict(
+        pbo=float(np.mean(below)) if len(logits) else float("nan"),
+        logits=logits,
+        n_splits=len(logits),
+        n_at_median=int(np.sum(2 * ranks == N + 1)),
+        n_skipped=skipped,
+        is_best=np.array(is_best),
+        oos_best=np.array(oos_best),
+    )
 
 # %% ../nbs/12_stats.ipynb #25fa72e9
-def stationary_bootstrap_indices(n:int, block:float, size:int, rng) -> np.ndarray:
+def stationary_bootstrap_indices(n: int, block: float, size: int, rng) -> np.ndarray:
     "A (size, n) array of stationary-bootstrap indices with mean block length `block`."
     p = 1.0 / block
     idx = np.empty((size, n), dtype=np.int64)
     idx[:, 0] = rng.integers(0, n, size)
     new = rng.random((size, n)) < p
     starts = rng.integers(0, n, (size, n))
-    for t in range(1, n): idx[:, t] = np.where(new[:, t], starts[:, t], (idx[:, t - 1] + 1) % n)
+    for t in range(1, n):
+        idx[:, t] = np.where(new[:, t], starts[:, t], (idx[:, t - 1] + 1) % n)
     return idx
 
-def bootstrap_sharpe_ci(returns, periods_per_year:int=252, block:float=10.0, n_boot:int=2000, alpha:float=0.05, seed:int=0) -> dict:
+# %% ../nbs/12_stats.ipynb #00a74c16
+def bootstrap_sharpe_ci(
+    returns, periods_per_year: int = 252, block: float = 10.0, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0
+) -> dict:
     "Stationary-bootstrap percentile CI of the annualised Sharpe ratio."
-    r = np.asarray(returns, float); r = r[~np.isnan(r)]
+    r = np.asarray(returns, float)
+    r = r[~np.isnan(r)]
     idx = stationary_bootstrap_indices(len(r), block, n_boot, np.random.default_rng(seed))
-    x = r[idx]; s = x.std(1, ddof=1)
+    x = r[idx]
+    s = x.std(1, ddof=1)
     sr = np.where(s > 0, x.mean(1) / np.where(s > 0, s, 1), np.nan) * np.sqrt(periods_per_year)
     lo, hi = np.nanquantile(sr, [alpha / 2, 1 - alpha / 2])
     point = r.mean() / r.std(ddof=1) * np.sqrt(periods_per_year)
     return dict(sharpe=float(point), lo=float(lo), hi=float(hi), se=float(np.nanstd(sr)), n_boot=n_boot, block=block)
 
 # %% ../nbs/12_stats.ipynb #814c66fb
-def sharpe_report(returns, periods_per_year:int=252, sr_trials=None, sr_benchmark:float=0.0) -> dict:
+def sharpe_report(returns, periods_per_year: int = 252, sr_trials=None, sr_benchmark: float = 0.0) -> dict:
     "Annualised Sharpe with its non-normal SE, PSR against `sr_benchmark` (annualised), DSR given the trials' per-period Sharpes, MinTRL in periods."
-    m = moments(returns); a = np.sqrt(periods_per_year); bm = sr_benchmark / a
-    out = dict(sharpe=m["sr"] * a, sharpe_se=sharpe_se(m["sr"], m["n"], m["skew"], m["kurtosis"]) * a, n=m["n"], skew=m["skew"],
-               kurtosis=m["kurtosis"], psr=probabilistic_sharpe_ratio(m["sr"], bm, m["n"], m["skew"], m["kurtosis"]),
-               min_track_record=min_track_record_length(m["sr"], bm, m["skew"], m["kurtosis"]))
-    if sr_trials is not None: out["dsr"] = deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"])
+    m = moments(returns)
+    a = np.sqrt(periods_per_year)
+    bm = sr_benchmark / a
+    out = dict(
+        sharpe=m["sr"] * a,
+        sharpe_se=sharpe_se(m["sr"], m["n"], m["skew"], m["kurtosis"]) * a,
+        n=m["n"],
+        skew=m["skew"],
+        kurtosis=m["kurtosis"],
+        psr=probabilistic_sharpe_ratio(m["sr"], bm, m["n"], m["skew"], m["kurtosis"]),
+        min_track_record=min_track_record_length(m["sr"], bm, m["skew"], m["kurtosis"]),
+    )
+    if sr_trials is not None:
+        out["dsr"] = deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"])
     return out
 
 # %% ../nbs/12_stats.ipynb #e064a186
 def deflated_sharpe(returns, sr_trials=()) -> float:
     "The DSR of a return series against the per-period Sharpes of the trials it was chosen from; with fewer than two (nothing was chosen) its PSR against 0; NaN when its Sharpe is undefined."
     m = moments(returns)
-    return deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"]) if m["n"] > 2 and np.isfinite(m["sr"]) else float("nan")
+    return (
+        deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"])
+        if m["n"] > 2 and np.isfinite(m["sr"])
+        else float("nan")
+    )

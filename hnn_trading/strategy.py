@@ -17,45 +17,76 @@ def kelly_binary(p, mu, sigma):
     "Kelly fraction p - (1-p)/b for a bet whose payoff ratio b comes from Gaussian partial moments of N(mu, sigma^2)."
     p, mu, sigma = (np.asarray(a, float) for a in (p, mu, sigma))
     d = mu / sigma
-    up = mu * norm.cdf(d) + sigma * norm.pdf(d); dn = sigma * norm.pdf(d) - mu * norm.cdf(-d)
+    up = mu * norm.cdf(d) + sigma * norm.pdf(d)
+    dn = sigma * norm.pdf(d) - mu * norm.cdf(-d)
     b = (up / np.clip(p, 1e-12, None)) / np.clip(dn / np.clip(1 - p, 1e-12, None), 1e-300, None)
     return p - (1 - p) / b
 
-def kelly_fractional(mu, sigma, lam:float=0.5):
+# %% ../nbs/13_strategy.ipynb #0496d046
+def kelly_fractional(mu, sigma, lam: float = 0.5):
     "Fractional Kelly for a Gaussian return: lam * mu / sigma^2."
     return lam * np.asarray(mu, float) / np.asarray(sigma, float) ** 2
 
 # %% ../nbs/13_strategy.ipynb #4bdc202a
 SIZINGS = ("fixed", "confidence", "kelly_binary", "kelly_fractional")
 
+# %% ../nbs/13_strategy.ipynb #78c02f7c
 @njit(cache=True, nogil=True)
 def _gate_size(P, lo, conf, clip, long_only):
     "Fixed (conf False) or confidence sizing behind the gate, element by element (NaN -> 0)."
-    out = np.zeros(P.shape); fp = P.ravel(); fo = out.ravel()
+    out = np.zeros(P.shape)
+    fp = P.ravel()
+    fo = out.ravel()
     for i in range(fp.size):
         p = fp[i]
-        if np.isnan(p) or abs(p - 0.5) < lo: continue
+        if np.isnan(p) or abs(p - 0.5) < lo:
+            continue
         f = min(max(2 * p - 1, -clip), clip) if conf else (1.0 if p > 0.5 else (-1.0 if p < 0.5 else 0.0))
         fo[i] = max(f, 0.0) if long_only else f
     return out
 
-def signal_weights(p, threshold:float=0.5, confidence_margin:float=0.0, sizing:str="fixed", kelly_clip:float=1.0,
-                   long_only:bool=True, mu=None, sigma=None, kelly_lambda:float=0.5) -> np.ndarray:
+# %% ../nbs/13_strategy.ipynb #a354521e
+def signal_weights(
+    p,
+    threshold: float = 0.5,
+    confidence_margin: float = 0.0,
+    sizing: str = "fixed",
+    kelly_clip: float = 1.0,
+    long_only: bool = True,
+    mu=None,
+    sigma=None,
+    kelly_lambda: float = 0.5,
+) -> np.ndarray:
     "Signed position fractions from probabilities `p` (any shape); NaN probabilities give 0."
     p = np.asarray(p, dtype="float64")
-    if sizing in ("fixed", "confidence") and p.ndim >= 1 and p.size > 10_000:          # the same rule, compiled, for big arrays
-        return _gate_size(np.ascontiguousarray(p), max(threshold - 0.5, confidence_margin), sizing == "confidence", float(kelly_clip), bool(long_only))
+    if sizing in ("fixed", "confidence") and p.ndim >= 1 and p.size > 10_000:  # the same rule, compiled, for big arrays
+        return _gate_size(
+            np.ascontiguousarray(p),
+            max(threshold - 0.5, confidence_margin),
+            sizing == "confidence",
+            float(kelly_clip),
+            bool(long_only),
+        )
     gate = np.abs(p - 0.5) >= max(threshold - 0.5, confidence_margin)
     side = np.sign(p - 0.5)
-    if sizing == "fixed": f = side
-    elif sizing == "confidence": f = np.clip(2 * p - 1, -kelly_clip, kelly_clip)
+    if sizing == "fixed":
+        f = side
+    elif sizing == "confidence":
+        f = np.clip(2 * p - 1, -kelly_clip, kelly_clip)
     elif sizing in ("kelly_binary", "kelly_fractional"):
-        if mu is None or sigma is None: raise ValueError(f"sizing={sizing!r} needs the predicted mu and sigma")
+        if mu is None or sigma is None:
+            raise ValueError(f"sizing={sizing!r} needs the predicted mu and sigma")
         with np.errstate(invalid="ignore", divide="ignore"):
-            k = np.where(side > 0, kelly_binary(p, mu, sigma), -kelly_binary(1 - p, -np.asarray(mu, float), sigma)) if sizing == "kelly_binary" \
+            k = (
+                np.where(side > 0, kelly_binary(p, mu, sigma), -kelly_binary(1 - p, -np.asarray(mu, float), sigma))
+                if sizing == "kelly_binary"
                 else kelly_fractional(mu, sigma, kelly_lambda)
-        f = np.where(np.sign(k) == side, np.clip(k, -kelly_clip, kelly_clip), 0.0)   # a Kelly fraction against the gate's side: no trade
-    else: raise ValueError(f"sizing={sizing!r}; choose one of {list(SIZINGS)}")
+            )
+        f = np.where(
+            np.sign(k) == side, np.clip(k, -kelly_clip, kelly_clip), 0.0
+        )  # a Kelly fraction against the gate's side: no trade
+    else:
+        raise ValueError(f"sizing={sizing!r}; choose one of {list(SIZINGS)}")
     w = np.where(gate & ~np.isnan(p), np.nan_to_num(f), 0.0)
     return np.maximum(w, 0.0) if long_only else w
 
@@ -63,17 +94,27 @@ def signal_weights(p, threshold:float=0.5, confidence_margin:float=0.0, sizing:s
 @njit(cache=True, nogil=True)
 def _hysteresis(P, F, entry, exit_lo):
     "Keep positions opened by the gate (F != 0) while P stays beyond the exit level; P, F are (T x N)."
-    T, N = P.shape; out = np.zeros((T, N))
+    T, N = P.shape
+    out = np.zeros((T, N))
     for j in range(N):
         side = 0.0
         for t in range(T):
             p = P[t, j]
-            if np.isnan(p): side = 0.0; continue
-            if F[t, j] != 0.0: side = np.sign(F[t, j]); out[t, j] = F[t, j]; continue
-            if side > 0 and p > exit_lo: out[t, j] = F[t, j] if F[t, j] > 0 else entry[t, j]
-            elif side < 0 and p < 1 - exit_lo: out[t, j] = F[t, j] if F[t, j] < 0 else entry[t, j]
-            else: side = 0.0
-            if out[t, j] == 0.0: side = 0.0
+            if np.isnan(p):
+                side = 0.0
+                continue
+            if F[t, j] != 0.0:
+                side = np.sign(F[t, j])
+                out[t, j] = F[t, j]
+                continue
+            if side > 0 and p > exit_lo:
+                out[t, j] = F[t, j] if F[t, j] > 0 else entry[t, j]
+            elif side < 0 and p < 1 - exit_lo:
+                out[t, j] = F[t, j] if F[t, j] < 0 else entry[t, j]
+            else:
+                side = 0.0
+            if out[t, j] == 0.0:
+                side = 0.0
     return out
 
 # %% ../nbs/13_strategy.ipynb #a49e84b8
@@ -81,60 +122,90 @@ def check_exit(strategy_config):
     "Raise when the exit level lies above the entry level (a position would close on the bar it opens)."
     s = strategy_config
     if s.exit_threshold is not None and s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin):
-        raise ValueError(f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}")
+        raise ValueError(
+            f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}"
+        )
 
-def top_k_weights(score:np.ndarray, k:int, long_only:bool=True) -> np.ndarray:
+# %% ../nbs/13_strategy.ipynb #38663680
+def top_k_weights(score: np.ndarray, k: int, long_only: bool = True) -> np.ndarray:
     "+1 for the k highest scores of each row (time), -1 for the k lowest unless `long_only`, 0 elsewhere; NaN scores are never picked, and a row with fewer than 2k scores splits what it has."
-    S = np.asarray(score, dtype="float64"); out = np.zeros(S.shape)
+    S = np.asarray(score, dtype="float64")
+    out = np.zeros(S.shape)
     n = (~np.isnan(S)).sum(1)
-    r = np.argsort(np.argsort(np.where(np.isnan(S), np.inf, S), axis=1, kind="stable"), axis=1, kind="stable")   # 0 = lowest; NaN last
+    r = np.argsort(
+        np.argsort(np.where(np.isnan(S), np.inf, S), axis=1, kind="stable"), axis=1, kind="stable"
+    )  # 0 = lowest; NaN last
     kk = np.minimum(k, n // 2 if not long_only else n)[:, None]
     out[(r >= n[:, None] - kk) & (r < n[:, None])] = 1.0
-    if not long_only: out[r < kk] = -1.0
+    if not long_only:
+        out[r < kk] = -1.0
     return out
 
-def target_weights(p:np.ndarray, strategy_config, mu=None, sigma=None, position_cap:float=1.0, long_only:bool=True) -> np.ndarray:
+# %% ../nbs/13_strategy.ipynb #107b5bfd
+def target_weights(
+    p: np.ndarray, strategy_config, mu=None, sigma=None, position_cap: float = 1.0, long_only: bool = True
+) -> np.ndarray:
     "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only). With strategy.top_k, a top-k long (and bottom-k short) portfolio by P(up) or mu instead."
     s = strategy_config
     if getattr(s, "top_k", None):
-        if s.rank_by == "mu" and mu is None: raise ValueError("strategy.rank_by 'mu' needs the predicted mu (predictions without a mu column)")
+        if s.rank_by == "mu" and mu is None:
+            raise ValueError("strategy.rank_by 'mu' needs the predicted mu (predictions without a mu column)")
         score = np.where(np.isnan(p), np.nan, mu if s.rank_by == "mu" else p)
         return top_k_weights(score, s.top_k, long_only) * (position_cap * s.scale)
     check_exit(s)
-    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
+    kw = dict(
+        sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda
+    )
     F = signal_weights(p, s.threshold, s.confidence_margin, **kw)
     if s.exit_threshold is not None:
-        held = signal_weights(p, 0.5, 0.0, **kw)                     # the size a held position gets from the current p
+        held = signal_weights(p, 0.5, 0.0, **kw)  # the size a held position gets from the current p
         F = _hysteresis(np.ascontiguousarray(p, dtype="float64"), F, held, float(s.exit_threshold))
-    if s.mu_threshold is not None:                                    # the mu gate: the predicted return must be large enough, on the same side
-        if mu is None: raise ValueError("strategy.mu_threshold needs the predicted mu (predictions without a mu column)")
+    if s.mu_threshold is not None:  # the mu gate: the predicted return must be large enough, on the same side
+        if mu is None:
+            raise ValueError("strategy.mu_threshold needs the predicted mu (predictions without a mu column)")
         mu = np.asarray(mu, dtype="float64")
         F = np.where((np.abs(mu) >= s.mu_threshold) & (np.sign(mu) == np.sign(F)), F, 0.0)
     return F * (position_cap * s.scale)
 
-def wide_predictions(predictions:pd.DataFrame, sizing:str|None=None, index=None, columns=None) -> tuple:
+# %% ../nbs/13_strategy.ipynb #4aa0e757
+def wide_predictions(predictions: pd.DataFrame, sizing: str | None = None, index=None, columns=None) -> tuple:
     "p_up, mu, sigma as (time x symbol) frames on `index` x `columns` when given; mu and sigma when `sizing` is Kelly (None: when present), else None."
     kelly = sizing is not None and sizing.startswith("kelly")
     need = ["timestamp", "symbol", "p_up"] + (["mu", "sigma"] if kelly else [])
     for c in need:
-        if c not in predictions.columns: raise ValueError(f"predictions need a '{c}' column for sizing={sizing!r}; got {list(predictions.columns)}")
+        if c not in predictions.columns:
+            raise ValueError(f"predictions need a '{c}' column for sizing={sizing!r}; got {list(predictions.columns)}")
     if predictions.duplicated(["timestamp", "symbol"]).any():
         d = predictions[predictions.duplicated(["timestamp", "symbol"])].iloc[0]
         raise ValueError(f"two predictions for {d.symbol} at {d.timestamp}")
+
     def wide(col):
         w = predictions.pivot(index="timestamp", columns="symbol", values=col).sort_index()
         return w.reindex(index=w.index if index is None else index, columns=w.columns if columns is None else columns)
+
     p = wide("p_up")
     moments = kelly or (sizing is None and {"mu", "sigma"} <= set(predictions.columns))
     return p, *((wide("mu").reindex_like(p), wide("sigma").reindex_like(p)) if moments else (None, None))
 
-def positions(predictions:pd.DataFrame, strategy_config, position_cap:float=1.0, long_only:bool=True) -> pd.DataFrame:
+# %% ../nbs/13_strategy.ipynb #b245301d
+def positions(
+    predictions: pd.DataFrame, strategy_config, position_cap: float = 1.0, long_only: bool = True
+) -> pd.DataFrame:
     "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
-    need_mu = strategy_config.mu_threshold is not None or (getattr(strategy_config, "top_k", None) and strategy_config.rank_by == "mu")
-    p, mu, sg = wide_predictions(predictions, None if need_mu else strategy_config.sizing)   # the mu gate and a ranking by mu need mu
+    need_mu = strategy_config.mu_threshold is not None or (
+        getattr(strategy_config, "top_k", None) and strategy_config.rank_by == "mu"
+    )
+    p, mu, sg = wide_predictions(
+        predictions, None if need_mu else strategy_config.sizing
+    )  # the mu gate and a ranking by mu need mu
     vals = lambda f: None if f is None else f.values
-    return pd.DataFrame(target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap, long_only), index=p.index, columns=p.columns)
+    return pd.DataFrame(
+        target_weights(p.values, strategy_config, vals(mu), vals(sg), position_cap, long_only),
+        index=p.index,
+        columns=p.columns,
+    )
 
+# %% ../nbs/13_strategy.ipynb #4358a57c
 def backtest_kwargs(strategy_config) -> dict:
     "The strategy's exit rules as run_backtest keyword arguments."
     s = strategy_config

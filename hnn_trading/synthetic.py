@@ -17,13 +17,27 @@ def _markov_chain(rng, n, n_states, p_stay, start=0):
     return (start + np.cumsum(steps)) % n_states
 
 # %% ../nbs/02_synthetic.ipynb #8b3d1996
-def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strength:float=0.0, seed:int=0,
-                start="2022-01-03", sigma:float=0.006, market_sigma:float=0.004, vol_ratio:float=2.5,
-                p_stay:float=0.995, drift:float=0.00005, cross_section:float=0.0) -> tuple[pd.DataFrame, dict]:
+def make_market(
+    n_symbols: int = 10,
+    n_bars: int = 2000,
+    freq: str = "1h",
+    signal_strength: float = 0.0,
+    seed: int = 0,
+    start="2022-01-03",
+    sigma: float = 0.006,
+    market_sigma: float = 0.004,
+    vol_ratio: float = 2.5,
+    p_stay: float = 0.995,
+    drift: float = 0.00005,
+    cross_section: float = 0.0,
+) -> tuple[pd.DataFrame, dict]:
     "A synthetic panel (MultiIndex timestamp UTC x symbol; OHLCV) and its ground truth (signal, IC, regimes, betas). `cross_section` w in [0, 1): the signal is sqrt(w) x a level shared by every symbol on the bar + sqrt(1 - w) x a part of its own; only its own part predicts the symbol's return, and the shared level predicts the market's next return with the opposite sign: ranks matter, levels mislead."
-    if not 0 <= signal_strength < 1: raise ValueError(f"signal_strength={signal_strength}: must be in [0, 1)")
-    if not 0 <= cross_section < 1: raise ValueError(f"cross_section={cross_section}: must be in [0, 1)")
-    if n_symbols < 1 or n_bars < 2: raise ValueError(f"need n_symbols >= 1 and n_bars >= 2, got {n_symbols}, {n_bars}")
+    if not 0 <= signal_strength < 1:
+        raise ValueError(f"signal_strength={signal_strength}: must be in [0, 1)")
+    if not 0 <= cross_section < 1:
+        raise ValueError(f"cross_section={cross_section}: must be in [0, 1)")
+    if n_symbols < 1 or n_bars < 2:
+        raise ValueError(f"need n_symbols >= 1 and n_bars >= 2, got {n_symbols}, {n_bars}")
     rng = np.random.default_rng(seed)
     T, N, a = n_bars, n_symbols, signal_strength
     vol_state = _markov_chain(rng, T, 2, p_stay)
@@ -32,11 +46,12 @@ def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strengt
     mkt = (np.array([-1.0, 0.0, 1.0])[trend_state] * drift + market_sigma * rng.standard_normal(T)) * vmult
     beta = rng.uniform(0.5, 1.5, N)
     sig_i = sigma * rng.uniform(0.7, 1.3, N)
-    s = own = rng.standard_normal((T, N))                   # signal known at bar t
+    s = own = rng.standard_normal((T, N))  # signal known at bar t
     eps = rng.standard_normal((T, N))
-    idio = np.empty((T, N)); idio[0] = eps[0]
-    idio[1:] = a * own[:-1] + np.sqrt(1 - a * a) * eps[1:]   # return at t+1 loads on the (symbol's own) signal at t
-    if cross_section:                                        # a shared level that misleads: it predicts the market, with the opposite sign
+    idio = np.empty((T, N))
+    idio[0] = eps[0]
+    idio[1:] = a * own[:-1] + np.sqrt(1 - a * a) * eps[1:]  # return at t+1 loads on the (symbol's own) signal at t
+    if cross_section:  # a shared level that misleads: it predicts the market, with the opposite sign
         level = np.random.default_rng([seed, 1]).standard_normal(T)
         s = np.sqrt(cross_section) * level[:, None] + np.sqrt(1 - cross_section) * own
         mkt[1:] -= a * market_sigma * vmult[1:] * level[:-1]
@@ -51,17 +66,35 @@ def make_market(n_symbols:int=10, n_bars:int=2000, freq:str="1h", signal_strengt
     volume = np.round(rng.uniform(5e4, 5e5, N) * np.sqrt(vmult)[:, None] * np.exp(0.5 * s))
     t = pd.date_range(start, periods=T, freq=freq, tz="UTC").as_unit("ns")
     syms = np.array([f"S{i:03d}" for i in range(N)])
-    idx = pd.MultiIndex(levels=[t, pd.Index(syms)], codes=[np.repeat(np.arange(T), N), np.tile(np.arange(N), T)],
-                        names=["timestamp", "symbol"], verify_integrity=False)
-    panel = pd.DataFrame({"open": open_.ravel(), "high": high.ravel(), "low": low.ravel(), "close": close.ravel(),
-                          "volume": volume.ravel()}, index=idx)
+    idx = pd.MultiIndex(
+        levels=[t, pd.Index(syms)],
+        codes=[np.repeat(np.arange(T), N), np.tile(np.arange(N), T)],
+        names=["timestamp", "symbol"],
+        verify_integrity=False,
+    )
+    panel = pd.DataFrame(
+        {
+            "open": open_.ravel(),
+            "high": high.ravel(),
+            "low": low.ravel(),
+            "close": close.ravel(),
+            "volume": volume.ravel(),
+        },
+        index=idx,
+    )
     nxt = np.vstack([r[1:], np.full((1, N), np.nan)])
     ok = ~np.isnan(nxt)
-    truth = dict(signal=pd.DataFrame(s, index=t, columns=syms), signal_strength=a,
-                 ic=float(np.corrcoef(s[ok], nxt[ok])[0, 1]) if T > 2 else np.nan,
-                 ic_idio=float(np.corrcoef(s[:-1].ravel(), idio[1:].ravel())[0, 1]) if T > 2 else np.nan,
-                 vol_regime=pd.Series(vol_state, index=t, name="vol_regime"),
-                 trend_regime=pd.Series(trend_state - 1, index=t, name="trend_regime"),
-                 beta=pd.Series(beta, index=syms), sigma=pd.Series(sig_i, index=syms), cross_section=cross_section,
-                 log_returns=pd.DataFrame(r, index=t, columns=syms), seed=seed)
+    truth = dict(
+        signal=pd.DataFrame(s, index=t, columns=syms),
+        signal_strength=a,
+        ic=float(np.corrcoef(s[ok], nxt[ok])[0, 1]) if T > 2 else np.nan,
+        ic_idio=float(np.corrcoef(s[:-1].ravel(), idio[1:].ravel())[0, 1]) if T > 2 else np.nan,
+        vol_regime=pd.Series(vol_state, index=t, name="vol_regime"),
+        trend_regime=pd.Series(trend_state - 1, index=t, name="trend_regime"),
+        beta=pd.Series(beta, index=syms),
+        sigma=pd.Series(sig_i, index=syms),
+        cross_section=cross_section,
+        log_returns=pd.DataFrame(r, index=t, columns=syms),
+        seed=seed,
+    )
     return panel, truth

@@ -25,70 +25,95 @@ __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'den
            'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
-def seed_everything(seed:int):
+def seed_everything(seed: int):
     "Seed torch and numpy's legacy global generator; returns a torch.Generator for batch order."
-    torch.manual_seed(seed); np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
     tune_cpu()
     return torch.Generator().manual_seed(seed)
 
-def resolve_device(name:str="auto") -> torch.device:
+# %% ../nbs/10_training.ipynb #d8af0224
+def resolve_device(name: str = "auto") -> torch.device:
     "'auto' -> CUDA when available, else CPU; asking for CUDA without a GPU raises."
-    if name == "auto": return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available(): raise RuntimeError("training.device='cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device='cuda' but no CUDA GPU is visible; use 'auto' or 'cpu'")
     return torch.device(name)
 
 # %% ../nbs/10_training.ipynb #85d229d3
-MALLOC = dict(mmap_threshold=1 << 30, trim_threshold=1 << 30)      # bytes: keep freed blocks up to 1 GiB in the process
-_MALLOPT = dict(trim_threshold=-1, top_pad=-2, mmap_threshold=-3)   # glibc's M_* codes
+MALLOC = dict(mmap_threshold=1 << 30, trim_threshold=1 << 30)  # bytes: keep freed blocks up to 1 GiB in the process
+_MALLOPT = dict(trim_threshold=-1, top_pad=-2, mmap_threshold=-3)  # glibc's M_* codes
 
+# %% ../nbs/10_training.ipynb #284ac67d
 def tune_allocator(**settings) -> bool:
     "Set glibc's malloc thresholds (`MALLOC`, updated by `settings`) so large blocks are reused, not mapped and unmapped on every call; False when HNN_MALLOC=system or without glibc."
-    if os.environ.get("HNN_MALLOC", "").lower() == "system": return False
-    try: libc = ctypes.CDLL("libc.so.6")
-    except OSError: return False
+    if os.environ.get("HNN_MALLOC", "").lower() == "system":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
     return all(libc.mallopt(_MALLOPT[k], int(v)) == 1 for k, v in {**MALLOC, **settings}.items())
 
 # %% ../nbs/10_training.ipynb #2295b7d8
-def denormals_flushed(n:int=1 << 20) -> bool:
+def denormals_flushed(n: int = 1 << 20) -> bool:
     "True when a parallel op keeps no denormal float on any thread: a denormal x 0.5 gives 0 everywhere (built from its bits: converting 1e-39 under flush-to-zero would already give 0)."
-    x = torch.full((n,), 0x00400000, dtype=torch.int32).view(torch.float32)      # 5.9e-39, a denormal float32
+    x = torch.full((n,), 0x00400000, dtype=torch.int32).view(torch.float32)  # 5.9e-39, a denormal float32
     return not bool(((x * 0.5) != 0).any())
 
+# %% ../nbs/10_training.ipynb #4317574e
 _FTZ = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denormal(True) and None)
 
+# %% ../nbs/10_training.ipynb #d4fe84c7
 def flush_denormals() -> bool:
     "Flush denormals to zero in this thread and in every thread of torch's OpenMP pool; whether a parallel op confirms it."
     torch.set_flush_denormal(True)
     lib = sorted(Path(torch.__file__).parent.glob("lib/libgomp*.so*"))
     if lib:
-        gomp = ctypes.CDLL(str(lib[0])); gomp.GOMP_parallel.argtypes = [type(_FTZ), ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
+        gomp = ctypes.CDLL(str(lib[0]))
+        gomp.GOMP_parallel.argtypes = [type(_FTZ), ctypes.c_void_p, ctypes.c_uint, ctypes.c_uint]
         gomp.GOMP_parallel(_FTZ, None, torch.get_num_threads(), 0)
     return denormals_flushed()
 
+# %% ../nbs/10_training.ipynb #c8af77b5
 _TUNED = {}
+
+# %% ../nbs/10_training.ipynb #3827c817
 def tune_cpu() -> dict:
     "The allocator and denormal settings, applied once per process (`seed_everything` calls it): what took effect."
-    if not _TUNED: _TUNED.update(allocator=tune_allocator(), denormals_flushed=flush_denormals())
+    if not _TUNED:
+        _TUNED.update(allocator=tune_allocator(), denormals_flushed=flush_denormals())
     return dict(_TUNED)
 
 # %% ../nbs/10_training.ipynb #c2724ff7
-def make_scheduler(opt, tcfg, steps_per_epoch:int):
+def make_scheduler(opt, tcfg, steps_per_epoch: int):
     "The learning-rate scheduler a TrainingConfig names, and whether it steps per batch."
-    total = max(1, tcfg.epochs * steps_per_epoch); warm = min(total - 1, tcfg.warmup_epochs * steps_per_epoch)
-    if tcfg.scheduler == "none": return None, False
+    total = max(1, tcfg.epochs * steps_per_epoch)
+    warm = min(total - 1, tcfg.warmup_epochs * steps_per_epoch)
+    if tcfg.scheduler == "none":
+        return None, False
     if tcfg.scheduler == "cosine":
-        f = lambda s: (s + 1) / max(1, warm) if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm)))
+        f = lambda s: (
+            (s + 1) / max(1, warm) if s < warm else 0.5 * (1 + math.cos(math.pi * (s - warm) / max(1, total - warm)))
+        )
         return torch.optim.lr_scheduler.LambdaLR(opt, f), True
-    if tcfg.scheduler == "plateau": return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1), False
-    if tcfg.scheduler == "onecycle": return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.learning_rate, total_steps=total), True
+    if tcfg.scheduler == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=1), False
+    if tcfg.scheduler == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=tcfg.learning_rate, total_steps=total), True
     raise ValueError(f"training.scheduler={tcfg.scheduler!r}")
 
 # %% ../nbs/10_training.ipynb #f2e3a45c
-def _logit(p): p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6); return np.log(p / (1 - p))
+def _logit(p):
+    p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
 
+# %% ../nbs/10_training.ipynb #1be15ba5
 @dataclass
 class Calibrator:
     "A fitted probability map: kind in none/temperature/platt/isotonic, with its parameters."
+
     kind: str = "none"
     a: float = 1.0
     b: float = 0.0
@@ -97,18 +122,27 @@ class Calibrator:
 
     def __call__(self, p):
         p = np.asarray(p, float)
-        if self.kind == "none": return p
-        if self.kind in ("temperature", "platt"): return 1 / (1 + np.exp(-(self.a * _logit(p) + self.b)))
+        if self.kind == "none":
+            return p
+        if self.kind in ("temperature", "platt"):
+            return 1 / (1 + np.exp(-(self.a * _logit(p) + self.b)))
         return np.clip(np.interp(p, self.xs, self.ys), 1e-6, 1 - 1e-6)
 
-    def to_dict(self): return dict(kind=self.kind, a=self.a, b=self.b, xs=list(map(float, self.xs)), ys=list(map(float, self.ys)))
+    def to_dict(self):
+        return dict(kind=self.kind, a=self.a, b=self.b, xs=list(map(float, self.xs)), ys=list(map(float, self.ys)))
 
-def fit_calibrator(p, y, kind:str="auto", min_isotonic:int=1000) -> Calibrator:
+# %% ../nbs/10_training.ipynb #d68cd7d7
+def fit_calibrator(p, y, kind: str = "auto", min_isotonic: int = 1000) -> Calibrator:
     "Fit a calibrator on (p, y) of the calibration slice; 'auto' keeps the best log-loss."
     from scipy.optimize import minimize
-    p, y = np.asarray(p, float), np.asarray(y, float); m = ~(np.isnan(p) | np.isnan(y)); p, y = p[m], y[m]
-    if kind == "none" or len(y) < 20 or len(np.unique(y)) < 2: return Calibrator()
-    z = _logit(p); cands = {}
+
+    p, y = np.asarray(p, float), np.asarray(y, float)
+    m = ~(np.isnan(p) | np.isnan(y))
+    p, y = p[m], y[m]
+    if kind == "none" or len(y) < 20 or len(np.unique(y)) < 2:
+        return Calibrator()
+    z = _logit(p)
+    cands = {}
     if kind in ("temperature", "auto"):
         res = minimize(lambda t: log_loss(y, 1 / (1 + np.exp(-z * t[0]))), [1.0], bounds=[(0.01, 100)])
         cands["temperature"] = Calibrator("temperature", float(res.x[0]), 0.0)
@@ -117,126 +151,236 @@ def fit_calibrator(p, y, kind:str="auto", min_isotonic:int=1000) -> Calibrator:
         cands["platt"] = Calibrator("platt", float(res.x[0]), float(res.x[1]))
     if kind in ("isotonic", "auto") and len(y) >= min_isotonic:
         from sklearn.isotonic import IsotonicRegression
+
         iso = IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6).fit(p, y)
         cands["isotonic"] = Calibrator("isotonic", xs=list(iso.X_thresholds_), ys=list(iso.y_thresholds_))
     if kind == "isotonic" and "isotonic" not in cands:
-        warnings.warn(f"isotonic calibration needs >= {min_isotonic} samples, the calibration slice has {len(y)}: left uncalibrated"); return Calibrator()
-    if kind != "auto": return cands[kind]
+        warnings.warn(
+            f"isotonic calibration needs >= {min_isotonic} samples, the calibration slice has {len(y)}: left uncalibrated"
+        )
+        return Calibrator()
+    if kind != "auto":
+        return cands[kind]
     best = min(cands.values(), key=lambda c: log_loss(y, c(p)))
     return best if log_loss(y, best(p)) < log_loss(y, p) else Calibrator()
 
 # %% ../nbs/10_training.ipynb #0c898611
 def _autocast(device, tcfg):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and tcfg.amp else torch.autocast("cpu", enabled=False)
+    return (
+        torch.autocast("cuda", dtype=torch.bfloat16)
+        if device.type == "cuda" and tcfg.amp
+        else torch.autocast("cpu", enabled=False)
+    )
 
+# %% ../nbs/10_training.ipynb #655c2d11
 def _predict(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192):
     "Model outputs (numpy) for panel `rows`, in batches."
-    model.eval(); outs = []
+    model.eval()
+    outs = []
     with torch.no_grad():
         for i in range(0, len(rows), bs):
-            x, _, _, a, _ = batch(rows[i:i + bs])
-            with (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and amp else torch.autocast("cpu", enabled=False)):
+            x, _, _, a, _ = batch(rows[i : i + bs])
+            with (
+                torch.autocast("cuda", dtype=torch.bfloat16)
+                if device.type == "cuda" and amp
+                else torch.autocast("cpu", enabled=False)
+            ):
                 o = model(x, a)
             outs.append({k: v.float().cpu().numpy() for k, v in o.items() if v is not None})
     keys = outs[0].keys() if outs else ("mu", "sigma", "logit", "p_up")
     return {k: np.concatenate([o[k] for o in outs]) if outs else np.zeros(0, "float32") for k in keys}
 
-def timestamp_batches(rows:np.ndarray, tpos:np.ndarray, per_batch:int, gen:torch.Generator, limit:int|None=None) -> list:
+# %% ../nbs/10_training.ipynb #6150864a
+def timestamp_batches(
+    rows: np.ndarray, tpos: np.ndarray, per_batch: int, gen: torch.Generator, limit: int | None = None
+) -> list:
     "Batches of whole timestamps: the timestamps of `rows` (positions `tpos[rows]`) in a random order, `per_batch` at a time, each with every one of its rows; whole timestamps until `limit` rows (at least one)."
-    rows = np.asarray(rows); t = tpos[rows]; o = np.argsort(t, kind="stable"); rows = rows[o]
+    rows = np.asarray(rows)
+    t = tpos[rows]
+    o = np.argsort(t, kind="stable")
+    rows = rows[o]
     _, start, count = np.unique(t[o], return_index=True, return_counts=True)
     perm = torch.randperm(len(start), generator=gen).numpy()
-    if limit is not None: perm = perm[:max(1, int(np.searchsorted(np.cumsum(count[perm]), limit, side="right")))]
-    return [np.concatenate([rows[start[k]:start[k] + count[k]] for k in perm[i:i + per_batch]]) for i in range(0, len(perm), per_batch)]
+    if limit is not None:
+        perm = perm[: max(1, int(np.searchsorted(np.cumsum(count[perm]), limit, side="right")))]
+    return [
+        np.concatenate([rows[start[k] : start[k] + count[k]] for k in perm[i : i + per_batch]])
+        for i in range(0, len(perm), per_batch)
+    ]
 
-def row_batches(rows:np.ndarray, batch_size:int, gen:torch.Generator, limit:int|None=None) -> list:
+# %% ../nbs/10_training.ipynb #122166da
+def row_batches(rows: np.ndarray, batch_size: int, gen: torch.Generator, limit: int | None = None) -> list:
     "Batches of `batch_size` rows drawn at random (at most `limit` rows in all)."
     perm = torch.randperm(len(rows), generator=gen).numpy()[:limit]
-    return [rows[perm[i:i + batch_size]] for i in range(0, len(perm), batch_size)]
+    return [rows[perm[i : i + batch_size]] for i in range(0, len(perm), batch_size)]
 
-def layer_group(name:str) -> str:
+# %% ../nbs/10_training.ipynb #1cf52208
+def layer_group(name: str) -> str:
     "The group a parameter belongs to for gradient norms: heads, trunk, or the encoder (everything before them)."
     return "heads" if name.startswith("heads.") else "trunk" if name.startswith("trunk.") else "encoder"
 
-def fit_fold(model, batch, tr:np.ndarray, ca:np.ndarray|None, tcfg, gen:torch.Generator, mcfg=None, device=torch.device("cpu"),
-             pos_weight:float|None=None, desc:str="", progress=False, tpos:np.ndarray|None=None, primary:int=0, on_epoch=None) -> tuple:
+# %% ../nbs/10_training.ipynb #8d04644b
+def fit_fold(
+    model,
+    batch,
+    tr: np.ndarray,
+    ca: np.ndarray | None,
+    tcfg,
+    gen: torch.Generator,
+    mcfg=None,
+    device=torch.device("cpu"),
+    pos_weight: float | None = None,
+    desc: str = "",
+    progress=False,
+    tpos: np.ndarray | None = None,
+    primary: int = 0,
+    on_epoch=None,
+) -> tuple:
     "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary` column's. `on_epoch(history_row)` after each epoch (it may raise to stop, e.g. to prune)."
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
     bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
-    if by_time and tpos is None: raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
+    if by_time and tpos is None:
+        raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
     spe = tcfg.samples_per_epoch or len(tr)
-    draw = (lambda rows: timestamp_batches(rows, tpos, tcfg.timestamps_per_batch, gen, tcfg.samples_per_epoch)) if by_time else (lambda rows: row_batches(rows, bs, gen, spe))
-    steps = len(timestamp_batches(tr, tpos, tcfg.timestamps_per_batch, torch.Generator().manual_seed(0), tcfg.samples_per_epoch)) if by_time else math.ceil(min(len(tr), spe) / bs)
+    draw = (
+        (lambda rows: timestamp_batches(rows, tpos, tcfg.timestamps_per_batch, gen, tcfg.samples_per_epoch))
+        if by_time
+        else (lambda rows: row_batches(rows, bs, gen, spe))
+    )
+    steps = (
+        len(
+            timestamp_batches(
+                tr, tpos, tcfg.timestamps_per_batch, torch.Generator().manual_seed(0), tcfg.samples_per_epoch
+            )
+        )
+        if by_time
+        else math.ceil(min(len(tr), spe) / bs)
+    )
     sched, per_batch = make_scheduler(opt, tcfg, steps)
     groups = {}
     for name, prm in model.named_parameters():
-        if prm.requires_grad: groups.setdefault(layer_group(name), []).append(prm)
+        if prm.requires_grad:
+            groups.setdefault(layer_group(name), []).append(prm)
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
-    one = lambda v: v[:, primary] if v.ndim == 2 else v                 # the traded horizon's column
-    if ca is not None and len(ca): _, yc, rc, _, gc = batch(ca); yc, rc = yc.float().cpu(), rc.float().cpu()
-    outer = progress if hasattr(progress, "set_postfix") else None      # one bar per stage: the walk-forward's fold bar shows the epoch
+    one = lambda v: v[:, primary] if v.ndim == 2 else v  # the traded horizon's column
+    if ca is not None and len(ca):
+        _, yc, rc, _, gc = batch(ca)
+        yc, rc = yc.float().cpu(), rc.float().cpu()
+    outer = (
+        progress if hasattr(progress, "set_postfix") else None
+    )  # one bar per stage: the walk-forward's fold bar shows the epoch
     bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
     for ep in bar:
         frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
-        rows = tr[int(round((1 - frac) * len(tr))):] if frac < 1 else tr          # the most recent share of training rows
-        model.train(); tot, gn, n, n_ts = 0.0, 0.0, 0, 0
+        rows = tr[int(round((1 - frac) * len(tr))) :] if frac < 1 else tr  # the most recent share of training rows
+        model.train()
+        tot, gn, n, n_ts = 0.0, 0.0, 0, 0
         gsum = dict.fromkeys(groups, 0.0)
-        batches = draw(rows)                                                  # a fresh random draw each epoch (training.samples_per_epoch)
+        batches = draw(rows)  # a fresh random draw each epoch (training.samples_per_epoch)
         for b in batches:
             x, y, r, a, g = batch(b)
-            with _autocast(device, tcfg): out = model(x, a)
-            loss = composite_loss({k: (v.float() if v is not None else None) for k, v in out.items()}, y, r, tcfg, mcfg, pos_weight, g)
-            if not torch.isfinite(loss): raise FloatingPointError(f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs")
-            opt.zero_grad(set_to_none=True); loss.backward()
-            for k, ps in groups.items():                                      # before clipping: what each part of the net receives
+            with _autocast(device, tcfg):
+                out = model(x, a)
+            loss = composite_loss(
+                {k: (v.float() if v is not None else None) for k, v in out.items()}, y, r, tcfg, mcfg, pos_weight, g
+            )
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs"
+                )
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for k, ps in groups.items():  # before clipping: what each part of the net receives
                 gr = [q.grad for q in ps if q.grad is not None]
-                if gr: gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
-            gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf"))
-            opt.step(); tot += loss.item() * len(y); gn = max(gn, float(gnorm)); n += len(b)
+                if gr:
+                    gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
+            gnorm = torch.nn.utils.clip_grad_norm_(
+                model.parameters(), tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf")
+            )
+            opt.step()
+            tot += loss.item() * len(y)
+            gn = max(gn, float(gnorm))
+            n += len(b)
             n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
-            if per_batch: sched.step()
-        h = dict(epoch=ep, train_loss=tot / n, lr=opt.param_groups[0]["lr"], grad_norm=gn, train_rows=n, rows_per_timestamp=n / max(n_ts, 1),
-                 **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()})
+            if per_batch:
+                sched.step()
+        h = dict(
+            epoch=ep,
+            train_loss=tot / n,
+            lr=opt.param_groups[0]["lr"],
+            grad_norm=gn,
+            train_rows=n,
+            rows_per_timestamp=n / max(n_ts, 1),
+            **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()},
+        )
         if ca is not None and len(ca):
             p = _predict(model, batch, ca, device, tcfg.amp)
             with torch.no_grad():
                 ot = {k: torch.as_tensor(v) for k, v in p.items()}
                 cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
             cm = classification_metrics(one(yc.numpy()), one(p["p_up"]), one(rc.numpy()))
-            h.update(calib_loss=cl, calib_auc=cm["auc"], calib_dir_acc=cm["dir_acc"],
-                     pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)))
-            if sched is not None and not per_batch: sched.step(cl)
-            if cl < best - max(1e-7, tcfg.min_delta * abs(best) if math.isfinite(best) else 0.0): best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
-            else: bad += 1
-        else: best_state, best_epoch = copy.deepcopy(model.state_dict()), ep
+            h.update(
+                calib_loss=cl,
+                calib_auc=cm["auc"],
+                calib_dir_acc=cm["dir_acc"],
+                pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)),
+            )
+            if sched is not None and not per_batch:
+                sched.step(cl)
+            if cl < best - max(1e-7, tcfg.min_delta * abs(best) if math.isfinite(best) else 0.0):
+                best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
+            else:
+                bad += 1
+        else:
+            best_state, best_epoch = copy.deepcopy(model.state_dict()), ep
         hist.append(h)
-        if on_epoch is not None: on_epoch(h)
+        if on_epoch is not None:
+            on_epoch(h)
         post = dict(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
-        if outer is not None: outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{tcfg.epochs}", **post})
-        else: bar.set_postfix(**post)
-        if bad >= tcfg.patience: break
+        if outer is not None:
+            outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{tcfg.epochs}", **post})
+        else:
+            bar.set_postfix(**post)
+        if bad >= tcfg.patience:
+            break
     model.load_state_dict(best_state)
     scale = hist[best_epoch - 1].get("pred_scale")
     if scale is not None and scale < 0.05:
-        warnings.warn(f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.4f} < 0.05)")
+        warnings.warn(
+            f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.4f} < 0.05)"
+        )
     return model, hist, best_epoch
 
 # %% ../nbs/10_training.ipynb #af377f36
-def save_checkpoint(path, model, config:RunConfig, scaler:Scaler, meta:dict|None=None) -> Path:
+def save_checkpoint(path, model, config: RunConfig, scaler: Scaler, meta: dict | None = None) -> Path:
     "Write weights + config + scaler + meta atomically (loadable with weights_only=True)."
-    state = dict(weights={k: v.detach().cpu() for k, v in model.state_dict().items()}, config=config.to_yaml(),
-                 scaler=dict(mean=torch.as_tensor(scaler.mean), std=torch.as_tensor(scaler.std)), meta=meta or {})
-    buf = io.BytesIO(); torch.save(state, buf)
+    state = dict(
+        weights={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        config=config.to_yaml(),
+        scaler=dict(mean=torch.as_tensor(scaler.mean), std=torch.as_tensor(scaler.std)),
+        meta=meta or {},
+    )
+    buf = io.BytesIO()
+    torch.save(state, buf)
     return atomic_write(path, buf.getvalue())
 
+# %% ../nbs/10_training.ipynb #35af4395
 def load_checkpoint(path, device="cpu") -> dict:
     "Load a checkpoint safely (weights_only=True); returns dict(model, config, scaler, meta)."
     import yaml
+
     state = torch.load(path, map_location=device, weights_only=True)
     cfg = RunConfig.from_dict(yaml.safe_load(state["config"]))
     meta = state["meta"]
-    model = models_mod.build(cfg.model, meta["n_features"], meta.get("n_assets", 0), window=meta.get("window"), n_horizons=len(meta.get("horizons", [0])))
-    model.load_state_dict(state["weights"]); model.eval()
+    model = models_mod.build(
+        cfg.model,
+        meta["n_features"],
+        meta.get("n_assets", 0),
+        window=meta.get("window"),
+        n_horizons=len(meta.get("horizons", [0])),
+    )
+    model.load_state_dict(state["weights"])
+    model.eval()
     sc = Scaler(state["scaler"]["mean"].numpy(), state["scaler"]["std"].numpy())
     return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=Calibrator(**meta.get("calibrator", {})))
 
@@ -244,26 +388,50 @@ def load_checkpoint(path, device="cpu") -> dict:
 def make_labels(panel, lcfg) -> pd.DataFrame:
     "The labels a LabelConfig describes (attrs['horizon'] is the purge they need)."
     if lcfg.kind == "triple_barrier":
-        return labels_mod.make(panel, "triple_barrier", profit_target=lcfg.profit_target, stop_loss=lcfg.stop_loss, max_hold=lcfg.max_hold)
+        return labels_mod.make(
+            panel, "triple_barrier", profit_target=lcfg.profit_target, stop_loss=lcfg.stop_loss, max_hold=lcfg.max_hold
+        )
     return labels_mod.make(panel, lcfg.kind, lcfg.horizon)
 
+# %% ../nbs/10_training.ipynb #9cbe9c1c
 def _horizon_targets(c, panel, labs) -> tuple:
     "With several `labels.horizons`: the horizons, each one's realised forward return, its training target (per-timestamp normalised as `labels.cs_norm`) and direction label (columns), and the traded horizon's column; ([], None, None, None, 0) otherwise."
     hs = list(c.labels.horizons)
-    if len(hs) < 2: return [], None, None, None, 0
-    if not models_mod.is_torch(c.model.name): raise ValueError(f"labels.horizons {hs}: several horizons need a neural model with heads; {c.model.name} predicts one")
-    RH = np.column_stack([labs["fwd_return"].values if h == c.labels.horizon else labels_mod.make(panel, "forward_return", h)["fwd_return"].values for h in hs])
-    FH = RH if c.labels.cs_norm == "none" else np.column_stack([feats_mod.cross_sectional(pd.Series(RH[:, j], index=panel.index), c.labels.cs_norm).values
-                                                                 for j in range(len(hs))])
+    if len(hs) < 2:
+        return [], None, None, None, 0
+    if not models_mod.is_torch(c.model.name):
+        raise ValueError(
+            f"labels.horizons {hs}: several horizons need a neural model with heads; {c.model.name} predicts one"
+        )
+    RH = np.column_stack(
+        [
+            labs["fwd_return"].values
+            if h == c.labels.horizon
+            else labels_mod.make(panel, "forward_return", h)["fwd_return"].values
+            for h in hs
+        ]
+    )
+    FH = (
+        RH
+        if c.labels.cs_norm == "none"
+        else np.column_stack(
+            [
+                feats_mod.cross_sectional(pd.Series(RH[:, j], index=panel.index), c.labels.cs_norm).values
+                for j in range(len(hs))
+            ]
+        )
+    )
     return hs, RH, FH, np.where(np.isnan(FH), np.nan, (FH > 0).astype(float)), hs.index(c.labels.horizon)
 
+# %% ../nbs/10_training.ipynb #e75d2a83
 @dataclass
 class WalkForwardResult:
     "Per-fold results and the out-of-fold predictions (timestamp, symbol, fold, mu, sigma, p_up, p_up_raw, label, fwd_return)."
+
     folds: list
     predictions: pd.DataFrame
     metrics: dict
-    config: RunConfig|None = None
+    config: RunConfig | None = None
 
     def summary(self) -> pd.DataFrame:
         "One row per fold: spans, best epoch, validation metrics."
@@ -271,108 +439,224 @@ class WalkForwardResult:
 
     def _repr_markdown_(self):
         m = self.metrics
-        return (f"**Walk-forward**: {len(self.folds)} folds, {m['n']} labelled out-of-fold predictions; "
-                f"AUC {m['auc']:.4f}, DirAcc {m['dir_acc']:.4f}, log-loss {m['log_loss']:.4f}\n\n" + self.summary().to_markdown())
+        return (
+            f"**Walk-forward**: {len(self.folds)} folds, {m['n']} labelled out-of-fold predictions; "
+            f"AUC {m['auc']:.4f}, DirAcc {m['dir_acc']:.4f}, log-loss {m['log_loss']:.4f}\n\n"
+            + self.summary().to_markdown()
+        )
 
-    def to_dict(self): return dict(metrics=self.metrics, folds=self.folds)
+    def to_dict(self):
+        return dict(metrics=self.metrics, folds=self.folds)
 
+# %% ../nbs/10_training.ipynb #15c83ca2
 def _pos_weight(tcfg, y):
-    if tcfg.pos_weight == "auto": return auto_pos_weight(y)
-    if tcfg.pos_weight == "none": return None
-    try: return float(tcfg.pos_weight)
-    except ValueError: raise ValueError(f"training.pos_weight={tcfg.pos_weight!r}: use 'auto', 'none' or a number") from None
+    if tcfg.pos_weight == "auto":
+        return auto_pos_weight(y)
+    if tcfg.pos_weight == "none":
+        return None
+    try:
+        return float(tcfg.pos_weight)
+    except ValueError:
+        raise ValueError(f"training.pos_weight={tcfg.pos_weight!r}: use 'auto', 'none' or a number") from None
 
 # %% ../nbs/10_training.ipynb #53aef30e
-def run_walk_forward(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None,
-                     checkpoint_dir=None, on_fold=None, on_epoch=None) -> WalkForwardResult:
+def run_walk_forward(
+    config: RunConfig,
+    panel: pd.DataFrame,
+    progress: bool | None = None,
+    exog: dict | None = None,
+    checkpoint_dir=None,
+    on_fold=None,
+    on_epoch=None,
+) -> WalkForwardResult:
     "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch (either may raise to stop, e.g. to prune)."
     c = config
-    panel = before_holdout(panel, c.splits.test_size)             # the held-out test period is never part of a walk-forward (pass every bar)
+    panel = before_holdout(
+        panel, c.splits.test_size
+    )  # the held-out test period is never part of a walk-forward (pass every bar)
     if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
-        warnings.warn(f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; {c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})")
+        warnings.warn(
+            f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; {c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})"
+        )
     feats = feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm)
     labs = make_labels(panel, c.labels)
     X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
-    if c.labels.kind == "forward_return": y = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
-    r_fit = r                                                     # the regression target the losses see; predictions keep the realised return
+    if c.labels.kind == "forward_return":
+        y = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
+    r_fit = r  # the regression target the losses see; predictions keep the realised return
     if c.labels.cs_norm != "none":
         r_fit = feats_mod.cross_sectional(labs["fwd_return"], c.labels.cs_norm).values
-        y = np.where(np.isnan(r_fit), np.nan, (r_fit > 0).astype(float))                # P(up) becomes P(beats the bar's cross-section)
+        y = np.where(
+            np.isnan(r_fit), np.nan, (r_fit > 0).astype(float)
+        )  # P(up) becomes P(beats the bar's cross-section)
     hs, RH, FH, YH, j0 = _horizon_targets(c, panel, labs)
     tpos, uniq = time_positions(panel.index)
     sc = c.splits
-    splitter = RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, max(hs or [labs.attrs["horizon"]]) if sc.purge is None else sc.purge,
-                                     sc.embargo, sc.min_train, sc.window)
+    splitter = RollingOriginSplitter(
+        sc.n_folds,
+        sc.val_block,
+        sc.calib_size,
+        max(hs or [labs.attrs["horizon"]]) if sc.purge is None else sc.purge,
+        sc.embargo,
+        sc.min_train,
+        sc.window,
+    )
     folds = splitter.split(len(uniq))
     device = resolve_device(c.training.device)
     show = c.training.progress if progress is None else progress
     ds = WindowDataset(feats, c.model.feature_window)
-    usable = ds.valid & ~np.isnan(y) & (~np.isnan(YH).any(1) if hs else True)     # every horizon's label known
+    usable = ds.valid & ~np.isnan(y) & (~np.isnan(YH).any(1) if hs else True)  # every horizon's label known
     legacy = c.model.name == "hermite" and c.model.hermite_preset == "legacy"
     out_folds, preds, prev = [], [], None
     ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
-    A = torch.as_tensor(ds.asset_id, device=device); G = torch.as_tensor(tpos, device=device)
+    A = torch.as_tensor(ds.asset_id, device=device)
+    G = torch.as_tensor(tpos, device=device)
     wbar = tqdm(folds, desc=f"walk-forward {c.model.name}", disable=not show, leave=False)
     for f in wbar:
-        tr = np.flatnonzero(np.isin(tpos, f.train) & usable); ca = np.flatnonzero(np.isin(tpos, f.calib) & usable)
+        tr = np.flatnonzero(np.isin(tpos, f.train) & usable)
+        ca = np.flatnonzero(np.isin(tpos, f.calib) & usable)
         va = np.flatnonzero(np.isin(tpos, f.val) & ds.valid)
-        if len(tr) < 10: raise ValueError(f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds")
+        if len(tr) < 10:
+            raise ValueError(
+                f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds"
+            )
         scaler = Scaler().fit(ds.feature_rows(tr))
         s_y = 1.0 if legacy else (float(np.std(r_fit[tr])) or 1.0)
-        if hs: s_y = np.ones(len(hs)) if legacy else np.array([float(np.std(FH[tr, j])) or 1.0 for j in range(len(hs))])     # one scale per horizon
+        if hs:
+            s_y = (
+                np.ones(len(hs)) if legacy else np.array([float(np.std(FH[tr, j])) or 1.0 for j in range(len(hs))])
+            )  # one scale per horizon
         gen = seed_everything(c.seed + f.k)
         Xt = ds.tensor(scaler, device)
         Y = torch.as_tensor(np.nan_to_num(YH if hs else y), dtype=torch.float32, device=device)
         R = torch.as_tensor(np.nan_to_num((FH if hs else r_fit) / s_y), dtype=torch.float32, device=device)
+
         def batch(rows, Xt=Xt, Y=Y, R=R):
             i = torch.as_tensor(rows, device=device)
             return ds.batch(Xt, rows), Y[i], R[i], A[i], G[i]
+
         pw = _pos_weight(c.training, y[tr])
         if models_mod.is_torch(c.model.name):
-            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window, n_horizons=max(1, len(hs))).to(device)
-            if c.training.warm_start_folds and prev is not None: model.load_state_dict(prev)      # the previous fold's weights (trained on earlier bars only)
-            model, hist, best_epoch = fit_fold(model, batch, tr, ca if len(ca) else None, c.training, gen, c.model, device, pw, f"{c.model.name} fold {f.k}",
-                                               wbar if show else False, tpos, primary=j0, on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)))
+            model = models_mod.build(
+                c.model, X.shape[1], len(ds.symbols), window=ds.window, n_horizons=max(1, len(hs))
+            ).to(device)
+            if c.training.warm_start_folds and prev is not None:
+                model.load_state_dict(prev)  # the previous fold's weights (trained on earlier bars only)
+            model, hist, best_epoch = fit_fold(
+                model,
+                batch,
+                tr,
+                ca if len(ca) else None,
+                c.training,
+                gen,
+                c.model,
+                device,
+                pw,
+                f"{c.model.name} fold {f.k}",
+                wbar if show else False,
+                tpos,
+                primary=j0,
+                on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)),
+            )
             prev = copy.deepcopy(model.state_dict())
             predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
-        else:                                                    # fit/predict models on the flattened window
+        else:  # fit/predict models on the flattened window
             flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
             model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window)
             model.kw["random_state"] = c.seed + f.k
             model.fit(flat(tr), y[tr], r_fit[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r_fit[ca] / s_y)
             hist, best_epoch = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})], 1
-            predict = lambda rows: model.predict(flat(rows)) if len(rows) else dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
+            predict = lambda rows: (
+                model.predict(flat(rows))
+                if len(rows)
+                else dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
+            )
         pc, p = predict(ca) if len(ca) else None, predict(va)
-        if hs:                                                   # a calibrator per horizon; the traded one's columns are the usual ones
-            cals = [fit_calibrator(pc["p_up"][:, j], YH[ca, j], c.training.calibration) if len(ca) else Calibrator() for j in range(len(hs))]
+        if hs:  # a calibrator per horizon; the traded one's columns are the usual ones
+            cals = [
+                fit_calibrator(pc["p_up"][:, j], YH[ca, j], c.training.calibration) if len(ca) else Calibrator()
+                for j in range(len(hs))
+            ]
             cal, p1, s1 = cals[j0], {k: v[:, j0] for k, v in p.items()}, s_y[j0]
-        else: cal, p1, s1 = fit_calibrator(pc["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator(), p, s_y
-        pf = pd.DataFrame(dict(timestamp=ts_col[va], symbol=sym_col[va], fold=f.k, mu=p1["mu"] * s1, sigma=p1["sigma"] * s1,
-                               p_up=cal(p1["p_up"]), p_up_raw=p1["p_up"], label=y[va], fwd_return=r[va]))
+        else:
+            cal, p1, s1 = fit_calibrator(pc["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator(), p, s_y
+        pf = pd.DataFrame(
+            dict(
+                timestamp=ts_col[va],
+                symbol=sym_col[va],
+                fold=f.k,
+                mu=p1["mu"] * s1,
+                sigma=p1["sigma"] * s1,
+                p_up=cal(p1["p_up"]),
+                p_up_raw=p1["p_up"],
+                label=y[va],
+                fwd_return=r[va],
+            )
+        )
         for j, h in enumerate(hs):
             pf[f"mu_h{h}"], pf[f"sigma_h{h}"] = p["mu"][:, j] * s_y[j], p["sigma"][:, j] * s_y[j]
             pf[f"p_up_h{h}"], pf[f"label_h{h}"], pf[f"fwd_return_h{h}"] = cals[j](p["p_up"][:, j]), YH[va, j], RH[va, j]
         preds.append(pf)
-        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
+        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(
+            pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"]
+        )
         if checkpoint_dir is not None and models_mod.is_torch(c.model.name):
-            save_checkpoint(Path(checkpoint_dir)/f"fold{f.k}.pt", model, c, scaler,
-                            dict(n_features=X.shape[1], n_assets=len(ds.symbols), window=ds.window, s_y=np.atleast_1d(s_y).tolist() if hs else s_y,
-                                 horizons=hs or [c.labels.horizon], fold=f.k, best_epoch=best_epoch,
-                                 columns=list(feats.columns), symbols=list(ds.symbols), calibrator=cal.to_dict()))
-        out_folds.append(dict(fold=f.k, train_start=uniq[f.train[0]], train_end=uniq[f.train[-1]],
-                              val_start=uniq[f.val[0]], val_end=uniq[f.val[-1]], n_train=len(tr), n_calib=len(ca), n_val=len(va),
-                              best_epoch=best_epoch, epochs_run=len(hist), calibration=cal.kind, pos_weight=pw,
-                              **{f"val_{k}": v for k, v in m.items()}, history=hist))
-        if on_fold is not None: on_fold(f.k, out_folds[-1])
+            save_checkpoint(
+                Path(checkpoint_dir) / f"fold{f.k}.pt",
+                model,
+                c,
+                scaler,
+                dict(
+                    n_features=X.shape[1],
+                    n_assets=len(ds.symbols),
+                    window=ds.window,
+                    s_y=np.atleast_1d(s_y).tolist() if hs else s_y,
+                    horizons=hs or [c.labels.horizon],
+                    fold=f.k,
+                    best_epoch=best_epoch,
+                    columns=list(feats.columns),
+                    symbols=list(ds.symbols),
+                    calibrator=cal.to_dict(),
+                ),
+            )
+        out_folds.append(
+            dict(
+                fold=f.k,
+                train_start=uniq[f.train[0]],
+                train_end=uniq[f.train[-1]],
+                val_start=uniq[f.val[0]],
+                val_end=uniq[f.val[-1]],
+                n_train=len(tr),
+                n_calib=len(ca),
+                n_val=len(va),
+                best_epoch=best_epoch,
+                epochs_run=len(hist),
+                calibration=cal.kind,
+                pos_weight=pw,
+                **{f"val_{k}": v for k, v in m.items()},
+                history=hist,
+            )
+        )
+        if on_fold is not None:
+            on_fold(f.k, out_folds[-1])
     P = pd.concat(preds, ignore_index=True)
     return WalkForwardResult(out_folds, P, walk_forward_metrics(P, c.labels.cs_norm, labs.attrs["horizon"]), c)
 
 # %% ../nbs/10_training.ipynb #bf58924f
-def run_holdout(config:RunConfig, panel:pd.DataFrame, progress:bool|None=None, exog:dict|None=None, checkpoint_dir=None) -> WalkForwardResult|None:
+def run_holdout(
+    config: RunConfig, panel: pd.DataFrame, progress: bool | None = None, exog: dict | None = None, checkpoint_dir=None
+) -> WalkForwardResult | None:
     "Train once on every bar before the held-out test period (`splits.test_size`; the last calib_size of them for early stopping and calibration) and predict it; None without one."
     ts = panel.index.get_level_values("timestamp")
     start = holdout_start(ts, config.splits.test_size)
-    if start is None: return None
+    if start is None:
+        return None
     n_test = int((ts.unique() >= start).sum())
     c = config.override({"splits.n_folds": 1, "splits.val_block": n_test, "splits.test_size": None})
-    return run_walk_forward(c, panel, progress=progress, exog=exog, checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir)/"test")
+    return run_walk_forward(
+        c,
+        panel,
+        progress=progress,
+        exog=exog,
+        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / "test",
+    )

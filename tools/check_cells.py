@@ -1,0 +1,67 @@
+"""The house's size rules, checked by `make lint`: export cells small (median <= 12 code lines, none over 60), and no
+method attached to a class by assignment after its body (write it in the class or with fastcore's `@patch`)."""
+import argparse, ast, json, re, statistics, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DIRECTIVE = re.compile(r"^\s*#\|\s*(export|exports|exporti)\b")
+
+
+def code_lines(source: str) -> int:
+    "Lines of an export cell that hold code: not blank, not a `#|` directive."
+    return sum(1 for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#|"))
+
+
+def export_cells(nb_path: Path):
+    "Yield (cell number, code lines) for every export cell of a notebook."
+    cells = json.loads(nb_path.read_text())["cells"]
+    for i, cell in enumerate(cells):
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and any(DIRECTIVE.match(line) for line in source.splitlines()[:3]):
+            yield i, code_lines(source)
+
+
+def attached_methods(py_path: Path) -> list:
+    "Module-level assignments of functions to class attributes (`Cls.name = _name`)."
+    tree = ast.parse(py_path.read_text())
+    hits = []
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id[:1].isupper()
+               for t in targets):
+            hits.append(f"{py_path.relative_to(ROOT)}:{node.lineno}")
+    return hits
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--median", type=float, default=12)
+    p.add_argument("--max", type=int, default=60)
+    p.add_argument("--report", action="store_true", help="print every notebook's figures")
+    a = p.parse_args(argv)
+    sizes, errors = [], []
+    for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
+        mine = list(export_cells(nb))
+        sizes += [n for _, n in mine]
+        errors += [f"{nb.relative_to(ROOT)}, cell {i}: {n} code lines in one export cell (at most {a.max})"
+                   for i, n in mine if n > a.max]
+        if a.report and mine:
+            print(f"{nb.name:28} {len(mine):3} cells, median {statistics.median(n for _, n in mine):5.1f}, "
+                  f"max {max(n for _, n in mine)}")
+    median = statistics.median(sizes) if sizes else 0
+    if median > a.median:
+        errors.append(f"export cells: median {median} code lines over {len(sizes)} cells (at most {a.median})")
+    for py in sorted((ROOT / "hnn_trading").glob("*.py")):
+        errors += [f"{h}: method attached after the class body; define it in the class or with @patch"
+                   for h in attached_methods(py)]
+    for e in errors:
+        print("FAIL:", e)
+    print(f"{'ok' if not errors else 'FAIL'}: {len(sizes)} export cells, median {median} code lines, "
+          f"largest {max(sizes, default=0)}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
