@@ -23,8 +23,8 @@ __all__ = ['OBJECTIVES', 'DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'FOLD_METRICS', 'P
            'make_storage', 'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context',
            'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
            'fold_means', 'pruning_callbacks', 'stage1_objective', 'stage2_objective', 'optimize_batched',
-           'deflated_best', 'trial_overrides', 'hybrid_objective', 'trial_table', 'sharpe_correlation', 'export_study',
-           'quick_config', 'make_objective', 'fail_stale', 'run_worker', 'serve_dashboard']
+           'deflated_best', 'trial_overrides', 'stage2_search', 'hybrid_objective', 'trial_table', 'sharpe_correlation',
+           'export_study', 'quick_config', 'make_objective', 'fail_stale', 'run_worker', 'serve_dashboard']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -819,6 +819,34 @@ def deflated_best(study, periods_per_year: int, n_bars: int) -> dict:
 def trial_overrides(trial) -> dict:
     "The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold) replaced by what they set."
     return trial.user_attrs.get("overrides", trial.params)
+
+# %% ../nbs/15_hpo.ipynb #a52f0e1f
+def stage2_search(
+    name: str,  # the stage-2 study, created or resumed
+    storage: str,  # its storage URL
+    cfg: RunConfig,  # the run the predictions came from (seed, hpo and data sections)
+    panel: pd.DataFrame,
+    predictions: pd.DataFrame,  # out-of-fold predictions (timestamp, symbol, p_up, ...)
+    space: SearchSpace,  # the strategy space (objective sharpe)
+    n_trials: int,  # trials the study holds when done
+    description: str = "",  # the study's description attribute (none when empty)
+) -> tuple:
+    "(study, `deflated_best` of it): the strategy searched on cached predictions, resuming a study of that name."
+    cfg = resolve_periods(cfg, panel)
+    st = make_study(
+        name,
+        storage,
+        n_trials,
+        cfg.seed,
+        prune=False,
+        metric_names=space.metric_names,
+        sampler=cfg.hpo.stage2_sampler,
+        description=description or None,
+    )
+    left = n_trials - len(st.trials)
+    if left > 0:
+        optimize_batched(st, stage2_objective(cfg, panel, predictions, space), left, space, cfg.hpo.stage2_jobs)
+    return st, deflated_best(st, cfg.data.periods_per_year, int(predictions["timestamp"].nunique()))
 
 # %% ../nbs/15_hpo.ipynb #9880eb97
 def hybrid_objective(
