@@ -4,9 +4,11 @@
 
 # %% ../nbs/00_config.ipynb #ab65059f
 from __future__ import annotations
-import dataclasses, datetime, difflib, functools, hashlib, json, math, os, platform, re, subprocess, sys, tempfile, time, types, typing
+import dataclasses, datetime, difflib, functools, hashlib, json, math, os, platform, re, subprocess, sys, tempfile
+import time, types, typing
 from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
+from fastcore.basics import patch
 import yaml
 from .files import atomic_write, shipped, redact, short
 
@@ -81,8 +83,50 @@ def _unknown_key(key, where, valid):
 # %% ../nbs/00_config.ipynb #c7fd97c1
 @functools.cache
 def _hints(cls) -> dict:
-    "A section's field types, resolved once per class (typing.get_type_hints is slow, and a search builds configs by the thousand)."
+    """A section's field types, resolved once per class (typing.get_type_hints is slow,
+    and a search builds configs by the thousand)."""
     return typing.get_type_hints(cls)
+
+# %% ../nbs/00_config.ipynb #dfc86591
+def _check_bounds(v, md: dict, loc: str):
+    "Refuse a non-finite number, a value outside the field's `choices`, or one outside its range [lo, hi]."
+    if isinstance(v, float) and not math.isfinite(v):
+        raise ConfigError(f"{loc} = {v} is not a finite number")
+    if md.get("choices") and v not in md["choices"]:
+        raise ConfigError(f"{loc} = {short(v)} is not allowed; choose one of {list(md['choices'])}")
+    lo, hi = md.get("lo"), md.get("hi")
+    if lo is not None and v < lo or hi is not None and v > hi:
+        raise ConfigError(
+            f"{loc} = {short(v)} is out of range "
+            + (
+                f"[{lo}, {hi}]"
+                if lo is not None and hi is not None
+                else f"(must be >= {lo})"
+                if lo is not None
+                else f"(must be <= {hi})"
+            )
+        )
+
+# %% ../nbs/00_config.ipynb #e945a9ec
+def _section_kwargs(cls, d, where: str) -> dict:
+    "Constructor arguments of section `cls` from mapping `d`: unknown keys raise, nested sections build from theirs."
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping of settings, got {short(d)}")
+    valid = [f.name for f in fields(cls)]
+    for k in d:
+        if k not in valid:
+            raise _unknown_key(k, where, valid)
+    hints, kw = _hints(cls), {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        tp = hints[f.name]
+        kw[f.name] = (
+            tp.from_dict(d[f.name], f"{where}.{f.name}")
+            if isinstance(tp, type) and issubclass(tp, Section)
+            else d[f.name]
+        )
+    return kw
 
 # %% ../nbs/00_config.ipynb #6674f8e2
 @dataclass
@@ -103,47 +147,15 @@ class Section:
                 continue
             v = _check_type(v, hints[f.name], loc)
             object.__setattr__(self, f.name, v)
-            if v is None:
-                continue
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ConfigError(f"{loc} = {v} is not a finite number")
-            if md.get("choices") and v not in md["choices"]:
-                raise ConfigError(f"{loc} = {short(v)} is not allowed; choose one of {list(md['choices'])}")
-            if md.get("lo") is not None and v < md["lo"] or md.get("hi") is not None and v > md["hi"]:
-                lo, hi = md.get("lo"), md.get("hi")
-                raise ConfigError(
-                    f"{loc} = {short(v)} is out of range "
-                    + (
-                        f"[{lo}, {hi}]"
-                        if lo is not None and hi is not None
-                        else f"(must be >= {lo})"
-                        if lo is not None
-                        else f"(must be <= {hi})"
-                    )
-                )
+            if v is not None:
+                _check_bounds(v, md, loc)
         return self
 
     @classmethod
     def from_dict(cls, d: dict | None, where=None):
         "Build from a mapping; an unknown key raises naming the key, where it was and the valid keys."
         where = where or cls.__name__
-        d = {} if d is None else d
-        if not isinstance(d, dict):
-            raise ConfigError(f"{where}: expected a mapping of settings, got {short(d)}")
-        valid = [f.name for f in fields(cls)]
-        for k in d:
-            if k not in valid:
-                raise _unknown_key(k, where, valid)
-        hints, kw = _hints(cls), {}
-        for f in fields(cls):
-            if f.name not in d:
-                continue
-            tp = hints[f.name]
-            kw[f.name] = (
-                tp.from_dict(d[f.name], f"{where}.{f.name}")
-                if isinstance(tp, type) and issubclass(tp, Section)
-                else d[f.name]
-            )
+        kw = _section_kwargs(cls, {} if d is None else d, where)
         try:
             obj = cls.__new__(cls)
             cls.__init__(obj, **kw)
@@ -158,6 +170,18 @@ class Section:
         "Field -> help text."
         return {f.name: f.metadata.get("help", "") for f in fields(self)}
 
+# %% ../nbs/00_config.ipynb #e499956f
+def _check_date(v, loc: str):
+    "Refuse a `start` or `end` that pandas cannot read as a date (None passes)."
+    if v is None:
+        return
+    import pandas as pd
+
+    try:
+        pd.Timestamp(v)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{loc} = {short(v)} is not a date; use e.g. '2005-01-01'") from None
+
 # %% ../nbs/00_config.ipynb #63d4a2ce
 @dataclass
 class DataConfig(Section):
@@ -165,7 +189,10 @@ class DataConfig(Section):
 
     source: str = setting(
         "us_indices",
-        help="bundled sample name (sp500, nasdaq, us_indices), 'synthetic' (see data.synthetic), or a path to a CSV/Parquet file or folder",
+        help=(
+            "bundled sample name (sp500, nasdaq, us_indices), 'synthetic' (see data.synthetic), or a path to a "
+            "CSV/Parquet file or folder"
+        ),
     )
     symbols: list[str] = setting([], help="keep only these symbols (empty: all)")
     start: str | None = setting(None, help="first timestamp to keep (inclusive), e.g. 2005-01-01")
@@ -176,38 +203,40 @@ class DataConfig(Section):
     periods_per_year: int | None = setting(
         None,
         lo=1,
-        help="bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US equities, 24*365 hourly crypto)",
+        help=(
+            "bars per year, for annualisation (None: inferred from the bars; 252 daily, 7*252 hourly US "
+            "equities, 24*365 hourly crypto)"
+        ),
     )
     date_format: str | None = setting(
         None,
-        help="strftime format of the files' time column, e.g. '%d/%m/%Y', when the day/month order cannot be read from the dates",
+        help=(
+            "strftime format of the files' time column, e.g. '%d/%m/%Y', when the day/month order cannot be "
+            "read from the dates"
+        ),
     )
     mixed_bar_sizes: bool = setting(
         False, help="allow a folder whose files have different bar sizes (refused by default)"
     )
     accept_bad_ticks: bool = setting(
         False,
-        help="run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data validate` lists them)",
+        help=(
+            "run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data "
+            "validate` lists them)"
+        ),
     )
     synthetic: dict = setting(
         {},
-        help="with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, signal_strength, seed, ...): a market with a planted signal of known strength",
+        help=(
+            "with source 'synthetic': the arguments of synthetic.make_market (n_symbols, n_bars, freq, "
+            "signal_strength, seed, ...): a market with a planted signal of known strength"
+        ),
     )
 
     def validate(self, where=None):
         super().validate(where)
-        import pandas as pd
-
         for k in ("start", "end"):
-            v = getattr(self, k)
-            if v is None:
-                continue
-            try:
-                pd.Timestamp(v)
-            except (ValueError, TypeError):
-                raise ConfigError(
-                    f"{where or 'DataConfig'}.{k} = {short(v)} is not a date; use e.g. '2005-01-01'"
-                ) from None
+            _check_date(getattr(self, k), f"{where or 'DataConfig'}.{k}")
         return self
 
 # %% ../nbs/00_config.ipynb #67d927ed
@@ -222,7 +251,10 @@ class FeatureConfig(Section):
     cs_norm: str = setting(
         "none",
         choices=["none", "zscore", "rank"],
-        help="cross-sectional normalisation of every feature per timestamp (Qlib's CSZScore / CSRank): levels shared by all symbols on a bar are removed, ranks kept",
+        help=(
+            "cross-sectional normalisation of every feature per timestamp (Qlib's CSZScore / CSRank): levels "
+            "shared by all symbols on a bar are removed, ranks kept"
+        ),
     )
 
 # %% ../nbs/00_config.ipynb #7b8dd2df
@@ -236,12 +268,18 @@ class LabelConfig(Section):
     )
     horizons: list[int] = setting(
         [],
-        help="several horizons in one model, e.g. [1, 5, 10, 20]: a mu, sigma and P(up) head per horizon, trained together, each reported; the purge uses the longest (empty: `horizon` alone)",
+        help=(
+            "several horizons in one model, e.g. [1, 5, 10, 20]: a mu, sigma and P(up) head per horizon, "
+            "trained together, each reported; the purge uses the longest (empty: `horizon` alone)"
+        ),
     )
     cs_norm: str = setting(
         "none",
         choices=["none", "zscore", "rank"],
-        help="cross-sectional normalisation of the regression target per timestamp; the direction label becomes 'beats the timestamp's cross-section' (the realised fwd_return stays raw)",
+        help=(
+            "cross-sectional normalisation of the regression target per timestamp; the direction label becomes "
+            "'beats the timestamp's cross-section' (the realised fwd_return stays raw)"
+        ),
     )
     profit_target: float = setting(
         0.03, lo=1e-6, hi=10.0, help="triple barrier: profit target as a fraction of the entry close"
@@ -262,17 +300,20 @@ class LabelConfig(Section):
         bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= 500]
         if bad:
             raise ConfigError(
-                f"{w}.horizons = {short(hs)}: every horizon must be a whole number of bars in [1, 500], got {short(bad[0])}"
+                f"{w}.horizons = {short(hs)}: every horizon must be a whole number of bars in [1, 500], "
+                f"got {short(bad[0])}"
             )
         if len(set(hs)) < len(hs):
             raise ConfigError(f"{w}.horizons = {short(hs)} names a horizon twice")
         if self.kind == "triple_barrier":
             raise ConfigError(
-                f"{w}.horizons: triple-barrier labels have one time limit (max_hold); use kind 'direction' or 'forward_return' with several horizons"
+                f"{w}.horizons: triple-barrier labels have one time limit (max_hold); use kind 'direction' "
+                "or 'forward_return' with several horizons"
             )
         if self.horizon not in hs:
             raise ConfigError(
-                f"{w}.horizon = {self.horizon} is not one of horizons {hs}: set labels.horizon to the one the strategy trades"
+                f"{w}.horizon = {self.horizon} is not one of horizons {hs}: set labels.horizon to the one "
+                "the strategy trades"
             )
         return self
 
@@ -292,7 +333,10 @@ class SplitConfig(Section):
     window: str = setting("expanding", choices=["expanding", "sliding"], help="training window kind")
     test_size: int | str | None = setting(
         None,
-        help="held-out test period at the end: bars (an integer) or a start date ('2018-01-01'); no selection sees it, the chosen configuration is evaluated once on it (None: none)",
+        help=(
+            "held-out test period at the end: bars (an integer) or a start date ('2018-01-01'); no selection "
+            "sees it, the chosen configuration is evaluated once on it (None: none)"
+        ),
     )
 
     def validate(self, where=None):
@@ -366,14 +410,15 @@ class ModelConfig(Section):
         bad = [w for w in self.hidden_dims if not 1 <= w <= 4096]
         if bad:
             raise ConfigError(
-                f"{where or 'ModelConfig'}.hidden_dims = {short(self.hidden_dims)}: every width must be in [1, 4096], got {bad[0]}"
+                f"{where or 'ModelConfig'}.hidden_dims = {short(self.hidden_dims)}: every width must be in "
+                f"[1, 4096], got {bad[0]}"
             )
         return self
 
-# %% ../nbs/00_config.ipynb #f052fe57
+# %% ../nbs/00_config.ipynb #a5c94992
 @dataclass
-class TrainingConfig(Section):
-    "Optimiser, schedule and stopping."
+class _Optimiser(Section):
+    "TrainingConfig's first part: the optimiser and when it stops."
 
     epochs: int = setting(10, lo=1, hi=10_000, help="maximum epochs per fold")
     batch_size: int = setting(256, lo=1, hi=1_000_000, help="samples per batch")
@@ -383,14 +428,27 @@ class TrainingConfig(Section):
     patience: int = setting(3, lo=1, hi=1000, help="early-stopping patience in epochs, on the calibration slice")
     warm_start_folds: bool = setting(
         False,
-        help="start each fold's network from the previous fold's trained weights (same architecture) instead of a fresh initialisation; later folds then converge in fewer epochs",
+        help=(
+            "start each fold's network from the previous fold's trained weights (same architecture) instead of "
+            "a fresh initialisation; later folds then converge in fewer epochs"
+        ),
     )
     min_delta: float = setting(
         0.0,
         lo=0.0,
         hi=1.0,
-        help="early stopping: an epoch improves only if the calibration loss falls by more than this share of the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and patience never runs out without it",
+        help=(
+            "early stopping: an epoch improves only if the calibration loss falls by more than this share of "
+            "the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and "
+            "patience never runs out without it"
+        ),
     )
+
+# %% ../nbs/00_config.ipynb #036e286a
+@dataclass
+class _LossTerms(_Optimiser):
+    "TrainingConfig's second part: the terms of the loss and their weights."
+
     classification_loss: str = setting("bce", choices=["bce", "focal"], help="classification loss")
     focal_gamma: float = setting(2.0, lo=0.0, hi=10.0, help="focal loss gamma")
     reg_weight: float = setting(1.0, lo=0.0, hi=100.0, help="regression loss weight")
@@ -415,10 +473,20 @@ class TrainingConfig(Section):
         help="weight of the asymmetric MSE of mu (errors of the wrong sign weighted 1 + asym_alpha)",
     )
     asym_alpha: float = setting(1.0, lo=0.0, hi=100.0, help="extra weight of wrong-sign errors in the asymmetric MSE")
+
+# %% ../nbs/00_config.ipynb #f052fe57
+@dataclass
+class TrainingConfig(_LossTerms):
+    "Optimiser, schedule and stopping."
+
     batching: str = setting(
         "rows",
         choices=["rows", "timestamps"],
-        help="rows: batches of random rows; timestamps: batches of whole timestamps (every valid symbol at each), so the IC, rank-IC, Sharpe, ListNet and variance-floor terms are computed per day and averaged",
+        help=(
+            "rows: batches of random rows; timestamps: batches of whole timestamps (every valid symbol at "
+            "each), so the IC, rank-IC, Sharpe, ListNet and variance-floor terms are computed per day and "
+            "averaged"
+        ),
     )
     timestamps_per_batch: int = setting(
         32, lo=1, hi=100_000, help="timestamps in a batch when batching is 'timestamps' (batch_size is then unused)"
@@ -439,7 +507,10 @@ class TrainingConfig(Section):
     samples_per_epoch: int | None = setting(
         None,
         lo=1,
-        help="train each epoch on a fresh random draw of at most this many windows (None: all); what makes a 2.5-million-window campaign fit a CPU",
+        help=(
+            "train each epoch on a fresh random draw of at most this many windows (None: all); what makes a "
+            "2.5-million-window campaign fit a CPU"
+        ),
     )
     curriculum: float = setting(
         1.0,
@@ -462,10 +533,10 @@ class TrainingConfig(Section):
                 ) from None
         return self
 
-# %% ../nbs/00_config.ipynb #ed2fd314
+# %% ../nbs/00_config.ipynb #db5ffc53
 @dataclass
-class StrategyConfig(Section):
-    "Predictions to target positions."
+class _Gates(Section):
+    "StrategyConfig's first part: when a prediction is traded."
 
     threshold: float = setting(
         0.5, lo=0.0, hi=1.0, help="enter long when P(up) exceeds this (short below 1 - threshold)"
@@ -483,14 +554,26 @@ class StrategyConfig(Section):
         None,
         lo=0.0,
         hi=10.0,
-        help="a mu gate relative to the model's own output: |mu| >= z standard deviations of mu on the selection (out-of-fold) period; sets mu_threshold (None: mu_threshold as given)",
+        help=(
+            "a mu gate relative to the model's own output: |mu| >= z standard deviations of mu on the "
+            "selection (out-of-fold) period; sets mu_threshold (None: mu_threshold as given)"
+        ),
     )
     threshold_quantile: float | None = setting(
         None,
         lo=0.0,
         hi=0.999,
-        help="a threshold relative to the model's own output: trade the top 1 - q share of its confidences |P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)",
+        help=(
+            "a threshold relative to the model's own output: trade the top 1 - q share of its confidences "
+            "|P(up) - 1/2| on the selection (out-of-fold) period; sets threshold (None: threshold as given)"
+        ),
     )
+
+# %% ../nbs/00_config.ipynb #ed2fd314
+@dataclass
+class StrategyConfig(_Gates):
+    "Predictions to target positions."
+
     sizing: str = setting(
         "fixed", choices=["fixed", "confidence", "kelly_binary", "kelly_fractional"], help="position sizing rule"
     )
@@ -500,7 +583,10 @@ class StrategyConfig(Section):
         1.0,
         lo=0.0,
         hi=100.0,
-        help="multiplies every target weight (1: a full backtest.position_cap per signal); backtest.position_cap and backtest.leverage stay the hard limits",
+        help=(
+            "multiplies every target weight (1: a full backtest.position_cap per signal); "
+            "backtest.position_cap and backtest.leverage stay the hard limits"
+        ),
     )
     exit_threshold: float | None = setting(
         None,
@@ -514,7 +600,10 @@ class StrategyConfig(Section):
     top_k: int | None = setting(
         None,
         lo=1,
-        help="a cross-sectional portfolio: at each bar long the k symbols ranked highest by rank_by and (unless long-only) short the k lowest, fixed size; replaces the threshold gate (None: the gate)",
+        help=(
+            "a cross-sectional portfolio: at each bar long the k symbols ranked highest by rank_by and (unless "
+            "long-only) short the k lowest, fixed size; replaces the threshold gate (None: the gate)"
+        ),
     )
     rank_by: str = setting(
         "p_up", choices=["p_up", "mu"], help="what top_k ranks: P(up) or the predicted return / score mu"
@@ -536,20 +625,30 @@ class BacktestConfig(Section):
         1.0,
         lo=0.0,
         hi=100.0,
-        help="max gross exposure at entry, multiple of equity: entries and increases are filled strongest first until it is used up",
+        help=(
+            "max gross exposure at entry, multiple of equity: entries and increases are filled strongest first "
+            "until it is used up"
+        ),
     )
     min_entry: float = setting(
         0.5,
         lo=0.0,
         hi=1.0,
-        help="smallest share of its target an entry may get when the budget runs short (the last entry is scaled down to what is left, or skipped below this)",
+        help=(
+            "smallest share of its target an entry may get when the budget runs short (the last entry is "
+            "scaled down to what is left, or skipped below this)"
+        ),
     )
     long_only: bool = setting(
         True, help="no short positions: the strategy drops short signals and the engine rejects short weights"
     )
     benchmark: str | None = setting(
         None,
-        help="an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs (None: none)",
+        help=(
+            "an external benchmark beside buy-and-hold of the universe: a bundled series (sp500, nasdaq) or a "
+            "CSV/Parquet file of one symbol's bars, bought and held over the same bars with the same costs "
+            "(None: none)"
+        ),
     )
 
     def validate(self, where=None):
@@ -566,7 +665,10 @@ class HPOConfig(Section):
 
     storage: str | None = setting(
         None,
-        help="storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a file in the study folder (SQLite, or a journal with several workers)",
+        help=(
+            "storage URL: sqlite:///file.db, journal:///file.log, postgresql://...; None: a file in the study "
+            "folder (SQLite, or a journal with several workers)"
+        ),
     )
     study_name: str = setting("hnn-stage1", help="stage-1 study name (--study)")
     n_trials: int = setting(20, lo=1, help="finished stage-1 trials the study should have (--trials)")
@@ -576,18 +678,29 @@ class HPOConfig(Section):
     stage2_sampler: str = setting(
         "tpe",
         choices=["tpe_multivariate", "tpe", "qmc", "random"],
-        help="sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)",
+        help=(
+            "sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a "
+            "trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)"
+        ),
     )
     stage2_jobs: int = setting(
         2,
         lo=1,
         hi=256,
-        help="stage-2 trials evaluated at once, in threads (the backtest kernel releases the GIL); each batch is sampled in order, so a seed still gives the same study",
+        help=(
+            "stage-2 trials evaluated at once, in threads (the backtest kernel releases the GIL); each batch "
+            "is sampled in order, so a seed still gives the same study"
+        ),
     )
     pruner: str = setting(
         "hyperband",
         choices=["hyperband", "successive_halving", "median", "none"],
-        help="stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median prunes below the median of earlier trials at the same step; none (like --no-prune) runs every trial to the end",
+        help=(
+            "stage-1 pruning on the trial's running score after every epoch (steps are epochs trained, over "
+            "all folds): Hyperband or successive halving stop a poor trial after its first few epochs; median "
+            "prunes below the median of earlier trials at the same step; none (like --no-prune) runs every "
+            "trial to the end"
+        ),
     )
     min_resource: int = setting(
         3, lo=1, help="epochs every stage-1 trial trains before the pruner may stop it (the first rung)"
@@ -603,12 +716,18 @@ class EnsembleConfig(Section):
 
     models: list[str] = setting(
         [],
-        help="model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this config's other settings",
+        help=(
+            "model names trained as members (empty: no ensemble), e.g. [mlp, lstm, gru]; each runs with this "
+            "config's other settings"
+        ),
     )
     weighting: str = setting(
         "mean",
         choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic"],
-        help="member weights: equal, or each member's out-of-fold metric above no skill (never the held-out period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged",
+        help=(
+            "member weights: equal, or each member's out-of-fold metric above no skill (never the held-out "
+            "period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged"
+        ),
     )
 
 # %% ../nbs/00_config.ipynb #d4b4d743
@@ -693,7 +812,8 @@ def _moved_key(key: str) -> str:
 
 # %% ../nbs/00_config.ipynb #72cd6604
 def migrate(d: dict | None) -> dict | None:
-    "A config mapping of an earlier version with its moved keys (`MOVED`) at their new place; an old and a new key that disagree raise."
+    """A config mapping of an earlier version with its moved keys (`MOVED`) at their new place;
+    an old and a new key that disagree raise."""
     if not isinstance(d, dict):
         return d
     d = {k: dict(v) if isinstance(v, dict) else v for k, v in d.items()}
@@ -759,23 +879,6 @@ class RunConfig(Section):
         "Build from a mapping (keys of earlier versions moved to their one owner, see `MOVED`); unknown keys raise."
         return super().from_dict(migrate(d), where)
 
-    @classmethod
-    def from_yaml(cls, path):
-        "Load a YAML file (duplicate keys and YAML 1.1 surprises refused, see `strict_yaml`); errors name the file."
-        path = shipped(path)
-        try:
-            d = strict_yaml(path.read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: config file not found") from None
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
-        except yaml.YAMLError as e:
-            raise ConfigError(f"{path}: not valid YAML: {e}") from None
-        try:
-            return cls.from_dict(d or {}, where="RunConfig")
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
-
     def to_yaml(self, path=None) -> str:
         "YAML text of the whole config; also written atomically to `path` if given."
         d = self.to_dict()
@@ -791,28 +894,49 @@ class RunConfig(Section):
         if s.top_k and s.top_k * (1 if b.long_only else 2) > b.max_positions:
             held = f"{s.top_k} long" if b.long_only else f"{s.top_k} long and {s.top_k} short"
             raise ConfigError(
-                f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over backtest.max_positions = {b.max_positions}: "
+                f"{where or 'RunConfig'}.strategy.top_k = {s.top_k} holds {held} positions each bar, over "
+                f"backtest.max_positions = {b.max_positions}: "
                 f"the engine would silently drop some; raise backtest.max_positions or lower strategy.top_k"
             )
         _check_entry_budget(s, b, where or "RunConfig")
         return self
 
-    def override(self, updates: dict) -> RunConfig:
-        "A new config with dotted-key `updates` applied, e.g. {'model.name': 'lstm'}; unknown keys raise."
-        d = self.to_dict()
-        for key, v in updates.items():
-            key = _moved_key(key)
-            parts, node, where = key.split("."), d, "RunConfig"
-            for i, p in enumerate(parts):
-                if not isinstance(node, dict):
-                    raise ConfigError(f"override '{key}': {where} is a value, not a section")
-                if p not in node:
-                    raise _unknown_key(p, where, list(node))
-                if i == len(parts) - 1:
-                    node[p] = v
-                else:
-                    node, where = node[p], f"{where}.{p}"
-        return type(self).from_dict(d, where="RunConfig")
+# %% ../nbs/00_config.ipynb #a037f9b2
+@patch(cls_method=True)
+def from_yaml(cls: RunConfig, path):
+    "Load a YAML file (duplicate keys and YAML 1.1 surprises refused, see `strict_yaml`); errors name the file."
+    path = shipped(path)
+    try:
+        d = strict_yaml(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    try:
+        return cls.from_dict(d or {}, where="RunConfig")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+# %% ../nbs/00_config.ipynb #a95de090
+@patch
+def override(self: RunConfig, updates: dict) -> RunConfig:
+    "A new config with dotted-key `updates` applied, e.g. {'model.name': 'lstm'}; unknown keys raise."
+    d = self.to_dict()
+    for key, v in updates.items():
+        key = _moved_key(key)
+        parts, node, where = key.split("."), d, "RunConfig"
+        for i, p in enumerate(parts):
+            if not isinstance(node, dict):
+                raise ConfigError(f"override '{key}': {where} is a value, not a section")
+            if p not in node:
+                raise _unknown_key(p, where, list(node))
+            if i == len(parts) - 1:
+                node[p] = v
+            else:
+                node, where = node[p], f"{where}.{p}"
+    return type(self).from_dict(d, where="RunConfig")
 
 # %% ../nbs/00_config.ipynb #3ca213bc
 def warning_summary(messages, top: int = 5) -> list:
