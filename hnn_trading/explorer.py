@@ -6,6 +6,7 @@
 from __future__ import annotations
 from pathlib import Path
 import numpy as np, pandas as pd
+from fastcore.basics import patch
 from .runs import load_run, RunFolder
 from .evaluate import Evaluator
 from .data import load_data
@@ -16,7 +17,9 @@ __all__ = ['metrics_line', 'StrategyExplorer', 'StudyBrowser']
 
 # %% ../nbs/20_explorer.ipynb #f1be0e7d
 def _show(fig):
-    "Show a figure inside a widget Output under an inline backend; close it elsewhere (no window pops up in scripts or tests)."
+    """Show a figure inside a widget Output under an inline backend; close it elsewhere.
+
+    No window pops up in scripts or tests."""
     import matplotlib.pyplot as plt
 
     plt.show(fig) if plt.get_backend().lower().startswith("module://") else plt.close(fig)
@@ -58,95 +61,108 @@ class StrategyExplorer:
             else None
         )
 
-    def evaluate(
-        self,
-        threshold: float | None = None,
-        confidence_margin: float | None = None,
-        sizing: str | None = None,
-        kelly_clip: float | None = None,
-    ) -> dict:
-        "Metrics and returns of the run's strategy with the given settings (None keeps the run's own)."
-        s = self.config.strategy
-        ov = {
-            f"strategy.{k}": v
-            for k, v in dict(
-                threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip
-            ).items()
-            if v is not None
-        }
-        cfg = self.config.override(ov)
-        out = self.evaluator.score(cfg, returns=True)
-        r = out["returns"]
-        ppy = self.evaluator.periods_per_year(cfg)
-        return dict(
-            total_return=out["total_return"],
-            sharpe=out["sharpe"],
-            sharpe_se=sharpe_se(r, ppy),
-            max_drawdown=max_drawdown(r),
-            trades=out["trades"],
-            returns=pd.Series(r, index=self.evaluator.times),
-        )
+# %% ../nbs/20_explorer.ipynb #a7130930
+def _strategy_overrides(**settings) -> dict:
+    "`strategy.<name>` config overrides for the settings given; None keeps the config's own."
+    return {f"strategy.{k}": v for k, v in settings.items() if v is not None}
 
-    def plot(self, res: dict, ax=None):
-        "Equity (growth of 1) and drawdown of `res` against buy-and-hold."
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import PercentFormatter
+# %% ../nbs/20_explorer.ipynb #95e0e78d
+@patch
+def evaluate(
+    self: StrategyExplorer,
+    threshold: float | None = None,
+    confidence_margin: float | None = None,
+    sizing: str | None = None,
+    kelly_clip: float | None = None,
+) -> dict:
+    "Metrics and returns of the run's strategy with the given settings (None keeps the run's own)."
+    ov = _strategy_overrides(
+        threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip
+    )
+    cfg = self.config.override(ov)
+    out = self.evaluator.score(cfg, returns=True)
+    r = out["returns"]
+    ppy = self.evaluator.periods_per_year(cfg)
+    return dict(
+        total_return=out["total_return"],
+        sharpe=out["sharpe"],
+        sharpe_se=sharpe_se(r, ppy),
+        max_drawdown=max_drawdown(r),
+        trades=out["trades"],
+        returns=pd.Series(r, index=self.evaluator.times),
+    )
 
-        fig, ax = (
-            plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
-            if ax is None
-            else (ax[0].figure, ax)
-        )
-        t = self.evaluator.times
-        series = [("strategy", res["returns"].values)] + (
-            [("buy and hold", self.benchmark)] if self.benchmark is not None else []
-        )
-        for name, r in series:
-            ax[0].plot(t, equity_curve(r), label=name, lw=1.1)
-            ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
-        ax[0].legend()
-        ax[0].set_ylabel("growth of 1")
-        ax[1].set_ylabel("drawdown (%)")
-        ax[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-        ax[0].set_title(metrics_line(res, html=False))
-        fig.tight_layout()
-        return fig
+# %% ../nbs/20_explorer.ipynb #d4c3d902
+@patch
+def plot(self: StrategyExplorer, res: dict, ax=None):
+    "Equity (growth of 1) and drawdown of `res` against buy-and-hold."
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
-    def widget(self):
-        "Sliders (threshold, confidence margin, Kelly clip), a sizing menu, and a live equity/drawdown plot with the metrics."
-        import ipywidgets as w, matplotlib.pyplot as plt
+    fig, ax = (
+        plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
+        if ax is None
+        else (ax[0].figure, ax)
+    )
+    t = self.evaluator.times
+    series = [("strategy", res["returns"].values)] + (
+        [("buy and hold", self.benchmark)] if self.benchmark is not None else []
+    )
+    for name, r in series:
+        ax[0].plot(t, equity_curve(r), label=name, lw=1.1)
+        ax[1].fill_between(t, drawdown_series(r), 0, alpha=0.4, label=name)
+    ax[0].legend()
+    ax[0].set_ylabel("growth of 1")
+    ax[1].set_ylabel("drawdown (%)")
+    ax[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax[0].set_title(metrics_line(res, html=False))
+    fig.tight_layout()
+    return fig
 
-        s = self.config.strategy
-        self.controls = dict(
-            threshold=w.FloatSlider(
-                value=s.threshold, min=0.3, max=0.7, step=0.005, description="threshold", readout_format=".3f"
-            ),
-            confidence_margin=w.FloatSlider(
-                value=s.confidence_margin, min=0.0, max=0.2, step=0.005, description="margin", readout_format=".3f"
-            ),
-            kelly_clip=w.FloatSlider(value=s.kelly_clip, min=0.05, max=2.0, step=0.05, description="kelly_clip"),
-            sizing=w.Dropdown(
-                options=["fixed", "confidence", "kelly_binary", "kelly_fractional"],
-                value=s.sizing,
-                description="sizing",
-            ),
-        )
-        controls, out, label = self.controls, w.Output(), w.HTML()
-        self.out, self.label = out, label
+# %% ../nbs/20_explorer.ipynb #02d2c485
+def _strategy_controls(s) -> dict:
+    "Sliders for threshold, confidence margin and Kelly clip and a sizing menu, set to the strategy config `s`."
+    import ipywidgets as w
 
-        def redraw(_=None):
-            res = self.evaluate(**{k: c.value for k, c in controls.items()})
-            label.value = metrics_line(res)
-            with out:
-                out.clear_output(wait=True)
-                _show(self.plot(res))
-            self.last = res
+    return dict(
+        threshold=w.FloatSlider(
+            value=s.threshold, min=0.3, max=0.7, step=0.005, description="threshold", readout_format=".3f"
+        ),
+        confidence_margin=w.FloatSlider(
+            value=s.confidence_margin, min=0.0, max=0.2, step=0.005, description="margin", readout_format=".3f"
+        ),
+        kelly_clip=w.FloatSlider(value=s.kelly_clip, min=0.05, max=2.0, step=0.05, description="kelly_clip"),
+        sizing=w.Dropdown(
+            options=["fixed", "confidence", "kelly_binary", "kelly_fractional"],
+            value=s.sizing,
+            description="sizing",
+        ),
+    )
 
-        for c in controls.values():
-            c.observe(redraw, names="value")
-        redraw()
-        rows = [w.HBox(list(controls.values())[:2]), w.HBox(list(controls.values())[2:])]
-        return w.VBox(rows + [label, out])
+# %% ../nbs/20_explorer.ipynb #a97175f7
+@patch
+def widget(self: StrategyExplorer):
+    """Sliders (threshold, confidence margin, Kelly clip), a sizing menu,
+    and a live equity/drawdown plot with the metrics."""
+    import ipywidgets as w
+
+    self.controls = _strategy_controls(self.config.strategy)
+    controls, out, label = self.controls, w.Output(), w.HTML()
+    self.out, self.label = out, label
+
+    def redraw(_=None):
+        res = self.evaluate(**{k: c.value for k, c in controls.items()})
+        label.value = metrics_line(res)
+        with out:
+            out.clear_output(wait=True)
+            _show(self.plot(res))
+        self.last = res
+
+    for c in controls.values():
+        c.observe(redraw, names="value")
+    redraw()
+    rows = [w.HBox(list(controls.values())[:2]), w.HBox(list(controls.values())[2:])]
+    return w.VBox(rows + [label, out])
 
 # %% ../nbs/20_explorer.ipynb #0822b04b
 class StudyBrowser:
@@ -163,84 +179,92 @@ class StudyBrowser:
             raise ValueError(f"study {study!r} has no complete trial")
         self._panel, self._cache = panel, {}
 
-    def table(self) -> pd.DataFrame:
-        "One row per complete trial: value, fold-mean AUC and DirAcc, Sharpe, trades and parameters, best first."
-        rows = [
-            dict(
-                trial=n,
-                value=t.values[0],
-                **{k: t.user_attrs.get(k) for k in ("auc_fold_mean", "dir_acc_fold_mean", "sharpe", "trades")},
-                **t.params,
-            )
-            for n, t in self.trials.items()
-        ]
-        return pd.DataFrame(rows).set_index("trial").sort_values("value", ascending=False)
-
-    def _pick(self, numbers):
-        numbers = list(numbers) if numbers is not None else list(self.table().index[:3])
-        bad = [n for n in numbers if n not in self.trials]
-        if bad:
-            raise ValueError(f"trial(s) {bad} are not complete trials of this study; complete: {sorted(self.trials)}")
-        return numbers
-
-    def folds(self, numbers=None) -> pd.DataFrame:
-        "Per trial and fold: validation AUC, DirAcc, log-loss, best epoch."
-        rows = [
-            dict(
-                trial=n,
-                fold=int(f["fold"]),
-                val_auc=f.get("val_auc"),
-                val_dir_acc=f.get("val_dir_acc"),
-                val_log_loss=f.get("val_log_loss"),
-                best_epoch=f.get("best_epoch"),
-            )
-            for n in self._pick(numbers)
-            for f in self.trials[n].user_attrs.get("folds", [])
-        ]
-        return pd.DataFrame(rows).set_index(["trial", "fold"])
-
-    def equity(self, numbers=None) -> pd.DataFrame:
-        "Out-of-fold equity (growth of 1) per trial, from the trial's saved predictions and config."
-        cols = {}
-        for n in self._pick(numbers):
-            d = RunFolder(self.trials[n].user_attrs.get("trial_dir", ""), strict=False)
-            if not (d.has("predictions") and d.has("config")):
-                raise FileNotFoundError(
-                    f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)"
-                )
-            cfg = d.config
-            if self._panel is None:
-                self._panel = load_data(cfg.data)
-            ev = Evaluator(self._panel, d.predictions)
-            cols[f"trial {n}"] = pd.Series(equity_curve(ev.score(cfg, returns=True)["returns"]), index=ev.times)
-        return pd.DataFrame(cols)
-
-    def widget(self):
-        "Pick trials; see their fold metrics and equity curves."
-        import ipywidgets as w, matplotlib.pyplot as plt
-        from IPython.display import display
-
-        tab = self.table()
-        options = [(f"trial {n}: value {v:.4f}", n) for n, v in tab["value"].items()]
-        select = w.SelectMultiple(
-            options=options, value=tuple(tab.index[:2]), rows=min(10, len(tab)), description="trials"
+# %% ../nbs/20_explorer.ipynb #bca64fb1
+@patch
+def table(self: StudyBrowser) -> pd.DataFrame:
+    "One row per complete trial: value, fold-mean AUC and DirAcc, Sharpe, trades and parameters, best first."
+    rows = [
+        dict(
+            trial=n,
+            value=t.values[0],
+            **{k: t.user_attrs.get(k) for k in ("auc_fold_mean", "dir_acc_fold_mean", "sharpe", "trades")},
+            **t.params,
         )
-        out = w.Output()
-        self.select, self.out = select, out
+        for n, t in self.trials.items()
+    ]
+    return pd.DataFrame(rows).set_index("trial").sort_values("value", ascending=False)
 
-        def redraw(_=None):
-            with out:
-                out.clear_output(wait=True)
-                if not select.value:
-                    print("pick one or more trials")
-                    return
-                auc = self.folds(select.value).unstack("fold")["val_auc"]
-                display(auc.style.format(precision=4).set_caption("validation AUC per fold"))
-                fig, ax = plt.subplots(figsize=(10, 4))
-                self.equity(select.value).plot(ax=ax)
-                ax.set(title="out-of-fold equity (growth of 1)", xlabel="date")
-                _show(fig)
+# %% ../nbs/20_explorer.ipynb #ffd83abc
+@patch
+def _pick(self: StudyBrowser, numbers):
+    numbers = list(numbers) if numbers is not None else list(self.table().index[:3])
+    bad = [n for n in numbers if n not in self.trials]
+    if bad:
+        raise ValueError(f"trial(s) {bad} are not complete trials of this study; complete: {sorted(self.trials)}")
+    return numbers
 
-        select.observe(redraw, names="value")
-        redraw()
-        return w.VBox([select, out])
+# %% ../nbs/20_explorer.ipynb #69183db5
+@patch
+def folds(self: StudyBrowser, numbers=None) -> pd.DataFrame:
+    "Per trial and fold: validation AUC, DirAcc, log-loss, best epoch."
+    rows = [
+        dict(
+            trial=n,
+            fold=int(f["fold"]),
+            val_auc=f.get("val_auc"),
+            val_dir_acc=f.get("val_dir_acc"),
+            val_log_loss=f.get("val_log_loss"),
+            best_epoch=f.get("best_epoch"),
+        )
+        for n in self._pick(numbers)
+        for f in self.trials[n].user_attrs.get("folds", [])
+    ]
+    return pd.DataFrame(rows).set_index(["trial", "fold"])
+
+# %% ../nbs/20_explorer.ipynb #32580bd5
+@patch
+def equity(self: StudyBrowser, numbers=None) -> pd.DataFrame:
+    "Out-of-fold equity (growth of 1) per trial, from the trial's saved predictions and config."
+    cols = {}
+    for n in self._pick(numbers):
+        d = RunFolder(self.trials[n].user_attrs.get("trial_dir", ""), strict=False)
+        if not (d.has("predictions") and d.has("config")):
+            raise FileNotFoundError(
+                f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)"
+            )
+        cfg = d.config
+        if self._panel is None:
+            self._panel = load_data(cfg.data)
+        ev = Evaluator(self._panel, d.predictions)
+        cols[f"trial {n}"] = pd.Series(equity_curve(ev.score(cfg, returns=True)["returns"]), index=ev.times)
+    return pd.DataFrame(cols)
+
+# %% ../nbs/20_explorer.ipynb #177121d6
+@patch
+def widget(self: StudyBrowser):
+    "Pick trials; see their fold metrics and equity curves."
+    import ipywidgets as w, matplotlib.pyplot as plt
+    from IPython.display import display
+
+    tab = self.table()
+    options = [(f"trial {n}: value {v:.4f}", n) for n, v in tab["value"].items()]
+    select = w.SelectMultiple(options=options, value=tuple(tab.index[:2]), rows=min(10, len(tab)), description="trials")
+    out = w.Output()
+    self.select, self.out = select, out
+
+    def redraw(_=None):
+        with out:
+            out.clear_output(wait=True)
+            if not select.value:
+                print("pick one or more trials")
+                return
+            auc = self.folds(select.value).unstack("fold")["val_auc"]
+            display(auc.style.format(precision=4).set_caption("validation AUC per fold"))
+            fig, ax = plt.subplots(figsize=(10, 4))
+            self.equity(select.value).plot(ax=ax)
+            ax.set(title="out-of-fold equity (growth of 1)", xlabel="date")
+            _show(fig)
+
+    select.observe(redraw, names="value")
+    redraw()
+    return w.VBox([select, out])
