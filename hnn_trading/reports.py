@@ -601,13 +601,12 @@ def _prow(name, period, m, dsr=None) -> dict:
 # %% ../nbs/17_reports.ipynb #5b6e4914
 def period_table(run_dir):
     "Sharpe, its SE and the deflated Sharpe (PSR for a single look) of each configuration on each period: in-sample where a search chose it, out of fold, held-out test."
-    import json
     import pandas as pd
 
     rf, rows = RunFolder(run_dir), []
     if rf.has("verdict"):  # the demo or a campaign: models, the stage-2 strategy, buy-and-hold
         searched = (
-            set(json.loads(rf.path("studies").read_text()).get("selection", {})) if rf.has("studies") else set()
+            set(rf.read_json("studies").get("selection", {})) if rf.has("studies") else set()
         )  # a campaign's searched models
         if rf.has("ensemble"):
             searched.add("ensemble")  # its weights come from the out-of-fold metrics
@@ -621,7 +620,7 @@ def period_table(run_dir):
     elif rf.has("metrics"):  # a run, and `hnn hpo best` (its selection.json: the study's own figures)
         m = rf.metrics
         if rf.has("selection"):
-            s = json.loads(rf.path("selection").read_text())
+            s = rf.read_json("selection")
             rows.append(
                 _prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades")))
             )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd, yaml
 from .files import agg_figure, atomic_write, git_commit, png_bytes
 from .config import RunConfig
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', 'load_run', 'trial_folder', 'write_study_pointer',
@@ -72,6 +73,9 @@ FILES = dict(
     test_trades="test_trades.csv",
     selection="selection.json",
     ensemble="ensemble.json",
+    stage2="stage2.json",
+    results="results.csv",
+    threshold_grid="threshold_grid.csv",
 )
 
 # %% ../nbs/16b_runs.ipynb #b78c0a48
@@ -123,8 +127,9 @@ def _write_walk_forward(self: RunFolder, wf):
     atomic_write(self.path("history"), json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
 
 # %% ../nbs/16b_runs.ipynb #dca876ef
-def _write_json(self: RunFolder, name: str, obj):
-    return atomic_write(self.path(name), json.dumps(obj, indent=1, default=float))
+def _write_json(self: RunFolder, name: str, obj, indent: int = 1, allow_nan: bool = True):
+    "Write `obj` (a dict or a list) as JSON to the file `name`, atomically; `allow_nan=False` refuses NaN and infinities."
+    return atomic_write(self.path(name), json.dumps(obj, indent=indent, default=float, allow_nan=allow_nan))
 
 # %% ../nbs/16b_runs.ipynb #85fc3c96
 def _write_verdict(self: RunFolder, verdict: pd.DataFrame):
@@ -141,6 +146,12 @@ RunFolder.write_config, RunFolder.write_predictions, RunFolder.write_walk_forwar
     _write_walk_forward,
 )
 RunFolder.write_json, RunFolder.write_verdict, RunFolder.write_warnings = _write_json, _write_verdict, _write_warnings
+
+# %% ../nbs/16b_runs.ipynb #df9e9a88
+@patch
+def write_frame(self: RunFolder, name: str, df: pd.DataFrame) -> Path:
+    "Write table `df` to the csv file `name` with its index, atomically."
+    return atomic_write(self.path(name), df.to_csv())
 
 # %% ../nbs/16b_runs.ipynb #d240ae6d
 def _write_backtest(
@@ -282,6 +293,33 @@ RunFolder.studies = _reader("studies", lambda p: json.loads(p.read_text()))
 RunFolder.test_predictions = _reader("test_predictions", pd.read_parquet)
 RunFolder.test_equity = _reader("test_equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
 RunFolder.test_trades = _reader("test_trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
+
+# %% ../nbs/16b_runs.ipynb #d4214f7b
+@patch
+def _existing(self: RunFolder, name: str) -> Path:
+    p = self.path(name)
+    if not p.exists():
+        raise FileNotFoundError(f"{p} is missing: nothing wrote the {name!r} file of {self.dir}")
+    return p
+
+# %% ../nbs/16b_runs.ipynb #b2c840f1
+@patch
+def read_json(self: RunFolder, name: str) -> dict | list:
+    "The JSON file `name` (a dict or a list); a clear error when it is missing or not valid JSON."
+    p = self._existing(name)
+    try:
+        return json.loads(p.read_text())
+    except ValueError as e:
+        raise ValueError(f"{p} is not valid JSON: {e}") from e
+
+# %% ../nbs/16b_runs.ipynb #396a47c0
+_FRAME_INDEX = dict(results=[0, 1])  # (period, configuration); every other table: one index column
+
+
+@patch
+def read_frame(self: RunFolder, name: str) -> pd.DataFrame:
+    "The csv table `name`, with its index as `write_frame` wrote it."
+    return pd.read_csv(self._existing(name), index_col=_FRAME_INDEX.get(name, 0))
 
 # %% ../nbs/16b_runs.ipynb #7d4e4529
 def _name(self: RunFolder) -> str:
