@@ -60,7 +60,8 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
 
 # %% ../nbs/01_data.ipynb #e1ba41a1
 def _unnamed_time_column(df) -> str | None:
-    "The first column when it has no name (`df.to_csv()` of a DatetimeIndex: '' / 'Unnamed: 0'; Parquet: 'index') and every value parses as a date."
+    """The first column when it has no name (`df.to_csv()` of a DatetimeIndex: '' / 'Unnamed: 0'; Parquet:
+    'index') and every value parses as a date."""
     c = df.columns[0] if len(df.columns) else None
     if c is None or not re.fullmatch(r"(unnamed:_?\d+|index|)", c):
         return None
@@ -121,7 +122,8 @@ def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = No
         if t.isna().any():
             i = int(np.flatnonzero(t.isna().values)[0])
             raise DataError(
-                f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the date format {date_format!r}"
+                f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the "
+                f"date format {date_format!r}"
             )
         t = pd.DatetimeIndex(t)
         return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
@@ -131,7 +133,8 @@ def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = No
         a, b = dm[0].max(), dm[1].max()
         if a <= 12 and b <= 12:
             raise DataError(
-                f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. {txt.iloc[0]!r}, reads both ways); "
+                f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. "
+                f"{txt.iloc[0]!r}, reads both ways); "
                 f"give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)"
             )
         dayfirst = bool(a > 12)
@@ -157,7 +160,8 @@ _DECIMAL_COMMA = r"-?(\d{1,3}(\.\d{3})+|\d+),\d+"  # 100,13 or 1.234,56
 
 # %% ../nbs/01_data.ipynb #bde8d4b4
 def _number_text(txt: pd.Series, path, col, csv) -> pd.Series:
-    "Number text with '.' decimals: thousands commas are dropped; decimal commas (every comma value like 100,13 or 1.234,56) are read as such; a mix is refused."
+    """Number text with '.' decimals: thousands commas are dropped; decimal commas
+    (every comma value like 100,13 or 1.234,56) are read as such; a mix is refused."""
     comma = txt.str.contains(",", regex=False)
     if not comma.any():
         return txt
@@ -170,7 +174,8 @@ def _number_text(txt: pd.Series, path, col, csv) -> pd.Series:
         )  # European: '.' thousands, ',' decimals
     i = int(np.flatnonzero(comma.values & ~txt.str.fullmatch(_THOUSANDS).values)[0])
     raise DataError(
-        f"{_where(path, i + 1, col=col, csv=csv)}: cannot tell a decimal comma from a thousands separator in {txt.iloc[i]!r} "
+        f"{_where(path, i + 1, col=col, csv=csv)}: cannot tell a decimal comma from a thousands separator "
+        f"in {txt.iloc[i]!r} "
         f"(the column mixes both); write numbers with '.' decimals and no thousands separators"
     )
 
@@ -196,15 +201,14 @@ def _parse_numbers(df, cols, path, csv, times) -> pd.DataFrame:
 # %% ../nbs/01_data.ipynb #8a1c1d69
 TICK_FLOOR = 0.25  # a close-to-close log move below this (28%) is never a suspected bad tick
 
-# %% ../nbs/01_data.ipynb #b71dc681
-def validate_bars(
-    bars: pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None, tick_factor: float = 50.0
-) -> dict:
-    "Check one symbol's bars (time index, OHLCV columns); raise DataError at the first problem; return counts and the suspected bad ticks (close-to-close moves beyond `tick_factor` x the median absolute log move, and beyond TICK_FLOOR)."
-    if nan not in ("raise", "drop"):
-        raise ValueError(f"nan={nan!r}: use 'raise' or 'drop'")
-    rows = np.arange(1, len(bars) + 1) if rows is None else np.asarray(rows)
-    where = lambda i, c=None: _where(path, int(rows[i]), bars.index[i], c, csv)
+# %% ../nbs/01_data.ipynb #4aace697
+def _row_locator(bars: pd.DataFrame, rows, path, csv):
+    "Where row `i` of `bars` (and optionally column `c`) is in its file, for error messages."
+    return lambda i, c=None: _where(path, int(rows[i]), bars.index[i], c, csv)
+
+# %% ../nbs/01_data.ipynb #7967dd49
+def _check_times(bars: pd.DataFrame, path, rows, where):
+    "Refuse a file without rows, a column with every value missing, a duplicate timestamp or unsorted timestamps."
     if len(bars) == 0:
         raise DataError(f"{path}: no rows (the file has a header but no bars)")
     for c in bars.columns:
@@ -219,8 +223,13 @@ def validate_bars(
     if (d < 0).any():
         i = int(np.flatnonzero(d < 0)[0]) + 1
         raise DataError(
-            f"{where(i)}: timestamps are not sorted (earlier than row {int(rows[i - 1])}, {t[i - 1]}); sort the file by time"
+            f"{where(i)}: timestamps are not sorted (earlier than row {int(rows[i - 1])}, {t[i - 1]}); "
+            "sort the file by time"
         )
+
+# %% ../nbs/01_data.ipynb #bbb7802f
+def _drop_nan_prices(bars: pd.DataFrame, rows, nan: str, where):
+    "(bars, rows, rows dropped): a price row with a NaN raises (`nan='raise'`) or is dropped (`nan='drop'`)."
     n_dropped = 0
     nanrow = bars[PRICE_COLS].isna().any(axis=1).values
     if nanrow.any():
@@ -228,18 +237,26 @@ def validate_bars(
             i = int(np.flatnonzero(nanrow)[0])
             c = next(c for c in PRICE_COLS if np.isnan(bars[c].values[i]))
             raise DataError(
-                f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
+                f"{where(i, c)}: missing price (NaN) in a price row; fix the file, or drop such rows (`hnn "
+                "data validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
             )
         n_dropped = int(nanrow.sum())
         bars = bars[~nanrow]
         rows = rows[~nanrow]
+    return bars, rows, n_dropped
+
+# %% ../nbs/01_data.ipynb #b9ef659c
+def _check_values(bars: pd.DataFrame, nan: str, where):
+    """Refuse an infinite value, a price <= 0, a high below or a low above the open and close,
+    a negative volume, or (with `nan='raise'`) a missing one."""
     o, h, l, c_, v = (bars[c].values for c in OHLCV_COLS)
     for col, arr in zip(OHLCV_COLS, (o, h, l, c_, v)):
         bad = np.isinf(arr)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise DataError(
-                f"{where(i, col)}: value must be finite, got {float(arr[i])!r} (an 'inf' cell, or a number too large for a float)"
+                f"{where(i, col)}: value must be finite, got {float(arr[i])!r} (an 'inf' cell, or a number "
+                "too large for a float)"
             )
     for col, arr in zip(PRICE_COLS, (o, h, l, c_)):
         bad = arr <= 0
@@ -267,8 +284,14 @@ def validate_bars(
     if vnan.any() and nan == "raise":
         i = int(np.flatnonzero(vnan)[0])
         raise DataError(
-            f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
+            f"{where(i, 'volume')}: missing volume (NaN); fix the file, or drop such rows (`hnn data "
+            "validate --nan drop`, `load_ohlcv(..., nan='drop')`)"
         )
+
+# %% ../nbs/01_data.ipynb #2c18dd43
+def _suspect_ticks(bars: pd.DataFrame, rows, tick_factor: float) -> list:
+    "Close-to-close moves beyond `tick_factor` x the median absolute log move, and beyond TICK_FLOOR."
+    c_ = bars["close"].values
     lr = np.abs(np.diff(np.log(c_)))
     limit = max(tick_factor * float(np.median(lr)), TICK_FLOOR) if len(lr) else np.inf
     jumps = [
@@ -281,6 +304,22 @@ def validate_bars(
         )
         for i in np.flatnonzero(lr > limit)
     ]
+    return jumps
+
+# %% ../nbs/01_data.ipynb #b71dc681
+def validate_bars(
+    bars: pd.DataFrame, path="<data>", csv=False, nan="raise", rows=None, tick_factor: float = 50.0
+) -> dict:
+    """Check one symbol's bars (time index, OHLCV columns); raise DataError at the first problem;
+    return counts and the suspected bad ticks (close-to-close moves beyond `tick_factor` x the median absolute log
+    move, and beyond TICK_FLOOR)."""
+    if nan not in ("raise", "drop"):
+        raise ValueError(f"nan={nan!r}: use 'raise' or 'drop'")
+    rows = np.arange(1, len(bars) + 1) if rows is None else np.asarray(rows)
+    _check_times(bars, path, rows, _row_locator(bars, rows, path, csv))
+    bars, rows, n_dropped = _drop_nan_prices(bars, rows, nan, _row_locator(bars, rows, path, csv))
+    _check_values(bars, nan, _row_locator(bars, rows, path, csv))
+    jumps = _suspect_ticks(bars, rows, tick_factor)
     return dict(bars=len(bars), dropped_nan_rows=n_dropped, suspect_ticks=jumps, kept=bars)
 
 # %% ../nbs/01_data.ipynb #25b161e6
@@ -312,7 +351,8 @@ def _load_file(
         empty = np.flatnonzero((df[scol].isna() | (df[scol].astype(str).str.strip() == "")).values)
         if len(empty):
             raise DataError(
-                f"{_where(path, int(empty[0]) + 1, col=scol, csv=csv)}: empty symbol; every row of a file with a '{scol}' column needs one"
+                f"{_where(path, int(empty[0]) + 1, col=scol, csv=csv)}: empty symbol; every row of a file "
+                f"with a '{scol}' column needs one"
             )
     else:
         syms = np.full(len(df), symbol or _symbol_from_path(path), dtype=object)
@@ -342,7 +382,8 @@ def load_ohlcv(
     date_format: str | None = None,
     mixed_bar_sizes: bool = False,
 ) -> pd.DataFrame:
-    "Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel; a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`."
+    """Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel;
+    a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`."""
     if isinstance(source, pd.DataFrame):
         return panel_from_frame(source, symbol=symbol, symbol_col=symbol_col, tz=tz, nan=nan, start=start, end=end)
     path = Path(source)
@@ -389,7 +430,8 @@ def _same_bar_size(loaded, path):
     if steps and max(steps.values()) > 1.5 * min(steps.values()):
         shown = ", ".join(f"{k}: {v}" for k, v in list(steps.items())[:6])
         raise DataError(
-            f"{path}: the files have different bar sizes ({shown}); put each bar size in its own folder, or pass mixed bar sizes on purpose "
+            f"{path}: the files have different bar sizes ({shown}); put each bar size in its own folder, "
+            "or pass mixed bar sizes on purpose "
             f"(data.mixed_bar_sizes: true, `load_ohlcv(..., mixed_bar_sizes=True)`)"
         )
 
@@ -481,7 +523,8 @@ def gap_report(panel: pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/01_data.ipynb #2a8762b9
 def universe_filter(panel: pd.DataFrame, start=None, end=None, min_coverage: float = 1.0) -> pd.DataFrame:
-    "Keep symbols whose bars cover at least `min_coverage` of the panel's timestamps in [start, end]; cut to that period."
+    """Keep symbols whose bars cover at least `min_coverage` of the panel's timestamps in [start, end];
+    cut to that period."""
     p = _finish(panel.copy(), start, end)
     t = p.index.get_level_values("timestamp")
     n_all = t.nunique()
@@ -495,13 +538,15 @@ def universe_filter(panel: pd.DataFrame, start=None, end=None, min_coverage: flo
 
 # %% ../nbs/01_data.ipynb #534dc850
 def align_exog(panel: pd.DataFrame, series: pd.Series, name: str | None = None, lag: int = 0) -> pd.Series:
-    "The value of `series` known at each panel bar: the last one stamped <= the bar's timestamp (then `lag` values older)."
+    """The value of `series` known at each panel bar: the last one stamped <= the bar's timestamp
+    (then `lag` values older)."""
     s = series.dropna().sort_index()
     if isinstance(s.index, pd.MultiIndex):
         s = s.droplevel([n for n in s.index.names if n != "timestamp"])
     if s.index.has_duplicates:
         raise DataError(
-            f"exogenous series {name or series.name!r} has duplicate timestamps, e.g. {s.index[s.index.duplicated()][0]}"
+            f"exogenous series {name or series.name!r} has duplicate timestamps, e.g. "
+            f"{s.index[s.index.duplicated()][0]}"
         )
     si = pd.DatetimeIndex(s.index)
     si = (si.tz_localize("UTC") if si.tz is None else si.tz_convert("UTC")).as_unit("ns")
@@ -523,7 +568,8 @@ def data_dir() -> Path:
 
 # %% ../nbs/01_data.ipynb #2cca4ec1
 def load_series(path, column: str, name: str | None = None, tz="UTC") -> pd.DataFrame:
-    "Load one exogenous series (time column + `column`) as a panel-like frame with a `close` column; missing values dropped and counted."
+    """Load one exogenous series (time column + `column`) as a panel-like frame with a `close` column;
+    missing values dropped and counted."""
     path = Path(path)
     raw, csv = _read_table(path)
     df, tcol = _normalise_columns(raw, path, required=[column.lower()])
@@ -561,7 +607,8 @@ def load_sample(name: str) -> pd.DataFrame:
 
 # %% ../nbs/01_data.ipynb #c1d9532e
 def shipped_data(path) -> Path | None:
-    "The package's copy of a `data/...` path that does not exist here; None when `path` exists, is absolute or is not shipped."
+    """The package's copy of a `data/...` path that does not exist here; None when `path` exists,
+    is absolute or is not shipped."""
     from hnn_trading.files import resource
 
     p = Path(path)
@@ -609,7 +656,10 @@ def infer_periods_per_year(panel: pd.DataFrame) -> tuple[int, str]:
 
 # %% ../nbs/01_data.ipynb #7d9e9594
 def absolute_sources(config):
-    "The config with its data files (data.source, data.exog, backtest.benchmark) as absolute paths when they name files here, so a run folder's config.yaml reads the same data from anywhere (its reports run inside the folder)."
+    """The config with its data files (data.source, data.exog, backtest.benchmark) as absolute paths.
+
+    Only paths that name files here change, so a run folder's config.yaml reads the same data from anywhere (its
+    reports run inside the folder)."""
     ab = lambda x: (
         str(Path(x).resolve())
         if isinstance(x, str) and x not in ("sp500", "nasdaq", "us_indices", "vix", "synthetic") and Path(x).exists()
@@ -622,7 +672,8 @@ def absolute_sources(config):
 
 # %% ../nbs/01_data.ipynb #6f84309d
 def resolve_periods(config, panel: pd.DataFrame):
-    "The config with `data.periods_per_year` set: inferred from the bars when unset; a warning when a set value disagrees with the bars by more than 2x."
+    """The config with `data.periods_per_year` set: inferred from the bars when unset;
+    a warning when a set value disagrees with the bars by more than 2x."""
     import warnings
 
     n, how = infer_periods_per_year(panel)
@@ -631,7 +682,8 @@ def resolve_periods(config, panel: pd.DataFrame):
         return config.override({"data.periods_per_year": n})
     if not 0.5 <= ppy / n <= 2:
         warnings.warn(
-            f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and volatility are annualised with {ppy}",
+            f"data.periods_per_year is {ppy} but the bars look like {n} a year ({how}): Sharpe and "
+            f"volatility are annualised with {ppy}",
             stacklevel=2,
         )
     return config
@@ -667,11 +719,15 @@ def load_data(dcfg) -> pd.DataFrame:
     ]
     if ticks and not dcfg.accept_bad_ticks:
         shown = "; ".join(
-            f"{Path(t['file']).name} [{t['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g}"
+            (
+                f"{Path(t['file']).name} [{t['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close "
+                f"{t['previous_close']:g} -> {t['close']:g}"
+            )
             for t in ticks[:3]
         )
         raise DataError(
-            f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's usual ones: {shown}; "
+            f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's "
+            f"usual ones: {shown}; "
             f"fix the file, or set data.accept_bad_ticks: true if they are real (`hnn data validate` lists them all)"
         )
     if dcfg.symbols:
@@ -694,7 +750,8 @@ def load_exog(dcfg) -> dict:
             col = _series_column(p) if p.exists() else None
             if col is None:
                 raise DataError(
-                    f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and one value column"
+                    f"data.exog {name!r}: not a bundled series ('vix') nor a file with a time column and "
+                    "one value column"
                 )
             out[_symbol_from_path(p).lower()] = load_series(p, col)
     return out
