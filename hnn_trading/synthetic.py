@@ -11,35 +11,25 @@ __all__ = ['make_market']
 
 # %% ../nbs/02_synthetic.ipynb #2edeaa92
 def _markov_chain(rng, n, n_states, p_stay, start=0):
-    "A persistent Markov chain of `n` states in {0..n_states-1}: stay with prob p_stay, else jump uniformly to another state."
+    """A persistent Markov chain of `n` states in {0..n_states-1}: stay with prob p_stay,
+    else jump uniformly to another state."""
     jumps = rng.random(n) > p_stay
     steps = rng.integers(1, n_states, size=n) * jumps
     return (start + np.cumsum(steps)) % n_states
 
-# %% ../nbs/02_synthetic.ipynb #8b3d1996
-def make_market(
-    n_symbols: int = 10,
-    n_bars: int = 2000,
-    freq: str = "1h",
-    signal_strength: float = 0.0,
-    seed: int = 0,
-    start="2022-01-03",
-    sigma: float = 0.006,
-    market_sigma: float = 0.004,
-    vol_ratio: float = 2.5,
-    p_stay: float = 0.995,
-    drift: float = 0.00005,
-    cross_section: float = 0.0,
-) -> tuple[pd.DataFrame, dict]:
-    "A synthetic panel (MultiIndex timestamp UTC x symbol; OHLCV) and its ground truth (signal, IC, regimes, betas). `cross_section` w in [0, 1): the signal is sqrt(w) x a level shared by every symbol on the bar + sqrt(1 - w) x a part of its own; only its own part predicts the symbol's return, and the shared level predicts the market's next return with the opposite sign: ranks matter, levels mislead."
+# %% ../nbs/02_synthetic.ipynb #eb4cf3a8
+def _check_market_args(n_symbols: int, n_bars: int, signal_strength: float, cross_section: float):
+    "Refuse a signal strength or cross-section share outside [0, 1), and a market too small to have a next bar."
     if not 0 <= signal_strength < 1:
         raise ValueError(f"signal_strength={signal_strength}: must be in [0, 1)")
     if not 0 <= cross_section < 1:
         raise ValueError(f"cross_section={cross_section}: must be in [0, 1)")
     if n_symbols < 1 or n_bars < 2:
         raise ValueError(f"need n_symbols >= 1 and n_bars >= 2, got {n_symbols}, {n_bars}")
-    rng = np.random.default_rng(seed)
-    T, N, a = n_bars, n_symbols, signal_strength
+
+# %% ../nbs/02_synthetic.ipynb #add5eb84
+def _log_returns(rng, T, N, a, seed, sigma, market_sigma, vol_ratio, p_stay, drift, cross_section) -> dict:
+    "Regimes, market factor, betas, signal and log returns (T bars x N symbols) of the generating process."
     vol_state = _markov_chain(rng, T, 2, p_stay)
     trend_state = _markov_chain(rng, T, 3, p_stay, start=1)
     vmult = np.where(vol_state == 1, vol_ratio, 1.0)
@@ -56,6 +46,12 @@ def make_market(
         s = np.sqrt(cross_section) * level[:, None] + np.sqrt(1 - cross_section) * own
         mkt[1:] -= a * market_sigma * vmult[1:] * level[:-1]
     r = mkt[:, None] * beta + sig_i * vmult[:, None] * idio  # close-to-close log returns
+    return dict(vol_state=vol_state, trend_state=trend_state, vmult=vmult, beta=beta, sig_i=sig_i, s=s, idio=idio, r=r)
+
+# %% ../nbs/02_synthetic.ipynb #d39553e3
+def _ohlcv(rng, r, s, sig_i, vmult) -> dict:
+    "Open, high, low, close and volume arrays (T x N) from the log returns `r` and the signal `s`."
+    T, N = r.shape
     gap = 0.1 * sig_i * vmult[:, None] * rng.standard_normal((T, N))
     close = 100.0 * rng.uniform(0.5, 2.0, N) * np.exp(np.cumsum(r, axis=0))
     prev = np.vstack([close[:1] * np.exp(-r[:1]), close[:-1]])
@@ -64,37 +60,66 @@ def make_market(
     high = np.maximum(open_, close) * np.exp(np.abs(rng.standard_normal((T, N))) * wick)
     low = np.minimum(open_, close) * np.exp(-np.abs(rng.standard_normal((T, N))) * wick)
     volume = np.round(rng.uniform(5e4, 5e5, N) * np.sqrt(vmult)[:, None] * np.exp(0.5 * s))
-    t = pd.date_range(start, periods=T, freq=freq, tz="UTC").as_unit("ns")
-    syms = np.array([f"S{i:03d}" for i in range(N)])
+    return dict(open=open_, high=high, low=low, close=close, volume=volume)
+
+# %% ../nbs/02_synthetic.ipynb #df6d1724
+def _panel_frame(bars: dict, t: pd.DatetimeIndex, syms) -> pd.DataFrame:
+    "The (timestamp, symbol) panel of the (T x N) arrays in `bars`, one column each."
+    T, N = len(t), len(syms)
     idx = pd.MultiIndex(
         levels=[t, pd.Index(syms)],
         codes=[np.repeat(np.arange(T), N), np.tile(np.arange(N), T)],
         names=["timestamp", "symbol"],
         verify_integrity=False,
     )
-    panel = pd.DataFrame(
-        {
-            "open": open_.ravel(),
-            "high": high.ravel(),
-            "low": low.ravel(),
-            "close": close.ravel(),
-            "volume": volume.ravel(),
-        },
-        index=idx,
-    )
+    return pd.DataFrame({k: v.ravel() for k, v in bars.items()}, index=idx)
+
+# %% ../nbs/02_synthetic.ipynb #d2e14670
+def _ground_truth(g: dict, t: pd.DatetimeIndex, syms, a: float, cross_section: float, seed: int) -> dict:
+    "Signal, realised IC, regimes, betas and returns of a market drawn by `_log_returns`."
+    s, r, idio = g["s"], g["r"], g["idio"]
+    T, N = r.shape
     nxt = np.vstack([r[1:], np.full((1, N), np.nan)])
     ok = ~np.isnan(nxt)
-    truth = dict(
+    return dict(
         signal=pd.DataFrame(s, index=t, columns=syms),
         signal_strength=a,
         ic=float(np.corrcoef(s[ok], nxt[ok])[0, 1]) if T > 2 else np.nan,
         ic_idio=float(np.corrcoef(s[:-1].ravel(), idio[1:].ravel())[0, 1]) if T > 2 else np.nan,
-        vol_regime=pd.Series(vol_state, index=t, name="vol_regime"),
-        trend_regime=pd.Series(trend_state - 1, index=t, name="trend_regime"),
-        beta=pd.Series(beta, index=syms),
-        sigma=pd.Series(sig_i, index=syms),
+        vol_regime=pd.Series(g["vol_state"], index=t, name="vol_regime"),
+        trend_regime=pd.Series(g["trend_state"] - 1, index=t, name="trend_regime"),
+        beta=pd.Series(g["beta"], index=syms),
+        sigma=pd.Series(g["sig_i"], index=syms),
         cross_section=cross_section,
         log_returns=pd.DataFrame(r, index=t, columns=syms),
         seed=seed,
     )
-    return panel, truth
+
+# %% ../nbs/02_synthetic.ipynb #8b3d1996
+def make_market(
+    n_symbols: int = 10,
+    n_bars: int = 2000,
+    freq: str = "1h",
+    signal_strength: float = 0.0,
+    seed: int = 0,
+    start="2022-01-03",
+    sigma: float = 0.006,
+    market_sigma: float = 0.004,
+    vol_ratio: float = 2.5,
+    p_stay: float = 0.995,
+    drift: float = 0.00005,
+    cross_section: float = 0.0,
+) -> tuple[pd.DataFrame, dict]:
+    """A synthetic panel (MultiIndex timestamp UTC x symbol; OHLCV) and its ground truth (signal, IC, regimes, betas).
+
+    `cross_section` w in [0, 1): the signal is sqrt(w) x a level shared by every symbol on the bar + sqrt(1 - w) x a
+    part of its own; only its own part predicts the symbol's return, and the shared level predicts the market's next
+    return with the opposite sign: ranks matter, levels mislead."""
+    _check_market_args(n_symbols, n_bars, signal_strength, cross_section)
+    rng = np.random.default_rng(seed)
+    T, N, a = n_bars, n_symbols, signal_strength
+    g = _log_returns(rng, T, N, a, seed, sigma, market_sigma, vol_ratio, p_stay, drift, cross_section)
+    bars = _ohlcv(rng, g["r"], g["s"], g["sig_i"], g["vmult"])
+    t = pd.date_range(start, periods=T, freq=freq, tz="UTC").as_unit("ns")
+    syms = np.array([f"S{i:03d}" for i in range(N)])
+    return _panel_frame(bars, t, syms), _ground_truth(g, t, syms, a, cross_section, seed)
