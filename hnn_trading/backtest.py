@@ -10,262 +10,381 @@ from numba import njit
 from .metrics import trading_metrics
 
 # %% auto #0
-__all__ = ['REASONS', 'TRADE', 'check_weights', 'align_weights', 'BacktestResult', 'Market', 'prepare', 'Simulation', 'simulate',
-           'run_backtest', 'buy_and_hold', 'ensemble_weights', 'plot_equity']
+__all__ = ['REASONS', 'EXIT_SIGNAL', 'EXIT_STOP', 'EXIT_TAKE', 'EXIT_TIME', 'EXIT_END', 'NO_OPEN', 'NO_CLOSE', 'FAULTS', 'TRADE',
+           'POSITION', 'ACCOUNT', 'FAULT', 'RULES', 'check_weights', 'align_weights', 'BacktestResult', 'Market',
+           'prepare', 'Simulation', 'simulate', 'run_backtest', 'buy_and_hold', 'ensemble_weights', 'plot_equity']
 
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
+EXIT_SIGNAL, EXIT_STOP, EXIT_TAKE, EXIT_TIME, EXIT_END = 0, 1, 2, 3, 4  # why a trade closed: indices into REASONS
+
+# %% ../nbs/14_backtest.ipynb #92082e45
+NO_OPEN, NO_CLOSE = 1, 2  # why the kernel stopped early (0: it did not)
+FAULTS = {
+    NO_OPEN: "no open price for {symbol} at {time} where an order or an open position needs one",
+    NO_CLOSE: "no close price for {symbol} at {time} where an order or an open position needs one",
+}
+
+# %% ../nbs/14_backtest.ipynb #2651fb5b
+TRADE = np.dtype(
+    [
+        ("symbol", "i8"),
+        ("side", "i8"),
+        ("entry_bar", "i8"),
+        ("exit_bar", "i8"),
+        ("entry_price", "f8"),
+        ("exit_price", "f8"),
+        ("size", "f8"),
+        ("pnl", "f8"),
+        ("basis", "f8"),
+        ("reason", "i8"),
+    ]
+)
+
+# %% ../nbs/14_backtest.ipynb #b393b60d
+POSITION = np.dtype(
+    [
+        ("shares", "f8"),  # signed; 0: flat
+        ("target", "f8"),  # the target weight the position was last traded to
+        ("entry_price", "f8"),  # the entry fill, from which stops and targets are set
+        ("entry_bar", "i8"),
+        ("lock", "f8"),  # sign of the position a stop, take or time exit closed (0: not locked)
+        ("flow", "f8"),  # cash in minus cash out so far: the pnl once closed
+        ("basis", "f8"),  # the largest gross value held, the denominator of the trade's return
+        ("size", "f8"),  # the largest number of shares held
+    ]
+)
+
+# %% ../nbs/14_backtest.ipynb #1366e663
+ACCOUNT = np.dtype([("cash", "f8"), ("costs", "f8"), ("traded", "f8")])
+FAULT = np.dtype([("code", "i8"), ("bar", "i8"), ("symbol", "i8")])
+RULES = np.dtype(
+    [
+        ("commission", "f8"),
+        ("slippage", "f8"),  # a fraction of the price, not bps
+        ("max_positions", "i8"),
+        ("stop_loss", "f8"),
+        ("take_profit", "f8"),
+        ("max_hold", "i8"),
+        ("position_cap", "f8"),
+        ("leverage", "f8"),
+        ("min_entry", "f8"),
+    ]
+)
+
+# %% ../nbs/14_backtest.ipynb #e652b6c3
+def _rules(config, stop_loss: float = 0.0, take_profit: float = 0.0, max_hold: int = 0) -> np.ndarray:
+    "A one-element `RULES` array from a backtest config and the exit rules."
+    r = np.zeros(1, RULES)
+    r[0] = (
+        float(config.commission),
+        float(config.slippage_bps) / 1e4,
+        int(config.max_positions),
+        float(stop_loss),
+        float(take_profit),
+        int(max_hold),
+        float(config.position_cap),
+        float(config.leverage),
+        float(config.min_entry),
+    )
+    return r
 
 # %% ../nbs/14_backtest.ipynb #fb3cb950
 @njit(cache=True, nogil=True)
-def _fill(dq, px, slip, comm, st):
-    "Execute dq shares at reference price px with slippage against us and commission; update st = (cash, costs, traded); return (fill price, cash out)."
-    fp = px * (1.0 + slip * np.sign(dq))
+def _fill(dq, px, rules, acct):
+    """Execute dq shares at reference price px, slippage against us, commission per side.
+
+    Updates the account (cash, costs, traded notional); returns (fill price, cash out)."""
+    fp = px * (1.0 + rules.slippage * np.sign(dq))
     notional = dq * fp
-    fee = comm * abs(notional)
-    st[0] -= notional + fee
-    st[1] += fee + abs(dq) * px * slip
-    st[2] += abs(notional)
+    fee = rules.commission * abs(notional)
+    acct.cash -= notional + fee
+    acct.costs += fee + abs(dq) * px * rules.slippage
+    acct.traded += abs(notional)
     return fp, notional + fee
 
 # %% ../nbs/14_backtest.ipynb #eb609578
 @njit(cache=True, nogil=True)
-def _book(rec, reason, ntr, j, side, entry_bar, t, entry_px, exit_px, size, pnl, basis, why):
-    "Append a closed trade to the growable record arrays (doubling them when full); return (rec, reason, count)."
-    if ntr == rec.shape[0]:
-        rec2 = np.empty((2 * ntr, 9))
-        rec2[:ntr] = rec
-        rec = rec2
-        re2 = np.empty(2 * ntr, np.int64)
-        re2[:ntr] = reason
-        reason = re2
-    rec[ntr, 0] = j
-    rec[ntr, 1] = side
-    rec[ntr, 2] = entry_bar
-    rec[ntr, 3] = t
-    rec[ntr, 4] = entry_px
-    rec[ntr, 5] = exit_px
-    rec[ntr, 6] = size
-    rec[ntr, 7] = pnl
-    rec[ntr, 8] = basis
-    reason[ntr] = why
-    return rec, reason, ntr + 1
+def _book(trades, n, p, j, t, exit_price, why):
+    "Append position p of symbol j, closed at bar t, as trade n (records doubled when full); return (trades, n + 1)."
+    if n == trades.shape[0]:
+        grown = np.empty(2 * n, trades.dtype)
+        grown[:n] = trades
+        trades = grown
+    tr = trades[n]
+    tr.symbol = j
+    tr.side = int(np.sign(p.shares))
+    tr.entry_bar = p.entry_bar
+    tr.exit_bar = t
+    tr.entry_price = p.entry_price
+    tr.exit_price = exit_price
+    tr.size = p.size
+    tr.pnl = p.flow
+    tr.basis = p.basis
+    tr.reason = why
+    return trades, n + 1
+
+# %% ../nbs/14_backtest.ipynb #079c1fb5
+@njit(cache=True, nogil=True)
+def _close(p, j, t, px, why, rules, acct, trades, n):
+    "Close position p (symbol j) at reference price px for reason `why` and book it; return (trades, count)."
+    fp, out = _fill(-p.shares, px, rules, acct)
+    p.flow -= out
+    trades, n = _book(trades, n, p, j, t, fp, why)
+    if why == EXIT_STOP or why == EXIT_TAKE or why == EXIT_TIME:
+        p.lock = np.sign(p.shares)  # no re-entry until a new signal
+    p.shares = 0.0
+    p.target = 0.0
+    p.flow = 0.0
+    p.basis = 0.0
+    p.size = 0.0
+    return trades, n
+
+# %% ../nbs/14_backtest.ipynb #abb73eb1
+@njit(cache=True, nogil=True)
+def _enter(p, t, want, target, px, rules, acct):
+    "Open position p at bar t's open price px with `want` shares for a target weight."
+    fp, out = _fill(want, px, rules, acct)
+    p.flow = -out
+    p.shares = want
+    p.target = target
+    p.entry_price = fp
+    p.entry_bar = t
+    p.basis = abs(want) * fp
+    p.size = abs(want)
+
+# %% ../nbs/14_backtest.ipynb #533c1773
+@njit(cache=True, nogil=True)
+def _open_equity(O, t, pos, acct):
+    "Equity at bar t's open (cash + shares x open), and the first held symbol without an open price (-1: none)."
+    e = acct.cash
+    for j in range(len(pos)):
+        if pos[j].shares != 0.0:
+            if np.isnan(O[t, j]):
+                return e, j
+            e += pos[j].shares * O[t, j]
+    return e, -1
+
+# %% ../nbs/14_backtest.ipynb #9f106534
+@njit(cache=True, nogil=True)
+def _lockout(w, pos, tgt):
+    "Targets decided at the last close into tgt, zeroed for a locked-out symbol until its target changes sign or is 0."
+    tgt[:] = w
+    for j in range(len(pos)):
+        if pos[j].lock != 0.0:
+            if np.sign(tgt[j]) != pos[j].lock:
+                pos[j].lock = 0.0
+            else:
+                tgt[j] = 0.0
+
+# %% ../nbs/14_backtest.ipynb #882f6868
+@njit(cache=True, nogil=True)
+def _exits(O, t, pos, tgt, rules, acct, trades, n):
+    "Close at the open: time exits (held `max_hold` bars), then signal exits (target 0 or flipped); return (trades, n)."
+    for j in range(len(pos)):
+        p = pos[j]
+        if p.shares == 0.0:
+            continue
+        why = -1
+        if rules.max_hold > 0 and t - p.entry_bar >= rules.max_hold:
+            why = EXIT_TIME
+            tgt[j] = 0.0
+        elif tgt[j] == 0.0 or np.sign(tgt[j]) != np.sign(p.shares):
+            why = EXIT_SIGNAL
+        if why >= 0:
+            trades, n = _close(p, j, t, O[t, j], why, rules, acct, trades, n)
+    return trades, n
+
+# %% ../nbs/14_backtest.ipynb #33033440
+@njit(cache=True, nogil=True)
+def _budget(O, t, pos, tgt, raw, e_open, rules):
+    """Clip the targets to the position cap (their raw strengths kept in raw, to rank entries).
+
+    Returns the budget: the gross exposure the leverage limit leaves at the open, after the exits."""
+    raw[:] = tgt
+    for j in range(len(pos)):
+        tgt[j] = min(max(tgt[j], -rules.position_cap), rules.position_cap)
+    budget = rules.leverage * e_open
+    for j in range(len(pos)):
+        if pos[j].shares != 0.0:
+            budget -= abs(pos[j].shares) * O[t, j]
+    return budget
+
+# %% ../nbs/14_backtest.ipynb #3a0f8190
+@njit(cache=True, nogil=True)
+def _reduce(O, t, pos, tgt, e_open, budget, rules, acct):
+    "Trade held positions whose target shrank down to it (this frees budget); return the budget."
+    for j in range(len(pos)):
+        p = pos[j]
+        if p.shares != 0.0 and tgt[j] != p.target and abs(tgt[j]) * e_open <= abs(p.shares) * O[t, j]:
+            want = tgt[j] * e_open / O[t, j]
+            budget += (abs(p.shares) - abs(want)) * O[t, j]
+            fp, out = _fill(want - p.shares, O[t, j], rules, acct)
+            p.flow -= out
+            p.shares = want
+            p.target = tgt[j]
+    return budget
+
+# %% ../nbs/14_backtest.ipynb #8370fc3f
+@njit(cache=True, nogil=True)
+def _increase(O, t, pos, tgt, e_open, budget, rules, acct):
+    "Grow held positions whose target rose, within the budget, in column order; return the budget left."
+    for j in range(len(pos)):
+        p = pos[j]
+        if p.shares != 0.0 and tgt[j] != p.target:
+            add = min(abs(tgt[j]) * e_open - abs(p.shares) * O[t, j], budget)
+            p.target = tgt[j]
+            if add <= 0.0:
+                continue
+            want = p.shares + np.sign(p.shares) * add / O[t, j]
+            budget -= add
+            fp, out = _fill(want - p.shares, O[t, j], rules, acct)
+            p.flow -= out
+            p.shares = want
+            p.basis = max(p.basis, abs(want) * fp)
+            p.size = max(p.size, abs(want))
+    return budget
+
+# %% ../nbs/14_backtest.ipynb #c667fb33
+@njit(cache=True, nogil=True)
+def _candidates(pos, tgt, raw, cand, strength):
+    "Symbols to enter (a target, no position) into cand, their -|raw target| into strength; return (count, held)."
+    held = 0
+    nc = 0
+    for j in range(len(pos)):
+        if pos[j].shares != 0.0:
+            held += 1
+        elif tgt[j] != 0.0:
+            cand[nc] = j
+            strength[nc] = -abs(raw[j])
+            nc += 1
+    return nc, held
+
+# %% ../nbs/14_backtest.ipynb #32a6f279
+@njit(cache=True, nogil=True)
+def _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct):
+    """Enter the candidates strongest first (ties: column order), within `max_positions` and the budget.
+
+    The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target.
+    Returns the first symbol to enter without an open price (-1: none)."""
+    nc, held = _candidates(pos, tgt, raw, cand, strength)
+    if nc == 0 or held >= rules.max_positions:
+        return -1
+    order = np.argsort(strength[:nc], kind="mergesort")
+    for i in range(nc):
+        if held >= rules.max_positions:
+            break
+        j = cand[order[i]]
+        need = abs(tgt[j]) * e_open
+        n = min(need, budget)
+        if n <= 0.0 or n < rules.min_entry * need:
+            continue
+        if np.isnan(O[t, j]):
+            return j
+        budget -= n
+        held += 1
+        _enter(pos[j], t, np.sign(tgt[j]) * n / O[t, j], tgt[j], O[t, j], rules, acct)
+    return -1
+
+# %% ../nbs/14_backtest.ipynb #c12eed76
+@njit(cache=True, nogil=True)
+def _at_open(O, W, t, pos, tgt, raw, cand, strength, rules, acct, trades, n):
+    "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count, fault, symbol)."
+    e_open, j = _open_equity(O, t, pos, acct)
+    if j >= 0:
+        return trades, n, NO_OPEN, j
+    _lockout(W[t - 1], pos, tgt)
+    trades, n = _exits(O, t, pos, tgt, rules, acct, trades, n)
+    budget = _budget(O, t, pos, tgt, raw, e_open, rules)
+    budget = _reduce(O, t, pos, tgt, e_open, budget, rules, acct)
+    budget = _increase(O, t, pos, tgt, e_open, budget, rules, acct)
+    j = _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct)
+    return trades, n, (NO_OPEN if j >= 0 else 0), j
+
+# %% ../nbs/14_backtest.ipynb #3d51623c
+@njit(cache=True, nogil=True)
+def _exit_rule(p, o, h, lo, c, last, rules):
+    "Why and at what reference price position p leaves during a bar (o, h, lo, c); (-1, 0.0) when it stays."
+    e, sl, tp = p.entry_price, rules.stop_loss, rules.take_profit
+    if p.shares > 0:
+        if sl > 0 and lo <= e * (1 - sl):
+            return EXIT_STOP, min(o, e * (1 - sl))
+        if tp > 0 and h >= e * (1 + tp):
+            return EXIT_TAKE, max(o, e * (1 + tp))
+    else:
+        if sl > 0 and h >= e * (1 + sl):
+            return EXIT_STOP, max(o, e * (1 + sl))
+        if tp > 0 and lo <= e * (1 - tp):
+            return EXIT_TAKE, min(o, e * (1 - tp))
+    if last:
+        return EXIT_END, c
+    return -1, 0.0
+
+# %% ../nbs/14_backtest.ipynb #11545989
+@njit(cache=True, nogil=True)
+def _in_bar(O, H, L, C, t, pos, rules, acct, trades, n):
+    "Stops and targets inside bar t, the close-out on the last bar; return (trades, count, fault, symbol)."
+    last = t == O.shape[0] - 1
+    for j in range(len(pos)):
+        p = pos[j]
+        if p.shares == 0.0:
+            continue
+        if np.isnan(C[t, j]):
+            return trades, n, NO_CLOSE, j
+        why, px = _exit_rule(p, O[t, j], H[t, j], L[t, j], C[t, j], last, rules)
+        if why >= 0:
+            trades, n = _close(p, j, t, px, why, rules, acct, trades, n)
+    return trades, n, 0, -1
+
+# %% ../nbs/14_backtest.ipynb #66d789f8
+@njit(cache=True, nogil=True)
+def _mark(C, t, pos, acct, Wr, track_weights):
+    "Equity at bar t's close and gross exposure as a fraction of it; realised weights into row t of Wr when tracked."
+    e = acct.cash
+    g = 0.0
+    for j in range(len(pos)):
+        if pos[j].shares != 0.0:
+            v = pos[j].shares * C[t, j]
+            e += v
+            g += abs(v)
+            if track_weights:
+                Wr[t, j] = v
+    if track_weights and e != 0.0:
+        for j in range(len(pos)):
+            Wr[t, j] /= e
+    return e, (g / e if e > 0 else np.nan)
 
 # %% ../nbs/14_backtest.ipynb #62a1b93f
 @njit(cache=True, nogil=True)
-def _kernel(O, H, L, C, W, init, comm, slip, K, sl, tp, max_hold, cap, lev, min_entry, track_weights=True):
+def _kernel(O, H, L, C, W, init, rules, track_weights=True):
+    "Simulate target weights W on open, high, low, close arrays under `rules` (a one-element `RULES` array)."
     T, N = O.shape
-    st = np.array([init, 0.0, 0.0])  # cash, costs, traded notional
-    sh = np.zeros(N)
-    cur = np.zeros(N)
-    entry_px = np.zeros(N)
-    entry_bar = np.full(N, -1)
-    lock = np.zeros(N)  # sign of the position a stop/take/time exit closed (0: not locked)
-    flow = np.zeros(N)
-    basis = np.zeros(N)
-    first_px = np.zeros(N)
-    size = np.zeros(N)
-    eq = np.empty(T)
-    expo = np.empty(T)
+    r = rules[0]
+    pos = np.zeros(N, POSITION)
+    for j in range(N):
+        pos[j].entry_bar = -1
+    acct = np.zeros(1, ACCOUNT)
+    acct[0].cash = init
+    fault = np.zeros(1, FAULT)
+    trades = np.empty(1024, TRADE)
+    n = 0
+    eq, expo = np.empty(T), np.empty(T)
     Wr = np.zeros((T if track_weights else 1, N))
-    tgt = np.empty(N)
-    raw = np.empty(N)
-    cand = np.empty(N, np.int64)
-    strength = np.empty(N)
-    rec = np.empty((1024, 9))
-    ntr = 0  # sym, side, entry_bar, exit_bar, entry_px, exit_px, size, pnl, basis + reason
-    reason = np.empty(1024, np.int64)
-    err = np.zeros(3, np.int64)  # code, t, j: 1 = no open price, 2 = no close price
+    tgt, raw, strength, cand = np.empty(N), np.empty(N), np.empty(N), np.empty(N, np.int64)
     for t in range(T):
+        code, j = 0, -1
         if t > 0:
-            e_open = st[0]
-            for j in range(N):
-                if sh[j] != 0.0:
-                    if np.isnan(O[t, j]):
-                        err[0] = 1
-                        err[1] = t
-                        err[2] = j
-                        return eq, expo, Wr, rec[:0], reason[:0], st, err
-                    e_open += sh[j] * O[t, j]
-            tgt[:] = W[t - 1]
-            for j in range(N):
-                if lock[j] != 0.0:
-                    if np.sign(tgt[j]) != lock[j]:
-                        lock[j] = 0.0
-                    else:
-                        tgt[j] = 0.0
-            # exits: time, then signal (zero or flipped target)
-            for j in range(N):
-                if sh[j] == 0.0:
-                    continue
-                why = -1
-                if max_hold > 0 and t - entry_bar[j] >= max_hold:
-                    why = 3
-                elif tgt[j] == 0.0 or np.sign(tgt[j]) != np.sign(sh[j]):
-                    why = 0
-                if why >= 0:
-                    fp, out = _fill(-sh[j], O[t, j], slip, comm, st)
-                    flow[j] -= out
-                    rec, reason, ntr = _book(
-                        rec,
-                        reason,
-                        ntr,
-                        j,
-                        np.sign(sh[j]),
-                        entry_bar[j],
-                        t,
-                        first_px[j],
-                        fp,
-                        size[j],
-                        flow[j],
-                        basis[j],
-                        why,
-                    )
-                    if why == 3:
-                        lock[j] = np.sign(sh[j])
-                        tgt[j] = 0.0
-                    sh[j] = 0.0
-                    cur[j] = 0.0
-                    flow[j] = 0.0
-                    basis[j] = 0.0
-                    size[j] = 0.0
-            raw[:] = tgt  # signal strength ranks entries, before the cap
-            for j in range(N):
-                tgt[j] = min(max(tgt[j], -cap), cap)  # the position cap clips a target
-            # the budget: gross exposure the leverage limit leaves at the open, after the exits
-            budget = lev * e_open
-            for j in range(N):
-                if sh[j] != 0.0:
-                    budget -= abs(sh[j]) * O[t, j]
-            # resizes: reductions first (they free budget), then increases within the budget, in column order
-            for j in range(N):
-                if sh[j] != 0.0 and tgt[j] != cur[j] and abs(tgt[j]) * e_open <= abs(sh[j]) * O[t, j]:
-                    want = tgt[j] * e_open / O[t, j]
-                    budget += (abs(sh[j]) - abs(want)) * O[t, j]
-                    fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
-                    flow[j] -= out
-                    sh[j] = want
-                    cur[j] = tgt[j]
-            for j in range(N):
-                if sh[j] != 0.0 and tgt[j] != cur[j]:
-                    add = min(abs(tgt[j]) * e_open - abs(sh[j]) * O[t, j], budget)
-                    cur[j] = tgt[j]
-                    if add <= 0.0:
-                        continue
-                    want = sh[j] + np.sign(sh[j]) * add / O[t, j]
-                    budget -= add
-                    fp, out = _fill(want - sh[j], O[t, j], slip, comm, st)
-                    flow[j] -= out
-                    sh[j] = want
-                    basis[j] = max(basis[j], abs(want) * fp)
-                    size[j] = max(size[j], abs(want))
-            # entries, strongest first, within max_positions and the budget (the last one scaled down, or skipped under min_entry)
-            held = 0
-            for j in range(N):
-                if sh[j] != 0.0:
-                    held += 1
-            nc = 0
-            for j in range(N):
-                if sh[j] == 0.0 and tgt[j] != 0.0:
-                    cand[nc] = j
-                    nc += 1
-            if nc > 0 and held < K:
-                for i in range(nc):
-                    strength[i] = -abs(raw[cand[i]])
-                order = np.argsort(strength[:nc], kind="mergesort")
-                for i in range(nc):
-                    if held >= K:
-                        break
-                    j = cand[order[i]]
-                    need = abs(tgt[j]) * e_open
-                    n = min(need, budget)
-                    if n <= 0.0 or n < min_entry * need:
-                        continue
-                    if np.isnan(O[t, j]):
-                        err[0] = 1
-                        err[1] = t
-                        err[2] = j
-                        return eq, expo, Wr, rec[:0], reason[:0], st, err
-                    want = np.sign(tgt[j]) * n / O[t, j]
-                    budget -= n
-                    held += 1
-                    fp, out = _fill(want, O[t, j], slip, comm, st)
-                    flow[j] = -out
-                    sh[j] = want
-                    cur[j] = tgt[j]
-                    entry_px[j] = fp
-                    first_px[j] = fp
-                    entry_bar[j] = t
-                    basis[j] = abs(want) * fp
-                    size[j] = abs(want)
-        # stops and targets inside bar t, then the close
-        for j in range(N):
-            if sh[j] == 0.0:
-                continue
-            if np.isnan(C[t, j]):
-                err[0] = 2
-                err[1] = t
-                err[2] = j
-                return eq, expo, Wr, rec[:0], reason[:0], st, err
-            why = -1
-            px = 0.0
-            if sh[j] > 0:
-                if sl > 0 and L[t, j] <= entry_px[j] * (1 - sl):
-                    why = 1
-                    px = min(O[t, j], entry_px[j] * (1 - sl))
-                elif tp > 0 and H[t, j] >= entry_px[j] * (1 + tp):
-                    why = 2
-                    px = max(O[t, j], entry_px[j] * (1 + tp))
-            else:
-                if sl > 0 and H[t, j] >= entry_px[j] * (1 + sl):
-                    why = 1
-                    px = max(O[t, j], entry_px[j] * (1 + sl))
-                elif tp > 0 and L[t, j] <= entry_px[j] * (1 - tp):
-                    why = 2
-                    px = min(O[t, j], entry_px[j] * (1 - tp))
-            if why < 0 and t == T - 1:
-                why = 4
-                px = C[t, j]
-            if why >= 0:
-                fp, out = _fill(-sh[j], px, slip, comm, st)
-                flow[j] -= out
-                rec, reason, ntr = _book(
-                    rec,
-                    reason,
-                    ntr,
-                    j,
-                    np.sign(sh[j]),
-                    entry_bar[j],
-                    t,
-                    first_px[j],
-                    fp,
-                    size[j],
-                    flow[j],
-                    basis[j],
-                    why,
-                )
-                if why != 4:
-                    lock[j] = np.sign(sh[j])
-                sh[j] = 0.0
-                cur[j] = 0.0
-                flow[j] = 0.0
-                basis[j] = 0.0
-                size[j] = 0.0
-        e = st[0]
-        g = 0.0
-        for j in range(N):
-            if sh[j] != 0.0:
-                v = sh[j] * C[t, j]
-                e += v
-                g += abs(v)
-                if track_weights:
-                    Wr[t, j] = v
-        eq[t] = e
-        expo[t] = g / e if e > 0 else np.nan
-        if track_weights and e != 0.0:
-            for j in range(N):
-                Wr[t, j] /= e
-    return eq, expo, Wr, rec[:ntr], reason[:ntr], st, err
+            trades, n, code, j = _at_open(O, W, t, pos, tgt, raw, cand, strength, r, acct[0], trades, n)
+        if code == 0:
+            trades, n, code, j = _in_bar(O, H, L, C, t, pos, r, acct[0], trades, n)
+        if code != 0:
+            f = fault[0]
+            f.code = code
+            f.bar = t
+            f.symbol = j
+            return eq, expo, Wr, trades[:0], acct, fault
+        eq[t], expo[t] = _mark(C, t, pos, acct[0], Wr, track_weights)
+    return eq, expo, Wr, trades[:n], acct, fault
 
 # %% ../nbs/14_backtest.ipynb #2132b750
 @njit(cache=True, nogil=True)
@@ -280,7 +399,9 @@ def _first_short(A):
 
 # %% ../nbs/14_backtest.ipynb #57a59eeb
 def check_weights(A: np.ndarray, market, config) -> np.ndarray:
-    "Raise when a (time x symbol) target-weight array holds a short target while backtest.long_only (or a NaN); return it. Caps and leverage are not refusals: the engine allocates within them."
+    """Return a (time x symbol) target-weight array, or raise on a NaN or a short while backtest.long_only.
+
+    Caps and leverage are not refusals: the engine allocates within them."""
     if np.isnan(A).any():
         t, j = np.argwhere(np.isnan(A))[0]
         raise ValueError(f"target weight for {market.symbols[j]} at {market.times[t]} is NaN (use 0 for no position)")
@@ -294,7 +415,9 @@ def check_weights(A: np.ndarray, market, config) -> np.ndarray:
 
 # %% ../nbs/14_backtest.ipynb #5e724fe1
 def align_weights(W: pd.DataFrame, market) -> np.ndarray:
-    "Target weights (timestamp x symbol frame) as a (T x N) array on the market's grid (missing -> 0); unknown timestamps or symbols raise."
+    """Target weights (timestamp x symbol frame) as a (T x N) array on the market's grid (missing -> 0).
+
+    Unknown timestamps or symbols raise."""
     if not isinstance(W, pd.DataFrame):
         raise TypeError(f"target_weights must be a DataFrame (timestamp x symbol), got {type(W).__name__}")
     extra_t = W.index.difference(market.times)
@@ -322,8 +445,9 @@ class BacktestResult:
     def _repr_markdown_(self):
         m = self.metrics
         return (
-            f"**Backtest** {self.equity.index[0]:%Y-%m-%d} .. {self.equity.index[-1]:%Y-%m-%d}: total return {m['total_return']:.2%}, "
-            f"Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}, "
+            f"**Backtest** {self.equity.index[0]:%Y-%m-%d} .. {self.equity.index[-1]:%Y-%m-%d}: "
+            f"total return {m['total_return']:.2%}, Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, "
+            f"max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}, "
             f"costs {m['costs']:,.2f}"
         )
 
@@ -391,7 +515,9 @@ class Market:
 
 # %% ../nbs/14_backtest.ipynb #2c3d3763
 def prepare(panel: pd.DataFrame) -> Market:
-    "Pivot a (timestamp, symbol) panel once; a complete panel sorted by (timestamp, symbol) is reshaped without unstacking."
+    """Pivot a (timestamp, symbol) panel once.
+
+    A complete panel sorted by (timestamp, symbol) is reshaped without unstacking."""
     idx = panel.index
     if isinstance(idx, pd.MultiIndex) and idx.nlevels == 2:
         T, N = len(idx.levels[0]), len(idx.levels[1])
@@ -413,26 +539,13 @@ def prepare(panel: pd.DataFrame) -> Market:
         o.index.rename("timestamp"), o.columns.rename("symbol"), *(arr(k) for k in ("open", "high", "low", "close"))
     )
 
-# %% ../nbs/14_backtest.ipynb #2651fb5b
-TRADE = np.dtype(
-    [
-        ("symbol", "i8"),
-        ("side", "i8"),
-        ("entry_bar", "i8"),
-        ("exit_bar", "i8"),
-        ("entry_price", "f8"),
-        ("exit_price", "f8"),
-        ("size", "f8"),
-        ("pnl", "f8"),
-        ("basis", "f8"),
-        ("reason", "i8"),
-    ]
-)
-
 # %% ../nbs/14_backtest.ipynb #b5154e81
 @dataclass
 class Simulation:
-    "What the engine returns: equity and gross exposure per bar, realised weights (when tracked), typed trade records (`TRADE`), costs and traded notional."
+    """What the engine returns.
+
+    Equity and gross exposure per bar, realised weights (when tracked), typed trade records (`TRADE`), costs and
+    traded notional."""
 
     equity: np.ndarray
     exposure: np.ndarray
@@ -451,7 +564,10 @@ def simulate(
     max_hold: int = 0,
     track_weights: bool = True,
 ) -> Simulation:
-    "Run the engine on a (time x symbol) target-weight array after checking costs, exit rules and long-only; it allocates within position_cap, max_positions and leverage. A missing price that an order needs raises."
+    """Run the engine on a (time x symbol) target-weight array.
+
+    Checks costs, exit rules and long-only first; the engine allocates within position_cap, max_positions and
+    leverage. A missing price that an order needs raises."""
     if config.commission < 0 or config.slippage_bps < 0:
         raise ValueError(
             f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}"
@@ -464,37 +580,18 @@ def simulate(
         )
     if A.shape != market.open.shape:
         raise ValueError(
-            f"target weights are {A.shape[0]} x {A.shape[1]}; the market is {market.open.shape[0]} x {market.open.shape[1]}"
+            f"target weights are {A.shape[0]} x {A.shape[1]}; "
+            f"the market is {market.open.shape[0]} x {market.open.shape[1]}"
         )
     A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
-    eq, expo, Wr, rec, why, st, err = _kernel(
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        A,
-        float(config.initial_equity),
-        float(config.commission),
-        float(config.slippage_bps) / 1e4,
-        int(config.max_positions),
-        float(stop_loss),
-        float(take_profit),
-        int(max_hold),
-        float(config.position_cap),
-        float(config.leverage),
-        float(config.min_entry),
-        track_weights,
-    )
-    if err[0]:
-        what = "open" if err[0] == 1 else "close"
-        raise ValueError(
-            f"no {what} price for {market.symbols[err[2]]} at {market.times[err[1]]} where an order or an open position needs one"
-        )
-    tr = np.empty(len(rec), TRADE)
-    for i, k in enumerate(TRADE.names[:-1]):
-        tr[k] = rec[:, i]
-    tr["reason"] = why
-    return Simulation(eq, expo, Wr if track_weights else None, tr, float(st[1]), float(st[2]))
+    rules = _rules(config, stop_loss, take_profit, max_hold)
+    O, H, L, C = market.open, market.high, market.low, market.close
+    eq, expo, Wr, trades, acct, fault = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
+    code, t, j = fault[0].item()
+    if code:
+        raise ValueError(FAULTS[code].format(symbol=market.symbols[j], time=market.times[t]))
+    costs, traded = float(acct[0]["costs"]), float(acct[0]["traded"])
+    return Simulation(eq, expo, Wr if track_weights else None, trades, costs, traded)
 
 # %% ../nbs/14_backtest.ipynb #dd72b18c
 def run_backtest(
@@ -506,7 +603,9 @@ def run_backtest(
     take_profit: float = 0.0,
     max_hold: int = 0,
 ) -> BacktestResult:
-    "Simulate target weights (decided at each close) filled at the next open, with costs, K positions, stops/targets and a holding limit."
+    """Simulate target weights (decided at each close) filled at the next open.
+
+    With costs, K positions, stops/targets and a holding limit."""
     m = panel if isinstance(panel, Market) else prepare(panel)
     sim = simulate(m, align_weights(target_weights, m), config, stop_loss, take_profit, max_hold)
     return BacktestResult.from_simulation(sim, m, config, periods_per_year)
