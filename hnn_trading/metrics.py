@@ -168,7 +168,9 @@ def confusion(y, p, threshold: float = 0.5) -> dict:
 
 # %% ../nbs/11_metrics.ipynb #72e508fa
 def skill_metrics(y, p, mu, fwd_return) -> dict:
-    "The other stage-1 objectives of the seeds: F1 and recall of the positive class at P(up) > 1/2, IC and rank-IC of mu against the realised return."
+    """The other stage-1 objectives of the seeds.
+
+    F1 and recall of the positive class at P(up) > 1/2, IC and rank-IC of mu against the realised return."""
     c = confusion(y, p)
     mu, r = np.asarray(mu, float), np.asarray(fwd_return, float)
     m = ~(np.isnan(mu) | np.isnan(r))
@@ -234,7 +236,9 @@ def regression_metrics(y, yhat) -> dict:
 
 # %% ../nbs/11_metrics.ipynb #07a80601
 def hac_se(x, lags: int = 0) -> float:
-    "Standard error of the mean of a time series `x`, Newey-West with `lags` lags (Bartlett weights); lags=0: std / sqrt(n)."
+    """Standard error of the mean of a time series `x`, Newey-West with `lags` lags.
+
+    Bartlett weights; lags=0: std / sqrt(n)."""
     x = np.asarray(x, float)
     n = len(x)
     if n < 2:
@@ -249,7 +253,11 @@ def hac_se(x, lags: int = 0) -> float:
 
 # %% ../nbs/11_metrics.ipynb #abc7dae3
 def daily_ic(timestamps, yhat, y, min_rows: int = 3, lags: int = 0) -> dict:
-    "IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged: means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread). `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE is Newey-West's with that many lags."
+    """IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged.
+
+    Returns means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread).
+    `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE
+    is Newey-West's with that many lags."""
     d = pd.DataFrame(dict(t=np.asarray(timestamps), a=np.asarray(yhat, float), b=np.asarray(y, float))).dropna()
     d = d[d.groupby("t")["a"].transform("size") >= min_rows]
     d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
@@ -275,7 +283,11 @@ def daily_ic(timestamps, yhat, y, min_rows: int = 3, lags: int = 0) -> dict:
 
 # %% ../nbs/11_metrics.ipynb #9de85318
 def mu_skill(timestamps, mu, target, horizon: int = 1) -> dict:
-    "How well a predicted return `mu` forecasts `target` (a `horizon`-bar return): pooled IC and rank-IC, per bar (>= 3 rows) the IC and rank-IC with SE (Newey-West over horizon - 1 lags: overlapping returns) and t, RMSE against the zero forecast, prediction scale std(mu)/std(target) and whether it collapsed (< 0.05), DirAcc of sign(mu) against the majority-sign base rate."
+    """How well a predicted return `mu` forecasts `target` (a `horizon`-bar return).
+
+    Pooled IC and rank-IC; per bar (>= 3 rows) the IC and rank-IC with SE (Newey-West over horizon - 1 lags:
+    overlapping returns) and t; RMSE against the zero forecast; prediction scale std(mu)/std(target) and whether it
+    collapsed (< 0.05); DirAcc of sign(mu) against the majority-sign base rate."""
     t, mu, y = np.asarray(timestamps), np.asarray(mu, float), np.asarray(target, float)
     m = ~(np.isnan(mu) | np.isnan(y))
     t, mu, y = t[m], mu[m], y[m]
@@ -298,7 +310,10 @@ def horizons_of(predictions) -> list:
 
 # %% ../nbs/11_metrics.ipynb #8031f446
 def horizon_skill(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> pd.DataFrame:
-    "mu_skill per horizon of out-of-fold predictions (mu_h<h> against fwd_return_h<h>; a one-horizon frame: mu against fwd_return, as `horizon`), the target per-timestamp normalised as it was trained: `cs_norm`; one row per horizon."
+    """mu_skill per horizon of out-of-fold predictions, one row per horizon.
+
+    mu_h<h> against fwd_return_h<h> (a one-horizon frame: mu against fwd_return, as `horizon`), the target per-
+    timestamp normalised as it was trained: `cs_norm`."""
     from hnn_trading.features import cross_sectional
 
     rows = {}
@@ -312,7 +327,10 @@ def horizon_skill(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int
 
 # %% ../nbs/11_metrics.ipynb #a0bacbd7
 def walk_forward_metrics(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> dict:
-    "The pooled metrics of out-of-fold predictions of a `horizon`-bar target: classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns), and each horizon's mu_skill (key 'horizons') when there are several."
+    """The pooled metrics of out-of-fold predictions of a `horizon`-bar target.
+
+    Classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns), and each horizon's
+    mu_skill (key 'horizons') when there are several."""
     P = predictions
     m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(
         P["label"], P["p_up"], P["mu"], P["fwd_return"]
@@ -335,7 +353,10 @@ def sharpe_se(returns, periods_per_year: int = 252) -> float:
 
 # %% ../nbs/11_metrics.ipynb #7f03c141
 def trading_metrics(returns, periods_per_year: int = 252, trades: pd.DataFrame | None = None, exposure=None) -> dict:
-    "Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate and profit factor per bar; trade stats if given. CAGR and Calmar are NaN under a quarter of a year."
+    """The money metrics of a per-bar return series, with trade stats if given.
+
+    Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate and profit
+    factor per bar. CAGR and Calmar are NaN under a quarter of a year."""
     r = _r(returns)
     out = dict(
         total_return=total_return(r),
