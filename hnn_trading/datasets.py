@@ -87,10 +87,14 @@ class WindowDataset:
         return len(self.pos)
 
     def __repr__(self):
-        return f"WindowDataset({len(self)} rows x {len(self.columns)} features, window {self.window}, {int(self.valid.sum())} valid)"
+        return (
+            f"WindowDataset({len(self)} rows x {len(self.columns)} features, window {self.window}, "
+            f"{int(self.valid.sum())} valid)"
+        )
 
     def tensor(self, scaler: Scaler | None = None, device="cpu") -> torch.Tensor:
-        "The symbol-major feature matrix as a float32 tensor, scaled by `scaler` (NaN set to 0: only invalid windows hold them)."
+        """The symbol-major feature matrix as a float32 tensor, scaled by `scaler` (NaN set to 0:
+        only invalid windows hold them)."""
         X = scaler.transform(self.X) if scaler is not None else self.X
         return torch.from_numpy(np.nan_to_num(np.asarray(X, dtype=np.float32), nan=0.0)).to(device)
 
@@ -99,7 +103,8 @@ class WindowDataset:
         rows = np.asarray(rows)
         if not self.valid[rows].all():
             raise ValueError(
-                f"{int((~self.valid[rows]).sum())} requested rows have no complete window (warm-up, NaN or symbol start)"
+                f"{int((~self.valid[rows]).sum())} requested rows have no complete window (warm-up, NaN or "
+                "symbol start)"
             )
         v = Xt.unfold(0, self.window, 1)  # (n - T + 1, F, T), a view
         i = torch.as_tensor(self.pos[rows] - self.window + 1, device=Xt.device)

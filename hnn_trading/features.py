@@ -66,7 +66,9 @@ def per_symbol(f: Callable) -> Callable:
 
 # %% ../nbs/03_features.ipynb #984d2fae
 def cross_sectional(x: pd.DataFrame | pd.Series, kind: str = "zscore") -> pd.DataFrame | pd.Series:
-    "Per-timestamp z-score (Qlib's CSZScore) or centred rank, (rank - 1/2)/n - 1/2 in (-1/2, 1/2) (CSRank), of every column; NaN stays NaN, a timestamp with one value or no spread gives 0. Causal: a bar's values use that bar's cross-section only."
+    """Per-timestamp z-score (Qlib's CSZScore) or centred rank, (rank - 1/2)/n - 1/2 in (-1/2, 1/2) (CSRank),
+    of every column; NaN stays NaN, a timestamp with one value or no spread gives 0. Causal: a bar's values use that
+    bar's cross-section only."""
     if kind == "none":
         return x
     if kind not in ("zscore", "rank"):
@@ -83,7 +85,10 @@ def cross_sectional(x: pd.DataFrame | pd.Series, kind: str = "zscore") -> pd.Dat
 
 # %% ../nbs/03_features.ipynb #69f4363a
 def build(panel: pd.DataFrame, name: str = "core23", exog: dict | None = None, cs_norm: str = "none") -> pd.DataFrame:
-    "Build feature set `name` (or 'a+b') on `panel`; exogenous series (e.g. {'vix': Series}) are aligned as-of first; `cs_norm` normalises every feature per timestamp (features.cs_norm)."
+    """Build feature set `name` (or 'a+b') on `panel`.
+
+    Exogenous series (e.g. {'vix': Series}) are aligned as-of first; `cs_norm` normalises every feature per
+    timestamp (features.cs_norm)."""
     from hnn_trading.data import align_exog
 
     parts = _parts(name)
@@ -92,7 +97,8 @@ def build(panel: pd.DataFrame, name: str = "core23", exog: dict | None = None, c
     miss = needs - set(exog)
     if miss:
         raise ValueError(
-            f"feature set {name!r} needs exogenous series {sorted(miss)}; pass exog={{'{sorted(miss)[0]}': series}} (e.g. load_sample('vix')['close'])"
+            f"feature set {name!r} needs exogenous series {sorted(miss)}; pass "
+            f"exog={{'{sorted(miss)[0]}': series}} (e.g. load_sample('vix')['close'])"
         )
     aligned = {
         k: align_exog(panel, v if isinstance(v, pd.Series) else v["close"], k) for k, v in exog.items() if k in needs
@@ -153,7 +159,8 @@ def rolling_pct_rank(x: pd.Series, n: int) -> pd.Series:
 
 # %% ../nbs/03_features.ipynb #a5fbe5c4
 def _core23(b: pd.DataFrame, ex=None) -> pd.DataFrame:
-    "23 price/volume features: returns, volatility, RSI, MACD, Bollinger, ATR, range, gap, close location, volume, VWAP, impact, corr, PVT."
+    """23 price/volume features: returns, volatility, RSI, MACD, Bollinger, ATR, range, gap, close location, volume,
+    VWAP, impact, corr, PVT."""
     c, o, h, l, v = b["close"], b["open"], b["high"], b["low"], b["volume"]
     lc = np.log(c)
     r = lc.diff()
@@ -259,7 +266,8 @@ def _es_vix28(b: pd.DataFrame, ex) -> pd.DataFrame:
 
 # %% ../nbs/03_features.ipynb #21c36892
 def perturb_future(panel: pd.DataFrame, cut, seed: int = 0) -> pd.DataFrame:
-    "A copy of `panel` whose bars after timestamp `cut` are replaced by valid but unrelated random bars (or values, for a series)."
+    """A copy of `panel` whose bars after timestamp `cut` are replaced by valid but unrelated random bars (or values,
+    for a series)."""
     rng = np.random.default_rng(seed)
     p = panel.copy()
     m = p.index.get_level_values("timestamp") > cut

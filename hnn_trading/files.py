@@ -13,7 +13,8 @@ __all__ = ['resource', 'shipped', 'atomic_write', 'agg_figure', 'png_bytes', 'gi
 
 # %% ../nbs/00a_files.ipynb #d986bece
 def resource(rel: str) -> Path:
-    "A file or folder the package ships: `configs/...`, `data/...` or `templates/...` (report notebooks); a clear error when missing."
+    """A file or folder the package ships: `configs/...`, `data/...` or `templates/...` (report notebooks);
+    a clear error when missing."""
     p = Path(str(_files("hnn_trading") / "resources" / rel))
     if not p.exists():
         raise FileNotFoundError(
@@ -23,7 +24,8 @@ def resource(rel: str) -> Path:
 
 # %% ../nbs/00a_files.ipynb #771cb28f
 def shipped(path) -> Path:
-    "`path` itself when it exists; else, for a `configs/...` path (what the README and `--help` show), the copy shipped with the package."
+    """`path` itself when it exists; else, for a `configs/...` path (what the README and `--help` show),
+    the copy shipped with the package."""
     p = Path(path)
     if p.exists() or p.is_absolute() or not p.parts or p.parts[0] != "configs":
         return p
@@ -75,7 +77,8 @@ def png_bytes(fig, dpi: int = 110) -> bytes:
 
 # %% ../nbs/00a_files.ipynb #3d65a5c9
 def git_commit(path=None) -> str | None:
-    "The git commit of the repository holding `path` (default: the package's folder), with '+dirty' if it has changes; None outside a repository."
+    """The git commit of the repository holding `path` (default: the package's folder),
+    with '+dirty' if it has changes; None outside a repository."""
     path = Path(path or Path(str(_files("hnn_trading"))))
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
@@ -123,7 +126,8 @@ def redact(url: str | None) -> str:
 
 # %% ../nbs/00a_files.ipynb #66b3dc06
 def short(v, n: int = 200) -> str:
-    "repr of `v` for an error message: nested containers cut short (a YAML alias bomb is never expanded), at most `n` characters."
+    """repr of `v` for an error message: nested containers cut short (a YAML alias bomb is never expanded),
+    at most `n` characters."""
     import reprlib
 
     r = reprlib.Repr()

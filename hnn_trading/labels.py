@@ -48,7 +48,8 @@ def make(panel: pd.DataFrame, kind: str = "direction", horizon: int = 1, log: bo
 def triple_barrier(
     panel: pd.DataFrame, profit_target: float = 0.03, stop_loss: float = 0.03, max_hold: int = 20
 ) -> pd.DataFrame:
-    "Triple-barrier labels by first touch on highs/lows (stop first when both touch in one bar), with barrier, return and known_at."
+    """Triple-barrier labels by first touch on highs/lows (stop first when both touch in one bar), with barrier,
+    return and known_at."""
     if profit_target <= 0 or stop_loss <= 0:
         raise ValueError(f"profit_target={profit_target}, stop_loss={stop_loss}: both must be > 0")
     if int(max_hold) != max_hold or max_hold < 1:

@@ -116,7 +116,8 @@ def plot_folds(folds: list[Fold], n: int | None = None, ax=None):
 
 # %% ../nbs/05_splits.ipynb #d8161c9d
 def holdout_start(timestamps, test_size: int | str | None):
-    "First timestamp of the held-out test period among the sorted unique `timestamps` (None when `test_size` is None); raises when it leaves no test or no selection bars."
+    """First timestamp of the held-out test period among the sorted unique `timestamps`
+    (None when `test_size` is None); raises when it leaves no test or no selection bars."""
     if test_size is None:
         return None
     t = pd.Index(pd.unique(np.asarray(timestamps))).sort_values()
@@ -142,7 +143,8 @@ def holdout_start(timestamps, test_size: int | str | None):
 
 # %% ../nbs/05_splits.ipynb #5654fbbb
 def before_holdout(panel: pd.DataFrame, test_size: int | str | None) -> pd.DataFrame:
-    "The bars before the held-out test period: all a search, a threshold or a model choice may see (the whole panel when `test_size` is None)."
+    """The bars before the held-out test period: all a search, a threshold or a model choice may see
+    (the whole panel when `test_size` is None)."""
     ts = panel.index.get_level_values("timestamp")
     start = holdout_start(ts, test_size)
     return panel if start is None else panel[ts < start]
@@ -176,7 +178,8 @@ from math import comb
 
 # %% ../nbs/05_splits.ipynb #e06379f4
 class CombinatorialPurgedCV:
-    "All C(n_groups, k_test) splits of contiguous time groups, purged on both sides and embargoed after; and their paths."
+    """All C(n_groups, k_test) splits of contiguous time groups, purged on both sides and embargoed after;
+    and their paths."""
 
     def __init__(
         self,
@@ -199,7 +202,9 @@ class CombinatorialPurgedCV:
         return np.array_split(np.arange(n), self.n_groups)
 
     def split(self, timestamps) -> list[dict]:
-        "Splits: dict(test_groups, train, test); train drops bars in [a - purge, b + purge + embargo] of each test group a..b."
+        """Splits: dict(test_groups, train, test).
+
+        Train drops bars in [a - purge, b + purge + embargo] of each test group a..b."""
         n = len(pd.unique(np.asarray(timestamps))) if not isinstance(timestamps, (int, np.integer)) else int(timestamps)
         G = self.groups(n)
         out = []
