@@ -80,7 +80,9 @@ def pbo_cscv(
     n_groups: int = 16,  # S: even number of row groups
     metric=None,  # columns -> one score per configuration; default: Sharpe ratio (ddof=1)
 ) -> dict:
-    "PBO by CSCV: the share of splits whose in-sample winner is strictly below the out-of-sample median; logits, scores."
+    """PBO by CSCV, with the logits and scores.
+
+    The share of splits whose in-sample winner is strictly below the out-of-sample median."""
     M = np.asarray(performance_matrix, float)
     if M.ndim != 2 or M.shape[1] < 2:
         raise ValueError(f"performance_matrix must be T x N with N >= 2 configurations, got shape {M.shape}")
@@ -147,7 +149,9 @@ def bootstrap_sharpe_ci(
 
 # %% ../nbs/12_stats.ipynb #814c66fb
 def sharpe_report(returns, periods_per_year: int = 252, sr_trials=None, sr_benchmark: float = 0.0) -> dict:
-    "Annualised Sharpe with its non-normal SE, PSR against `sr_benchmark` (annualised), DSR given the trials' per-period Sharpes, MinTRL in periods."
+    """Annualised Sharpe with its non-normal SE, PSR, DSR and MinTRL.
+
+    PSR against `sr_benchmark` (annualised), DSR given the trials' per-period Sharpes, MinTRL in periods."""
     m = moments(returns)
     a = np.sqrt(periods_per_year)
     bm = sr_benchmark / a
@@ -166,7 +170,9 @@ def sharpe_report(returns, periods_per_year: int = 252, sr_trials=None, sr_bench
 
 # %% ../nbs/12_stats.ipynb #e064a186
 def deflated_sharpe(returns, sr_trials=()) -> float:
-    "The DSR of a return series against the per-period Sharpes of the trials it was chosen from; with fewer than two (nothing was chosen) its PSR against 0; NaN when its Sharpe is undefined."
+    """The DSR of a return series against the per-period Sharpes of the trials it was chosen from.
+
+    With fewer than two trials (nothing was chosen) its PSR against 0; NaN when its Sharpe is undefined."""
     m = moments(returns)
     return (
         deflated_sharpe_ratio(m["sr"], sr_trials, m["n"], m["skew"], m["kurtosis"])

@@ -123,12 +123,15 @@ def check_exit(strategy_config):
     s = strategy_config
     if s.exit_threshold is not None and s.exit_threshold > max(s.threshold, 0.5 + s.confidence_margin):
         raise ValueError(
-            f"strategy.exit_threshold {s.exit_threshold} is above the entry level {max(s.threshold, 0.5 + s.confidence_margin)}"
+            f"strategy.exit_threshold {s.exit_threshold} is above the entry level "
+            f"{max(s.threshold, 0.5 + s.confidence_margin)}"
         )
 
 # %% ../nbs/13_strategy.ipynb #38663680
 def top_k_weights(score: np.ndarray, k: int, long_only: bool = True) -> np.ndarray:
-    "+1 for the k highest scores of each row (time), -1 for the k lowest unless `long_only`, 0 elsewhere; NaN scores are never picked, and a row with fewer than 2k scores splits what it has."
+    """+1 for the k highest scores of each row (time), -1 for the k lowest unless `long_only`, 0 elsewhere.
+
+    NaN scores are never picked, and a row with fewer than 2k scores splits what it has."""
     S = np.asarray(score, dtype="float64")
     out = np.zeros(S.shape)
     n = (~np.isnan(S)).sum(1)
@@ -145,7 +148,10 @@ def top_k_weights(score: np.ndarray, k: int, long_only: bool = True) -> np.ndarr
 def target_weights(
     p: np.ndarray, strategy_config, mu=None, sigma=None, position_cap: float = 1.0, long_only: bool = True
 ) -> np.ndarray:
-    "Target weights (time x symbol array) from wide P(up) (NaN: no prediction): gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only). With strategy.top_k, a top-k long (and bottom-k short) portfolio by P(up) or mu instead."
+    """Target weights (time x symbol array) from wide P(up) (NaN: no prediction).
+
+    Gate, sizing, exit rule, times position_cap x strategy.scale; no shorts when `long_only` (backtest.long_only).
+    With strategy.top_k, a top-k long (and bottom-k short) portfolio by P(up) or mu instead."""
     s = strategy_config
     if getattr(s, "top_k", None):
         if s.rank_by == "mu" and mu is None:
@@ -169,7 +175,9 @@ def target_weights(
 
 # %% ../nbs/13_strategy.ipynb #4aa0e757
 def wide_predictions(predictions: pd.DataFrame, sizing: str | None = None, index=None, columns=None) -> tuple:
-    "p_up, mu, sigma as (time x symbol) frames on `index` x `columns` when given; mu and sigma when `sizing` is Kelly (None: when present), else None."
+    """p_up, mu, sigma as (time x symbol) frames on `index` x `columns` when given.
+
+    mu and sigma when `sizing` is Kelly (None: when present), else None."""
     kelly = sizing is not None and sizing.startswith("kelly")
     need = ["timestamp", "symbol", "p_up"] + (["mu", "sigma"] if kelly else [])
     for c in need:
@@ -191,7 +199,9 @@ def wide_predictions(predictions: pd.DataFrame, sizing: str | None = None, index
 def positions(
     predictions: pd.DataFrame, strategy_config, position_cap: float = 1.0, long_only: bool = True
 ) -> pd.DataFrame:
-    "Target weights (timestamp x symbol) from predictions with columns timestamp, symbol, p_up (and mu, sigma for Kelly)."
+    """Target weights (timestamp x symbol) from predictions.
+
+    The predictions have columns timestamp, symbol, p_up (and mu, sigma for Kelly)."""
     need_mu = strategy_config.mu_threshold is not None or (
         getattr(strategy_config, "top_k", None) and strategy_config.rank_by == "mu"
     )
