@@ -21,8 +21,8 @@ from .losses import composite_loss, auto_pos_weight
 # %% auto #0
 __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
            'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches', 'row_batches', 'layer_group',
-           'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels', 'WalkForwardResult', 'run_walk_forward',
-           'run_holdout']
+           'epoch_batches', 'curriculum_rows', 'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels',
+           'WalkForwardResult', 'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed: int):
@@ -47,7 +47,10 @@ _MALLOPT = dict(trim_threshold=-1, top_pad=-2, mmap_threshold=-3)  # glibc's M_*
 
 # %% ../nbs/10_training.ipynb #284ac67d
 def tune_allocator(**settings) -> bool:
-    "Set glibc's malloc thresholds (`MALLOC`, updated by `settings`) so large blocks are reused, not mapped and unmapped on every call; False when HNN_MALLOC=system or without glibc."
+    """Set glibc's malloc thresholds (`MALLOC`, updated by `settings`).
+
+    Large blocks are then reused, not mapped and unmapped on every call; False when HNN_MALLOC=system or without
+    glibc."""
     if os.environ.get("HNN_MALLOC", "").lower() == "system":
         return False
     try:
@@ -58,7 +61,10 @@ def tune_allocator(**settings) -> bool:
 
 # %% ../nbs/10_training.ipynb #2295b7d8
 def denormals_flushed(n: int = 1 << 20) -> bool:
-    "True when a parallel op keeps no denormal float on any thread: a denormal x 0.5 gives 0 everywhere (built from its bits: converting 1e-39 under flush-to-zero would already give 0)."
+    """True when a parallel op keeps no denormal float on any thread.
+
+    A denormal x 0.5 gives 0 everywhere (built from its bits: converting 1e-39 under flush-to-zero would already
+    give 0)."""
     x = torch.full((n,), 0x00400000, dtype=torch.int32).view(torch.float32)  # 5.9e-39, a denormal float32
     return not bool(((x * 0.5) != 0).any())
 
@@ -67,7 +73,9 @@ _FTZ = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: torch.set_flush_denorma
 
 # %% ../nbs/10_training.ipynb #d4fe84c7
 def flush_denormals() -> bool:
-    "Flush denormals to zero in this thread and in every thread of torch's OpenMP pool; whether a parallel op confirms it."
+    """Flush denormals to zero in this thread and in every thread of torch's OpenMP pool.
+
+    Returns whether a parallel op confirms it."""
     torch.set_flush_denormal(True)
     lib = sorted(Path(torch.__file__).parent.glob("lib/libgomp*.so*"))
     if lib:
@@ -156,7 +164,8 @@ def fit_calibrator(p, y, kind: str = "auto", min_isotonic: int = 1000) -> Calibr
         cands["isotonic"] = Calibrator("isotonic", xs=list(iso.X_thresholds_), ys=list(iso.y_thresholds_))
     if kind == "isotonic" and "isotonic" not in cands:
         warnings.warn(
-            f"isotonic calibration needs >= {min_isotonic} samples, the calibration slice has {len(y)}: left uncalibrated"
+            f"isotonic calibration needs >= {min_isotonic} samples, the calibration slice has {len(y)}: "
+            "left uncalibrated"
         )
         return Calibrator()
     if kind != "auto":
@@ -194,7 +203,10 @@ def _predict(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192)
 def timestamp_batches(
     rows: np.ndarray, tpos: np.ndarray, per_batch: int, gen: torch.Generator, limit: int | None = None
 ) -> list:
-    "Batches of whole timestamps: the timestamps of `rows` (positions `tpos[rows]`) in a random order, `per_batch` at a time, each with every one of its rows; whole timestamps until `limit` rows (at least one)."
+    """Batches of whole timestamps.
+
+    The timestamps of `rows` (positions `tpos[rows]`) in a random order, `per_batch` at a time, each with every one
+    of its rows; whole timestamps until `limit` rows (at least one)."""
     rows = np.asarray(rows)
     t = tpos[rows]
     o = np.argsort(t, kind="stable")
@@ -220,6 +232,129 @@ def layer_group(name: str) -> str:
     return "heads" if name.startswith("heads.") else "trunk" if name.startswith("trunk.") else "encoder"
 
 # %% ../nbs/10_training.ipynb #8d04644b
+def epoch_batches(tr: np.ndarray, tcfg, gen: torch.Generator, tpos: np.ndarray | None = None) -> tuple:
+    "How an epoch draws its batches (a function of its rows) and the number of steps an epoch of `tr` takes."
+    bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
+    if by_time and tpos is None:
+        raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
+    spe = tcfg.samples_per_epoch or len(tr)
+    if not by_time:
+        return (lambda rows: row_batches(rows, bs, gen, spe)), math.ceil(min(len(tr), spe) / bs)
+    per_ts, limit = tcfg.timestamps_per_batch, tcfg.samples_per_epoch
+    steps = len(timestamp_batches(tr, tpos, per_ts, torch.Generator().manual_seed(0), limit))
+    return (lambda rows: timestamp_batches(rows, tpos, per_ts, gen, limit)), steps
+
+# %% ../nbs/10_training.ipynb #c3f409f0
+def _param_groups(model) -> dict:
+    "The trainable parameters by `layer_group`."
+    groups = {}
+    for name, prm in model.named_parameters():
+        if prm.requires_grad:
+            groups.setdefault(layer_group(name), []).append(prm)
+    return groups
+
+# %% ../nbs/10_training.ipynb #495bb613
+def curriculum_rows(tr: np.ndarray, tcfg, ep: int) -> np.ndarray:
+    "The most recent share of the training rows epoch `ep` uses: `training.curriculum` at the first, growing to all."
+    frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
+    return tr[int(round((1 - frac) * len(tr))) :] if frac < 1 else tr
+
+# %% ../nbs/10_training.ipynb #bab170cd
+def _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep) -> tuple:
+    "One step on the rows `b`: adds each group's gradient norm to `gsum`; (loss, clipped norm, targets, groups)."
+    x, y, r, a, g = batch(b)
+    with _autocast(device, tcfg):
+        out = model(x, a)
+    out = {k: (v.float() if v is not None else None) for k, v in out.items()}
+    loss = composite_loss(out, y, r, tcfg, mcfg, pos_weight, g)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(
+            f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs"
+        )
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for k, ps in groups.items():  # before clipping: what each part of the net receives
+        gr = [q.grad for q in ps if q.grad is not None]
+        if gr:
+            gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
+    clip = tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf")
+    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+    return loss, gnorm, y, g
+
+# %% ../nbs/10_training.ipynb #b01eb9d8
+def _train_epoch(model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep):
+    "Train over `batches`; the epoch's history row (losses, learning rate, gradient norms, rows per timestamp)."
+    model.train()
+    tot, gn, n, n_ts = 0.0, 0.0, 0, 0
+    gsum = dict.fromkeys(groups, 0.0)
+    for b in batches:
+        loss, gnorm, y, g = _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep)
+        tot += loss.item() * len(y)
+        gn = max(gn, float(gnorm))
+        n += len(b)
+        n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
+        if per_batch:
+            sched.step()
+    return dict(
+        epoch=ep,
+        train_loss=tot / n,
+        lr=opt.param_groups[0]["lr"],
+        grad_norm=gn,
+        train_rows=n,
+        rows_per_timestamp=n / max(n_ts, 1),
+        **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()},
+    )
+
+# %% ../nbs/10_training.ipynb #bb602f90
+def _calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, primary: int = 0) -> dict:
+    "The calibration slice's loss, AUC, DirAcc and prediction scale; `targets`: its (y, r, groups)."
+    yc, rc, gc = targets
+    one = lambda v: v[:, primary] if v.ndim == 2 else v  # the traded horizon's column
+    p = _predict(model, batch, ca, device, tcfg.amp)
+    with torch.no_grad():
+        ot = {k: torch.as_tensor(v) for k, v in p.items()}
+        cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
+    cm = classification_metrics(one(yc.numpy()), one(p["p_up"]), one(rc.numpy()))
+    return dict(
+        calib_loss=cl,
+        calib_auc=cm["auc"],
+        calib_dir_acc=cm["dir_acc"],
+        pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)),
+    )
+
+# %% ../nbs/10_training.ipynb #dc5ab88e
+def _calib_targets(batch, ca) -> tuple | None:
+    "The calibration rows' (y, r, groups) on the CPU; None without calibration rows."
+    if ca is None or not len(ca):
+        return None
+    _, yc, rc, _, gc = batch(ca)
+    return yc.float().cpu(), rc.float().cpu(), gc
+
+# %% ../nbs/10_training.ipynb #67bbb66d
+def _improved(loss: float, best: float, min_delta: float) -> bool:
+    "Whether a calibration loss beats the best by more than `min_delta` of it (a share)."
+    return loss < best - max(1e-7, min_delta * abs(best) if math.isfinite(best) else 0.0)
+
+# %% ../nbs/10_training.ipynb #045ac138
+def _show_epoch(bar, outer, h: dict, desc: str, ep: int, epochs: int):
+    "The epoch's loss and calibration AUC on the bar of epochs, or on the outer bar with the fold and epoch."
+    post = dict(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
+    if outer is not None:
+        outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{epochs}", **post})
+    else:
+        bar.set_postfix(**post)
+
+# %% ../nbs/10_training.ipynb #951f4411
+def _warn_collapse(hist: list, best_epoch: int, desc: str):
+    "Warn when the kept epoch's prediction scale is under 0.05."
+    scale = hist[best_epoch - 1].get("pred_scale")
+    if scale is not None and scale < 0.05:
+        warnings.warn(
+            f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.4f} < 0.05)"
+        )
+
+# %% ../nbs/10_training.ipynb #784519bf
 def fit_fold(
     model,
     batch,
@@ -236,99 +371,29 @@ def fit_fold(
     primary: int = 0,
     on_epoch=None,
 ) -> tuple:
-    "Train on rows `tr` (batch(rows) -> x, y, r, asset, groups); early-stop on rows `ca`; return (model with best weights, history, best_epoch). `progress`: a bar of epochs, or an outer bar whose postfix shows the epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary` column's. `on_epoch(history_row)` after each epoch (it may raise to stop, e.g. to prune)."
+    """Train on rows `tr`; early-stop on rows `ca`; return (model with best weights, history, best_epoch).
+
+    `batch(rows)` -> x, y, r, asset, groups. `progress`: a bar of epochs, or an outer bar whose postfix shows the
+    epoch. `tpos`: each panel row's timestamp position (needed by training.batching 'timestamps'). Several horizons
+    (y, r with a column each): the loss is their mean, the calibration AUC and prediction scale are the `primary`
+    column's. `on_epoch(history_row)` after each epoch (it may raise to stop, e.g. to prune)."""
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.learning_rate, weight_decay=tcfg.weight_decay)
-    bs, by_time = tcfg.batch_size, getattr(tcfg, "batching", "rows") == "timestamps"
-    if by_time and tpos is None:
-        raise ValueError("training.batching 'timestamps' needs each row's timestamp (tpos)")
-    spe = tcfg.samples_per_epoch or len(tr)
-    draw = (
-        (lambda rows: timestamp_batches(rows, tpos, tcfg.timestamps_per_batch, gen, tcfg.samples_per_epoch))
-        if by_time
-        else (lambda rows: row_batches(rows, bs, gen, spe))
-    )
-    steps = (
-        len(
-            timestamp_batches(
-                tr, tpos, tcfg.timestamps_per_batch, torch.Generator().manual_seed(0), tcfg.samples_per_epoch
-            )
-        )
-        if by_time
-        else math.ceil(min(len(tr), spe) / bs)
-    )
+    draw, steps = epoch_batches(tr, tcfg, gen, tpos)
     sched, per_batch = make_scheduler(opt, tcfg, steps)
-    groups = {}
-    for name, prm in model.named_parameters():
-        if prm.requires_grad:
-            groups.setdefault(layer_group(name), []).append(prm)
+    groups = _param_groups(model)
     best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
-    one = lambda v: v[:, primary] if v.ndim == 2 else v  # the traded horizon's column
-    if ca is not None and len(ca):
-        _, yc, rc, _, gc = batch(ca)
-        yc, rc = yc.float().cpu(), rc.float().cpu()
-    outer = (
-        progress if hasattr(progress, "set_postfix") else None
-    )  # one bar per stage: the walk-forward's fold bar shows the epoch
+    targets = _calib_targets(batch, ca)
+    outer = progress if hasattr(progress, "set_postfix") else None  # the walk-forward's fold bar shows the epoch
     bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
     for ep in bar:
-        frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
-        rows = tr[int(round((1 - frac) * len(tr))) :] if frac < 1 else tr  # the most recent share of training rows
-        model.train()
-        tot, gn, n, n_ts = 0.0, 0.0, 0, 0
-        gsum = dict.fromkeys(groups, 0.0)
-        batches = draw(rows)  # a fresh random draw each epoch (training.samples_per_epoch)
-        for b in batches:
-            x, y, r, a, g = batch(b)
-            with _autocast(device, tcfg):
-                out = model(x, a)
-            loss = composite_loss(
-                {k: (v.float() if v is not None else None) for k, v in out.items()}, y, r, tcfg, mcfg, pos_weight, g
-            )
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs"
-                )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for k, ps in groups.items():  # before clipping: what each part of the net receives
-                gr = [q.grad for q in ps if q.grad is not None]
-                if gr:
-                    gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
-            gnorm = torch.nn.utils.clip_grad_norm_(
-                model.parameters(), tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf")
-            )
-            opt.step()
-            tot += loss.item() * len(y)
-            gn = max(gn, float(gnorm))
-            n += len(b)
-            n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
-            if per_batch:
-                sched.step()
-        h = dict(
-            epoch=ep,
-            train_loss=tot / n,
-            lr=opt.param_groups[0]["lr"],
-            grad_norm=gn,
-            train_rows=n,
-            rows_per_timestamp=n / max(n_ts, 1),
-            **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()},
-        )
-        if ca is not None and len(ca):
-            p = _predict(model, batch, ca, device, tcfg.amp)
-            with torch.no_grad():
-                ot = {k: torch.as_tensor(v) for k, v in p.items()}
-                cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
-            cm = classification_metrics(one(yc.numpy()), one(p["p_up"]), one(rc.numpy()))
-            h.update(
-                calib_loss=cl,
-                calib_auc=cm["auc"],
-                calib_dir_acc=cm["dir_acc"],
-                pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)),
-            )
+        batches = draw(curriculum_rows(tr, tcfg, ep))  # a fresh random draw each epoch (training.samples_per_epoch)
+        h = _train_epoch(model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep)
+        if targets is not None:
+            h.update(_calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, primary))
             if sched is not None and not per_batch:
-                sched.step(cl)
-            if cl < best - max(1e-7, tcfg.min_delta * abs(best) if math.isfinite(best) else 0.0):
-                best, best_state, best_epoch, bad = cl, copy.deepcopy(model.state_dict()), ep, 0
+                sched.step(h["calib_loss"])
+            if _improved(h["calib_loss"], best, tcfg.min_delta):
+                best, best_state, best_epoch, bad = h["calib_loss"], copy.deepcopy(model.state_dict()), ep, 0
             else:
                 bad += 1
         else:
@@ -336,19 +401,11 @@ def fit_fold(
         hist.append(h)
         if on_epoch is not None:
             on_epoch(h)
-        post = dict(loss=f"{h['train_loss']:.4f}", calib_auc=f"{h.get('calib_auc', float('nan')):.3f}")
-        if outer is not None:
-            outer.set_postfix(**{"fold": desc, "epoch": f"{ep}/{tcfg.epochs}", **post})
-        else:
-            bar.set_postfix(**post)
+        _show_epoch(bar, outer, h, desc, ep, tcfg.epochs)
         if bad >= tcfg.patience:
             break
     model.load_state_dict(best_state)
-    scale = hist[best_epoch - 1].get("pred_scale")
-    if scale is not None and scale < 0.05:
-        warnings.warn(
-            f"{desc}: predictions collapsed at the kept epoch {best_epoch} (std(mu)/std(y) = {scale:.4f} < 0.05)"
-        )
+    _warn_collapse(hist, best_epoch, desc)
     return model, hist, best_epoch
 
 # %% ../nbs/10_training.ipynb #af377f36
@@ -395,7 +452,10 @@ def make_labels(panel, lcfg) -> pd.DataFrame:
 
 # %% ../nbs/10_training.ipynb #9cbe9c1c
 def _horizon_targets(c, panel, labs) -> tuple:
-    "With several `labels.horizons`: the horizons, each one's realised forward return, its training target (per-timestamp normalised as `labels.cs_norm`) and direction label (columns), and the traded horizon's column; ([], None, None, None, 0) otherwise."
+    """The targets of several `labels.horizons`; ([], None, None, None, 0) with one.
+
+    The horizons, each one's realised forward return, its training target (per-timestamp normalised as
+    `labels.cs_norm`) and direction label (columns), and the traded horizon's column."""
     hs = list(c.labels.horizons)
     if len(hs) < 2:
         return [], None, None, None, 0
@@ -426,7 +486,9 @@ def _horizon_targets(c, panel, labs) -> tuple:
 # %% ../nbs/10_training.ipynb #e75d2a83
 @dataclass
 class WalkForwardResult:
-    "Per-fold results and the out-of-fold predictions (timestamp, symbol, fold, mu, sigma, p_up, p_up_raw, label, fwd_return)."
+    """Per-fold results and the out-of-fold predictions.
+
+    Prediction columns: timestamp, symbol, fold, mu, sigma, p_up, p_up_raw, label, fwd_return."""
 
     folds: list
     predictions: pd.DataFrame
@@ -460,6 +522,251 @@ def _pos_weight(tcfg, y):
         raise ValueError(f"training.pos_weight={tcfg.pos_weight!r}: use 'auto', 'none' or a number") from None
 
 # %% ../nbs/10_training.ipynb #53aef30e
+@dataclass
+class _WalkForwardData:
+    "What every fold of a walk-forward shares."
+
+    c: RunConfig
+    feats: pd.DataFrame
+    ds: WindowDataset
+    y: np.ndarray  # the direction label
+    r: np.ndarray  # the realised forward return
+    r_fit: np.ndarray  # the regression target the losses see
+    hs: list  # the horizons, with several (else [])
+    RH: np.ndarray | None
+    FH: np.ndarray | None
+    YH: np.ndarray | None
+    j0: int  # the traded horizon's column
+    horizon: int  # the purge the labels need
+    tpos: np.ndarray
+    uniq: pd.Index
+    device: torch.device
+    ts_col: pd.Index
+    sym_col: pd.Index
+    A: torch.Tensor
+    G: torch.Tensor
+
+    @property
+    def usable(self) -> np.ndarray:
+        "Rows with a complete window and every horizon's label known."
+        return self.ds.valid & ~np.isnan(self.y) & (~np.isnan(self.YH).any(1) if self.hs else True)
+
+# %% ../nbs/10_training.ipynb #0e34cf8d
+def _warn_learning_rate(c: RunConfig):
+    "Warn when a non-neural model is given a learning rate it does not use."
+    if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
+        warnings.warn(
+            f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; "
+            f"{c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})"
+        )
+
+# %% ../nbs/10_training.ipynb #ca75493c
+def _label_targets(c: RunConfig, labs: pd.DataFrame) -> tuple:
+    "The direction label, the realised forward return and the regression target the losses see."
+    y, r = labs["label"].values, labs["fwd_return"].values
+    if c.labels.kind == "forward_return":
+        y = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
+    r_fit = r  # predictions keep the realised return
+    if c.labels.cs_norm != "none":
+        r_fit = feats_mod.cross_sectional(labs["fwd_return"], c.labels.cs_norm).values
+        y = np.where(np.isnan(r_fit), np.nan, (r_fit > 0).astype(float))  # P(up): P(beats the bar's cross-section)
+    return y, r, r_fit
+
+# %% ../nbs/10_training.ipynb #5cea2990
+def _prepare_walk_forward(c: RunConfig, panel: pd.DataFrame, exog: dict | None) -> _WalkForwardData:
+    "Features, windows, labels, targets and timestamp positions of `panel`, once for every fold."
+    feats = feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm)
+    labs = make_labels(panel, c.labels)
+    y, r, r_fit = _label_targets(c, labs)
+    hs, RH, FH, YH, j0 = _horizon_targets(c, panel, labs)
+    tpos, uniq = time_positions(panel.index)
+    device = resolve_device(c.training.device)
+    ds = WindowDataset(feats, c.model.feature_window)
+    ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
+    A, G = torch.as_tensor(ds.asset_id, device=device), torch.as_tensor(tpos, device=device)
+    horizon = labs.attrs["horizon"]
+    return _WalkForwardData(
+        c, feats, ds, y, r, r_fit, hs, RH, FH, YH, j0, horizon, tpos, uniq, device, ts_col, sym_col, A, G
+    )
+
+# %% ../nbs/10_training.ipynb #d6383921
+def _walk_forward_splitter(w: _WalkForwardData) -> RollingOriginSplitter:
+    "The splitter `splits` describes; the purge defaults to the longest horizon."
+    sc = w.c.splits
+    purge = max(w.hs or [w.horizon]) if sc.purge is None else sc.purge
+    return RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, purge, sc.embargo, sc.min_train, sc.window)
+
+# %% ../nbs/10_training.ipynb #71d7dd0f
+def _fold_rows(w: _WalkForwardData, f) -> tuple:
+    "The fold's training, calibration and validation rows."
+    usable = w.usable
+    tr = np.flatnonzero(np.isin(w.tpos, f.train) & usable)
+    ca = np.flatnonzero(np.isin(w.tpos, f.calib) & usable)
+    va = np.flatnonzero(np.isin(w.tpos, f.val) & w.ds.valid)
+    if len(tr) < 10:
+        raise ValueError(
+            f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; "
+            "use a longer min_train or fewer folds"
+        )
+    return tr, ca, va
+
+# %% ../nbs/10_training.ipynb #4c9c6731
+def _target_scale(w: _WalkForwardData, tr: np.ndarray):
+    "The training rows' standard deviation of the target (one per horizon with several); 1 for the legacy preset."
+    legacy = w.c.model.name == "hermite" and w.c.model.hermite_preset == "legacy"
+    if w.hs:
+        return np.ones(len(w.hs)) if legacy else np.array([float(np.std(w.FH[tr, j])) or 1.0 for j in range(len(w.hs))])
+    return 1.0 if legacy else (float(np.std(w.r_fit[tr])) or 1.0)
+
+# %% ../nbs/10_training.ipynb #55853c69
+def _fold_batch(w: _WalkForwardData, Xt: torch.Tensor, s_y):
+    "The fold's `batch(rows)` -> x, y, r (standardised by `s_y`), asset, timestamp position."
+    Y = torch.as_tensor(np.nan_to_num(w.YH if w.hs else w.y), dtype=torch.float32, device=w.device)
+    R = torch.as_tensor(np.nan_to_num((w.FH if w.hs else w.r_fit) / s_y), dtype=torch.float32, device=w.device)
+
+    def batch(rows):
+        i = torch.as_tensor(rows, device=w.device)
+        return w.ds.batch(Xt, rows), Y[i], R[i], w.A[i], w.G[i]
+
+    return batch
+
+# %% ../nbs/10_training.ipynb #e28a6410
+def _fit_neural(w: _WalkForwardData, f, batch, tr, ca, gen, pw, prev, progress, on_epoch) -> tuple:
+    "A neural model trained on the fold: (model, history, best epoch, predict)."
+    c = w.c
+    n_horizons = max(1, len(w.hs))
+    model = models_mod.build(c.model, w.feats.shape[1], len(w.ds.symbols), window=w.ds.window, n_horizons=n_horizons)
+    model = model.to(w.device)
+    if c.training.warm_start_folds and prev is not None:
+        model.load_state_dict(prev)  # the previous fold's weights (trained on earlier bars only)
+    model, hist, best_epoch = fit_fold(
+        model,
+        batch,
+        tr,
+        ca if len(ca) else None,
+        c.training,
+        gen,
+        c.model,
+        w.device,
+        pw,
+        f"{c.model.name} fold {f.k}",
+        progress,
+        w.tpos,
+        primary=w.j0,
+        on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)),
+    )
+    return model, hist, best_epoch, lambda rows: _predict(model, batch, rows, w.device, c.training.amp)
+
+# %% ../nbs/10_training.ipynb #d898cd2a
+def _fit_flat(w: _WalkForwardData, f, Xt, tr, ca, s_y) -> tuple:
+    "A fit/predict model trained on the fold's flattened windows: (model, history, best epoch, predict)."
+    c = w.c
+    flat = lambda rows: w.ds.batch(Xt, rows).flatten(1).cpu().numpy()
+    model = models_mod.build(c.model, w.feats.shape[1], len(w.ds.symbols), window=w.ds.window)
+    model.kw["random_state"] = c.seed + f.k
+    ca_x = flat(ca) if len(ca) else None
+    model.fit(flat(tr), w.y[tr], w.r_fit[tr] / s_y, ca_x, w.y[ca], w.r_fit[ca] / s_y)
+    hist = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})]
+    empty = dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
+    return model, hist, 1, lambda rows: model.predict(flat(rows)) if len(rows) else empty
+
+# %% ../nbs/10_training.ipynb #e30a104a
+def _fold_calibrators(w: _WalkForwardData, pc: dict | None, ca: np.ndarray) -> list:
+    "A calibrator per horizon (one without several), fitted on the calibration slice's predictions `pc`."
+    kind = w.c.training.calibration
+    if not w.hs:
+        return [fit_calibrator(pc["p_up"], w.y[ca], kind) if len(ca) else Calibrator()]
+    return [fit_calibrator(pc["p_up"][:, j], w.YH[ca, j], kind) if len(ca) else Calibrator() for j in range(len(w.hs))]
+
+# %% ../nbs/10_training.ipynb #39c871a0
+def _fold_predictions(w: _WalkForwardData, f, va: np.ndarray, p: dict, s_y, cals: list) -> pd.DataFrame:
+    "The validation block's predictions: the traded horizon's in the usual columns, each horizon's in its own."
+    j0 = w.j0
+    p1, s1 = ({k: v[:, j0] for k, v in p.items()}, s_y[j0]) if w.hs else (p, s_y)
+    pf = pd.DataFrame(
+        dict(
+            timestamp=w.ts_col[va],
+            symbol=w.sym_col[va],
+            fold=f.k,
+            mu=p1["mu"] * s1,
+            sigma=p1["sigma"] * s1,
+            p_up=cals[j0](p1["p_up"]),
+            p_up_raw=p1["p_up"],
+            label=w.y[va],
+            fwd_return=w.r[va],
+        )
+    )
+    for j, h in enumerate(w.hs):
+        pf[f"mu_h{h}"], pf[f"sigma_h{h}"] = p["mu"][:, j] * s_y[j], p["sigma"][:, j] * s_y[j]
+        pf[f"p_up_h{h}"], pf[f"label_h{h}"] = cals[j](p["p_up"][:, j]), w.YH[va, j]
+        pf[f"fwd_return_h{h}"] = w.RH[va, j]
+    return pf
+
+# %% ../nbs/10_training.ipynb #eb02f9a8
+def _checkpoint_meta(w: _WalkForwardData, f, s_y, best_epoch: int, cal: Calibrator) -> dict:
+    "What a fold's checkpoint needs beside the weights, config and scaler."
+    return dict(
+        n_features=w.feats.shape[1],
+        n_assets=len(w.ds.symbols),
+        window=w.ds.window,
+        s_y=np.atleast_1d(s_y).tolist() if w.hs else s_y,
+        horizons=w.hs or [w.c.labels.horizon],
+        fold=f.k,
+        best_epoch=best_epoch,
+        columns=list(w.feats.columns),
+        symbols=list(w.ds.symbols),
+        calibrator=cal.to_dict(),
+    )
+
+# %% ../nbs/10_training.ipynb #e71784aa
+def _fold_record(w: _WalkForwardData, f, rows: tuple, hist: list, best_epoch: int, cal, pw, m: dict) -> dict:
+    "The fold's entry in `WalkForwardResult.folds`: spans, sizes, training diagnostics, validation metrics."
+    tr, ca, va = rows
+    return dict(
+        fold=f.k,
+        train_start=w.uniq[f.train[0]],
+        train_end=w.uniq[f.train[-1]],
+        val_start=w.uniq[f.val[0]],
+        val_end=w.uniq[f.val[-1]],
+        n_train=len(tr),
+        n_calib=len(ca),
+        n_val=len(va),
+        best_epoch=best_epoch,
+        epochs_run=len(hist),
+        calibration=cal.kind,
+        pos_weight=pw,
+        **{f"val_{k}": v for k, v in m.items()},
+        history=hist,
+    )
+
+# %% ../nbs/10_training.ipynb #622da71a
+def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir) -> tuple:
+    "Train, calibrate and predict one fold: (predictions, fold record, weights for the next fold)."
+    c = w.c
+    rows = tr, ca, va = _fold_rows(w, f)
+    scaler = Scaler().fit(w.ds.feature_rows(tr))
+    s_y = _target_scale(w, tr)
+    gen = seed_everything(c.seed + f.k)
+    Xt = w.ds.tensor(scaler, w.device)
+    batch = _fold_batch(w, Xt, s_y)
+    pw = _pos_weight(c.training, w.y[tr])
+    neural = models_mod.is_torch(c.model.name)
+    if neural:
+        model, hist, best_epoch, predict = _fit_neural(w, f, batch, tr, ca, gen, pw, prev, progress, on_epoch)
+        prev = copy.deepcopy(model.state_dict())
+    else:  # fit/predict models on the flattened window
+        model, hist, best_epoch, predict = _fit_flat(w, f, Xt, tr, ca, s_y)
+    pc, p = predict(ca) if len(ca) else None, predict(va)
+    cals = _fold_calibrators(w, pc, ca)
+    pf = _fold_predictions(w, f, va, p, s_y, cals)
+    m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
+    m |= skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
+    if checkpoint_dir is not None and neural:
+        meta = _checkpoint_meta(w, f, s_y, best_epoch, cals[w.j0])
+        save_checkpoint(Path(checkpoint_dir) / f"fold{f.k}.pt", model, c, scaler, meta)
+    return pf, _fold_record(w, f, rows, hist, best_epoch, cals[w.j0], pw, m), prev
+
+# %% ../nbs/10_training.ipynb #ea6c5b7e
 def run_walk_forward(
     config: RunConfig,
     panel: pd.DataFrame,
@@ -469,184 +776,34 @@ def run_walk_forward(
     on_fold=None,
     on_epoch=None,
 ) -> WalkForwardResult:
-    "Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints; `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch (either may raise to stop, e.g. to prune)."
+    """Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints.
+
+    `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch (either may raise to stop,
+    e.g. to prune)."""
     c = config
-    panel = before_holdout(
-        panel, c.splits.test_size
-    )  # the held-out test period is never part of a walk-forward (pass every bar)
-    if not models_mod.is_torch(c.model.name) and c.training.learning_rate != type(c.training)().learning_rate:
-        warnings.warn(
-            f"training.learning_rate={c.training.learning_rate} is the neural nets' learning rate; {c.model.name} uses model.lgbm_learning_rate ({c.model.lgbm_learning_rate})"
-        )
-    feats = feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm)
-    labs = make_labels(panel, c.labels)
-    X, y, r = feats.values, labs["label"].values, labs["fwd_return"].values
-    if c.labels.kind == "forward_return":
-        y = np.where(np.isnan(r), np.nan, (r > 0).astype(float))
-    r_fit = r  # the regression target the losses see; predictions keep the realised return
-    if c.labels.cs_norm != "none":
-        r_fit = feats_mod.cross_sectional(labs["fwd_return"], c.labels.cs_norm).values
-        y = np.where(
-            np.isnan(r_fit), np.nan, (r_fit > 0).astype(float)
-        )  # P(up) becomes P(beats the bar's cross-section)
-    hs, RH, FH, YH, j0 = _horizon_targets(c, panel, labs)
-    tpos, uniq = time_positions(panel.index)
-    sc = c.splits
-    splitter = RollingOriginSplitter(
-        sc.n_folds,
-        sc.val_block,
-        sc.calib_size,
-        max(hs or [labs.attrs["horizon"]]) if sc.purge is None else sc.purge,
-        sc.embargo,
-        sc.min_train,
-        sc.window,
-    )
-    folds = splitter.split(len(uniq))
-    device = resolve_device(c.training.device)
+    panel = before_holdout(panel, c.splits.test_size)  # the held-out test period is never part of a walk-forward
+    _warn_learning_rate(c)
+    w = _prepare_walk_forward(c, panel, exog)
+    folds = _walk_forward_splitter(w).split(len(w.uniq))
     show = c.training.progress if progress is None else progress
-    ds = WindowDataset(feats, c.model.feature_window)
-    usable = ds.valid & ~np.isnan(y) & (~np.isnan(YH).any(1) if hs else True)  # every horizon's label known
-    legacy = c.model.name == "hermite" and c.model.hermite_preset == "legacy"
     out_folds, preds, prev = [], [], None
-    ts_col, sym_col = panel.index.get_level_values("timestamp"), panel.index.get_level_values("symbol")
-    A = torch.as_tensor(ds.asset_id, device=device)
-    G = torch.as_tensor(tpos, device=device)
     wbar = tqdm(folds, desc=f"walk-forward {c.model.name}", disable=not show, leave=False)
     for f in wbar:
-        tr = np.flatnonzero(np.isin(tpos, f.train) & usable)
-        ca = np.flatnonzero(np.isin(tpos, f.calib) & usable)
-        va = np.flatnonzero(np.isin(tpos, f.val) & ds.valid)
-        if len(tr) < 10:
-            raise ValueError(
-                f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; use a longer min_train or fewer folds"
-            )
-        scaler = Scaler().fit(ds.feature_rows(tr))
-        s_y = 1.0 if legacy else (float(np.std(r_fit[tr])) or 1.0)
-        if hs:
-            s_y = (
-                np.ones(len(hs)) if legacy else np.array([float(np.std(FH[tr, j])) or 1.0 for j in range(len(hs))])
-            )  # one scale per horizon
-        gen = seed_everything(c.seed + f.k)
-        Xt = ds.tensor(scaler, device)
-        Y = torch.as_tensor(np.nan_to_num(YH if hs else y), dtype=torch.float32, device=device)
-        R = torch.as_tensor(np.nan_to_num((FH if hs else r_fit) / s_y), dtype=torch.float32, device=device)
-
-        def batch(rows, Xt=Xt, Y=Y, R=R):
-            i = torch.as_tensor(rows, device=device)
-            return ds.batch(Xt, rows), Y[i], R[i], A[i], G[i]
-
-        pw = _pos_weight(c.training, y[tr])
-        if models_mod.is_torch(c.model.name):
-            model = models_mod.build(
-                c.model, X.shape[1], len(ds.symbols), window=ds.window, n_horizons=max(1, len(hs))
-            ).to(device)
-            if c.training.warm_start_folds and prev is not None:
-                model.load_state_dict(prev)  # the previous fold's weights (trained on earlier bars only)
-            model, hist, best_epoch = fit_fold(
-                model,
-                batch,
-                tr,
-                ca if len(ca) else None,
-                c.training,
-                gen,
-                c.model,
-                device,
-                pw,
-                f"{c.model.name} fold {f.k}",
-                wbar if show else False,
-                tpos,
-                primary=j0,
-                on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)),
-            )
-            prev = copy.deepcopy(model.state_dict())
-            predict = lambda rows: _predict(model, batch, rows, device, c.training.amp)
-        else:  # fit/predict models on the flattened window
-            flat = lambda rows: ds.batch(Xt, rows).flatten(1).cpu().numpy()
-            model = models_mod.build(c.model, X.shape[1], len(ds.symbols), window=ds.window)
-            model.kw["random_state"] = c.seed + f.k
-            model.fit(flat(tr), y[tr], r_fit[tr] / s_y, flat(ca) if len(ca) else None, y[ca], r_fit[ca] / s_y)
-            hist, best_epoch = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})], 1
-            predict = lambda rows: (
-                model.predict(flat(rows))
-                if len(rows)
-                else dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
-            )
-        pc, p = predict(ca) if len(ca) else None, predict(va)
-        if hs:  # a calibrator per horizon; the traded one's columns are the usual ones
-            cals = [
-                fit_calibrator(pc["p_up"][:, j], YH[ca, j], c.training.calibration) if len(ca) else Calibrator()
-                for j in range(len(hs))
-            ]
-            cal, p1, s1 = cals[j0], {k: v[:, j0] for k, v in p.items()}, s_y[j0]
-        else:
-            cal, p1, s1 = fit_calibrator(pc["p_up"], y[ca], c.training.calibration) if len(ca) else Calibrator(), p, s_y
-        pf = pd.DataFrame(
-            dict(
-                timestamp=ts_col[va],
-                symbol=sym_col[va],
-                fold=f.k,
-                mu=p1["mu"] * s1,
-                sigma=p1["sigma"] * s1,
-                p_up=cal(p1["p_up"]),
-                p_up_raw=p1["p_up"],
-                label=y[va],
-                fwd_return=r[va],
-            )
-        )
-        for j, h in enumerate(hs):
-            pf[f"mu_h{h}"], pf[f"sigma_h{h}"] = p["mu"][:, j] * s_y[j], p["sigma"][:, j] * s_y[j]
-            pf[f"p_up_h{h}"], pf[f"label_h{h}"], pf[f"fwd_return_h{h}"] = cals[j](p["p_up"][:, j]), YH[va, j], RH[va, j]
+        pf, fold, prev = _run_fold(w, f, prev, wbar if show else False, on_epoch, checkpoint_dir)
         preds.append(pf)
-        m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"]) | skill_metrics(
-            pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"]
-        )
-        if checkpoint_dir is not None and models_mod.is_torch(c.model.name):
-            save_checkpoint(
-                Path(checkpoint_dir) / f"fold{f.k}.pt",
-                model,
-                c,
-                scaler,
-                dict(
-                    n_features=X.shape[1],
-                    n_assets=len(ds.symbols),
-                    window=ds.window,
-                    s_y=np.atleast_1d(s_y).tolist() if hs else s_y,
-                    horizons=hs or [c.labels.horizon],
-                    fold=f.k,
-                    best_epoch=best_epoch,
-                    columns=list(feats.columns),
-                    symbols=list(ds.symbols),
-                    calibrator=cal.to_dict(),
-                ),
-            )
-        out_folds.append(
-            dict(
-                fold=f.k,
-                train_start=uniq[f.train[0]],
-                train_end=uniq[f.train[-1]],
-                val_start=uniq[f.val[0]],
-                val_end=uniq[f.val[-1]],
-                n_train=len(tr),
-                n_calib=len(ca),
-                n_val=len(va),
-                best_epoch=best_epoch,
-                epochs_run=len(hist),
-                calibration=cal.kind,
-                pos_weight=pw,
-                **{f"val_{k}": v for k, v in m.items()},
-                history=hist,
-            )
-        )
+        out_folds.append(fold)
         if on_fold is not None:
-            on_fold(f.k, out_folds[-1])
+            on_fold(f.k, fold)
     P = pd.concat(preds, ignore_index=True)
-    return WalkForwardResult(out_folds, P, walk_forward_metrics(P, c.labels.cs_norm, labs.attrs["horizon"]), c)
+    return WalkForwardResult(out_folds, P, walk_forward_metrics(P, c.labels.cs_norm, w.horizon), c)
 
 # %% ../nbs/10_training.ipynb #bf58924f
 def run_holdout(
     config: RunConfig, panel: pd.DataFrame, progress: bool | None = None, exog: dict | None = None, checkpoint_dir=None
 ) -> WalkForwardResult | None:
-    "Train once on every bar before the held-out test period (`splits.test_size`; the last calib_size of them for early stopping and calibration) and predict it; None without one."
+    """Train once on every bar before the held-out test period (`splits.test_size`) and predict it; None without one.
+
+    The last calib_size of those bars serve early stopping and calibration."""
     ts = panel.index.get_level_values("timestamp")
     start = holdout_start(ts, config.splits.test_size)
     if start is None:
