@@ -9,15 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 from .config import RunConfig, ConfigError
-from .files import shipped, atomic_write
+from .files import shipped
 from .data import load_data, load_exog, resolve_periods
 from hnn_trading.hpo import (
     SearchSpace,
     make_study,
     make_objective,
-    stage2_objective,
-    optimize_batched,
-    deflated_best,
+    stage2_search,
     ranked,
     completed,
     save_context,
@@ -36,10 +34,48 @@ __all__ = ['SEED_COLUMNS', 'Campaign', 'CampaignResult', 'screened', 'run_campai
 _KEYS = {"name", "description", "base", "studies", "stage2", "ensemble", "threshold_grid", "storage", "quick"}
 _STUDY = {"space", "trials", "set", "screen"}
 
+# %% ../nbs/18c_campaign.ipynb #7c959c9c
+def _study_spec(name: str, s, q: dict, base: RunConfig, studies: dict) -> dict:
+    "A study entry of a campaign file, checked (its settings, space and screen) before anything runs."
+    if not isinstance(s, dict) or set(s) - _STUDY or not {"space", "trials"} <= set(s):
+        raise ConfigError(f"study {name!r}: needs space and trials (and optionally set), got {s!r}")
+    base.override(s.get("set") or {})  # unknown keys raise here, with the valid keys
+    SearchSpace.from_yaml(s["space"])  # so does a bad space, before anything runs
+    scr = s.get("screen")
+    if scr is not None and (
+        not isinstance(scr, dict)
+        or set(scr) - {"study", "top_k"}
+        or scr.get("study") not in studies
+        or not isinstance(scr.get("top_k", 5), int)
+        or scr.get("top_k", 5) < 1
+    ):
+        raise ConfigError(
+            f"study {name!r}: screen needs `study` (a study listed before it: {sorted(studies) or 'none'}) "
+            f"and optionally `top_k` (a whole number >= 1), got {scr!r}"
+        )
+    return dict(
+        space=s["space"],
+        trials=int(q.get("trials", s["trials"])),
+        set=s.get("set") or {},
+        screen=scr and dict(study=scr["study"], top_k=scr.get("top_k", 5)),
+    )
+
+# %% ../nbs/18c_campaign.ipynb #29d3352e
+def _stage2_spec(s2, q: dict) -> dict | None:
+    "The stage2 entry of a campaign file, checked: a space whose objective is sharpe, and its trials."
+    if s2 is None:
+        return None
+    if set(s2) - {"space", "trials"} or "space" not in s2:
+        raise ConfigError(f"stage2: needs space (and trials), got {s2!r}")
+    if SearchSpace.from_yaml(s2["space"]).objective != "sharpe":
+        raise ConfigError(f"stage2 space {s2['space']}: needs `objective: sharpe`")
+    return dict(space=s2["space"], trials=int(q.get("stage2_trials", s2.get("trials", 200))))
+
 # %% ../nbs/18c_campaign.ipynb #179c40c8
 @dataclass
 class Campaign:
-    "A campaign file, validated: base config, studies {name: (space, trials, overrides)}, stage 2, ensemble weighting, threshold grid, storage."
+    """A campaign file, validated: base config, studies {name: (space, trials, overrides)}, stage 2, ensemble
+    weighting, threshold grid, storage."""
 
     name: str
     base: RunConfig
@@ -77,35 +113,9 @@ class Campaign:
             raise ConfigError(f"unknown key(s) {sorted(bad)} in quick; valid: ['set', 'stage2_trials', 'trials']")
         base = RunConfig.from_dict(d["base"], "base").override(q.get("set") or {})
         studies = {}
-        for name, s in (d["studies"] or {}).items():
-            if not isinstance(s, dict) or set(s) - _STUDY or not {"space", "trials"} <= set(s):
-                raise ConfigError(f"study {name!r}: needs space and trials (and optionally set), got {s!r}")
-            base.override(s.get("set") or {})  # unknown keys raise here, with the valid keys
-            SearchSpace.from_yaml(s["space"])  # so does a bad space, before anything runs
-            scr = s.get("screen")
-            if scr is not None and (
-                not isinstance(scr, dict)
-                or set(scr) - {"study", "top_k"}
-                or scr.get("study") not in studies
-                or not isinstance(scr.get("top_k", 5), int)
-                or scr.get("top_k", 5) < 1
-            ):
-                raise ConfigError(
-                    f"study {name!r}: screen needs `study` (a study listed before it: {sorted(studies) or 'none'}) and optionally `top_k` (a whole number >= 1), got {scr!r}"
-                )
-            studies[name] = dict(
-                space=s["space"],
-                trials=int(q.get("trials", s["trials"])),
-                set=s.get("set") or {},
-                screen=scr and dict(study=scr["study"], top_k=scr.get("top_k", 5)),
-            )
-        s2 = d.get("stage2")
-        if s2 is not None:
-            if set(s2) - {"space", "trials"} or "space" not in s2:
-                raise ConfigError(f"stage2: needs space (and trials), got {s2!r}")
-            if SearchSpace.from_yaml(s2["space"]).objective != "sharpe":
-                raise ConfigError(f"stage2 space {s2['space']}: needs `objective: sharpe`")
-            s2 = dict(space=s2["space"], trials=int(q.get("stage2_trials", s2.get("trials", 200))))
+        for name, spec in (d["studies"] or {}).items():
+            studies[name] = _study_spec(name, spec, q, base, studies)
+        s2 = _stage2_spec(d.get("stage2"), q)
         ens = d.get("ensemble")
         if ens is not None:
             base.override({"ensemble.weighting": ens})  # checks the weighting's name
@@ -151,14 +161,14 @@ class CampaignResult:
 
 # %% ../nbs/18c_campaign.ipynb #a8152850
 def screened(study, space: SearchSpace, top_k: int) -> list:
-    "The parameter sets of a (cheaper) study's `top_k` best trials, cut to the keys `space` samples: what a costlier study starts from."
+    """The parameter sets of a (cheaper) study's `top_k` best trials, cut to the keys `space` samples: what a
+    costlier study starts from."""
     return [p for p in ({k: v for k, v in t.params.items() if k in space.params} for t in ranked(study)[:top_k]) if p]
 
-# %% ../nbs/18c_campaign.ipynb #cf26b6cf
-def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=None) -> tuple:
-    "Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2; return the chosen config, its selection record and every trial's per-bar Sharpe."
-    space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
-    sd = d / "hpo" / name
+# %% ../nbs/18c_campaign.ipynb #351d9d09
+def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progress=None) -> tuple:
+    """Run (or resume) a campaign's stage-1 study, first enqueuing the best parameter sets of the study it is screened
+    by; (study, number of sets enqueued)."""
     s1 = made[name] = make_study(
         f"{camp.name}-{name}",
         url,
@@ -172,37 +182,36 @@ def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=Non
     save_context(s1, b, space, sd)
     n_screened = 0
     if spec.get("screen"):
-        sets = screened(made[spec["screen"]["study"]], space, spec["screen"]["top_k"])
+        by = made[spec["screen"]["study"]]
+        sets = screened(by, space, spec["screen"]["top_k"])
         n_screened = len(sets)
         for p in sets:
             s1.enqueue_trial(p, skip_if_exists=True)
         if progress is not False:
             print(
-                f"study {s1.study_name}: starts from the {n_screened} best parameter set{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen)",
+                f"study {s1.study_name}: starts from the {n_screened} best parameter "
+                f"set{'s' if n_screened != 1 else ''} of {by.study_name} (screen)",
                 flush=True,
             )
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
     if left > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            s1.optimize(
-                make_objective(b, panel, space, sd / "trials", exog=exog),
-                n_trials=left,
-                catch=(ValueError,),
-                gc_after_trial=True,
-            )
+            objective = make_objective(b, panel, space, sd / "trials", exog=exog)
+            s1.optimize(objective, n_trials=left, catch=(ValueError,), gc_after_trial=True)
+    return s1, n_screened
+
+# %% ../nbs/18c_campaign.ipynb #53cce5c1
+def _stage1_choice(s1, space, spec, n_screened: int, made: dict) -> tuple:
+    "(best trial, its config, its selection record, every complete trial's per-bar Sharpe) of a stage-1 study."
     top = ranked(s1)
     if not top:
         raise ValueError(f"study {s1.study_name}: no trial completed; see its fail reasons with `hnn report hpo_study`")
     best = top[0]
-    tf = RunFolder(best.user_attrs["trial_dir"])
-    cfg = tf.config
+    cfg = RunFolder(best.user_attrs["trial_dir"]).config
     ppy = cfg.data.periods_per_year
-    srs = [
-        t.user_attrs["sharpe"] / math.sqrt(ppy)
-        for t in completed(s1)
-        if t.user_attrs.get("sharpe") is not None and np.isfinite(t.user_attrs["sharpe"])
-    ]
+    fine = lambda s: s is not None and np.isfinite(s)
+    srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(s1) if fine(t.user_attrs.get("sharpe"))]
     sel = dict(
         study=s1.study_name,
         stage1_trial=best.number,
@@ -211,46 +220,54 @@ def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=Non
         sharpe=best.user_attrs.get("sharpe"),
         trials=len(completed(s1)),
     )
-    if spec.get("screen"):
+    if scr := spec.get("screen"):
         sel["screened_by"] = (
-            f"started from the {n_screened} best trial{'s' if n_screened != 1 else ''} of {made[spec['screen']['study']].study_name} (screen top_k {spec['screen']['top_k']})"
+            f"started from the {n_screened} best trial{'s' if n_screened != 1 else ''} of "
+            f"{made[scr['study']].study_name} (screen top_k {scr['top_k']})"
         )
+    return best, cfg, sel, srs
+
+# %% ../nbs/18c_campaign.ipynb #924725a2
+def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict) -> tuple:
+    """Stage 2 on the best trial's cached predictions (`hpo.stage2_search`, resumed): (the config with the chosen
+    strategy, or unchanged when no strategy trial traded enough; every strategy trial's per-bar Sharpe); updates
+    `sel`."""
+    sp2 = SearchSpace.from_yaml(camp.stage2["space"])
+    P = RunFolder(best.user_attrs["trial_dir"]).predictions
+    about = f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; " + describe(sp2, cfg)
+    s2, db = stage2_search(f"{camp.name}-{name}-stage2", url, cfg, panel, P, sp2, camp.stage2["trials"], about)
+    srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
+    if db["best_params"] is None:
+        sel["stage2"] = (
+            f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: "
+            "the stage-1 strategy is kept"
+        )
+        return cfg, srs
+    sel.update(
+        chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+        sharpe=db["best_sharpe"],
+        dsr=db["dsr"],
+        trials=db["n_trials"],
+        dsr_deflated_by=db["deflated_by"] + " (the results table deflates by every configuration of the campaign)",
+    )
+    return cfg.override(db["best_params"]), srs
+
+# %% ../nbs/18c_campaign.ipynb #cf26b6cf
+def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=None) -> tuple:
+    """Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2;
+    return the chosen config, its selection record and every trial's per-bar Sharpe."""
+    space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
+    s1, n_screened = _stage1(camp, name, spec, b, space, url, d / "hpo" / name, panel, exog, made, progress)
+    best, cfg, sel, srs = _stage1_choice(s1, space, spec, n_screened, made)
     if camp.stage2:
-        sp2 = SearchSpace.from_yaml(camp.stage2["space"])
-        s2 = make_study(
-            f"{camp.name}-{name}-stage2",
-            url,
-            camp.stage2["trials"],
-            b.seed,
-            metric_names=sp2.metric_names,
-            sampler=b.hpo.stage2_sampler,
-            description=f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; "
-            + describe(sp2, cfg),
-        )
-        left = camp.stage2["trials"] - len(s2.trials)
-        if left > 0:
-            optimize_batched(s2, stage2_objective(cfg, panel, tf.predictions, sp2), left, sp2, b.hpo.stage2_jobs)
-        db = deflated_best(s2, ppy, int(tf.predictions.timestamp.nunique()))
-        srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
-        if db["best_params"] is not None:
-            cfg = cfg.override(db["best_params"])
-            sel.update(
-                chosen_by="stage 2: best Sharpe of the feasible strategy trials",
-                sharpe=db["best_sharpe"],
-                dsr=db["dsr"],
-                trials=db["n_trials"],
-                dsr_deflated_by=db["deflated_by"]
-                + " (the results table deflates by every configuration of the campaign)",
-            )
-        else:
-            sel["stage2"] = (
-                f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: the stage-1 strategy is kept"
-            )
+        cfg, more = _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel)
+        srs += more
     return cfg, sel, srs
 
 # %% ../nbs/18c_campaign.ipynb #bbd874b8
 def _rows(res, name) -> tuple:
-    "(out-of-fold, held-out) rows of a run's strategy, and of its buy-and-hold and external benchmark, with the returns behind each Sharpe."
+    """(out-of-fold, held-out) rows of a run's strategy, and of its buy-and-hold and external benchmark, with the
+    returns behind each Sharpe."""
     m = res.metrics
     oof = {name: (m["strategy"], res.backtest.returns.values)}
     test = {name: (m["test"]["strategy"], res.test_backtest.returns.values)} if res.test else {}
@@ -258,37 +275,19 @@ def _rows(res, name) -> tuple:
 
 # %% ../nbs/18c_campaign.ipynb #35209d95
 def _table(rows: dict, srs, chosen=()) -> pd.DataFrame:
-    "The seeds' columns for rows {name: (metrics, returns)}, with the DSR of the `chosen` rows against the per-bar Sharpes `srs` (the PSR for the others, and when fewer than two)."
+    """The seeds' columns for rows {name: (metrics, returns)}, with the DSR of the `chosen` rows against the per-bar
+    Sharpes `srs` (the PSR for the others, and when fewer than two)."""
     out = {}
     for k, (m, r) in rows.items():
         dsr = deflated_sharpe(r, srs if k in chosen else ())
         out[k] = {c: (dsr if c == "dsr" else m.get(c, np.nan)) for c in SEED_COLUMNS}
     return pd.DataFrame(out).T.astype(float)
 
-# %% ../nbs/18c_campaign.ipynb #aad96c45
-def run_campaign(
-    camp: Campaign,
-    output_dir="reports",
-    run_id: str | None = None,
-    storage: str | None = None,
-    reports: bool = True,
-    progress: bool | None = None,
-) -> CampaignResult:
-    "Run a campaign end to end (see above) into output_dir/run_id (default: the campaign's name); the studies live on `storage` (default: a journal file in the folder)."
-    d = run_dir_for(output_dir, run_id or camp.name)
-    (d / "hpo").mkdir(parents=True, exist_ok=True)
-    panel = load_data(camp.base.data)
-    base = resolve_periods(camp.base, panel)
-    exog = load_exog(base.data)
-    url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
-    chosen, selection, srs, made = {}, {}, [], {}
-    for name, spec in camp.studies.items():
-        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress)
-        srs += s
-    runs = {}
-    if (
-        camp.ensemble and len(chosen) > 1
-    ):  # each chosen model re-run with its held-out fit, then their ensemble as the campaign's run
+# %% ../nbs/18c_campaign.ipynb #5c816a5e
+def _rerun_chosen(camp, base, chosen: dict, selection: dict, d, reports, progress) -> tuple:
+    """Re-run each chosen configuration with its held-out fit (with `ensemble`, as members of the campaign folder's
+    ensemble run): (runs by name, the main run)."""
+    if camp.ensemble and len(chosen) > 1:
         main = run(
             base.override({"ensemble.weighting": camp.ensemble, "model.name": next(iter(chosen.values())).model.name}),
             output_dir=d.parent,
@@ -298,23 +297,19 @@ def run_campaign(
             members=chosen,
             existing_ok=True,
         )
-        runs = dict(main.members)
-        runs["ensemble"] = main
         for k, r in main.members.items():
             RunFolder(r.run_dir).write_json("selection", selection[k])
-    else:
-        for k, c in chosen.items():
-            runs[k] = run(
-                c,
-                output_dir=d / "models",
-                run_id=k,
-                reports=reports,
-                progress=progress,
-                selection=selection[k],
-                existing_ok=True,
-            )
-        main = next(iter(runs.values()))
-    main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
+        return {**main.members, "ensemble": main}, main
+    runs = {}
+    for k, c in chosen.items():
+        kw = dict(reports=reports, progress=progress, selection=selection[k], existing_ok=True)
+        runs[k] = run(c, output_dir=d / "models", run_id=k, **kw)
+    return runs, next(iter(runs.values()))
+
+# %% ../nbs/18c_campaign.ipynb #540ffa62
+def _results(runs: dict, main, base, srs: list) -> tuple:
+    """(results table out of fold and on the held-out test, configurations counted): the runs, buy-and-hold and the
+    external benchmark, the runs deflated by every configuration's per-bar Sharpe."""
     oof, test = {}, {}
     for k, r in runs.items():
         a, b = _rows(r, k)
@@ -337,24 +332,62 @@ def run_campaign(
         },
         names=["period", "configuration"],
     )
-    grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
+    return R, len(srs_all)
+
+# %% ../nbs/18c_campaign.ipynb #69226d71
+def _write_campaign(d, R: pd.DataFrame, grid, main, record: dict):
+    """The campaign folder's files: results table, verdict (read by the index page and the overfitting report as the
+    demo's), threshold grid and studies record (with the out-of-fold and held-out periods)."""
     rf = RunFolder(d, create=True)
-    atomic_write(d / "results.csv", R.to_csv())
+    rf.write_frame("results", R)
     V = R.loc["out of fold"].join(R.loc["held-out test"].add_prefix("test_")) if main.test else R.loc["out of fold"]
-    rf.write_verdict(V)  # the index page and the overfitting report read it as the demo's
+    rf.write_verdict(V)
     if grid is not None:
-        atomic_write(d / "threshold_grid.csv", grid.to_csv())
-    eq = main.backtest.equity
-    rf.write_json(
-        "studies",
+        rf.write_frame("threshold_grid", grid)
+    eq, t = main.backtest.equity, main.test
+    record = dict(
+        record,
+        out_of_fold=dict(start=str(eq.index[0]), end=str(eq.index[-1]), bars=len(eq)),
+        held_out_test=t and dict(start=t["start"], end=t["end"], bars=t["bars"]),
+    )
+    rf.write_json("studies", record)
+
+# %% ../nbs/18c_campaign.ipynb #aad96c45
+def run_campaign(
+    camp: Campaign,
+    output_dir="reports",
+    run_id: str | None = None,
+    storage: str | None = None,
+    reports: bool = True,
+    progress: bool | None = None,
+) -> CampaignResult:
+    """Run a campaign end to end (see above) into output_dir/run_id (default: the campaign's name); the studies live
+    on `storage` (default: a journal file in the folder)."""
+    d = run_dir_for(output_dir, run_id or camp.name)
+    (d / "hpo").mkdir(parents=True, exist_ok=True)
+    panel = load_data(camp.base.data)
+    base = resolve_periods(camp.base, panel)
+    exog = load_exog(base.data)
+    url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
+    chosen, selection, srs, made = {}, {}, [], {}
+    for name, spec in camp.studies.items():
+        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress)
+        srs += s
+    runs, main = _rerun_chosen(camp, base, chosen, selection, d, reports, progress)
+    R, n_configurations = _results(runs, main, base, srs)
+    grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
+    main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
+    _write_campaign(
+        d,
+        R,
+        grid,
+        main,
         dict(
             campaign=camp.name,
             storage=redact(url),
             selection=selection,
-            n_configurations=len(srs_all),
+            n_configurations=n_configurations,
             main=main_name,
-            out_of_fold=dict(start=str(eq.index[0]), end=str(eq.index[-1]), bars=len(eq)),
-            held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]),
         ),
     )
     if reports:
@@ -363,7 +396,8 @@ def run_campaign(
 
 # %% ../nbs/18c_campaign.ipynb #124dd065
 def threshold_grid_test(res, thresholds) -> pd.DataFrame:
-    "Trades, return, Sharpe and its SE on the held-out test at each absolute threshold (shown, not chosen: the run's own threshold was fixed out of fold)."
+    """Trades, return, Sharpe and its SE on the held-out test at each absolute threshold (shown, not chosen: the
+    run's own threshold was fixed out of fold)."""
     rows = {}
     for th in thresholds:
         c = res.config.override({"strategy.threshold": float(th), "strategy.threshold_quantile": None})

@@ -31,7 +31,8 @@ _GROUPS = {
 
 # %% ../nbs/19_cli.ipynb #565be5b4
 def subcommand(path: str, help: str, args=None, examples: str = ""):
-    "Decorator: register `f(ns) -> int` as `hnn <path>`; `args(parser)` adds its options; `examples` (one command a line) end its --help."
+    """Decorator: register `f(ns) -> int` as `hnn <path>`; `args(parser)` adds its options; `examples` (one command
+    a line) end its --help."""
 
     def deco(f):
         _COMMANDS[path] = dict(fn=f, help=help, args=args, doc=f.__doc__ or help, examples=examples.strip())
@@ -203,11 +204,34 @@ def _validate_args(p):
     p.add_argument(
         "--date-format",
         default=None,
-        help="strftime format of the time column, e.g. %%d/%%m/%%Y, when the day/month order cannot be read from the dates",
+        help="strftime format of the time column, e.g. %%d/%%m/%%Y, "
+        "when the day/month order cannot be read from the dates",
     )
     p.add_argument(
         "--mixed-bar-sizes", action="store_true", help="accept a folder whose files have different bar sizes"
     )
+
+# %% ../nbs/19_cli.ipynb #a7c1abaf
+def _print_load_notes(panel):
+    "What loading noticed: exogenous series, per-file notes and suspected bad ticks (which a run refuses)."
+    for name, ser in panel.attrs.get("exog", {}).items():
+        t = ser.index.get_level_values(0)
+        print(
+            f"series {name}: {len(ser):,} values, {t.min():%Y-%m-%d} .. "
+            f"{t.max():%Y-%m-%d}, {ser.attrs.get('dropped', 0)} missing values dropped"
+        )
+    report = panel.attrs.get("load_report", [])
+    for r in report:
+        if r.get("note"):
+            print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
+    ticks = [(r, t) for r in report for t in r.get("suspect_ticks", [])]
+    for r, t in ticks:
+        print(
+            f"suspected bad tick: {Path(r['file']).name} [{r['symbol']}] row {t['row']} ({t['timestamp'][:19]}): "
+            f"close {t['previous_close']:g} -> {t['close']:g} (x{t['jump']:.3g})"
+        )
+    if ticks:
+        print(f"{len(ticks)} suspected bad tick(s): a run refuses this data unless data.accept_bad_ticks is true")
 
 # %% ../nbs/19_cli.ipynb #1ea785ce
 @subcommand(
@@ -228,35 +252,21 @@ def cmd_validate(ns):
     if (copy := shipped_data(ns.path)) is not None:
         print(f"{ns.path} not found here; validating the shipped copy at {copy}")
         src = copy
+    kw = dict(symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes)
     try:
-        panel = load_ohlcv(
-            src, symbol=ns.symbol, tz=ns.tz, nan=ns.nan, date_format=ns.date_format, mixed_bar_sizes=ns.mixed_bar_sizes
-        )
+        panel = load_ohlcv(src, **kw)
     except DataError as e:
         print(f"INVALID: {e}", file=sys.stderr)
         return 1
     s = summary(panel)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(s.to_string())
-    for name, ser in panel.attrs.get("exog", {}).items():
-        print(
-            f"series {name}: {len(ser):,} values, {ser.index.get_level_values(0).min():%Y-%m-%d} .. "
-            f"{ser.index.get_level_values(0).max():%Y-%m-%d}, {ser.attrs.get('dropped', 0)} missing values dropped"
-        )
-    for r in panel.attrs.get("load_report", []):
-        if r.get("note"):
-            print(f"{Path(r['file']).name} [{r['symbol']}]: {r['note']}")
-    ticks = [(r, t) for r in panel.attrs.get("load_report", []) for t in r.get("suspect_ticks", [])]
-    for r, t in ticks:
-        print(
-            f"suspected bad tick: {Path(r['file']).name} [{r['symbol']}] row {t['row']} ({t['timestamp'][:19]}): close {t['previous_close']:g} -> {t['close']:g} (x{t['jump']:.3g})"
-        )
-    if ticks:
-        print(f"{len(ticks)} suspected bad tick(s): a run refuses this data unless data.accept_bad_ticks is true")
+    _print_load_notes(panel)
     dropped = sum(r.get("dropped_nan_rows", 0) for r in panel.attrs.get("load_report", []))
+    t = panel.index.get_level_values(0)
     print(
-        f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {panel.index.get_level_values(0).min():%Y-%m-%d} .. "
-        f"{panel.index.get_level_values(0).max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"
+        f"\nOK: {len(s)} symbol{'s' if len(s) != 1 else ''}, {len(panel):,} bars, {t.min():%Y-%m-%d} .. "
+        f"{t.max():%Y-%m-%d}; {int(s['gaps'].sum())} gaps ({int(s['missing_bars'].sum())} missing bars)"
         + (f"; {dropped} NaN rows dropped" if dropped else "")
     )
     return 0
@@ -305,33 +315,6 @@ def _print_result(res):
         for kind, p in paths.items():
             print(f"report {name} ({kind}): {p}")
 
-# %% ../nbs/19_cli.ipynb #6ec46dcc
-@subcommand(
-    "run",
-    "run the pipeline for a YAML config",
-    _run_args,
-    examples="""
-hnn run --config configs/demo.yaml --run-id my-run               # -> reports/my-run/
-hnn run --config configs/es_vix28.yaml --set training.epochs=5   # S&P 500 + VIX features
-hnn run --config configs/cross_section.yaml --run-id cross-section   # 50 symbols ranked every day: PatchTST + HermiteNet, top-5 long-short
-""",
-)
-def cmd_run(ns):
-    "Run data -> features -> labels -> walk-forward -> strategy -> backtest -> reports for a config."
-    from hnn_trading.config import RunConfig
-    from hnn_trading.pipeline import run
-
-    cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
-    with _warnings_to_summary() as got:
-        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns))
-    _print_result(res)
-    got(res.run_dir)
-    if ns.run_id and res.run_dir.name != ns.run_id:
-        print(
-            f"(a folder named {ns.run_id} already existed: this run is in {res.run_dir.name}, the other is untouched)"
-        )
-    return 0
-
 # %% ../nbs/19_cli.ipynb #d8c7120c
 def _progress(ns) -> bool:
     "Progress bars in a terminal only: a log file or a pipe gets the results, not a stream of redrawn bars."
@@ -340,7 +323,8 @@ def _progress(ns) -> bool:
 # %% ../nbs/19_cli.ipynb #6cf69eef
 @contextlib.contextmanager
 def _warnings_to_summary():
-    "Collect warnings while a run works; `got(run_dir)` then writes them all to run_dir/warnings.txt and prints a short summary."
+    """Collect warnings while a run works; `got(run_dir)` then writes them all to run_dir/warnings.txt and prints a
+    short summary."""
     import warnings
     from hnn_trading.config import warning_summary
     from hnn_trading.runs import RunFolder
@@ -361,39 +345,45 @@ def _warnings_to_summary():
 
         yield got
 
+# %% ../nbs/19_cli.ipynb #6ec46dcc
+@subcommand(
+    "run",
+    "run the pipeline for a YAML config",
+    _run_args,
+    examples=(
+        "hnn run --config configs/demo.yaml --run-id my-run               # -> reports/my-run/\n"
+        "hnn run --config configs/es_vix28.yaml --set training.epochs=5   # S&P 500 + VIX features\n"
+        "hnn run --config configs/cross_section.yaml --run-id cross-section   "
+        "# 50 symbols ranked every day: PatchTST + HermiteNet, top-5 long-short"
+    ),
+)
+def cmd_run(ns):
+    "Run data -> features -> labels -> walk-forward -> strategy -> backtest -> reports for a config."
+    from hnn_trading.config import RunConfig
+    from hnn_trading.pipeline import run
+
+    cfg = RunConfig.from_yaml(ns.config).override(_set_values(ns.set))
+    with _warnings_to_summary() as got:
+        res = run(cfg, output_dir=ns.output_dir, run_id=ns.run_id, reports=not ns.no_report, progress=_progress(ns))
+    _print_result(res)
+    got(res.run_dir)
+    if ns.run_id and res.run_dir.name != ns.run_id:
+        print(
+            f"(a folder named {ns.run_id} already existed: this run is in {res.run_dir.name}, the other is untouched)"
+        )
+    return 0
+
 # %% ../nbs/19_cli.ipynb #3112523a
 def _demo_args(p):
     _run_args(p, config_required=False)
     p.add_argument("--quick", action="store_true", help="fewer folds and epochs, for a first look")
 
-# %% ../nbs/19_cli.ipynb #dab7682d
-@subcommand(
-    "demo",
-    "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports",
-    _demo_args,
-    examples="""
-hnn demo --quick                            # one to two minutes: HermiteNet + MLP, tiny studies, every report
-hnn demo                                    # the full demo (about 2.5 minutes on 2 cores)
-""",
-)
-def cmd_demo(ns):
-    "The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold, every report, the index page."
-    from hnn_trading.config import RunConfig
-    from hnn_trading.demo import demo, demo_config
-
-    cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
-    with _warnings_to_summary() as got:
-        res = demo(
-            ns.quick,
-            output_dir=ns.output_dir,
-            run_id=ns.run_id,
-            reports=not ns.no_report,
-            progress=_progress(ns),
-            config=cfg,
-        )
+# %% ../nbs/19_cli.ipynb #f22e1567
+def _print_demo(res, model: str):
+    "The demo's verdict out of fold and on the held-out test, its verdict sentence, folder and failed reports."
     from hnn_trading.reports import readable, verdict_sentence
 
-    V, eq = res.verdict, res.runs[cfg.model.name].backtest.equity
+    V, eq = res.verdict, res.runs[model].backtest.equity
     oof = [c for c in V if not c.startswith("test_")]
     print(
         f"Out of fold, {eq.index[0]:%Y-%m-%d} to {eq.index[-1]:%Y-%m-%d}, net of costs: where every choice was made "
@@ -415,6 +405,34 @@ def cmd_demo(ns):
     for name, msg in res.failed.items():
         print(f"report {name} FAILED: {msg}", file=sys.stderr)
     print(f"index page: {res.index}")
+
+# %% ../nbs/19_cli.ipynb #dab7682d
+@subcommand(
+    "demo",
+    "the whole workbench on the bundled S&P 500 and NASDAQ data: models, studies, verdict, reports",
+    _demo_args,
+    examples="""
+hnn demo --quick                            # one to two minutes: HermiteNet + MLP, tiny studies, every report
+hnn demo                                    # the full demo (about 2.5 minutes on 2 cores)
+""",
+)
+def cmd_demo(ns):
+    """The demo: HermiteNet and baselines walk-forward, stage 1 and stage 2 studies, backtests vs buy-and-hold,
+    every report, the index page."""
+    from hnn_trading.config import RunConfig
+    from hnn_trading.demo import demo, demo_config
+
+    cfg = (RunConfig.from_yaml(ns.config) if ns.config else demo_config(ns.quick)).override(_set_values(ns.set))
+    with _warnings_to_summary() as got:
+        res = demo(
+            ns.quick,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id,
+            reports=not ns.no_report,
+            progress=_progress(ns),
+            config=cfg,
+        )
+    _print_demo(res, cfg.model.name)
     got(res.run_dir)
     return 1 if res.failed else 0
 
@@ -431,56 +449,38 @@ def _campaign_args(p):
     p.add_argument(
         "--storage",
         default=None,
-        help="storage URL of the studies (sqlite:///..., journal:///..., postgresql://...; default: a journal file in the campaign folder)",
+        help="storage URL of the studies (sqlite:///..., journal:///..., postgresql://...; "
+        "default: a journal file in the campaign folder)",
     )
     p.add_argument("--output-dir", default="reports", help="folder that receives the campaign folder")
     p.add_argument("--run-id", default=None, help="name of the campaign folder (default: the campaign's name)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
-# %% ../nbs/19_cli.ipynb #e456350b
-@subcommand(
-    "campaign",
-    "a whole campaign from one YAML: studies per model, stage 2, held-out test, ensemble, the seeds' results table",
-    _campaign_args,
-    examples="""
-hnn campaign configs/campaigns/phase3.yaml --quick           # 143 synthetic hourly symbols with a planted signal; MLP, LSTM, GRU, ensemble
-hnn campaign configs/campaigns/lgbm_two_stage.yaml --quick   # LightGBM on IC, then the strategy on Sharpe; 2018 held out
-""",
-)
-def cmd_campaign(ns):
-    "Run (or resume: the studies live on a storage) a campaign file and print its results table, out of fold and on the held-out test."
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.campaign import Campaign, run_campaign
-    from hnn_trading.reports import readable, verdict_sentence
-
-    camp = Campaign.from_yaml(ns.file, quick=ns.quick)
+# %% ../nbs/19_cli.ipynb #cdd534da
+def _campaign_line(camp, quick: bool) -> str:
+    "The campaign's first line: its studies and their trials, stage 2 and the ensemble."
+    n = len(camp.studies)
     studies = ", ".join(f"{k} x {v['trials']}" for k, v in camp.studies.items())
-    print(
+    return (
         f"campaign {camp.name}"
-        + (" (quick)" if ns.quick else "")
-        + f": {len(camp.studies)} stud{'y' if len(camp.studies) == 1 else 'ies'} ({studies})"
+        + (" (quick)" if quick else "")
+        + f": {n} stud{'y' if n == 1 else 'ies'} ({studies})"
         + (f", stage 2 x {camp.stage2['trials']} each" if camp.stage2 else "")
-        + (f", {camp.ensemble}-weighted ensemble" if camp.ensemble else ""),
-        flush=True,
+        + (f", {camp.ensemble}-weighted ensemble" if camp.ensemble else "")
     )
-    with _warnings_to_summary() as got:
-        res = run_campaign(
-            camp,
-            output_dir=ns.output_dir,
-            run_id=ns.run_id,
-            storage=ns.storage,
-            reports=not ns.no_report,
-            progress=_progress(ns),
-        )
-    import json
 
-    R, info = res.results, json.loads((res.run_dir / "studies.json").read_text())
+# %% ../nbs/19_cli.ipynb #14bb4b87
+def _print_campaign(res):
+    "The campaign's results out of fold and on the held-out test, its threshold grid, verdict sentence and folder."
+    from hnn_trading.reports import readable, verdict_sentence
+    from hnn_trading.runs import RunFolder
+
+    R, info = res.results, RunFolder(res.run_dir, strict=False).read_json("studies")
     o = info["out_of_fold"]
     print(
-        f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made (DSR deflates by all {info['n_configurations']} "
+        f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made "
+        f"(DSR deflates by all {info['n_configurations']} "
         "configurations tried; buy-and-hold and benchmarks, chosen by nothing, get their PSR)"
     )
     print(readable(R.loc["out of fold"]).to_string())
@@ -490,8 +490,9 @@ def cmd_campaign(ns):
         print(readable(R.loc["held-out test"]).to_string())
     if res.grid is not None:
         print(
-            f"\nThreshold grid for {info['main']} on the held-out test, shown, not chosen from: its threshold, {res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed "
-            "out of fold; the other strategy settings stay as chosen (sizing, stop, take-profit, scale), so trades need not fall as the threshold rises"
+            f"\nThreshold grid for {info['main']} on the held-out test, shown, not chosen from: its threshold, "
+            f"{res.grid.attrs['chosen_out_of_fold']:.4f}, was fixed out of fold; the other strategy settings stay "
+            "as chosen (sizing, stop, take-profit, scale), so trades need not fall as the threshold rises"
         )
         print(readable(res.grid.reset_index()).to_string(index=False))
     if v := verdict_sentence(res.run_dir):
@@ -499,6 +500,39 @@ def cmd_campaign(ns):
     print(f"\ncampaign folder: {res.run_dir}")
     if (res.run_dir / "index.html").exists():
         print(f"index page: {res.run_dir / 'index.html'}")
+
+# %% ../nbs/19_cli.ipynb #e456350b
+@subcommand(
+    "campaign",
+    "a whole campaign from one YAML: studies per model, stage 2, held-out test, ensemble, the seeds' results table",
+    _campaign_args,
+    examples=(
+        "hnn campaign configs/campaigns/phase3.yaml --quick           "
+        "# 143 synthetic hourly symbols with a planted signal; MLP, LSTM, GRU, ensemble\n"
+        "hnn campaign configs/campaigns/lgbm_two_stage.yaml --quick   "
+        "# LightGBM on IC, then the strategy on Sharpe; 2018 held out"
+    ),
+)
+def cmd_campaign(ns):
+    """Run (or resume: the studies live on a storage) a campaign file and print its results table, out of fold and
+    on the held-out test."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from hnn_trading.campaign import Campaign, run_campaign
+
+    camp = Campaign.from_yaml(ns.file, quick=ns.quick)
+    print(_campaign_line(camp, ns.quick), flush=True)
+    with _warnings_to_summary() as got:
+        res = run_campaign(
+            camp,
+            output_dir=ns.output_dir,
+            run_id=ns.run_id,
+            storage=ns.storage,
+            reports=not ns.no_report,
+            progress=_progress(ns),
+        )
+    _print_campaign(res)
     got(res.run_dir)
     return 0
 
@@ -519,7 +553,8 @@ def _report_args(p):
 
 # %% ../nbs/19_cli.ipynb #a50c9843
 def _caller_paths(params: dict) -> dict:
-    "Paths as the user typed them, relative to their working directory (the notebook runs elsewhere): run_dir and file storage URLs made absolute."
+    """Paths as the user typed them, relative to their working directory (the notebook runs elsewhere): run_dir and
+    file storage URLs made absolute."""
     out = dict(params)
     if "run_dir" in out and out["run_dir"] not in (None, ""):
         d = Path(str(out["run_dir"])).expanduser()
@@ -577,7 +612,8 @@ def _hpo_common(p, study_required=True):
         "--storage",
         required=study_required and not env,
         default=env,
-        help="study storage URL: sqlite:///file.db, journal:///file.log (journal:////abs/path), postgresql://user:pass@host/db "
+        help="study storage URL: sqlite:///file.db, journal:///file.log (journal:////abs/path), "
+        "postgresql://user:pass@host/db "
         "(default: $HNN_STORAGE, which keeps a password off the command line"
         + (")" if study_required else "; then the config's hpo.storage)"),
     )
@@ -593,7 +629,8 @@ def _worker_opts(p):
     p.add_argument(
         "--no-prune",
         action="store_true",
-        help="never prune trials: every trial runs all its epochs and folds (otherwise the study config's hpo.pruner, hyperband by default, stops poor trials after their first epochs)",
+        help="never prune trials: every trial runs all its epochs and folds (otherwise the study config's hpo.pruner, "
+        "hyperband by default, stops poor trials after their first epochs)",
     )
     p.add_argument(
         "--heartbeat",
@@ -614,6 +651,12 @@ def _next_steps(storage, study):
         f"      hnn hpo best {a}       # re-run the best configuration as a run folder with reports"
     )
 
+# %% ../nbs/19_cli.ipynb #16dafb02
+def _redact(url):
+    from hnn_trading.hpo import redact
+
+    return redact(url)
+
 # %% ../nbs/19_cli.ipynb #d6dca34b
 def _stage1_args(p):
     _hpo_common(p, study_required=False)
@@ -625,13 +668,15 @@ def _stage1_args(p):
     p.add_argument(
         "--space",
         default=None,
-        help="search space YAML whose `objective:` is stage1, hybrid or pareto (default: configs/search/stage1.yaml; with --quick, a tiny MLP space)",
+        help="search space YAML whose `objective:` is stage1, hybrid or pareto "
+        "(default: configs/search/stage1.yaml; with --quick, a tiny MLP space)",
     )
     p.add_argument(
         "--trials",
         type=int,
         default=None,
-        help="finished trials the study should have; a resumed study runs only the missing ones (default: the config's hpo.n_trials, 20)",
+        help="finished trials the study should have; a resumed study runs only the missing ones "
+        "(default: the config's hpo.n_trials, 20)",
     )
     p.add_argument(
         "--workers",
@@ -654,35 +699,12 @@ def _finished(st) -> int:
 
     return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
-# %% ../nbs/19_cli.ipynb #6171e8f5
-@subcommand(
-    "hpo stage1",
-    "stage 1: search model parameters on walk-forward AUC and DirAcc (or a hybrid / Pareto objective)",
-    _stage1_args,
-    examples="""
-hnn hpo stage1 --quick --workers 2 --trials 4           # tiny smoke study in reports/hpo/hnn-stage1/ (a journal file)
-hnn hpo stage1 --workers 2 --trials 10                  # the seeds' HermiteNet space on configs/demo.yaml
-hnn hpo stage1 --quick --space configs/search/hybrid.yaml --study hybrid --trials 4    # AUC, DirAcc and Sharpe in one number
-hnn hpo stage1 --quick --space configs/search/pareto.yaml --study pareto --trials 4    # score and Sharpe as a Pareto front
-""",
-)
-def cmd_hpo_stage1(ns):
-    "Create or resume a study (run the same command again after any stop: only the missing trials run) and run local workers on it."
-    import subprocess, shutil, optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+# %% ../nbs/19_cli.ipynb #349eed79
+def _stage1_inputs(ns) -> tuple:
+    """(base config, search space) of `hnn hpo stage1`: --config and --space, or --quick's tiny pair, or the shipped
+    defaults; the config's hpo section fills the options not given."""
     from hnn_trading.config import RunConfig
-    from hnn_trading.hpo import (
-        make_study,
-        SearchSpace,
-        quick_config,
-        enqueue_warm_start,
-        redact,
-        save_context,
-        ranked,
-        describe,
-    )
-    from hnn_trading.runs import run_dir_for
+    from hnn_trading.hpo import SearchSpace, quick_config
     from hnn_trading.files import resource
 
     if ns.quick and ns.config:
@@ -698,13 +720,83 @@ def cmd_hpo_stage1(ns):
         space = SearchSpace.from_yaml(resource("configs/search/stage1.yaml"))
     if space.objective == "sharpe":
         raise ValueError(
-            f"{ns.space}: objective 'sharpe' searches a strategy on cached predictions; use it with `hnn hpo stage2 --space`"
+            f"{ns.space}: objective 'sharpe' searches a strategy on cached predictions; "
+            "use it with `hnn hpo stage2 --space`"
         )
     h = base.hpo  # the config's defaults; an option on the command line wins
     ns.study, ns.trials = ns.study or h.study_name, ns.trials if ns.trials is not None else h.n_trials
     ns.storage = ns.storage or h.storage
     if ns.seed is None:
         ns.seed = h.sampler_seed
+    return base, space
+
+# %% ../nbs/19_cli.ipynb #a78b7f88
+def _start_workers(ns, storage: str, st, base) -> list:
+    "Run local `hnn hpo worker` processes sharing the trials still missing; their exit codes."
+    import subprocess, shutil
+
+    exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
+    if exe is None:
+        raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
+    env = dict(os.environ, HNN_STORAGE=storage)  # the URL (and any password) stays off the process list
+    cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)]
+    cmd += ["--no-prune"] if ns.no_prune else []
+    left, seed = max(ns.trials - _finished(st), 0), ns.seed if ns.seed is not None else base.seed
+    share = [left // ns.workers + (i < left % ns.workers) for i in range(ns.workers)]
+    procs = [
+        subprocess.Popen(cmd + ["--trials", str(n), "--seed", str(seed + _finished(st) + i)], env=env)
+        for i, n in enumerate(share)
+        if n > 0
+    ]
+    try:
+        return [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:
+            p.wait()
+        raise
+
+# %% ../nbs/19_cli.ipynb #eda8a3af
+def _stage1_summary(st, space):
+    "How many trials completed and the best score (with a Pareto study, the size of its front)."
+    from hnn_trading.hpo import ranked
+
+    top = ranked(st)
+    if not top:
+        print("no complete trial")
+    elif len(space.directions) > 1:
+        print(
+            f"{len(top)} complete trials; {len(st.best_trials)} on the Pareto front of score and Sharpe; "
+            f"highest score {top[0].values[0]:.4f} (trial {top[0].number})"
+        )
+    else:
+        print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
+
+# %% ../nbs/19_cli.ipynb #6171e8f5
+@subcommand(
+    "hpo stage1",
+    "stage 1: search model parameters on walk-forward AUC and DirAcc (or a hybrid / Pareto objective)",
+    _stage1_args,
+    examples=(
+        "hnn hpo stage1 --quick --workers 2 --trials 4           "
+        "# tiny smoke study in reports/hpo/hnn-stage1/ (a journal file)\n"
+        "hnn hpo stage1 --workers 2 --trials 10                  "
+        "# the seeds' HermiteNet space on configs/demo.yaml\n"
+        "hnn hpo stage1 --quick --space configs/search/hybrid.yaml --study hybrid --trials 4    "
+        "# AUC, DirAcc and Sharpe in one number\n"
+        "hnn hpo stage1 --quick --space configs/search/pareto.yaml --study pareto --trials 4    "
+        "# score and Sharpe as a Pareto front"
+    ),
+)
+def cmd_hpo_stage1(ns):
+    """Create or resume a study (run the same command again after any stop: only the missing trials run) and run
+    local workers on it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from hnn_trading.hpo import make_study, enqueue_warm_start, redact, save_context, describe
+    from hnn_trading.runs import run_dir_for
+
+    base, space = _stage1_inputs(ns)
     d = run_dir_for(ns.output_dir, ns.study)
     d.mkdir(parents=True, exist_ok=True)
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
@@ -729,46 +821,17 @@ def cmd_hpo_stage1(ns):
         print(f"enqueued {enqueue_warm_start(st, ns.warm_start, space)} warm-start parameter sets")
     left = max(ns.trials - _finished(st), 0)
     print(
-        f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} trials finished, "
-        f"{left} to run on {ns.workers} worker(s); artefacts in {rel}"
+        f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} "
+        f"trials finished, {left} to run on {ns.workers} worker(s); artefacts in {rel}"
     )
     if ns.workers == 0:
         print(
-            f"created; join it from any machine that reaches the storage:\n  hnn hpo worker --storage {redact(storage)} --study {ns.study} --trials N"
+            "created; join it from any machine that reaches the storage:\n"
+            f"  hnn hpo worker --storage {redact(storage)} --study {ns.study} --trials N"
         )
         return 0
-    exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
-    if exe is None:
-        raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
-    env = dict(os.environ, HNN_STORAGE=storage)  # the URL (and any password) stays off the process list
-    cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)] + (
-        ["--no-prune"] if ns.no_prune else []
-    )
-    share = [left // ns.workers + (i < left % ns.workers) for i in range(ns.workers)]
-    procs = [
-        subprocess.Popen(
-            cmd
-            + ["--trials", str(n), "--seed", str((ns.seed if ns.seed is not None else base.seed) + _finished(st) + i)],
-            env=env,
-        )
-        for i, n in enumerate(share)
-        if n > 0
-    ]
-    try:
-        codes = [p.wait() for p in procs]
-    except KeyboardInterrupt:
-        for p in procs:
-            p.wait()
-        raise
-    top = ranked(st)
-    if not top:
-        print("no complete trial")
-    elif len(space.directions) > 1:
-        print(
-            f"{len(top)} complete trials; {len(st.best_trials)} on the Pareto front of score and Sharpe; highest score {top[0].values[0]:.4f} (trial {top[0].number})"
-        )
-    else:
-        print(f"{len(top)} complete trials; best score {top[0].values[0]:.4f} (trial {top[0].number})")
+    codes = _start_workers(ns, storage, st, base)
+    _stage1_summary(st, space)
     print(_next_steps(storage, ns.study))
     return max(codes, default=0)
 
@@ -787,12 +850,14 @@ def _worker_args(p):
     "hpo worker",
     "run trials of an existing study (any machine that reaches its storage)",
     _worker_args,
-    examples="""
-hnn hpo worker --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --trials 2   # join the study stage1 made
-""",
+    examples=(
+        "hnn hpo worker --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --trials 2   "
+        "# join the study stage1 made"
+    ),
 )
 def cmd_hpo_worker(ns):
-    "Join a study by storage URL and name and run --trials trials in this process (the study's own objective: stage1, hybrid or pareto)."
+    """Join a study by storage URL and name and run --trials trials in this process (the study's own objective:
+    stage1, hybrid or pareto)."""
     from hnn_trading.hpo import run_worker, make_study, quick_config, load_context, save_context
 
     try:
@@ -806,9 +871,8 @@ def cmd_hpo_worker(ns):
         save_context(st, base, space, d)
     import optuna
 
-    optuna.logging.set_verbosity(
-        optuna.logging.ERROR
-    )  # a line per trial is printed here; Ctrl-C shows no Optuna traceback
+    # a line per trial is printed here; Ctrl-C shows no Optuna traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     run_worker(
         ns.storage,
         ns.study,
@@ -839,7 +903,77 @@ def _stage2_args(p):
         "--trials",
         type=int,
         default=None,
-        help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), and are written to the storage every 250 trials",
+        help="strategy trials per stage-1 trial (default: the study config's hpo.stage2_trials, 200); "
+        "they run hpo.stage2_jobs (2) at a time, sampled by hpo.stage2_sampler (univariate TPE), "
+        "and are written to the storage every 250 trials",
+    )
+
+# %% ../nbs/19_cli.ipynb #449d16a6
+def _stage2_space(path):
+    "The strategy space of `hnn hpo stage2` (default: the shipped configs/search/stage2.yaml); it must be `sharpe`."
+    from hnn_trading.hpo import SearchSpace
+    from hnn_trading.files import resource
+
+    space = SearchSpace.from_yaml(path or resource("configs/search/stage2.yaml"))
+    if space.objective != "sharpe":
+        raise ValueError(
+            f"{path}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}"
+        )
+    return space
+
+# %% ../nbs/19_cli.ipynb #a15e9f58
+def _stage2_row(ns, t, panel, space) -> dict:
+    "Stage 2 on trial `t`'s cached predictions (`hpo.stage2_search`, resumed): its row of stage2.json."
+    from hnn_trading.hpo import stage2_search, describe
+    from hnn_trading.data import resolve_periods
+    from hnn_trading.runs import RunFolder
+
+    tf = RunFolder(t.user_attrs["trial_dir"])
+    P, cfg = tf.predictions, resolve_periods(tf.config, panel)
+    about = f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; " + describe(space, cfg)
+    s2, db = stage2_search(f"{ns.study}-stage2-t{t.number}", ns.storage, cfg, panel, P, space, ns.trials, about)
+    return dict(
+        stage1_trial=t.number,
+        stage1_score=t.values[0],
+        auc_fold_mean=t.user_attrs.get("auc_fold_mean"),
+        best_sharpe=db["best_sharpe"],
+        deflated_sharpe=db["dsr"],
+        strategy_trials=len(s2.trials),
+        tradeable_trials=db["tradeable"],
+        best_params=db.get("best_params"),
+    )
+
+# %% ../nbs/19_cli.ipynb #9e967d42
+def _print_stage2(ns, rows: list, space, base, path):
+    "The stage-2 table, a line per trial with nothing to deflate, how to read it, and the next command."
+    import pandas as pd
+
+    with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
+        print(pd.DataFrame(rows).drop(columns=["best_params"]).to_string(index=False, na_rep="-"))
+    for r in rows:
+        if r["best_params"] is None:
+            print(
+                f"stage-1 trial {r['stage1_trial']}: no strategy trial traded at least {space.min_trades} times; "
+                "nothing to deflate"
+            )
+    print(
+        "these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe "
+        "(every strategy trial counted), not the best Sharpe"
+    )
+    if base.splits.test_size is None:
+        print(
+            "no held-out test period (set splits.test_size): "
+            "nothing will check the chosen strategy on bars no selection saw"
+        )
+    else:
+        print(
+            f"the held-out test period (splits.test_size = {base.splits.test_size}) is untouched; "
+            "`hnn hpo best --stage2` evaluates the chosen strategy on it once"
+        )
+    print(f"written {path}")
+    print(
+        f"next: hnn hpo best --storage {_redact(ns.storage)} --study {ns.study} --stage2   "
+        "# re-run the best trial with its best strategy"
     )
 
 # %% ../nbs/19_cli.ipynb #05e74c51
@@ -847,107 +981,39 @@ def _stage2_args(p):
     "hpo stage2",
     "stage 2: search strategy parameters on cached out-of-fold predictions",
     _stage2_args,
-    examples="""
-hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 --trials 30   # the strategy on the 2 best trials' predictions
-""",
+    examples=(
+        "hnn hpo stage2 --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --top-k 2 "
+        "--trials 30   # the strategy on the 2 best trials' predictions"
+    ),
 )
 def cmd_hpo_stage2(ns):
-    "For each of the top-k stage-1 trials, search the strategy on its cached predictions; print best Sharpe and deflated Sharpe per trial."
-    import json, math
-    import pandas as pd, optuna
+    """For each of the top-k stage-1 trials, search the strategy on its cached predictions; print best Sharpe and
+    deflated Sharpe per trial."""
+    import math
+    import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.hpo import (
-        make_study,
-        stage2_objective,
-        optimize_batched,
-        deflated_best,
-        SearchSpace,
-        load_context,
-        ranked,
-        describe,
-    )
-    from hnn_trading.data import load_data, resolve_periods
-    from hnn_trading.files import atomic_write, resource
+    from hnn_trading.hpo import load_context, ranked
+    from hnn_trading.data import load_data
     from hnn_trading.runs import RunFolder
 
     st, base, _, d = load_context(ns.storage, ns.study)
     ns.top_k = ns.top_k if ns.top_k is not None else base.hpo.top_k
     ns.trials = ns.trials if ns.trials is not None else base.hpo.stage2_trials
-    space = SearchSpace.from_yaml(ns.space or resource("configs/search/stage2.yaml"))
-    if space.objective != "sharpe":
-        raise ValueError(
-            f"{ns.space}: stage 2 searches a strategy; its space needs `objective: sharpe`, not {space.objective!r}"
-        )
+    space = _stage2_space(ns.space)
     top = ranked(st)[: ns.top_k]
     if not top:
         raise ValueError(
             f"study {ns.study!r} has no complete stage-1 trial yet: run `hnn hpo stage1` or `hnn hpo worker` first"
         )
     panel = load_data(base.data)
-    rows = []
-    for t in top:
-        tf = RunFolder(t.user_attrs["trial_dir"])
-        P, cfg = tf.predictions, resolve_periods(tf.config, panel)
-        s2 = make_study(
-            f"{ns.study}-stage2-t{t.number}",
-            ns.storage,
-            ns.trials,
-            base.seed,
-            metric_names=space.metric_names,
-            sampler=base.hpo.stage2_sampler,
-            description=f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; "
-            + describe(space, cfg),
-        )
-        left = max(ns.trials - len(s2.trials), 0)
-        if left:
-            optimize_batched(s2, stage2_objective(cfg, panel, P, space), left, space, base.hpo.stage2_jobs)
-        db = deflated_best(s2, cfg.data.periods_per_year, int(P.timestamp.nunique()))
-        rows.append(
-            dict(
-                stage1_trial=t.number,
-                stage1_score=t.values[0],
-                auc_fold_mean=t.user_attrs.get("auc_fold_mean"),
-                best_sharpe=db["best_sharpe"],
-                deflated_sharpe=db["dsr"],
-                strategy_trials=len(s2.trials),
-                tradeable_trials=db["tradeable"],
-                best_params=db.get("best_params"),
-            )
-        )
+    rows = [_stage2_row(ns, t, panel, space) for t in top]
     clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
     rows = [{k: clean(v) for k, v in r.items()} for r in rows]
-    atomic_write(d / "stage2.json", json.dumps(rows, indent=2, allow_nan=False))
-    df = pd.DataFrame(rows)
-    with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
-        print(df.drop(columns=["best_params"]).to_string(index=False, na_rep="-"))
-    for r in rows:
-        if r["best_params"] is None:
-            print(
-                f"stage-1 trial {r['stage1_trial']}: no strategy trial traded at least {space.min_trades} times; nothing to deflate"
-            )
-    print(
-        "these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe (every strategy trial counted), not the best Sharpe"
-    )
-    if base.splits.test_size is None:
-        print(
-            "no held-out test period (set splits.test_size): nothing will check the chosen strategy on bars no selection saw"
-        )
-    else:
-        print(
-            f"the held-out test period (splits.test_size = {base.splits.test_size}) is untouched; `hnn hpo best --stage2` evaluates the chosen strategy on it once"
-        )
-    print(f"written {d / 'stage2.json'}")
-    print(
-        f"next: hnn hpo best --storage {_redact(ns.storage)} --study {ns.study} --stage2   # re-run the best trial with its best strategy"
-    )
+    rf = RunFolder(d, strict=False)
+    rf.write_json("stage2", rows, indent=2, allow_nan=False)
+    _print_stage2(ns, rows, space, base, rf.path("stage2"))
     return 0
-
-# %% ../nbs/19_cli.ipynb #16dafb02
-def _redact(url):
-    from hnn_trading.hpo import redact
-
-    return redact(url)
 
 # %% ../nbs/19_cli.ipynb #8109e214
 def _export_args(p):
@@ -960,9 +1026,10 @@ def _export_args(p):
     "hpo export",
     "write top trials, best config, importances, history and Sharpe correlation",
     _export_args,
-    examples="""
-hnn hpo export --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1   # top trials, best config, importances
-""",
+    examples=(
+        "hnn hpo export --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1   "
+        "# top trials, best config, importances"
+    ),
 )
 def cmd_hpo_export(ns):
     "Export a study's results (the study stays readable by optuna-dashboard and optuna.visualization)."
@@ -980,7 +1047,8 @@ def _best_args(p):
         "--trial",
         type=int,
         default=None,
-        help="stage-1 trial number (default: the best score; with --stage2, the trial whose strategy has the best deflated Sharpe)",
+        help="stage-1 trial number (default: the best score; "
+        "with --stage2, the trial whose strategy has the best deflated Sharpe)",
     )
     p.add_argument(
         "--stage2",
@@ -997,7 +1065,8 @@ def _best_args(p):
     p.add_argument(
         "--weighting",
         default="auc",
-        help="ensemble weights from each member's out-of-fold metric: mean, auc, dir_acc, f1, ic, rank_ic, daily_ic, daily_rank_ic (default auc)",
+        help="ensemble weights from each member's out-of-fold metric: "
+        "mean, auc, dir_acc, f1, ic, rank_ic, daily_ic, daily_rank_ic (default auc)",
     )
     p.add_argument("--output-dir", default="reports", help="folder that receives the run folder")
     p.add_argument(
@@ -1006,157 +1075,90 @@ def _best_args(p):
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
+# %% ../nbs/19_cli.ipynb #027581c9
+def _print_periods(res):
+    "Where the configuration was chosen, out of fold, and on the held-out test period, side by side."
+    from hnn_trading.reports import period_table, readable
+
+    print(
+        "\nwhere it was chosen, out of fold, and on the held-out test period "
+        "(DSR: deflated by every trial where chosen; PSR for one look elsewhere):"
+    )
+    print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
+
 # %% ../nbs/19_cli.ipynb #04675e82
 @subcommand(
     "hpo best",
     "re-run a study's best (or chosen) configuration as a normal run, with its reports",
     _best_args,
-    examples="""
-hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 --run-id best   # the best deflated Sharpe, with its stage-2 strategy
-hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 --run-id top2   # the 2 best trials and their ensemble
-""",
+    examples=(
+        "hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 "
+        "--run-id best   # the best deflated Sharpe, with its stage-2 strategy\n"
+        "hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 "
+        "--run-id top2   # the 2 best trials and their ensemble"
+    ),
 )
 def cmd_hpo_best(ns):
-    "Take the chosen trial's configuration from the study (and its stage-2 strategy with --stage2) and run it: walk-forward, backtest, reports."
-    import json
-    from hnn_trading.hpo import load_context, ranked, completed
-    from hnn_trading.pipeline import run
-    from hnn_trading.runs import RunFolder
+    """Take the chosen trial's configuration from the study (and its stage-2 strategy with --stage2) and run it:
+    walk-forward, backtest, reports."""
+    from hnn_trading import best
 
-    st, base, _, d = load_context(ns.storage, ns.study)
-    done = {t.number: t for t in completed(st)}
-    if not done:
-        raise ValueError(f"study {ns.study!r} has no complete trial yet")
-    if ns.trial is not None and ns.trial not in done:
-        raise ValueError(f"trial {ns.trial} of {ns.study!r} is not complete; complete trials: {sorted(done)}")
-    f = d / "stage2.json"
-    rows = {r["stage1_trial"]: r for r in json.loads(f.read_text()) if r.get("best_params")} if f.exists() else {}
-    if ns.stage2 and not rows:
-        raise ValueError(
-            f"no tradeable stage-2 strategy in {f}: run `hnn hpo stage2 --storage {_redact(ns.storage)} --study {ns.study}` first"
-        )
+    sc = best.open_choice(ns.storage, ns.study, ns.trial, ns.stage2)
     if ns.ensemble is not None:
-        return _best_ensemble(ns, st, base, ranked(st), rows)
-    if ns.trial is not None:
-        t = done[ns.trial]
-    elif ns.stage2:
-        t = done[
-            max(rows.values(), key=lambda r: -1 if r["deflated_sharpe"] is None else r["deflated_sharpe"])[
-                "stage1_trial"
-            ]
-        ]  # the pair with the best deflated Sharpe
-    else:
-        t = ranked(st)[0]
-    tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
-    cfg = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
-    if ns.stage2:
-        if t.number not in rows:
-            raise ValueError(f"no tradeable stage-2 strategy for trial {t.number}; trials with one: {sorted(rows)}")
-        cfg = cfg.override(rows[t.number]["best_params"])
+        return _best_ensemble(ns, sc)
+    t = best.choose_trial(sc, ns.trial, ns.stage2)
+    cfg, sel = best.chosen_config(sc, t, ns.stage2)
     held = (
-        f"then trains once on every bar before the held-out test period (splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
+        "then trains once on every bar before the held-out test period "
+        f"(splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
         if cfg.splits.test_size is not None
-        else "there is no held-out test period (splits.test_size): every number below is on the bars the study selected on"
+        else "there is no held-out test period (splits.test_size): every number below is on the bars the study "
+        "selected on"
     )
     print(
         f"trial {t.number} of {ns.study} (score {t.values[0]:.4f})"
         + (" with its stage-2 strategy" if ns.stage2 else "")
         + f": re-running its walk-forward; {held}"
     )
-    sel = _selection(st, t, rows[t.number] if ns.stage2 else None, cfg)
     with _warnings_to_summary() as got:
-        res = run(
+        res = best.rerun(
             cfg,
+            sel,
             output_dir=ns.output_dir,
             run_id=ns.run_id or f"{ns.study}-trial{t.number}",
             reports=not ns.no_report,
             progress=_progress(ns),
-            selection=sel,
         )
     _print_result(res)
     got(res.run_dir)
-    from hnn_trading.reports import period_table, readable
-
-    print(
-        "\nwhere it was chosen, out of fold, and on the held-out test period (DSR: deflated by every trial where chosen; PSR for one look elsewhere):"
-    )
-    print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
+    _print_periods(res)
     return 0
 
 # %% ../nbs/19_cli.ipynb #d43ebf3f
-def _best_ensemble(ns, st, base, top, rows):
-    "Re-run the K best trials as members (with their stage-2 strategies under --stage2) and evaluate their ensemble, weighted out of fold."
-    from hnn_trading.pipeline import run
-    from hnn_trading.runs import RunFolder
+def _best_ensemble(ns, sc):
+    "`hnn hpo best --ensemble K`: the K best trials re-run as members, and their ensemble weighted out of fold."
+    from hnn_trading import best
 
-    if ns.ensemble < 2:
-        raise ValueError(f"--ensemble {ns.ensemble}: an ensemble needs at least 2 trials")
-    if len(top) < ns.ensemble:
-        raise ValueError(f"--ensemble {ns.ensemble}: study {ns.study!r} has {len(top)} complete trials")
-    members, sel = {}, {}
-    for t in top[: ns.ensemble]:
-        tf = RunFolder(t.user_attrs.get("trial_dir", ""), strict=False)
-        c = tf.config if "trial_dir" in t.user_attrs and tf.has("config") else base.override(t.params)
-        if ns.stage2 and t.number in rows:
-            c = c.override(rows[t.number]["best_params"])
-        members[f"trial{t.number}"], sel[f"trial{t.number}"] = (
-            c,
-            _selection(st, t, rows.get(t.number) if ns.stage2 else None, c),
-        )
-    main = base.override({"ensemble.weighting": ns.weighting})
+    main, members, sel = best.ensemble_plan(sc, ns.ensemble, ns.stage2, ns.weighting)
     held = (
         "with their held-out fits"
         if main.splits.test_size is not None
         else "(no held-out test period: every number is on the bars the study chose on)"
     )
     print(
-        f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run {held}, and their {ns.weighting}-weighted ensemble"
+        f"the {ns.ensemble} best trials of {ns.study} ({', '.join(members)}), re-run {held}, "
+        f"and their {ns.weighting}-weighted ensemble"
     )
     with _warnings_to_summary() as got:
-        res = run(
+        res = best.rerun_ensemble(
             main,
+            members,
+            sel,
             output_dir=ns.output_dir,
             run_id=ns.run_id or f"{ns.study}-top{ns.ensemble}",
             reports=not ns.no_report,
             progress=_progress(ns),
-            members=members,
         )
-    for k, r in res.members.items():
-        RunFolder(r.run_dir).write_json("selection", sel[k])
     _print_result(res)
     got(res.run_dir)
     return 0
-
-# %% ../nbs/19_cli.ipynb #e5f11944
-def _selection(study, trial, stage2_row, cfg) -> dict:
-    "How the study chose this configuration: its own Sharpe there and the deflated Sharpe against every trial it was chosen from."
-    import math
-    from hnn_trading.hpo import completed
-    from hnn_trading.stats import deflated_sharpe_ratio
-
-    if stage2_row:
-        return dict(
-            study=study.study_name,
-            stage1_trial=trial.number,
-            chosen_by="stage 2: best Sharpe of the feasible strategy trials",
-            sharpe=stage2_row["best_sharpe"],
-            dsr=stage2_row["deflated_sharpe"],
-            trials=stage2_row["strategy_trials"],
-        )
-    ua = trial.user_attrs
-    ppy = cfg.data.periods_per_year or ua.get("periods_per_year")
-    srs = [
-        t.user_attrs["sharpe"] / math.sqrt(ppy)
-        for t in completed(study)
-        if t.user_attrs.get("sharpe") is not None and math.isfinite(t.user_attrs["sharpe"])
-    ]
-    ok = ua.get("sharpe") is not None and math.isfinite(ua["sharpe"]) and len(srs) > 1 and ua.get("n_bars")
-    return dict(
-        study=study.study_name,
-        stage1_trial=trial.number,
-        chosen_by="stage 1: best score",
-        sharpe=ua.get("sharpe"),
-        trades=ua.get("trades"),
-        dsr=deflated_sharpe_ratio(ua["sharpe"] / math.sqrt(ppy), srs, ua["n_bars"]) if ok else None,
-        trials=len(completed(study)),
-    )

@@ -16,10 +16,8 @@ from hnn_trading.hpo import (
     describe,
     make_study,
     stage1_objective,
-    stage2_objective,
-    optimize_batched,
+    stage2_search,
     export_study,
-    deflated_best,
     trial_overrides,
     completed,
 )
@@ -131,7 +129,9 @@ def _row(auc, dacc, bt) -> dict:
 
 # %% ../nbs/18b_demo.ipynb #53a736b7
 def verdict_table(rows: dict, sr_trials_per_bar, periods_per_year: int, test_rows: dict | None = None) -> pd.DataFrame:
-    "Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*` columns beside them, deflated by the rows looked at there."
+    """Rows {name: _row(...)} (out of fold) -> table with the deflated Sharpe of each row against every trial's
+    per-bar Sharpe in `sr_trials_per_bar`; with `test_rows` {name: _row(...)} on the held-out test period, `test_*`
+    columns beside them, deflated by the rows looked at there."""
     srs = [s for s in sr_trials_per_bar if np.isfinite(s)]
     out = {
         name: {
@@ -157,6 +157,105 @@ def verdict_table(rows: dict, sr_trials_per_bar, periods_per_year: int, test_row
         V = V.join(T)
     return V
 
+# %% ../nbs/18b_demo.ipynb #81b95d8a
+def _demo_models(c: RunConfig, d, baselines: dict, steps, reports: bool, progress) -> dict:
+    "The main run (the demo folder's own) and each baseline's (under models/), by model name."
+    steps.start(c.model.name)
+    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports)
+    runs = {c.model.name: main}
+    for name, ov in baselines.items():
+        steps.start(name)
+        runs[name] = run(
+            c.override(ov), output_dir=main.run_dir / "models", run_id=name, reports=False, progress=progress
+        )
+    return runs
+
+# %% ../nbs/18b_demo.ipynb #d9d6b516
+def _demo_stage1(c: RunConfig, panel, url: str, h, n1: int, quick: bool):
+    "Stage 1: HermiteNet's structure searched on a cheaper walk-forward (fewer folds and epochs), exported to stage1/."
+    import warnings
+
+    base1 = c.override(
+        {"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False}
+    )
+    sp1 = demo_space("stage1")
+    s1 = make_study(
+        "stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1), hpo=base1.hpo
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        objective = stage1_objective(base1, panel, sp1, h / "trials", exog=load_exog(c.data))
+        s1.optimize(objective, n_trials=n1, show_progress_bar=False)
+    export_study(s1, h / "stage1", base1)
+    return s1
+
+# %% ../nbs/18b_demo.ipynb #4a470052
+def _demo_stage2(c: RunConfig, panel, url: str, h, n2: int, predictions) -> tuple:
+    """Stage 2: the strategy searched on the main run's cached out-of-fold predictions (`hpo.stage2_search`), exported
+    to stage2/; (study, its deflated best)."""
+    sp2 = demo_space("stage2")
+    about = "stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c)
+    s2, db = stage2_search("stage2", url, c, panel, predictions, sp2, n2, about)
+    export_study(s2, h / "stage2", c)
+    return s2, db
+
+# %% ../nbs/18b_demo.ipynb #9925075c
+def _verdict_rows(c: RunConfig, runs: dict, chosen: RunConfig | None) -> tuple:
+    """(out-of-fold rows, held-out rows or None) of the verdict: every model, the stage-2 strategy (scored on the path
+    the search scored it on) and buy-and-hold."""
+    main = runs[c.model.name]
+    wfm = lambda r: r.metrics["walk_forward"]
+    rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest) for name, r in runs.items()}
+    stage2_name = f"{c.model.name} + stage-2 strategy (chosen on the out-of-fold bars)"
+    if chosen is not None:  # selected in sample: read its deflated Sharpe
+        rows[stage2_name] = _row(wfm(main)["auc"], wfm(main)["dir_acc"], main.evaluator.backtest(chosen))
+    rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
+    if main.test_evaluator is None:
+        return rows, None
+    tm = lambda r: r.test["walk_forward"]
+    test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest) for name, r in runs.items()}
+    if chosen is not None:
+        test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
+    test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_benchmark)
+    return rows, test_rows
+
+# %% ../nbs/18b_demo.ipynb #ad338c02
+def _configurations_sharpe(rows: dict, s1, s2, ppy: int) -> list:
+    """Per-bar Sharpe of every configuration tried: the verdict's rows, the stage-1 trials and the stage-2 trials (a
+    strategy that never traded counts, with Sharpe 0)."""
+    srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
+    srs += [t.user_attrs["sharpe"] / np.sqrt(ppy) for t in completed(s1) if "sharpe" in t.user_attrs]
+    srs += [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
+    return srs
+
+# %% ../nbs/18b_demo.ipynb #b3f08866
+def _studies_record(s1, s2, db: dict, traded: bool, n_configurations: int, main) -> dict:
+    "studies.json of the demo: both studies, the configurations counted and the held-out test period."
+    note = (
+        {}
+        if traded
+        else {
+            "note": f"no strategy trial of {db['n_trials']} traded at least {demo_space('stage2').min_trades} times: "
+            "there is no stage-2 strategy to report"
+        }
+    )
+    return dict(
+        stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
+        stage2=dict(db, n_trials_total=len(s2.trials), **note),
+        n_configurations=n_configurations,
+        held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]),
+    )
+
+# %% ../nbs/18b_demo.ipynb #fd041ad4
+def _demo_reports(res: DemoResult, templates: list, steps, html: bool):
+    "Run every report template on the demo folder; a failed one is noted in `res.failed`, the others still run."
+    for name in templates:
+        steps.start(name)
+        try:
+            res.reports[name] = run_report(name, {"run_dir": str(res.run_dir)}, run_dir=res.run_dir, html=html)
+        except ReportError as e:
+            res.failed[name] = str(e)
+
 # %% ../nbs/18b_demo.ipynb #e22f5336
 def demo(
     quick: bool = False,
@@ -169,24 +268,21 @@ def demo(
     n_stage2: int | None = None,
     config: RunConfig | None = None,
 ) -> DemoResult:
-    "The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page (`config` replaces the demo's main config)."
-    import warnings, optuna
+    """The full demo (see above): main run, baselines, stage 1, stage 2, verdict table, every report and the index page
+    (`config` replaces the demo's main config)."""
+    import optuna
 
     c = config if config is not None else demo_config(quick)
     d = run_dir_for(output_dir or c.report.output_dir, run_id or f"demo-{time.strftime('%Y%m%d-%H%M%S')}")
     baselines = ({"mlp": DEMO_BASELINES["mlp"]} if quick else DEMO_BASELINES) if baselines is None else baselines
     n1 = (3 if quick else 10) if n_stage1 is None else n_stage1
     n2 = (60 if quick else 300) if n_stage2 is None else n_stage2
-    show = c.training.progress if progress is None else progress
     templates = available_demo_reports() if reports else []
+    show = c.training.progress if progress is None else progress
     steps = Steps([c.model.name, *baselines, "stage 1", "stage 2", "verdict", *templates], show)
-    steps.start(c.model.name)
-    main = run(c, output_dir=d.parent, run_id=d.name, reports=False, progress=progress, tearsheet=reports)
+    runs = _demo_models(c, d, baselines, steps, reports, progress)
+    main = runs[c.model.name]
     d = main.run_dir  # the name it got (a demo started in the same second gets another)
-    runs = {c.model.name: main}
-    for name, ov in baselines.items():
-        steps.start(name)
-        runs[name] = run(c.override(ov), output_dir=d / "models", run_id=name, reports=False, progress=progress)
     steps.start("stage 1")
     panel = load_data(c.data)
     c = resolve_periods(c, panel)
@@ -194,91 +290,20 @@ def demo(
     h = write_study_pointer(d, "studies.log", stage1="stage1", stage2="stage2").parent
     url = f"journal:///{(h / 'studies.log').resolve()}"
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    base1 = c.override(
-        {"splits.n_folds": 2 if quick else 3, "training.epochs": 2 if quick else 8, "training.progress": False}
-    )
-    sp1, sp2 = demo_space("stage1"), demo_space("stage2")
-    s1 = make_study(
-        "stage1", url, n1, c.seed, metric_names=sp1.metric_names, description=describe(sp1, base1), hpo=base1.hpo
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        s1.optimize(
-            stage1_objective(base1, panel, sp1, h / "trials", exog=load_exog(c.data)),
-            n_trials=n1,
-            show_progress_bar=False,
-        )
-    export_study(s1, h / "stage1", base1)
+    s1 = _demo_stage1(c, panel, url, h, n1, quick)
     steps.start("stage 2")
-    s2 = make_study(
-        "stage2",
-        url,
-        n2,
-        c.seed,
-        prune=False,
-        metric_names=sp2.metric_names,
-        sampler=c.hpo.stage2_sampler,
-        description="stage 2 on the main run's out-of-fold predictions; " + describe(sp2, c),
-    )
-    optimize_batched(s2, stage2_objective(c, panel, main.walk_forward.predictions, sp2), n2, sp2, c.hpo.stage2_jobs)
-    export_study(s2, h / "stage2", c)
-    db = deflated_best(s2, c.data.periods_per_year, len(main.backtest.returns))
-    chosen = (
-        c.override(db["best_params"]) if db["best_params"] is not None else None
-    )  # None: no strategy trial traded enough
-    tuned = main.evaluator.backtest(chosen) if chosen is not None else None  # the same path the search scored it on
+    s2, db = _demo_stage2(c, panel, url, h, n2, main.walk_forward.predictions)
+    chosen = c.override(db["best_params"]) if db["best_params"] is not None else None  # None: none traded enough
     steps.start("verdict")
-    # the verdict: every model, the stage-2 strategy, buy-and-hold; out of fold deflated by every configuration tried,
-    # and on the held-out test period (when splits.test_size is set) deflated by the rows looked at there
-    ppy = c.data.periods_per_year
-    wfm = lambda r: r.metrics["walk_forward"]
-    rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest) for name, r in runs.items()}
-    stage2_name = f"{c.model.name} + stage-2 strategy (chosen on the out-of-fold bars)"
-    if tuned is not None:
-        rows[stage2_name] = _row(
-            wfm(main)["auc"], wfm(main)["dir_acc"], tuned
-        )  # selected in sample: read its deflated Sharpe
-    rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
-    test_rows = None
-    if main.test_evaluator is not None:
-        tm = lambda r: r.test["walk_forward"]
-        test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest) for name, r in runs.items()}
-        if tuned is not None:
-            test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
-        test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_benchmark)
-    per_bar = lambda sr: sr / np.sqrt(ppy)
-    srs = [moments(r["_r"])["sr"] for k, r in rows.items() if k != "buy and hold"]
-    srs += [per_bar(t.user_attrs["sharpe"]) for t in completed(s1) if "sharpe" in t.user_attrs]
-    srs += [
-        np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)
-    ]  # a strategy that never traded counts, with Sharpe 0
-    V = verdict_table(rows, srs, ppy, test_rows)
+    rows, test_rows = _verdict_rows(c, runs, chosen)
+    srs = _configurations_sharpe(rows, s1, s2, c.data.periods_per_year)
+    V = verdict_table(rows, srs, c.data.periods_per_year, test_rows)
     rf = RunFolder(d)
     rf.write_verdict(V)
-    studies = dict(
-        stage1=dict(n_trials=len(s1.trials), best_value=s1.best_value, best_params=s1.best_params),
-        stage2=dict(
-            db,
-            n_trials_total=len(s2.trials),
-            **(
-                {}
-                if chosen is not None
-                else {
-                    "note": f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: there is no stage-2 strategy to report"
-                }
-            ),
-        ),
-        n_configurations=len(srs),
-        held_out_test=main.test and dict(start=main.test["start"], end=main.test["end"], bars=main.test["bars"]),
-    )
+    studies = _studies_record(s1, s2, db, chosen is not None, len(srs), main)
     rf.write_json("studies", studies)
     res = DemoResult(d, V, runs, studies)
-    for name in templates:
-        steps.start(name)
-        try:
-            res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        except ReportError as e:
-            res.failed[name] = str(e)
+    _demo_reports(res, templates, steps, c.report.html)
     steps.close()
     write_index(d, f"hnn_trading demo: {c.model.name} and baselines on {c.data.source} ({d.name})")
     return res
