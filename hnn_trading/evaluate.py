@@ -9,13 +9,18 @@ from .strategy import target_weights, wide_predictions, backtest_kwargs
 from .backtest import prepare, simulate, BacktestResult, buy_and_hold, Market
 from .metrics import sharpe_ratio
 from .data import infer_periods_per_year, load_data
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['Evaluator']
 
 # %% ../nbs/14b_evaluate.ipynb #9c4db199
 class Evaluator:
-    "The bars from the first to the last prediction and the predictions, pivoted once; `.score(config)` for searches, `.backtest(config)` for every artefact."
+    """The predicted bars and the predictions, pivoted once: the one path from predictions to money.
+
+    The bars run from the first to the last prediction; `.score(config)` for searches, `.backtest(config)` for every
+    artefact.
+    """
 
     def __init__(self, panel: pd.DataFrame, predictions: pd.DataFrame):
         if predictions.empty:
@@ -47,8 +52,13 @@ class Evaluator:
         return self._ppy
 
 # %% ../nbs/14b_evaluate.ipynb #d06aecca
-def _resolve(self: Evaluator, config):
-    "The config with relative gates (`strategy.threshold_quantile`, `strategy.mu_zscore`) turned into the absolute ones they mean on these predictions (the selection period's)."
+@patch
+def resolve(self: Evaluator, config):
+    """The config with its relative gates turned into absolute ones, measured on these predictions.
+
+    Relative gates are `strategy.threshold_quantile` and `strategy.mu_zscore`; they mean what they mean on the
+    selection period's predictions.
+    """
     q, z = config.strategy.threshold_quantile, config.strategy.mu_zscore
     if q is not None:
         config = config.override(
@@ -61,18 +71,28 @@ def _resolve(self: Evaluator, config):
     return config
 
 # %% ../nbs/14b_evaluate.ipynb #16eacc93
-def _weights(self: Evaluator, config) -> np.ndarray:
-    "Target weights (time x symbol) of the config's strategy on the cached predictions (a relative threshold resolved on them)."
+@patch
+def weights(self: Evaluator, config) -> np.ndarray:
+    """Target weights (time x symbol) of the config's strategy on the cached predictions.
+
+    A relative threshold is resolved on them first.
+    """
     s = self.resolve(config)
     return target_weights(self.p, s.strategy, self.mu, self.sigma, s.backtest.position_cap, s.backtest.long_only)
 
 # %% ../nbs/14b_evaluate.ipynb #0a29d640
-def _positions(self: Evaluator, config) -> pd.DataFrame:
-    "The same target weights as a (timestamp x symbol) frame, for engine-level tools such as `diagnostics.cost_sensitivity`."
+@patch
+def positions(self: Evaluator, config) -> pd.DataFrame:
+    """The same target weights as a (timestamp x symbol) frame.
+
+    For engine-level tools such as `diagnostics.cost_sensitivity`.
+    """
     return pd.DataFrame(self.weights(config), index=self.market.times, columns=self.market.symbols)
 
 # %% ../nbs/14b_evaluate.ipynb #cff7d78c
-def _simulate(self: Evaluator, config, track_weights: bool = False):
+@patch
+def simulate(self: Evaluator, config, track_weights: bool = False):
+    "The engine run of the config's target weights on these bars (`track_weights`: keep the realised weights)."
     return simulate(
         self.market,
         self.weights(config),
@@ -81,17 +101,13 @@ def _simulate(self: Evaluator, config, track_weights: bool = False):
         track_weights=track_weights,
     )
 
-# %% ../nbs/14b_evaluate.ipynb #e6214c65
-Evaluator.resolve, Evaluator.weights, Evaluator.positions, Evaluator.simulate = (
-    _resolve,
-    _weights,
-    _positions,
-    _simulate,
-)
-
 # %% ../nbs/14b_evaluate.ipynb #10e6aa40
-def _score(self: Evaluator, config, returns: bool = False) -> dict:
-    "Sharpe, trades, total return and final equity of the config's strategy (arrays only, no frames); the per-bar returns too when `returns`."
+@patch
+def score(self: Evaluator, config, returns: bool = False) -> dict:
+    """Sharpe, trades, total return and final equity of the config's strategy, from arrays only.
+
+    No frames are built; the per-bar returns come too when `returns`.
+    """
     sim = self.simulate(config)
     eq, init = sim.equity, config.backtest.initial_equity
     r = np.empty_like(eq)
@@ -108,26 +124,33 @@ def _score(self: Evaluator, config, returns: bool = False) -> dict:
     return out
 
 # %% ../nbs/14b_evaluate.ipynb #399c69dd
-def _backtest(self: Evaluator, config) -> BacktestResult:
+@patch
+def backtest(self: Evaluator, config) -> BacktestResult:
     "The full backtest of the config's strategy: equity, returns, exposure, realised weights, trade log, metrics."
     return BacktestResult.from_simulation(
         self.simulate(config, track_weights=True), self.market, config.backtest, self.periods_per_year(config)
     )
 
 # %% ../nbs/14b_evaluate.ipynb #86c395ee
-def _benchmark(self: Evaluator, config) -> BacktestResult:
+@patch
+def benchmark(self: Evaluator, config) -> BacktestResult:
     "Buy-and-hold over the same bars with the same fills and costs."
     return buy_and_hold(self.market, config.backtest, self.periods_per_year(config))
 
 # %% ../nbs/14b_evaluate.ipynb #cfe2abf6
-def _mu_threshold(self: Evaluator, z: float) -> float:
+@patch
+def mu_threshold(self: Evaluator, z: float) -> float:
     "The |mu| cut of a z-score gate: z standard deviations of the predicted returns, measured on these predictions."
     m = self.mu[np.isfinite(self.mu)]
     return float(z * m.std()) if m.size else float("nan")
 
 # %% ../nbs/14b_evaluate.ipynb #cd219add
-def _confidence_threshold(self: Evaluator, q: float) -> float:
-    "The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through (0.5 + their q-quantile, numpy's linear rule, from confidences sorted once)."
+@patch
+def confidence_threshold(self: Evaluator, q: float) -> float:
+    """The entry threshold that lets the top 1-q share of confidences |P(up) - 0.5| through.
+
+    0.5 + their q-quantile, by numpy's linear rule, from confidences sorted once.
+    """
     s = self.__dict__.get("_conf")
     if s is None:
         c = np.abs(self.p - 0.5).ravel()
@@ -138,18 +161,13 @@ def _confidence_threshold(self: Evaluator, q: float) -> float:
     i = min(int(x), s.size - 2) if s.size > 1 else 0
     return float(0.5 + (s[i] + (x - i) * (s[i + 1] - s[i]) if s.size > 1 else s[0]))
 
-# %% ../nbs/14b_evaluate.ipynb #6ad0cfcf
-Evaluator.score, Evaluator.backtest, Evaluator.benchmark, Evaluator.confidence_threshold = (
-    _score,
-    _backtest,
-    _benchmark,
-    _confidence_threshold,
-)
-Evaluator.mu_threshold = _mu_threshold
-
 # %% ../nbs/14b_evaluate.ipynb #aefcf473
-def _external(self: Evaluator, config) -> BacktestResult | None:
-    "Buy-and-hold of the external benchmark `backtest.benchmark` (a bundled series or a file of one symbol) over the same bars, its closes taken as of each bar; None when unset."
+@patch
+def external(self: Evaluator, config) -> BacktestResult | None:
+    """Buy-and-hold of the external benchmark `backtest.benchmark` over the same bars; None when unset.
+
+    The benchmark is a bundled series or a file of one symbol; its closes are taken as of each bar.
+    """
     name = config.backtest.benchmark
     if name is None:
         return None
@@ -166,12 +184,10 @@ def _external(self: Evaluator, config) -> BacktestResult | None:
     x = close.reindex(close.index.union(t)).ffill().reindex(t)  # the last close known at each bar, never a later one
     if x.isna().any() or close.index[-1] < t[-1] - (t[-1] - t[0]) * 0.1:
         raise ValueError(
-            f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; the evaluated bars are {t[0]} .. {t[-1]}"
+            f"backtest.benchmark {name!r} covers {close.index[0]} .. {close.index[-1]}; "
+            f"the evaluated bars are {t[0]} .. {t[-1]}"
         )
     a = np.ascontiguousarray(x.to_numpy(dtype="float64")[:, None])
     return buy_and_hold(
         Market(t, pd.Index([str(syms[0])], name="symbol"), a, a, a, a), config.backtest, self.periods_per_year(config)
     )
-
-# %% ../nbs/14b_evaluate.ipynb #67054c6a
-Evaluator.external = _external

@@ -40,7 +40,10 @@ def run_dir_for(output_dir="reports", run_id: str | None = None) -> Path:
 
 # %% ../nbs/16b_runs.ipynb #6557fa48
 def claim_run_dir(d) -> Path:
-    "Create run folder `d` exclusively: when the name is taken (a second run in the same second, or the same --run-id again) the next free one, d-2, d-3, ..."
+    """Create run folder `d` exclusively, or the next free name beside it: d-2, d-3, ...
+
+    The name is taken by a second run in the same second, or by the same --run-id again.
+    """
     d = Path(d)
     d.parent.mkdir(parents=True, exist_ok=True)
     for k in range(1, 10_000):
@@ -80,7 +83,10 @@ FILES = dict(
 
 # %% ../nbs/16b_runs.ipynb #b78c0a48
 class RunFolder:
-    "A run folder written by `hnn run`, `hnn demo` or a stage-1 trial: every artefact written and read here, by name (`FILES`)."
+    """A run folder written by `hnn run`, `hnn demo` or a stage-1 trial.
+
+    Every artefact is written and read here, by name (`FILES`).
+    """
 
     def __init__(self, run_dir, create: bool = False, strict: bool = True):
         "`create`: make the folder (to write a run); `strict`: it must hold a config.yaml (to read one)."
@@ -89,7 +95,8 @@ class RunFolder:
             self.dir.mkdir(parents=True, exist_ok=True)
         elif strict and not (self.dir / FILES["config"]).exists():
             raise FileNotFoundError(
-                f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, a folder written by `hnn demo` or `hnn run`"
+                f"{self.dir} is not a run folder (no config.yaml): pass -p run_dir <reports/RUN_ID>, "
+                "a folder written by `hnn demo` or `hnn run`"
             )
 
     def path(self, name: str) -> Path:
@@ -110,42 +117,47 @@ class RunFolder:
         return f"RunFolder({str(self.dir)!r})"
 
 # %% ../nbs/16b_runs.ipynb #21a65e68
-def _write_config(self: RunFolder, config: RunConfig):
+@patch
+def write_config(self: RunFolder, config: RunConfig):
+    "The run's config, as config.yaml."
     return atomic_write(self.path("config"), config.to_yaml())
 
 # %% ../nbs/16b_runs.ipynb #15dd6e15
-def _write_predictions(self: RunFolder, predictions: pd.DataFrame, name: str = "predictions"):
+@patch
+def write_predictions(self: RunFolder, predictions: pd.DataFrame, name: str = "predictions"):
+    "Predictions as parquet: the out-of-fold ones, or `name='test_predictions'`."
     buf = io.BytesIO()
     predictions.to_parquet(buf, index=False)
     return atomic_write(self.path(name), buf.getvalue())
 
 # %% ../nbs/16b_runs.ipynb #edfffc71
-def _write_walk_forward(self: RunFolder, wf):
+@patch
+def write_walk_forward(self: RunFolder, wf):
     "Out-of-fold predictions, the per-fold summary and the per-epoch training history of a walk-forward result."
     self.write_predictions(wf.predictions)
     atomic_write(self.path("folds"), wf.summary().to_csv())
     atomic_write(self.path("history"), json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
 
 # %% ../nbs/16b_runs.ipynb #dca876ef
-def _write_json(self: RunFolder, name: str, obj, indent: int = 1, allow_nan: bool = True):
-    "Write `obj` (a dict or a list) as JSON to the file `name`, atomically; `allow_nan=False` refuses NaN and infinities."
+@patch
+def write_json(self: RunFolder, name: str, obj, indent: int = 1, allow_nan: bool = True):
+    """Write `obj` (a dict or a list) as JSON to the file `name`, atomically.
+
+    `allow_nan=False` refuses NaN and infinities.
+    """
     return atomic_write(self.path(name), json.dumps(obj, indent=indent, default=float, allow_nan=allow_nan))
 
 # %% ../nbs/16b_runs.ipynb #85fc3c96
-def _write_verdict(self: RunFolder, verdict: pd.DataFrame):
+@patch
+def write_verdict(self: RunFolder, verdict: pd.DataFrame):
+    "The verdict table (one row per configuration), as verdict.csv."
     return atomic_write(self.path("verdict"), verdict.to_csv())
 
 # %% ../nbs/16b_runs.ipynb #85cd2c5e
-def _write_warnings(self: RunFolder, lines: list):
+@patch
+def write_warnings(self: RunFolder, lines: list):
+    "The run's warnings, one a line, as warnings.txt."
     return atomic_write(self.path("warnings"), "\n".join(lines) + "\n")
-
-# %% ../nbs/16b_runs.ipynb #072fcd7e
-RunFolder.write_config, RunFolder.write_predictions, RunFolder.write_walk_forward = (
-    _write_config,
-    _write_predictions,
-    _write_walk_forward,
-)
-RunFolder.write_json, RunFolder.write_verdict, RunFolder.write_warnings = _write_json, _write_verdict, _write_warnings
 
 # %% ../nbs/16b_runs.ipynb #df9e9a88
 @patch
@@ -154,7 +166,8 @@ def write_frame(self: RunFolder, name: str, df: pd.DataFrame) -> Path:
     return atomic_write(self.path(name), df.to_csv())
 
 # %% ../nbs/16b_runs.ipynb #d240ae6d
-def _write_backtest(
+@patch
+def write_backtest(
     self: RunFolder,
     result,
     benchmark=None,
@@ -163,7 +176,10 @@ def _write_backtest(
     extra_metrics: dict | None = None,
     tearsheet: bool = True,
 ) -> dict:
-    "Write metrics, equity, trades, the equity plot and the quantstats tearsheet of a backtest (and its benchmark), each atomically."
+    """Write every artefact of a backtest (and its benchmark), each atomically.
+
+    Metrics, equity, trades, the equity plot and the quantstats tearsheet.
+    """
     import logging, tempfile, warnings
 
     logging.getLogger("matplotlib.font_manager").setLevel(
@@ -215,12 +231,13 @@ def _write_backtest(
             Path(tmp).unlink(missing_ok=True)
     return paths
 
-# %% ../nbs/16b_runs.ipynb #e5b0b555
-RunFolder.write_backtest = _write_backtest
-
 # %% ../nbs/16b_runs.ipynb #5357799c
-def _write_test(self: RunFolder, predictions: pd.DataFrame, result, benchmark) -> dict:
-    "The held-out test period: its predictions, equity (strategy and buy-and-hold) and trades, beside the out-of-fold ones."
+@patch
+def write_test(self: RunFolder, predictions: pd.DataFrame, result, benchmark) -> dict:
+    """The held-out test period: its predictions, equity and trades, beside the out-of-fold ones.
+
+    The equity holds the strategy and buy-and-hold.
+    """
     eq = pd.DataFrame({"strategy": result.equity, "buy_and_hold": benchmark.equity})
     return dict(
         predictions=self.write_predictions(predictions, "test_predictions"),
@@ -228,11 +245,9 @@ def _write_test(self: RunFolder, predictions: pd.DataFrame, result, benchmark) -
         trades=atomic_write(self.path("test_trades"), result.trades.to_csv(index=False)),
     )
 
-# %% ../nbs/16b_runs.ipynb #e641a236
-RunFolder.write_test = _write_test
-
 # %% ../nbs/16b_runs.ipynb #d02f9fa2
-def _write_manifest(
+@patch
+def write_manifest(
     self: RunFolder,
     config: RunConfig | None = None,
     data_fingerprint: str | None = None,
@@ -272,27 +287,83 @@ def _write_manifest(
     )  # as config.yaml has it: no password
     return atomic_write(self.path("manifest"), json.dumps(m, indent=2, default=str))
 
-# %% ../nbs/16b_runs.ipynb #d1314f57
-RunFolder.write_manifest = _write_manifest
+# %% ../nbs/16b_runs.ipynb #a1b3853c
+@patch(as_prop=True)
+def config(self: RunFolder) -> RunConfig:
+    "config.yaml of the run"
+    return RunConfig.from_yaml(self._need("config"))
 
-# %% ../nbs/16b_runs.ipynb #79b0b6f0
-def _reader(name, read):
-    return property(lambda self: read(self._need(name)), doc=f"{FILES[name]} of the run")
+# %% ../nbs/16b_runs.ipynb #dc1d4150
+@patch(as_prop=True)
+def manifest(self: RunFolder) -> dict:
+    "manifest.json of the run"
+    return json.loads(self._need("manifest").read_text())
 
-# %% ../nbs/16b_runs.ipynb #845c183a
-RunFolder.config = property(lambda self: RunConfig.from_yaml(self._need("config")), doc="config.yaml of the run")
-RunFolder.manifest = _reader("manifest", lambda p: json.loads(p.read_text()))
-RunFolder.metrics = _reader("metrics", lambda p: json.loads(p.read_text()))
-RunFolder.predictions = _reader("predictions", pd.read_parquet)
-RunFolder.history = _reader("history", lambda p: json.loads(p.read_text()))
-RunFolder.folds = _reader("folds", lambda p: pd.read_csv(p, index_col=0))
-RunFolder.equity = _reader("equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
-RunFolder.trades = _reader("trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
-RunFolder.verdict = _reader("verdict", lambda p: pd.read_csv(p, index_col=0))
-RunFolder.studies = _reader("studies", lambda p: json.loads(p.read_text()))
-RunFolder.test_predictions = _reader("test_predictions", pd.read_parquet)
-RunFolder.test_equity = _reader("test_equity", lambda p: pd.read_csv(p, index_col=0, parse_dates=True))
-RunFolder.test_trades = _reader("test_trades", lambda p: pd.read_csv(p, parse_dates=["entry_time", "exit_time"]))
+# %% ../nbs/16b_runs.ipynb #0a9fffd7
+@patch(as_prop=True)
+def metrics(self: RunFolder) -> dict:
+    "metrics.json of the run"
+    return json.loads(self._need("metrics").read_text())
+
+# %% ../nbs/16b_runs.ipynb #8630e6ca
+@patch(as_prop=True)
+def predictions(self: RunFolder) -> pd.DataFrame:
+    "predictions.parquet of the run"
+    return pd.read_parquet(self._need("predictions"))
+
+# %% ../nbs/16b_runs.ipynb #b2c61752
+@patch(as_prop=True)
+def history(self: RunFolder) -> dict:
+    "history.json of the run"
+    return json.loads(self._need("history").read_text())
+
+# %% ../nbs/16b_runs.ipynb #98ab8940
+@patch(as_prop=True)
+def folds(self: RunFolder) -> pd.DataFrame:
+    "folds.csv of the run"
+    return pd.read_csv(self._need("folds"), index_col=0)
+
+# %% ../nbs/16b_runs.ipynb #8ac6805f
+@patch(as_prop=True)
+def equity(self: RunFolder) -> pd.DataFrame:
+    "equity.csv of the run"
+    return pd.read_csv(self._need("equity"), index_col=0, parse_dates=True)
+
+# %% ../nbs/16b_runs.ipynb #62ab94cf
+@patch(as_prop=True)
+def trades(self: RunFolder) -> pd.DataFrame:
+    "trades.csv of the run"
+    return pd.read_csv(self._need("trades"), parse_dates=["entry_time", "exit_time"])
+
+# %% ../nbs/16b_runs.ipynb #351bbd5d
+@patch(as_prop=True)
+def verdict(self: RunFolder) -> pd.DataFrame:
+    "verdict.csv of the run"
+    return pd.read_csv(self._need("verdict"), index_col=0)
+
+# %% ../nbs/16b_runs.ipynb #8d4e80b9
+@patch(as_prop=True)
+def studies(self: RunFolder) -> dict:
+    "studies.json of the run"
+    return json.loads(self._need("studies").read_text())
+
+# %% ../nbs/16b_runs.ipynb #5a00a8db
+@patch(as_prop=True)
+def test_predictions(self: RunFolder) -> pd.DataFrame:
+    "test_predictions.parquet of the run"
+    return pd.read_parquet(self._need("test_predictions"))
+
+# %% ../nbs/16b_runs.ipynb #496ee6b4
+@patch(as_prop=True)
+def test_equity(self: RunFolder) -> pd.DataFrame:
+    "test_equity.csv of the run"
+    return pd.read_csv(self._need("test_equity"), index_col=0, parse_dates=True)
+
+# %% ../nbs/16b_runs.ipynb #6829fe82
+@patch(as_prop=True)
+def test_trades(self: RunFolder) -> pd.DataFrame:
+    "test_trades.csv of the run"
+    return pd.read_csv(self._need("test_trades"), parse_dates=["entry_time", "exit_time"])
 
 # %% ../nbs/16b_runs.ipynb #d4214f7b
 @patch
@@ -322,15 +393,14 @@ def read_frame(self: RunFolder, name: str) -> pd.DataFrame:
     return pd.read_csv(self._existing(name), index_col=_FRAME_INDEX.get(name, 0))
 
 # %% ../nbs/16b_runs.ipynb #7d4e4529
-def _name(self: RunFolder) -> str:
+@patch(as_prop=True)
+def name(self: RunFolder) -> str:
     "What the run's results are called: its model's name, or 'ensemble' for an ensemble of the runs in models/."
     return "ensemble" if self.has("ensemble") else self.config.model.name
 
-# %% ../nbs/16b_runs.ipynb #e3e980ad
-RunFolder.name = property(_name)
-
 # %% ../nbs/16b_runs.ipynb #dca97b4d
-def _models(self: RunFolder) -> dict:
+@patch(as_prop=True)
+def models(self: RunFolder) -> dict:
     "This run and, for a demo or an ensemble, every baseline or member in models/<name>/, by name."
     out = {self.name: self}
     if (self.dir / "models").exists():
@@ -338,9 +408,6 @@ def _models(self: RunFolder) -> dict:
             {p.name: RunFolder(p) for p in sorted((self.dir / "models").iterdir()) if (p / FILES["config"]).exists()}
         )
     return out
-
-# %% ../nbs/16b_runs.ipynb #6ac420c8
-RunFolder.models = property(_models)
 
 # %% ../nbs/16b_runs.ipynb #89d7fd52
 def load_run(run_dir) -> RunFolder:
@@ -353,7 +420,10 @@ def load_run(run_dir) -> RunFolder:
 
 # %% ../nbs/16b_runs.ipynb #7aaf7378
 def trial_folder(study_dir, number: int, create: bool = False) -> RunFolder:
-    "The folder of stage-1 trial `number` in a study's artefact folder: its config, out-of-fold predictions and checkpoints."
+    """The folder of stage-1 trial `number` in a study's artefact folder.
+
+    It holds the trial's config, out-of-fold predictions and checkpoints.
+    """
     return RunFolder(Path(study_dir) / f"trial_{number:04d}", create=create)
 
 # %% ../nbs/16b_runs.ipynb #c0881529
@@ -371,7 +441,8 @@ def run_studies(run_dir, storage: str = "", study: str = "", stage: str = "stage
     f = Path(run_dir or ".") / FILES["study"]
     if not run_dir or not f.exists():
         raise ValueError(
-            "no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), or -p run_dir of a demo run (it records its studies in hpo/study.json)"
+            "no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), "
+            "or -p run_dir of a demo run (it records its studies in hpo/study.json)"
         )
     info = json.loads(f.read_text())
     if stage not in info:

@@ -202,17 +202,38 @@ def _member_cards(cls_node, obj) -> list:
     return out
 
 
+def _patched(node, mod):
+    "(class name, attribute) of a function written with fastcore's `@patch` on a class of `mod`; None otherwise."
+    deco = [d.func if isinstance(d, ast.Call) else d for d in getattr(node, "decorator_list", [])]
+    if not any(isinstance(d, ast.Name) and d.id == "patch" for d in deco) or not node.args.args:
+        return None
+    ann = node.args.args[0].annotation
+    cls = ann.id if isinstance(ann, ast.Name) else getattr(ann, "value", None)
+    owner = getattr(mod, cls, None) if isinstance(cls, str) else None
+    if not (inspect.isclass(owner) and hasattr(owner, node.name)):
+        return None
+    return cls, inspect.getattr_static(owner, node.name)
+
+
 def cell_cards(src:str, mod) -> tuple:
     """(cards, leftover source) of one exported cell: its public functions and classes (with their public methods) and
-    the methods it attaches to a class (`A.x = _x`), in source order; leftover is the rest that is not imports."""
+    the methods it attaches to a class (`@patch` or `A.x = _x`), in source order; leftover is the rest that is not
+    imports."""
     tree = ast.parse(src)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     cards, used = [], set()
     for node in tree.body:
         named = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
         public = named and not node.name.startswith("_")
-        obj = getattr(mod, node.name, None) if public else None
-        if obj is not None:
+        patched = _patched(node, mod) if public else None
+        obj = getattr(mod, node.name, None) if public and patched is None else None
+        if patched is not None:                                   # fastcore's `@patch def name(self: Cls, ...)`
+            cls, raw = patched
+            kind = "property" if isinstance(raw, property) else "method"
+            target = raw if kind == "property" else getattr(getattr(mod, cls), node.name)
+            cards.append(card(f"{cls}.{node.name}", target, kind, _segment(src, node)))
+            used.add(id(node))
+        elif obj is not None:
             subs = _member_cards(node, obj) if isinstance(node, ast.ClassDef) else []
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
             inner = "".join(s["html"] for s in subs)
