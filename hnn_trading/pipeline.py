@@ -31,9 +31,53 @@ from .reports import run_report, write_index
 __all__ = ['RunResult', 'preflight', 'run']
 
 # %% ../nbs/18_pipeline.ipynb #f47f68e9
+_TABLE_ROWS = [  # (row label, metric, from the walk-forward's metrics rather than the backtest's)
+    ("AUC", "auc", 1),
+    ("DirAcc", "dir_acc", 1),
+    ("total return", "total_return", 0),
+    ("CAGR", "cagr", 0),
+    ("Sharpe", "sharpe", 0),
+    ("Sharpe std. error", "sharpe_se", 0),
+    ("PSR (Sharpe > 0)", "psr", 0),
+    ("max drawdown", "max_drawdown", 0),
+    ("trades", "trades", 0),
+    ("exposure", "exposure", 0),
+    ("costs paid", "costs", 0),
+]
+
+# %% ../nbs/18_pipeline.ipynb #dd8bebbb
+def _table_rows(wf_metrics: dict) -> list:
+    "The rows of a run's table; with several symbols, how well the model ranks each bar's cross-section too."
+    rows = list(_TABLE_ROWS)
+    if "daily_rank_ic" in wf_metrics:
+        rows[2:2] = [("rank-IC per bar", "daily_rank_ic", 1), ("rank-IC per bar, std. error", "daily_rank_ic_se", 1)]
+    return rows
+
+# %% ../nbs/18_pipeline.ipynb #d778620e
+def _table_columns(metrics: dict, chosen: bool) -> dict:
+    "The columns of a run's table: {title: (backtest metrics, walk-forward metrics or None)}."
+    oof = "strategy (out of fold, where it was chosen)" if chosen else "strategy (out of fold)"
+    cols = {
+        oof: (metrics["strategy"], metrics["walk_forward"]),
+        "buy & hold (out of fold)": (metrics["benchmark"], None),
+    }
+    ext, test = metrics.get("external"), metrics.get("test")
+    if ext:
+        cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
+    if test:
+        cols["strategy (held-out test)"] = (test["strategy"], test["walk_forward"])
+        cols["buy & hold (held-out test)"] = (test["benchmark"], None)
+    if test and test.get("external"):
+        cols[f"{ext['name']} (held-out test)"] = (test["external"], None)
+    return cols
+
+# %% ../nbs/18_pipeline.ipynb #3974fd03
 @dataclass
 class RunResult:
-    "What a run produced: metrics of the strategy and the benchmark (out of fold, and on the held-out test period), the walk-forward result, the evaluators, the config as run (a relative threshold resolved) and the paths written."
+    """What a run produced.
+
+    Metrics of the strategy and the benchmark (out of fold, and on the held-out test period), the walk-forward result,
+    the evaluators, the config as run (a relative threshold resolved) and the paths written."""
 
     run_dir: Path
     metrics: dict
@@ -53,52 +97,17 @@ class RunResult:
 
     @property
     def test(self) -> dict | None:
-        "The held-out test period's metrics (strategy, benchmark, walk_forward, start, end, bars), or None without `splits.test_size`."
+        """The held-out test period's metrics, or None without `splits.test_size`.
+
+        Keys: strategy, benchmark, walk_forward, start, end, bars."""
         return self.metrics.get("test")
 
     def table(self) -> pd.DataFrame:
-        "Strategy against buy-and-hold, out of fold and, with a held-out test period, on it: the numbers a user reads first."
-        oof = (
-            "strategy (out of fold, where it was chosen)"
-            if (Path(self.run_dir) / "selection.json").exists()
-            else "strategy (out of fold)"
-        )
-        cols = {
-            oof: (self.metrics["strategy"], self.metrics["walk_forward"]),
-            "buy & hold (out of fold)": (self.metrics["benchmark"], None),
-        }
-        ext = self.metrics.get("external")
-        if ext:
-            cols[f"{ext['name']} (out of fold)"] = (ext["metrics"], None)
-        if self.test:
-            cols.update(
-                {
-                    "strategy (held-out test)": (self.test["strategy"], self.test["walk_forward"]),
-                    "buy & hold (held-out test)": (self.test["benchmark"], None),
-                }
-            )
-        if self.test and self.test.get("external"):
-            cols[f"{ext['name']} (held-out test)"] = (self.test["external"], None)
-        rows = [
-            ("AUC", "auc", 1),
-            ("DirAcc", "dir_acc", 1),
-            ("total return", "total_return", 0),
-            ("CAGR", "cagr", 0),
-            ("Sharpe", "sharpe", 0),
-            ("Sharpe std. error", "sharpe_se", 0),
-            ("PSR (Sharpe > 0)", "psr", 0),
-            ("max drawdown", "max_drawdown", 0),
-            ("trades", "trades", 0),
-            ("exposure", "exposure", 0),
-            ("costs paid", "costs", 0),
-        ]
-        if (
-            "daily_rank_ic" in self.metrics["walk_forward"]
-        ):  # several symbols: how well the model ranks each bar's cross-section
-            rows[2:2] = [
-                ("rank-IC per bar", "daily_rank_ic", 1),
-                ("rank-IC per bar, std. error", "daily_rank_ic_se", 1),
-            ]
+        """Strategy against buy-and-hold, out of fold and, with a held-out test period, on it.
+
+        The numbers a user reads first."""
+        cols = _table_columns(self.metrics, RunFolder(self.run_dir, strict=False).has("selection"))
+        rows = _table_rows(self.metrics["walk_forward"])
         return pd.DataFrame(
             {
                 c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
@@ -119,7 +128,9 @@ def _ppy_source(config, panel) -> str:
 
 # %% ../nbs/18_pipeline.ipynb #1a782b75
 def preflight(c: RunConfig):
-    "Check what a run needs before anything is written: the model, every feature set, the report templates and the ensemble members exist."
+    """Check what a run needs before anything is written.
+
+    The model, every feature set, the report templates and the ensemble members exist."""
     from hnn_trading.models import available as models, is_torch
     from hnn_trading.features import available as feature_sets
     from hnn_trading.reports import available_reports
@@ -139,8 +150,10 @@ def preflight(c: RunConfig):
         ]
         if bad:
             raise ConfigError(
-                f"labels.horizons = {c.labels.horizons}: several horizons need neural models with heads (mlp, lstm, gru, patchtst, hermite); "
-                f"{'ensemble.models has' if c.ensemble.models else 'model.name is'} {', '.join(bad)}, which predicts one"
+                f"labels.horizons = {c.labels.horizons}: several horizons need neural models with heads "
+                f"(mlp, lstm, gru, patchtst, hermite); "
+                f"{'ensemble.models has' if c.ensemble.models else 'model.name is'} {', '.join(bad)}, "
+                "which predicts one"
             )
     bad = [t for t in c.report.templates if t not in available_reports()]
     if bad:
@@ -158,6 +171,142 @@ def _members(c: RunConfig) -> dict:
     return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
 
 # %% ../nbs/18_pipeline.ipynb #1697e87b
+def _run_members(c: RunConfig, members: dict, d: Path, rf: RunFolder, progress, existing_ok: bool) -> tuple:
+    "Run each member and combine them: (ensemble walk-forward, held-out walk-forward or None, {name: RunResult})."
+    sub = {
+        k: run(
+            mc,
+            output_dir=d / "models",
+            run_id=k,
+            reports=False,
+            progress=progress,
+            tearsheet=False,
+            existing_ok=existing_ok,
+        )
+        for k, mc in members.items()
+    }
+    results = {k: r.walk_forward for k, r in sub.items()}
+    w = member_weights({k: r.metrics for k, r in results.items()}, c.ensemble.weighting)
+    fw = walk_forward_weights(results, c.ensemble.weighting, c.labels.span, c.labels.cs_norm)
+    wf = ensemble_result(results, fw, c)  # fold k weighted by the folds before it
+    tw = None
+    if c.splits.test_size is not None:
+        tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
+    rf.write_json(
+        "ensemble",
+        dict(
+            weighting=c.ensemble.weighting,
+            weights=w,
+            fold_weights={int(k): v for k, v in fw.items()},
+            members={k: mc.model.name for k, mc in members.items()},
+            weights_note="out of fold, fold k is weighted by `fold_weights[k]`, from the folds before it; "
+            "`weights` (the whole out-of-fold period) weigh the held-out test",
+        ),
+    )
+    return wf, tw, sub
+
+# %% ../nbs/18_pipeline.ipynb #167e7c51
+def _evaluate(ev: Evaluator, cs: RunConfig) -> tuple:
+    "The strategy's backtest, buy-and-hold and the external benchmark (or None) of `cs` on the evaluator's bars."
+    return ev.backtest(cs), ev.benchmark(cs), ev.external(cs)
+
+# %% ../nbs/18_pipeline.ipynb #534f9427
+def _add_psr(*results):
+    "Each backtest's PSR in its metrics (one configuration, nothing to deflate by)."
+    for r in results:
+        if r is not None:
+            r.metrics["psr"] = deflated_sharpe(r.returns.values)
+
+# %% ../nbs/18_pipeline.ipynb #6f1f051e
+def _run_metrics(c: RunConfig, cs: RunConfig, wf, bt, bh, ext) -> dict:
+    "The out-of-fold metrics: strategy, benchmark, walk-forward, the threshold used and the external benchmark."
+    metrics = dict(
+        strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold
+    )
+    if ext is not None:
+        metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
+    return metrics
+
+# %% ../nbs/18_pipeline.ipynb #b5c15550
+def _held_out_test(c: RunConfig, panel: pd.DataFrame, cs: RunConfig, tw, progress, exog, timer: Timer) -> dict:
+    """Evaluate the strategy `cs` once on the held-out test period: `RunResult`'s test fields.
+
+    `tw`: the members' ensemble's held-out predictions; without members the model is trained here on every bar before
+    the test period."""
+    with timer("held_out_test"):
+        if tw is None:  # trained on every bar before it, evaluated once
+            tw = run_holdout(c, panel, progress=progress, exog=exog)
+        et = Evaluator(panel, tw.predictions)
+        tb, tbh, text = _evaluate(et, cs)
+    _add_psr(tb, tbh, text)
+    return dict(test_walk_forward=tw, test_evaluator=et, test_backtest=tb, test_benchmark=tbh, test_external=text)
+
+# %% ../nbs/18_pipeline.ipynb #99691e37
+def _test_metrics(held: dict) -> dict:
+    "The held-out test period's metrics, its span and its number of bars (from `_held_out_test`'s fields)."
+    et, text = held["test_evaluator"], held["test_external"]
+    return dict(
+        strategy=held["test_backtest"].metrics,
+        benchmark=held["test_benchmark"].metrics,
+        walk_forward=held["test_walk_forward"].metrics,
+        start=str(et.times[0]),
+        end=str(et.times[-1]),
+        bars=len(et.times),
+        **({"external": text.metrics} if text is not None else {}),
+    )
+
+# %% ../nbs/18_pipeline.ipynb #f7ddc74e
+def _save_run(rf: RunFolder, c: RunConfig, members, metrics: dict, wf, bt, bh, held: dict, selection, tearsheet):
+    "Write the backtests, the walk-forward, the held-out test (`held`) and the selection."
+    rf.write_backtest(
+        bt,
+        bh,
+        title=f"{'ensemble' if members else c.model.name} on {c.data.source}, out of fold",
+        periods_per_year=c.data.periods_per_year,
+        extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")},
+        tearsheet=tearsheet,
+    )
+    rf.write_walk_forward(wf)
+    if "test" in metrics:
+        rf.write_test(held["test_walk_forward"].predictions, held["test_backtest"], held["test_benchmark"])
+    if selection is not None:
+        rf.write_json("selection", selection)
+
+# %% ../nbs/18_pipeline.ipynb #f7f7ac0f
+def _write_reports(res: RunResult, c: RunConfig, members, timer: Timer):
+    "Run the report templates into `res.reports`, then write the run's index page."
+    d = res.run_dir
+    with timer("reports"):
+        for name in c.report.templates:
+            res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
+    what = "ensemble of " + ", ".join(members) if members else c.model.name
+    res.reports["index"] = dict(html=write_index(d, f"{what} on {c.data.source}: {d.name}"))
+
+# %% ../nbs/18_pipeline.ipynb #00ee011c
+def _write_run_manifest(rf: RunFolder, c: RunConfig, config: RunConfig, panel: pd.DataFrame, timer: Timer):
+    "The manifest: config, data fingerprint, timings, bars per year (and where they came from), artefacts."
+    rf.write_manifest(
+        c,
+        data_fingerprint=data_fingerprint(panel),
+        timings=timer.timings,
+        extra=dict(
+            periods_per_year=c.data.periods_per_year,
+            periods_per_year_source=_ppy_source(config, panel),
+            artefacts=sorted(p.name for p in rf.dir.iterdir() if not p.name.startswith(".")),
+        ),
+    )
+
+# %% ../nbs/18_pipeline.ipynb #1035d90a
+def _checked(c: RunConfig, members: dict | None) -> tuple:
+    "Check the config and the members' configs before anything is written; (config, members) with absolute sources."
+    preflight(c)
+    c = absolute_sources(c)  # config.yaml must read the same data from inside the run folder
+    members = None if members is None else {k: absolute_sources(mc) for k, mc in members.items()}
+    for mc in (members or {}).values():
+        preflight(mc)
+    return c, members
+
+# %% ../nbs/18_pipeline.ipynb #687b986d
 def run(
     config: RunConfig,
     output_dir=None,
@@ -169,17 +318,15 @@ def run(
     members: dict | None = None,
     existing_ok: bool = False,
 ) -> RunResult:
-    "Run the whole pipeline for `config`; write artefacts, manifest and reports (and the quantstats tearsheet: `tearsheet`, default `reports`) to `output_dir/run_id`; `selection`: how a search chose this config (its own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default: `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."
+    """Run the whole pipeline for `config`; write artefacts, manifest and reports to `output_dir/run_id`.
+
+    `tearsheet`: write the quantstats tearsheet (default `reports`); `selection`: how a search chose this config (its
+    own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default:
+    `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."""
     c, timer = config, Timer()
-    d = run_dir_for(
-        output_dir or c.report.output_dir,
-        run_id or c.report.run_id or f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}",
-    )
-    preflight(c)
-    c = absolute_sources(c)  # config.yaml must read the same data from inside the run folder
-    members = None if members is None else {k: absolute_sources(mc) for k, mc in members.items()}
-    for mc in (members or {}).values():
-        preflight(mc)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}"
+    d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or stamp)
+    c, members = _checked(c, members)
     with timer("data"):
         panel = load_data(c.data)
     c = resolve_periods(c, panel)
@@ -193,120 +340,23 @@ def run(
     exog, tw, sub = load_exog(c.data), None, {}
     with timer("walk_forward"):
         if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
-            sub = {
-                k: run(
-                    mc,
-                    output_dir=d / "models",
-                    run_id=k,
-                    reports=False,
-                    progress=progress,
-                    tearsheet=False,
-                    existing_ok=existing_ok,
-                )
-                for k, mc in members.items()
-            }
-            w = member_weights({k: r.walk_forward.metrics for k, r in sub.items()}, c.ensemble.weighting)
-            fw = walk_forward_weights(
-                {k: r.walk_forward for k, r in sub.items()}, c.ensemble.weighting, c.labels.span, c.labels.cs_norm
-            )
-            wf = ensemble_result(
-                {k: r.walk_forward for k, r in sub.items()}, fw, c
-            )  # fold k weighted by the folds before it
-            if c.splits.test_size is not None:
-                tw = ensemble_result({k: r.test_walk_forward for k, r in sub.items()}, w, c)
-            rf.write_json(
-                "ensemble",
-                dict(
-                    weighting=c.ensemble.weighting,
-                    weights=w,
-                    fold_weights={int(k): v for k, v in fw.items()},
-                    members={k: mc.model.name for k, mc in members.items()},
-                    weights_note="out of fold, fold k is weighted by `fold_weights[k]`, from the folds before it; "
-                    "`weights` (the whole out-of-fold period) weigh the held-out test",
-                ),
-            )
-        else:
-            wf = run_walk_forward(c, panel, progress=progress, exog=exog)  # on the bars before any held-out test period
+            wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok)
+        else:  # on the bars before any held-out test period
+            wf = run_walk_forward(c, panel, progress=progress, exog=exog)
     with timer("backtest"):
         ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)  # the out-of-fold bars, pivoted once
         cs = ev.resolve(c)  # a relative threshold, fixed on the out-of-fold period
-        bt, bh, ext = ev.backtest(cs), ev.benchmark(cs), ev.external(cs)
-    for r in (bt, bh, ext):
-        if r is not None:
-            r.metrics["psr"] = deflated_sharpe(r.returns.values)  # one configuration, nothing to deflate by: the PSR
-    metrics = dict(
-        strategy=bt.metrics, benchmark=bh.metrics, walk_forward=wf.metrics, strategy_threshold=cs.strategy.threshold
-    )
-    if ext is not None:
-        metrics["external"] = dict(name=c.backtest.benchmark, metrics=ext.metrics)
+        bt, bh, ext = _evaluate(ev, cs)
+    _add_psr(bt, bh, ext)
+    metrics = _run_metrics(c, cs, wf, bt, bh, ext)
+    held = dict(test_walk_forward=tw)
     if c.splits.test_size is not None:
-        with timer("held_out_test"):
-            if tw is None:
-                tw = run_holdout(
-                    c, panel, progress=progress, exog=exog
-                )  # trained on every bar before it, evaluated once
-            et = Evaluator(panel, tw.predictions)
-            tb, tbh, text = et.backtest(cs), et.benchmark(cs), et.external(cs)
-        for r in (tb, tbh, text):
-            if r is not None:
-                r.metrics["psr"] = deflated_sharpe(r.returns.values)
-        metrics["test"] = dict(
-            strategy=tb.metrics,
-            benchmark=tbh.metrics,
-            walk_forward=tw.metrics,
-            start=str(et.times[0]),
-            end=str(et.times[-1]),
-            bars=len(et.times),
-            **({"external": text.metrics} if text is not None else {}),
-        )
+        held = _held_out_test(c, panel, cs, tw, progress, exog, timer)
+        metrics["test"] = _test_metrics(held)
     with timer("save"):
-        rf.write_backtest(
-            bt,
-            bh,
-            title=f"{'ensemble' if members else c.model.name} on {c.data.source}, out of fold",
-            periods_per_year=c.data.periods_per_year,
-            extra_metrics={k: v for k, v in metrics.items() if k not in ("strategy", "benchmark")},
-            tearsheet=reports if tearsheet is None else tearsheet,
-        )
-        rf.write_walk_forward(wf)
-        if "test" in metrics:
-            rf.write_test(tw.predictions, tb, tbh)
-        if selection is not None:
-            rf.write_json("selection", selection)
-    held = "test" in metrics
-    res = RunResult(
-        d,
-        metrics,
-        wf,
-        bt,
-        bh,
-        evaluator=ev,
-        test_evaluator=et if held else None,
-        config=cs,
-        test_walk_forward=tw,
-        members=sub,
-        external=ext,
-        test_backtest=tb if held else None,
-        test_benchmark=tbh if held else None,
-        test_external=text if held else None,
-    )
+        _save_run(rf, c, members, metrics, wf, bt, bh, held, selection, reports if tearsheet is None else tearsheet)
+    res = RunResult(d, metrics, wf, bt, bh, evaluator=ev, config=cs, members=sub, external=ext, **held)
     if reports:
-        with timer("reports"):
-            for name in c.report.templates:
-                res.reports[name] = run_report(name, {"run_dir": str(d)}, run_dir=d, html=c.report.html)
-        res.reports["index"] = dict(
-            html=write_index(
-                d, f"{'ensemble of ' + ', '.join(members) if members else c.model.name} on {c.data.source}: {d.name}"
-            )
-        )
-    rf.write_manifest(
-        c,
-        data_fingerprint=data_fingerprint(panel),
-        timings=timer.timings,
-        extra=dict(
-            periods_per_year=c.data.periods_per_year,
-            periods_per_year_source=_ppy_source(config, panel),
-            artefacts=sorted(p.name for p in d.iterdir() if not p.name.startswith(".")),
-        ),
-    )
+        _write_reports(res, c, members, timer)
+    _write_run_manifest(rf, c, config, panel, timer)
     return res
