@@ -22,7 +22,9 @@ def _check_weighting(weighting):
 
 # %% ../nbs/14c_ensemble.ipynb #5227f2fd
 def member_weights(metrics: dict, weighting: str = "mean") -> dict:
-    "Weights summing to 1 from each member's out-of-fold metrics {name: metrics}: equal, or the metric's edge over no skill (floored at 0)."
+    """Weights summing to 1 from each member's out-of-fold metrics {name: metrics}.
+
+    Equal, or the metric's edge over no skill (floored at 0)."""
     _check_weighting(weighting)
     if not metrics:
         raise ValueError("an ensemble needs at least one member")
@@ -41,7 +43,10 @@ def member_weights(metrics: dict, weighting: str = "mean") -> dict:
 
 # %% ../nbs/14c_ensemble.ipynb #4d1ebd46
 def combine(predictions: dict, weights: dict) -> pd.DataFrame:
-    "One prediction frame from the members' {name: frame}: weighted means of p_up, p_up_raw, mu, sigma (and of each horizon's mu_h, sigma_h, p_up_h) on the first member's (timestamp, symbol) rows."
+    """One prediction frame from the members' {name: frame}.
+
+    Weighted means of p_up, p_up_raw, mu, sigma (and of each horizon's mu_h, sigma_h, p_up_h) on the first member's
+    (timestamp, symbol) rows."""
     names = list(predictions)
     first = predictions[names[0]]
     key = ["timestamp", "symbol"]
@@ -97,7 +102,9 @@ def ensemble_result(
     | dict,  # a weighting name: walk-forward weights; {fold: {name: weight}}: per fold; {name: weight}: every fold
     config=None,  # the run's config: the labels' span and normalisation
 ) -> WalkForwardResult:
-    "The ensemble as a walk-forward result: combined predictions, per-fold metrics on them (spans from the first member), pooled metrics."
+    """The ensemble as a walk-forward result.
+
+    Combined predictions, per-fold metrics on them (spans from the first member), pooled metrics."""
     lc = config.labels if config is not None else None
     span, cs = (lc.span, lc.cs_norm) if lc else (1, "none")
     first = next(iter(members.values()))

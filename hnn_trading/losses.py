@@ -130,14 +130,18 @@ def variance_floor(mu, y, floor: float = 0.1, eps: float = 1e-8):
 
 # %% ../nbs/09_losses.ipynb #0fc1f2a5
 def per_day(fn, mu, y, groups, min_rows: int = 3):
-    "The mean over a batch's timestamps (groups: integer ids) of fn(mu, y) on each timestamp's rows; days with fewer than `min_rows` rows are skipped (0 when none is left)."
+    """The mean over a batch's timestamps (groups: integer ids) of fn(mu, y) on each timestamp's rows.
+
+    Days with fewer than `min_rows` rows are skipped (0 when none is left)."""
     g = torch.unique(groups, return_inverse=True)[1]
     days = [fn(mu[g == k], y[g == k]) for k in range(int(g.max()) + 1) if int((g == k).sum()) >= min_rows]
     return torch.stack(days).mean() if days else mu.sum() * 0.0
 
 # %% ../nbs/09_losses.ipynb #ccd1de63
 def daily_sharpe_loss(mu, y, groups, scale: float = 1.0, eps: float = 1e-8):
-    "Minus the Sharpe ratio, over a batch's days, of each day's long-short portfolio: positions tanh(mu/scale) less the day's mean, at unit gross."
+    """Minus the Sharpe ratio, over a batch's days, of each day's long-short portfolio.
+
+    Positions are tanh(mu/scale) less the day's mean, at unit gross."""
     g = torch.unique(groups, return_inverse=True)[1]
     n = int(g.max()) + 1
     z = lambda v: torch.zeros(n, dtype=mu.dtype, device=mu.device).index_add(0, g, v)
@@ -149,7 +153,10 @@ def daily_sharpe_loss(mu, y, groups, scale: float = 1.0, eps: float = 1e-8):
 
 # %% ../nbs/09_losses.ipynb #8f127a99
 def composite_loss(out: dict, y, r, tcfg, mcfg=None, pos_weight: float | None = None, groups=None):
-    "The weighted training loss; y: 0/1 labels, r: (standardised) returns; tcfg: TrainingConfig, mcfg: ModelConfig. Several horizons (y and r of one column each): the mean of each horizon's loss."
+    """The weighted training loss; y: 0/1 labels, r: (standardised) returns.
+
+    tcfg: TrainingConfig, mcfg: ModelConfig. Several horizons (y and r of one column each): the mean of each
+    horizon's loss."""
     if y.dim() == 2:
         one = lambda j: {k: (v[:, j] if v is not None and v.dim() > 1 else v) for k, v in out.items()}
         return (
