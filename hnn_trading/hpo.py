@@ -4,8 +4,9 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import itertools, json, math, os, re, sys, time, warnings
+import itertools, json, math, sys, time, warnings
 from dataclasses import dataclass
+from fastcore.basics import patch
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
@@ -17,14 +18,57 @@ from .runs import RunFolder, trial_folder
 from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
 from .data import resolve_periods, load_data, load_exog, absolute_sources
 from .splits import holdout_start
+from hnn_trading.studies import (
+    repair_journal,
+    DASHBOARD_CONSTRAINTS,
+    make_storage,
+    AfterStartup,
+    make_pruner,
+    SAMPLERS,
+    make_sampler,
+    make_study,
+    completed,
+    ranked,
+    trial_table,
+    sharpe_correlation,
+    BEAT,
+    fail_stale,
+    serve_dashboard,
+    is_feasible,
+    constrain,
+    open_study,
+    best_value,
+    keep_beating,
+)
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'FOLD_METRICS', 'PENALTY', 'BEAT', 'SearchSpace', 'repair_journal',
-           'make_storage', 'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'describe', 'save_context',
-           'load_context', 'completed', 'ranked', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
-           'fold_means', 'pruning_callbacks', 'stage1_objective', 'stage2_objective', 'optimize_batched',
-           'deflated_best', 'trial_overrides', 'stage2_search', 'hybrid_objective', 'trial_table', 'sharpe_correlation',
-           'export_study', 'quick_config', 'make_objective', 'fail_stale', 'run_worker', 'serve_dashboard']
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
+           'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
+           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'trial_overrides',
+           'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker',
+           'repair_journal', 'DASHBOARD_CONSTRAINTS', 'make_storage', 'AfterStartup', 'make_pruner', 'SAMPLERS',
+           'make_sampler', 'make_study', 'completed', 'ranked', 'trial_table', 'sharpe_correlation', 'BEAT',
+           'fail_stale', 'serve_dashboard', 'redact']
+
+# %% ../nbs/15_hpo.ipynb #17ac4e5d
+_all_ = [
+    "repair_journal",
+    "DASHBOARD_CONSTRAINTS",
+    "make_storage",
+    "AfterStartup",
+    "make_pruner",
+    "SAMPLERS",
+    "make_sampler",
+    "make_study",
+    "completed",
+    "ranked",
+    "trial_table",
+    "sharpe_correlation",
+    "BEAT",
+    "fail_stale",
+    "serve_dashboard",
+    "redact",
+]  # moved to `studies`; still importable from here until every caller reads them there
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -37,13 +81,34 @@ OBJECTIVES = {
     "stage1": "0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean (model quality, per fold, averaged)",
     "f1": "F1 of the positive class at P(up) > 1/2, per fold, averaged (f1_fold_mean; the seed-000 campaigns)",
     "recall": "recall of the positive class at P(up) > 1/2, per fold, averaged (recall_fold_mean)",
-    "ic": "IC: Pearson correlation of the predicted mu with the realised return, per fold, averaged (ic_fold_mean; the seed-002 campaigns)",
-    "rank_ic": "rank-IC: Spearman correlation of the predicted mu with the realised return, per fold, averaged (rank_ic_fold_mean)",
-    "log_loss": "minus the log-loss of P(up), per fold, averaged (higher is better; log_loss_fold_mean is the log-loss itself)",
-    "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean + weights.sharpe x clip(Sharpe, -3, 3) / 3 (no Sharpe: infeasible)",
-    "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe (a Pareto front; no Sharpe: infeasible)",
+    "ic": "IC: Pearson correlation of the predicted mu with the realised return, per fold, averaged "
+    "(ic_fold_mean; the seed-002 campaigns)",
+    "rank_ic": "rank-IC: Spearman correlation of the predicted mu with the realised return, per fold, averaged "
+    "(rank_ic_fold_mean)",
+    "log_loss": "minus the log-loss of P(up), per fold, averaged "
+    "(higher is better; log_loss_fold_mean is the log-loss itself)",
+    "hybrid": "weights.auc x auc_fold_mean + weights.dir_acc x dir_acc_fold_mean "
+    "+ weights.sharpe x clip(Sharpe, -3, 3) / 3 (no Sharpe: infeasible)",
+    "pareto": "two objectives, both maximised: the stage-1 score and the out-of-fold Sharpe "
+    "(a Pareto front; no Sharpe: infeasible)",
     "sharpe": "annualised Sharpe of the strategy on cached predictions (stage 2)",
 }
+
+# %% ../nbs/15_hpo.ipynb #eb45d269
+def _check_param(k: str, e, base: RunConfig):
+    "Raise a ConfigError saying what is wrong with entry `e` of the space for config key `k`; nothing when it is right."
+    if not isinstance(e, dict) or e.get("type") not in _ENTRY:
+        raise ConfigError(f"param {k!r}: needs type float, int or categorical, got {e!r}")
+    extra = set(e) - _ENTRY[e["type"]]
+    if extra:
+        valid = sorted(_ENTRY[e["type"]])
+        raise ConfigError(f"param {k!r}: unknown field(s) {sorted(extra)} for type {e['type']}; valid: {valid}")
+    if e["type"] != "categorical" and not ("low" in e and "high" in e and e["low"] <= e["high"]):
+        raise ConfigError(f"param {k!r}: needs low <= high, got {e}")
+    if e["type"] == "categorical" and not e.get("choices"):
+        raise ConfigError(f"param {k!r}: categorical needs choices")
+    probe = e["low"] if e["type"] != "categorical" else e["choices"][0]
+    base.override({k: probe})  # unknown config keys raise here, with the valid keys
 
 # %% ../nbs/15_hpo.ipynb #66d6172f
 @dataclass
@@ -76,19 +141,7 @@ class SearchSpace:
         base = RunConfig()
         params, fixed = d.get("params") or {}, d.get("fixed") or {}
         for k, e in params.items():
-            if not isinstance(e, dict) or e.get("type") not in _ENTRY:
-                raise ConfigError(f"param {k!r}: needs type float, int or categorical, got {e!r}")
-            extra = set(e) - _ENTRY[e["type"]]
-            if extra:
-                raise ConfigError(
-                    f"param {k!r}: unknown field(s) {sorted(extra)} for type {e['type']}; valid: {sorted(_ENTRY[e['type']])}"
-                )
-            if e["type"] != "categorical" and not ("low" in e and "high" in e and e["low"] <= e["high"]):
-                raise ConfigError(f"param {k!r}: needs low <= high, got {e}")
-            if e["type"] == "categorical" and not e.get("choices"):
-                raise ConfigError(f"param {k!r}: categorical needs choices")
-            probe = e["low"] if e["type"] != "categorical" else e["choices"][0]
-            base.override({k: probe})  # unknown config keys raise here, with the valid keys
+            _check_param(k, e, base)
         base.override(fixed)
         obj = d.get("objective", "stage1")
         if obj not in OBJECTIVES:
@@ -117,273 +170,41 @@ class SearchSpace:
             self.objective, [self.objective if self.objective in FOLD_METRICS else "score"]
         )
 
-    def sample(self, trial) -> dict:
-        "Dotted overrides for one trial: the sampled parameters and the fixed ones."
-        out = dict(self.fixed)
-        for k, e in self.params.items():
-            if e["type"] == "float":
-                out[k] = trial.suggest_float(k, e["low"], e["high"], log=e.get("log", False), step=e.get("step"))
-            elif e["type"] == "int":
-                out[k] = trial.suggest_int(k, e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1))
-            else:
-                out[k] = trial.suggest_categorical(k, e["choices"])
-        return out
+# %% ../nbs/15_hpo.ipynb #b0832d76
+@patch
+def sample(self: SearchSpace, trial) -> dict:
+    "Dotted overrides for one trial: the sampled parameters and the fixed ones."
+    out = dict(self.fixed)
+    for k, e in self.params.items():
+        if e["type"] == "float":
+            out[k] = trial.suggest_float(k, e["low"], e["high"], log=e.get("log", False), step=e.get("step"))
+        elif e["type"] == "int":
+            out[k] = trial.suggest_int(k, e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1))
+        else:
+            out[k] = trial.suggest_categorical(k, e["choices"])
+    return out
 
-    def distributions(self) -> dict:
-        "Optuna's distribution of each sampled parameter, for `study.ask(...)`: the values are drawn at ask time, in the asking thread."
-        D = optuna.distributions
-        return {
-            k: D.FloatDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step"))
-            if e["type"] == "float"
-            else D.IntDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1))
-            if e["type"] == "int"
-            else D.CategoricalDistribution(e["choices"])
-            for k, e in self.params.items()
-        }
-
-# %% ../nbs/15_hpo.ipynb #cca0c699
-def _records(line: bytes):
-    "The journal record a line holds, or, for a line that a killed writer left torn and the next writer appended to, the complete record at its end; None if none."
-    for i in [0] + [m.start() for m in re.finditer(rb'\{"op_code"', line)][1:][::-1]:
-        try:
-            json.loads(line[i:])
-            return i
-        except ValueError:
-            continue
-    return None
-
-# %% ../nbs/15_hpo.ipynb #5232241d
-def repair_journal(path) -> str | None:
-    "Cut what a killed writer left in an Optuna journal file (a torn last line, or a torn fragment another record was appended to), keeping the cut bytes in `<file>.torn-<time>`; a line saying what was done, or None when the file is whole."
-    from optuna.storages.journal import JournalFileSymlinkLock
-    from optuna.storages.journal._file import get_lock_file
-
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    with get_lock_file(JournalFileSymlinkLock(str(path))):
-        data = path.read_bytes()
-        lines = data.splitlines(keepends=True)
-        keep, cut, bad = [], [], []
-        for n, line in enumerate(lines, 1):
-            whole = line.endswith(b"\n")
-            if whole and line.count(b'{"op_code"') == 1 and line.rstrip().endswith(b"}"):
-                keep.append(line)
-                continue  # the usual whole record, not parsed
-            i = _records(line.rstrip(b"\r\n")) if whole else None
-            if i is None:
-                cut.append(line)
-                bad.append(n)
-                continue
-            if i:
-                cut.append(line[:i])
-                bad.append(n)
-            keep.append(line[i:])
-        if not cut:
-            return None
-        backup = path.with_name(f"{path.name}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
-        backup.write_bytes(b"".join(cut))
-        atomic_write(path, b"".join(keep))
-    return (
-        f"{path}: repaired {len(cut)} torn record(s) a killed writer left (line{'s' if len(bad) > 1 else ''} {', '.join(map(str, bad))}, "
-        f"{sum(map(len, cut))} bytes); the cut bytes are in {backup.name}"
-    )
-
-# %% ../nbs/15_hpo.ipynb #23e72a3a
-DASHBOARD_CONSTRAINTS = "constraints"  # the system attribute optuna-dashboard reads (a list; > 0: infeasible)
-
-# %% ../nbs/15_hpo.ipynb #70cbe48b
-def _is_feasible(t) -> bool:
-    "Whether every constraint of a trial holds (a trial without constraints is feasible)."
-    return all(v <= 0 for v in t.constraints.values())
-
-# %% ../nbs/15_hpo.ipynb #cf2d72f0
-class _FeasibleBest:
-    "Storage mixin: `get_best_trial` skips infeasible trials, as `Study.best_trial` does; optuna-dashboard asks the storage."
-
-    def get_best_trial(self, study_id: int):
-        best = super().get_best_trial(study_id)
-        if _is_feasible(best):
-            return best
-        done = self.get_all_trials(study_id, deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        ok = [t for t in done if _is_feasible(t)]
-        if not ok:
-            return best  # none feasible: Study.best_trial raises; a dashboard shows it marked
-        sign = 1 if self.get_study_directions(study_id)[0] == optuna.study.StudyDirection.MAXIMIZE else -1
-        return max(ok, key=lambda t: sign * t.value)
-
-# %% ../nbs/15_hpo.ipynb #cdbd8783
-class _JournalStorage(_FeasibleBest, optuna.storages.JournalStorage):
-    "Optuna's journal storage whose best trial is feasible."
-
-# %% ../nbs/15_hpo.ipynb #c925f761
-class _RDBStorage(_FeasibleBest, optuna.storages.RDBStorage):
-    "Optuna's RDB storage whose best trial is feasible, where a RUNNING trial with no heartbeat at all (its worker died before the first) is stale once it started over the grace period ago."
-
-    def _get_stale_trial_ids(self, study_id: int) -> list:
-        from optuna.storages._rdb import models
-        from optuna.storages._rdb.storage import _create_scoped_session
-
-        out, old = (
-            super()._get_stale_trial_ids(study_id),
-            time.time() - (self.grace_period or 2 * self.heartbeat_interval),
-        )
-        with _create_scoped_session(
-            self.scoped_session, True
-        ) as s:  # Optuna skips these: they would stay RUNNING for ever
-            q = s.query(models.TrialModel).filter(
-                models.TrialModel.state == optuna.trial.TrialState.RUNNING,
-                models.TrialModel.study_id == study_id,
-                ~models.TrialModel.heartbeats.any(),
-            )
-            return out + [
-                t.trial_id
-                for t in q.all()
-                if t.datetime_start and t.datetime_start.timestamp() < old and t.trial_id not in out
-            ]
-
-# %% ../nbs/15_hpo.ipynb #ba66504d
-def make_storage(url: str, heartbeat_interval: int = 10, grace_period: int = 30):
-    "An Optuna storage for sqlite:///, journal:/// or postgresql:// URLs (heartbeats and retries on the RDB ones); its best trial is a feasible one."
-    if "***@" in url:  # a redacted URL (a report's parameter cell): the real one is in the environment
-        env = os.environ.get("HNN_STORAGE", "")
-        if redact(env) != url:
-            raise ValueError(
-                f"storage {url!r} has its password redacted; put the full URL in the HNN_STORAGE environment variable"
-            )
-        url = env
-    if url.startswith("journal:///"):
-        from optuna.storages.journal import JournalFileBackend
-
-        path = url[len("journal:///") :]  # journal:///rel/path or journal:////abs/path, as SQLAlchemy's sqlite URLs
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        if msg := repair_journal(path):
-            print(msg, file=sys.stderr, flush=True)  # every reader and writer opens it here
-        return _JournalStorage(JournalFileBackend(path))
-    if url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg2://")):
-        shown = redact(url)
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        kw = dict(connect_args={"timeout": 60}) if url.startswith("sqlite") else dict(pool_pre_ping=True)
-        if url.startswith(("postgresql://", "postgres://")):
-            url = "postgresql+psycopg2://" + url.split("://", 1)[1]  # the driver we ship
-        import sqlalchemy.exc
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try:
-                return _RDBStorage(
-                    url,
-                    engine_kwargs=kw,
-                    heartbeat_interval=heartbeat_interval,
-                    grace_period=grace_period,
-                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3),
-                )
-            except (
-                sqlalchemy.exc.SQLAlchemyError
-            ) as e:  # not a database, a server that does not answer, a wrong password
-                why = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
-                raise ValueError(f"storage {shown}: cannot open it: {why}") from None
-    raise ValueError(
-        f"storage {redact(url)!r}: use sqlite:///file.db, journal:///file.log (journal:////abs/file.log) or postgresql://user:pass@host/db"
-    )
-
-# %% ../nbs/15_hpo.ipynb #49b9e1a1
-class AfterStartup(optuna.pruners.BasePruner):
-    "Prune nothing until `n_startup` trials are complete, then ask `pruner` (successive halving would otherwise stop the second trial of a study if it trails the first)."
-
-    def __init__(self, pruner, n_startup: int = 5):
-        self.pruner, self.n_startup = pruner, n_startup
-
-    def prune(self, study, trial) -> bool:
-        if len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))) < self.n_startup:
-            return False
-        return self.pruner.prune(study, trial)
-
-# %% ../nbs/15_hpo.ipynb #bd40dcc1
-def make_pruner(kind: str = "hyperband", min_resource: int = 3, reduction_factor: int = 3, n_startup: int = 5):
-    "Optuna's pruner for `hpo.pruner`, idle until `n_startup` trials are complete; steps are epochs trained (over all folds), so a poor trial stops after `min_resource` epochs, not after a fold."
-    if kind == "hyperband":
-        p = optuna.pruners.HyperbandPruner(
-            min_resource=min_resource, max_resource="auto", reduction_factor=reduction_factor
-        )
-    elif kind == "successive_halving":
-        p = optuna.pruners.SuccessiveHalvingPruner(min_resource=min_resource, reduction_factor=reduction_factor)
-    elif kind == "median":
-        p = optuna.pruners.MedianPruner(n_startup_trials=0, n_warmup_steps=min_resource)
-    elif kind == "none":
-        return optuna.pruners.NopPruner()
-    else:
-        raise ValueError(f"hpo.pruner={kind!r}: choose hyperband, successive_halving, median or none")
-    return AfterStartup(p, n_startup)
-
-# %% ../nbs/15_hpo.ipynb #dadf36b8
-SAMPLERS = ("tpe_multivariate", "tpe", "qmc", "random")
-
-# %% ../nbs/15_hpo.ipynb #9a2e52a4
-def make_sampler(kind: str = "tpe_multivariate", n_trials: int = 100, seed: int = 0):
-    "An Optuna sampler by name: multivariate TPE (the project's stage-1 sampler: 10% random start-up, 64 EI candidates), univariate TPE (stage 2's: its cost per trial grows far more slowly), scrambled Sobol QMC, or random; seeded."
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if kind == "tpe_multivariate":
-            return optuna.samplers.TPESampler(
-                multivariate=True, n_startup_trials=max(1, n_trials // 10), n_ei_candidates=64, seed=seed
-            )
-        if kind == "tpe":
-            return optuna.samplers.TPESampler(n_startup_trials=max(1, n_trials // 10), seed=seed)
-        if kind == "qmc":
-            return optuna.samplers.QMCSampler(
-                qmc_type="sobol", scramble=True, seed=seed, warn_independent_sampling=False
-            )
-        if kind == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-    raise ValueError(f"sampler {kind!r}: choose one of {', '.join(SAMPLERS)}")
-
-# %% ../nbs/15_hpo.ipynb #e4b98c45
-def make_study(
-    name: str,
-    storage: str,
-    n_trials: int = 100,
-    seed: int = 0,
-    directions=("maximize",),
-    prune: bool = True,
-    heartbeat: int = 10,
-    metric_names=None,
-    description: str | None = None,
-    hpo=None,
-    sampler: str = "tpe_multivariate",
-):
-    "Create or resume a study on `storage` with the project's sampler and pruner (`hpo`: an HPOConfig naming it; heartbeat seconds for RDB storages; grace 3x), naming its objectives and describing it when asked; a described study (its creator's call) records `n_trials` as `planned_trials`."
-    sampler = make_sampler(sampler, n_trials, seed)
-    pruner = (
-        make_pruner(hpo.pruner, hpo.min_resource, hpo.reduction_factor)
-        if prune and hpo is not None
-        else make_pruner()
-        if prune
-        else make_pruner("none")
-    )
-    kw = dict(directions=list(directions)) if len(directions) > 1 else dict(direction=directions[0])
-    st = optuna.create_study(
-        study_name=name,
-        storage=make_storage(storage, heartbeat, 3 * heartbeat),
-        sampler=sampler,
-        pruner=pruner,
-        load_if_exists=True,
-        **kw,
-    )
-    if metric_names and st.metric_names != list(metric_names):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            st.set_metric_names(list(metric_names))
-    if description and st.user_attrs.get("description") != description:
-        st.set_user_attr("description", description)
-    if description and st.user_attrs.get("planned_trials") != n_trials:
-        st.set_user_attr("planned_trials", n_trials)  # what progress counts to
-    return st
+# %% ../nbs/15_hpo.ipynb #0b32c63b
+@patch
+def distributions(self: SearchSpace) -> dict:
+    """Optuna's distribution of each sampled parameter, for `study.ask(...)`: the values are drawn at ask time, in
+    the asking thread.
+    """
+    D = optuna.distributions
+    return {
+        k: D.FloatDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step"))
+        if e["type"] == "float"
+        else D.IntDistribution(e["low"], e["high"], log=e.get("log", False), step=e.get("step", 1))
+        if e["type"] == "int"
+        else D.CategoricalDistribution(e["choices"])
+        for k, e in self.params.items()
+    }
 
 # %% ../nbs/15_hpo.ipynb #59a9e2bf
 def describe(space: SearchSpace, base: RunConfig) -> str:
-    "One sentence for the study's `description` attribute: what is maximised, on which model and data, and what is held out."
+    """One sentence for the study's `description` attribute: what is maximised, on which model and data, and what is
+    held out.
+    """
     t = base.splits.test_size
     held = (
         f"the last {t} bars are held out"
@@ -405,16 +226,7 @@ def save_context(study, base: RunConfig, space: SearchSpace, study_dir):
 # %% ../nbs/15_hpo.ipynb #5cc9bbe7
 def load_context(storage: str, name: str):
     "(study, base config, search space, artefact folder) of a study created by `hnn hpo stage1`."
-    for pre in ("sqlite:///", "journal:///"):
-        if storage.startswith(pre) and not Path(storage[len(pre) :]).exists():
-            raise ValueError(
-                f"no study storage at {storage[len(pre) :]} (from {redact(storage)}); check the path, relative to {Path.cwd()}"
-            )
-    try:
-        st = optuna.load_study(study_name=name, storage=make_storage(storage))
-    except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(make_storage(storage))]
-        raise ValueError(f"no study {name!r} in {redact(storage)}; studies there: {names or 'none'}") from None
+    st = open_study(storage, name)
     ua = st.user_attrs
     if "base_config" not in ua:
         raise ValueError(f"study {name!r} was not created by `hnn hpo stage1` (no base config stored on it)")
@@ -424,16 +236,6 @@ def load_context(storage: str, name: str):
         SearchSpace.from_dict(ua["space"]),
         Path(ua["study_dir"]),
     )
-
-# %% ../nbs/15_hpo.ipynb #984953dc
-def completed(study) -> list:
-    "The study's COMPLETE trials."
-    return study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-
-# %% ../nbs/15_hpo.ipynb #05785897
-def ranked(study) -> list:
-    "COMPLETE trials, best first (by the first objective in a Pareto study); an infeasible trial after every feasible one."
-    return sorted(completed(study), key=lambda t: (not _is_feasible(t), -t.values[0]))
 
 # %% ../nbs/15_hpo.ipynb #87255e62
 def enqueue_warm_start(study, path, space: SearchSpace | None = None) -> int:
@@ -453,17 +255,11 @@ def _in_kernel() -> bool:
     ip = sys.modules.get("IPython")
     return ip is not None and getattr(ip, "get_ipython", lambda: None)() is not None
 
-# %% ../nbs/15_hpo.ipynb #fff8b890
-def _best(trials, directions) -> float | None:
-    "The best first-objective value of the feasible COMPLETE trials, or None."
-    v = [t.values[0] for t in trials if t.state == optuna.trial.TrialState.COMPLETE and _is_feasible(t)]
-    if not v:
-        return None
-    return max(v) if directions[0] == optuna.study.StudyDirection.MAXIMIZE else min(v)
-
 # %% ../nbs/15_hpo.ipynb #4bdeabbc
 class TrialProgress:
-    "Finished trials out of a total on stderr: a tqdm bar on a terminal, sparse plain lines in a log or pipe, nothing in a notebook unless shown."
+    """Finished trials out of a total on stderr: a tqdm bar on a terminal, sparse plain lines in a log or pipe,
+    nothing in a notebook unless shown.
+    """
 
     def __init__(
         self,
@@ -495,41 +291,6 @@ class TrialProgress:
         elif self.show:
             self._line()
 
-    def update(
-        self,
-        n: int,  # trials finished now (not an increment)
-        best: float | None = None,
-    ):  # the best value so far
-        "Show `n` finished trials and the best value."
-        self.n, self.best = n, self.best if best is None else best
-        if self.bar is not None:
-            if best is not None:
-                self.bar.set_postfix_str(f"best {best:.4f}", refresh=False)
-            if n > self.bar.n:
-                self.bar.update(n - self.bar.n)
-            else:
-                self.bar.refresh()  # the elapsed time moves on
-        elif self.show and time.time() - self.last >= self.every:
-            self._line()
-
-    def _line(self):
-        "One plain line: count, best, elapsed time and, after a trial ended, the time left at the average pace."
-        from tqdm import tqdm
-
-        el, k = time.time() - self.t0, self.n - self.start
-        best = f", best {self.best:.4f}" if self.best is not None else ""
-        eta = (
-            f", about {tqdm.format_interval(el / k * (self.total - self.n))} left"
-            if 0 < k and self.n < self.total
-            else ""
-        )
-        print(
-            f"{self.desc}: {self.n}/{self.total} trials finished{best}, {tqdm.format_interval(el)} elapsed{eta}",
-            file=self.stream,
-            flush=True,
-        )
-        self.last = time.time()
-
     def close(self):
         "End the bar, or write the last plain line."
         if self.bar is not None:
@@ -544,6 +305,43 @@ class TrialProgress:
     def __exit__(self, *exc):
         self.close()
 
+# %% ../nbs/15_hpo.ipynb #cbaa1212
+@patch
+def update(
+    self: TrialProgress,
+    n: int,  # trials finished now (not an increment)
+    best: float | None = None,
+):  # the best value so far
+    "Show `n` finished trials and the best value."
+    self.n, self.best = n, self.best if best is None else best
+    if self.bar is not None:
+        if best is not None:
+            self.bar.set_postfix_str(f"best {best:.4f}", refresh=False)
+        if n > self.bar.n:
+            self.bar.update(n - self.bar.n)
+        else:
+            self.bar.refresh()  # the elapsed time moves on
+    elif self.show and time.time() - self.last >= self.every:
+        self._line()
+
+# %% ../nbs/15_hpo.ipynb #0523f37f
+@patch
+def _line(self: TrialProgress):
+    "One plain line: count, best, elapsed time and, after a trial ended, the time left at the average pace."
+    from tqdm import tqdm
+
+    el, k = time.time() - self.t0, self.n - self.start
+    best = f", best {self.best:.4f}" if self.best is not None else ""
+    eta = (
+        f", about {tqdm.format_interval(el / k * (self.total - self.n))} left" if 0 < k and self.n < self.total else ""
+    )
+    print(
+        f"{self.desc}: {self.n}/{self.total} trials finished{best}, {tqdm.format_interval(el)} elapsed{eta}",
+        file=self.stream,
+        flush=True,
+    )
+    self.last = time.time()
+
 # %% ../nbs/15_hpo.ipynb #b5f16f9c
 FOLD_METRICS = (
     "f1",
@@ -555,7 +353,9 @@ FOLD_METRICS = (
 
 # %% ../nbs/15_hpo.ipynb #fadc8cd6
 def fold_score(fold: dict, objective: str = "stage1") -> float:
-    "A fold's value of a training objective: 0.7 x AUC + 0.3 x DirAcc (stage1, hybrid, pareto), or one metric (minus the log-loss)."
+    """A fold's value of a training objective: 0.7 x AUC + 0.3 x DirAcc (stage1, hybrid, pareto), or one metric
+    (minus the log-loss).
+    """
     if objective in FOLD_METRICS:
         v = fold.get(f"val_{objective}", float("nan"))
         return -v if objective == "log_loss" else v
@@ -573,7 +373,9 @@ def _valid_folds(folds):
 
 # %% ../nbs/15_hpo.ipynb #dbcd0c03
 def fold_means(folds: list, objective: str = "stage1") -> dict:
-    "AUC and DirAcc averaged over the folds the score uses (so score = 0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean), and the objective's own metric."
+    """AUC and DirAcc averaged over the folds the score uses (so score = 0.7 x auc_fold_mean + 0.3 x
+    dir_acc_fold_mean), and the objective's own metric.
+    """
     v = _valid_folds(folds)
     out = dict(
         auc_fold_mean=float(np.mean([f["val_auc"] for f in v])) if v else float("nan"),
@@ -587,7 +389,11 @@ def fold_means(folds: list, objective: str = "stage1") -> dict:
 
 # %% ../nbs/15_hpo.ipynb #dc1deca1
 def pruning_callbacks(trial, objective: str = "stage1") -> tuple:
-    "(on_epoch, on_fold) for `run_walk_forward` that report the trial's running score at each epoch trained (the step) and prune it when the study's pruner says so. The running score is the mean of the finished folds' validation scores and, during a fold, the current epoch's score on its calibration slice (0.7 x AUC + 0.3 x DirAcc; the slice precedes the validation block). Objectives read from one other metric report at fold ends only."
+    """(on_epoch, on_fold) for `run_walk_forward` that report the trial's running score at each epoch trained (the
+    step) and prune it when the study's pruner says so. The running score is the mean of the finished folds'
+    validation scores and, during a fold, the current epoch's score on its calibration slice (0.7 x AUC + 0.3 x
+    DirAcc; the slice precedes the validation block). Objectives read from one other metric report at fold ends only.
+    """
     if len(trial.study.directions) > 1:
         return None, None  # Optuna prunes single-objective studies only
     done, step = [], [0]
@@ -596,7 +402,10 @@ def pruning_callbacks(trial, objective: str = "stage1") -> tuple:
         if np.isfinite(v):
             trial.report(float(v), step[0])
         if trial.should_prune():
-            why = f"stopped by the pruner {where}, after {step[0]} epochs: its running score {v:.4f} trailed the trials that reached that step"
+            why = (
+                f"stopped by the pruner {where}, after {step[0]} epochs: "
+                f"its running score {v:.4f} trailed the trials that reached that step"
+            )
             trial.set_user_attr("fail_reason", why)
             raise optuna.TrialPruned(why)
 
@@ -617,7 +426,9 @@ def pruning_callbacks(trial, objective: str = "stage1") -> tuple:
 
 # %% ../nbs/15_hpo.ipynb #63d07bf4
 def stage1_objective(base: RunConfig, panel: pd.DataFrame, space: SearchSpace, study_dir, exog=None):
-    "An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the space's training objective (default 0.7 x AUC + 0.3 x DirAcc)."
+    """An Optuna objective: train walk-forward with sampled parameters, keep predictions and checkpoints, return the
+    space's training objective (default 0.7 x AUC + 0.3 x DirAcc).
+    """
     obj = space.objective if space.objective in FOLD_METRICS else "stage1"
     study_dir, base = (
         Path(study_dir),
@@ -677,11 +488,15 @@ PENALTY = -10.0  # what earlier versions scored an undefined Sharpe; read only t
 
 # %% ../nbs/15_hpo.ipynb #8b3e49f2
 def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataFrame, space: SearchSpace):
-    "An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted once, by `evaluate.Evaluator`); a trial with fewer than `min_trades` trades is infeasible (an Optuna constraint), not penalised."
+    """An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted
+    once, by `evaluate.Evaluator`); a trial with fewer than `min_trades` trades is infeasible (an Optuna constraint),
+    not penalised.
+    """
     start = holdout_start(panel.index.get_level_values("timestamp"), base.splits.test_size)
     if start is not None and predictions["timestamp"].max() >= start:
         raise ValueError(
-            f"predictions reach into the held-out test period (from {start}): stage 2 selects on out-of-fold predictions only"
+            f"predictions reach into the held-out test period (from {start}): "
+            "stage 2 selects on out-of-fold predictions only"
         )
     ev, base = Evaluator(panel, predictions), resolve_periods(base, panel)  # the Evaluator stops at the last prediction
 
@@ -707,11 +522,7 @@ def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataF
         sr = 0.0 if np.isnan(sr) else float(sr)  # no trades, no returns: a Sharpe of 0
         trial.set_user_attr("sr_per_bar", sr / math.sqrt(cfg.data.periods_per_year))
         short = float(space.min_trades - n)  # > 0: infeasible; TPE learns from it, best_trial skips it
-        trial.set_constraint("min_trades", short)
-        if isinstance(trial, optuna.trial.Trial):  # a FixedTrial (a single check) has no storage
-            trial.storage.set_trial_system_attr(
-                trial._trial_id, DASHBOARD_CONSTRAINTS, [short]
-            )  # optuna-dashboard's copy
+        constrain(trial, "min_trades", short)  # and optuna-dashboard's copy
         return sr
 
     return objective
@@ -721,11 +532,29 @@ def _feasible(t) -> bool:
     "A stage-2 trial that traded enough: its constraints hold (studies of earlier versions: a value above PENALTY)."
     return all(v <= 0 for v in t.constraints.values()) if t.constraints else t.value > PENALTY
 
+# %% ../nbs/15_hpo.ipynb #5ca017e0
+def _run_trial(objective, t) -> tuple:
+    "(state, value, error) of a trial: COMPLETE with its value, PRUNED, or FAIL with the error (the caller raises it)."
+    TS = optuna.trial.TrialState
+    try:
+        return TS.COMPLETE, objective(t), None
+    except optuna.TrialPruned:
+        return TS.PRUNED, None, None
+    except Exception as e:
+        return TS.FAIL, None, e
+
 # %% ../nbs/15_hpo.ipynb #feec4843
 def optimize_batched(
     study, objective, n_trials: int, space: SearchSpace, jobs: int = 2, flush: int = 250, progress: bool | None = None
 ):
-    "Run `n_trials` cheap trials (stage 2) `jobs` at a time in an in-memory copy of `study`, writing the finished ones to its storage every `flush` trials and at the end (a stop loses at most the unwritten ones; the storage only ever holds whole trials). Batches are evaluated in `jobs` threads (the backtest kernels release the GIL) and told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED; any other error FAILs its trial, is written, and is raised. `progress`: trials done and the best feasible value on stderr (`TrialProgress`; None: not in a notebook kernel)."
+    """Run `n_trials` cheap trials (stage 2) `jobs` at a time in an in-memory copy of `study`, writing the finished
+    ones to its storage every `flush` trials and at the end (a stop loses at most the unwritten ones; the storage
+    only ever holds whole trials). Batches are evaluated in `jobs` threads (the backtest kernels release the GIL) and
+    told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the
+    sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED;
+    any other error FAILs its trial, is written, and is raised. `progress`: trials done and the best feasible value
+    on stderr (`TrialProgress`; None: not in a notebook kernel).
+    """
     from concurrent.futures import ThreadPoolExecutor
 
     TS, dists, jobs = optuna.trial.TrialState, space.distributions(), max(1, jobs)
@@ -733,7 +562,7 @@ def optimize_batched(
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     mem.add_trials(done)
     kept = len(done)
-    best, told, single = _best(done, study.directions), kept, len(study.directions) == 1
+    best, told, single = best_value(done, study.directions), kept, len(study.directions) == 1
     bar = TrialProgress(study.study_name, kept + n_trials, kept, show=progress)
 
     def write():  # finished trials in order, up to the first still running (the next batch is asked early)
@@ -741,14 +570,6 @@ def optimize_batched(
         new = list(itertools.takewhile(lambda t: t.state.is_finished(), mem.get_trials(deepcopy=False)[kept:]))
         study.add_trials(new)
         kept += len(new)
-
-    def run(t):
-        try:
-            return TS.COMPLETE, objective(t), None
-        except optuna.TrialPruned:
-            return TS.PRUNED, None, None
-        except Exception as e:
-            return TS.FAIL, None, e
 
     left = n_trials
 
@@ -762,7 +583,7 @@ def optimize_batched(
         with ThreadPoolExecutor(jobs) as ex:
             nxt = ask()
             while nxt:
-                cur, futs = nxt, [ex.submit(run, t) for t in nxt]
+                cur, futs = nxt, [ex.submit(_run_trial, objective, t) for t in nxt]
                 nxt = ask()  # sampled while `cur` runs, from every batch told before it: always the same history
                 for t, f in zip(cur, futs):
                     state, value, err = f.result()
@@ -773,7 +594,7 @@ def optimize_batched(
                     if (
                         single
                         and state == TS.COMPLETE
-                        and _is_feasible(t)
+                        and is_feasible(t)
                         and (best is None or (value - best) * _sign(study) > 0)
                     ):
                         best = value
@@ -792,7 +613,9 @@ def _sign(study) -> int:
 
 # %% ../nbs/15_hpo.ipynb #a850ccac
 def deflated_best(study, periods_per_year: int, n_bars: int) -> dict:
-    "The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts with Sharpe 0); trials tried and feasible."
+    """The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one
+    that did not trade counts with Sharpe 0); trials tried and feasible.
+    """
     done = completed(study)
     ok = [t for t in done if _feasible(t)]
     if not ok:
@@ -817,7 +640,9 @@ def deflated_best(study, periods_per_year: int, n_bars: int) -> dict:
 
 # %% ../nbs/15_hpo.ipynb #3f7eea28
 def trial_overrides(trial) -> dict:
-    "The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold) replaced by what they set."
+    """The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold)
+    replaced by what they set.
+    """
     return trial.user_attrs.get("overrides", trial.params)
 
 # %% ../nbs/15_hpo.ipynb #a52f0e1f
@@ -852,7 +677,9 @@ def stage2_search(
 def hybrid_objective(
     base: RunConfig, panel: pd.DataFrame, space: SearchSpace, study_dir, pareto: bool = False, exog=None
 ):
-    "Train and backtest per trial; return the weighted hybrid score, or (score, sharpe) for a Pareto study; a trial without a Sharpe (no trades) is infeasible, scored with Sharpe 0."
+    """Train and backtest per trial; return the weighted hybrid score, or (score, sharpe) for a Pareto study; a trial
+    without a Sharpe (no trades) is infeasible, scored with Sharpe 0.
+    """
     s1 = stage1_objective(base, panel, space, study_dir, exog=exog)
     w = space.weights or dict(auc=0.4, dir_acc=0.2, sharpe=0.4)
 
@@ -860,11 +687,7 @@ def hybrid_objective(
         score = s1(trial)
         sr = trial.user_attrs.get("sharpe", float("nan"))
         undefined = float(np.isnan(sr))  # > 0: infeasible; TPE learns from it, best_trial skips it
-        trial.set_constraint("sharpe_defined", undefined)
-        if isinstance(trial, optuna.trial.Trial):  # a FixedTrial (a single check) has no storage
-            trial.storage.set_trial_system_attr(
-                trial._trial_id, DASHBOARD_CONSTRAINTS, [undefined]
-            )  # optuna-dashboard's copy
+        constrain(trial, "sharpe_defined", undefined)  # and optuna-dashboard's copy
         sr = 0.0 if undefined else float(sr)  # no trades, no returns: the neutral Sharpe 0
         if pareto:
             return score, sr
@@ -877,70 +700,11 @@ def hybrid_objective(
 
     return objective
 
-# %% ../nbs/15_hpo.ipynb #def90b77
-def trial_table(study) -> pd.DataFrame:
-    "One row per COMPLETE trial: number, score (first objective), fold-mean and pooled AUC / DirAcc, Sharpe, trades, bars."
-    g = lambda t, k, old=None: t.user_attrs.get(
-        k, t.user_attrs.get(old) if old else None
-    )  # studies of earlier versions logged pooled figures as auc / dir_acc
-    return pd.DataFrame(
-        [
-            dict(
-                trial=t.number,
-                score=t.values[0],
-                auc_fold_mean=g(t, "auc_fold_mean"),
-                dir_acc_fold_mean=g(t, "dir_acc_fold_mean"),
-                auc_pooled=g(t, "auc_pooled", "auc"),
-                dir_acc_pooled=g(t, "dir_acc_pooled", "dir_acc"),
-                sharpe=g(t, "sharpe"),
-                trades=g(t, "trades"),
-                n_bars=g(t, "n_bars"),
-            )
-            for t in completed(study)
-        ],
-        columns=[
-            "trial",
-            "score",
-            "auc_fold_mean",
-            "dir_acc_fold_mean",
-            "auc_pooled",
-            "dir_acc_pooled",
-            "sharpe",
-            "trades",
-            "n_bars",
-        ],
-        dtype=float,
-    )
-
-# %% ../nbs/15_hpo.ipynb #baabe4ef
-def sharpe_correlation(study) -> dict:
-    "Pearson and Spearman correlation of the score and its parts (fold means) with Sharpe; NaN Sharpe share; top vs bottom group (10 each, or halves under 20 trials)."
-    df = trial_table(study)
-    if df.empty:
-        return dict(n_trials=0)
-    ok = df.dropna(subset=["score", "sharpe"])
-    out = dict(
-        n_trials=len(df),
-        nan_sharpe_share=float(df["sharpe"].isna().mean()),
-        score_uses="auc_fold_mean, dir_acc_fold_mean",
-    )
-    for c in ("auc_fold_mean", "dir_acc_fold_mean", "auc_pooled", "score"):
-        x = ok.dropna(subset=[c])
-        out[f"pearson_{c}_sharpe"] = float(x[c].corr(x["sharpe"])) if len(x) > 2 else None
-        out[f"spearman_{c}_sharpe"] = float(x[c].corr(x["sharpe"], method="spearman")) if len(x) > 2 else None
-    k = 10 if len(ok) >= 20 else len(ok) // 2
-    srt = ok.sort_values("score")
-    out["group_size"], out["groups"] = (
-        k,
-        ("top 10 vs bottom 10" if k == 10 else f"top half vs bottom half ({k} trials each; fewer than 20 trials)"),
-    )
-    out["top_mean_sharpe"] = float(srt["sharpe"].tail(k).mean()) if k else None
-    out["bottom_mean_sharpe"] = float(srt["sharpe"].head(k).mean()) if k else None
-    return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
-
 # %% ../nbs/15_hpo.ipynb #b404ca9b
 def _history(df) -> str:
-    "Number, state and value per trial; a pruned trial's value is its running score where it stopped (a partial, often calibration-slice, score, not comparable with finished ones), so it is moved to its own column."
+    """Number, state and value per trial; a pruned trial's value is its running score where it stopped (a partial,
+    often calibration-slice, score, not comparable with finished ones), so it is moved to its own column.
+    """
     h = df[[c for c in df if c in ("number", "state") or c.startswith("value")]].copy()
     v = [c for c in h if c.startswith("value")]
     pr = h["state"] == "PRUNED"
@@ -990,7 +754,9 @@ def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10)
 
 # %% ../nbs/15_hpo.ipynb #612a327b
 def quick_config() -> tuple[RunConfig, SearchSpace]:
-    "A tiny stage-1 setup on the bundled indices: small MLP, 2 folds of 126 days, 2 epochs; its space is configs/search/quick.yaml."
+    """A tiny stage-1 setup on the bundled indices: small MLP, 2 folds of 126 days, 2 epochs; its space is
+    configs/search/quick.yaml.
+    """
     cfg = RunConfig().override(
         {
             "data.source": "us_indices",
@@ -1011,66 +777,24 @@ def quick_config() -> tuple[RunConfig, SearchSpace]:
 
 # %% ../nbs/15_hpo.ipynb #4068069a
 def make_objective(base: RunConfig, panel: pd.DataFrame, space: SearchSpace, study_dir, exog=None):
-    "The training objective the space names: stage1, f1, recall, ic, rank_ic, log_loss, hybrid, or pareto (score and Sharpe)."
+    """The training objective the space names: stage1, f1, recall, ic, rank_ic, log_loss, hybrid, or pareto (score
+    and Sharpe).
+    """
     if space.objective == "stage1" or space.objective in FOLD_METRICS:
         return stage1_objective(base, panel, space, study_dir, exog=exog)
     if space.objective in ("hybrid", "pareto"):
         return hybrid_objective(base, panel, space, study_dir, pareto=space.objective == "pareto", exog=exog)
     raise ConfigError(
-        f"objective {space.objective!r} searches a strategy on cached predictions: use it with `hnn hpo stage2 --space`, "
+        f"objective {space.objective!r} searches a strategy on cached predictions: "
+        "use it with `hnn hpo stage2 --space`, "
         "not as a training study (stage1, f1, recall, ic, rank_ic, log_loss, hybrid or pareto)"
     )
 
-# %% ../nbs/15_hpo.ipynb #d9ff6e2e
-BEAT = "hnn:beat"  # a journal trial's last heartbeat (Unix seconds); RDB storages have Optuna's own
-
-# %% ../nbs/15_hpo.ipynb #2c8f9584
-def _beating(study, trial, every: float):
-    "Stamp the trial's `hnn:beat` system attribute now and every `every` seconds from a daemon thread, until the returned event is set."
-    import threading
-
-    stop = threading.Event()
-
-    def beat():
-        while True:
-            try:
-                study._storage.set_trial_system_attr(trial._trial_id, BEAT, time.time())
-            except Exception:
-                return  # the trial has finished
-            if stop.wait(every):
-                return
-
-    threading.Thread(target=beat, daemon=True).start()
-    return stop
-
-# %% ../nbs/15_hpo.ipynb #39563b6f
-def fail_stale(study, grace: float) -> list:
-    "Fail the RUNNING trials whose last heartbeat (their start, without one) is older than `grace` seconds, and queue their parameters again; their numbers."
-    from optuna.trial import TrialState
-
-    now, out = time.time(), []
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        last = study._storage.get_trial_system_attrs(t._trial_id).get(BEAT) or (
-            t.datetime_start.timestamp() if t.datetime_start else now
-        )
-        if now - last <= grace:
-            continue
-        try:
-            study._storage.set_trial_user_attr(
-                t._trial_id,
-                "fail_reason",
-                f"no heartbeat for {now - last:.0f} s: its worker was killed; its parameters were queued again",
-            )
-            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        except Exception:
-            continue  # another worker got there first
-        study.enqueue_trial(t.params)
-        out.append(t.number)
-    return out
-
 # %% ../nbs/15_hpo.ipynb #63833b6e
 def _progress_lock(path):
-    "An open file holding an exclusive lock on `path`, None if another process holds it, True where locks cannot be taken."
+    """An open file holding an exclusive lock on `path`, None if another process holds it, True where locks cannot be
+    taken.
+    """
     try:
         import fcntl
 
@@ -1086,7 +810,9 @@ def _progress_lock(path):
 
 # %% ../nbs/15_hpo.ipynb #1b72dbc8
 def _watch(study, total: int, lock_path, show: bool | None, poll: float = 2.0):
-    "Show the study's finished trials (every worker's) from a daemon thread polling the storage every `poll` s, when this process holds the progress lock; returns a function that stops it and writes the last count."
+    """Show the study's finished trials (every worker's) from a daemon thread polling the storage every `poll` s,
+    when this process holds the progress lock; returns a function that stops it and writes the last count.
+    """
     import threading
 
     stop, states = threading.Event(), (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -1094,7 +820,7 @@ def _watch(study, total: int, lock_path, show: bool | None, poll: float = 2.0):
 
     def count():
         ts = study.get_trials(deepcopy=False, states=states)
-        return len(ts), _best(ts, study.directions)
+        return len(ts), best_value(ts, study.directions)
 
     def loop():
         lock, bar = None, None
@@ -1128,6 +854,36 @@ def _watch(study, total: int, lock_path, show: bool | None, poll: float = 2.0):
 
     return end
 
+# %% ../nbs/15_hpo.ipynb #8e43924e
+def _quietly(obj, study, heartbeat: float | None, seen: list):
+    """The objective `obj` with training warnings collected into `seen`, not printed per fold; with `heartbeat` (a
+    journal storage: no Optuna heartbeat there), the trial's own heartbeat while it runs.
+    """
+
+    def quiet(trial):
+        stop = keep_beating(study, trial, heartbeat) if heartbeat is not None else None
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            try:
+                return obj(trial)
+            finally:
+                seen.extend(m.message for m in w)
+                if stop is not None:
+                    stop.set()
+
+    return quiet
+
+# %% ../nbs/15_hpo.ipynb #e12dc1ad
+def _requeue_stale(study, heartbeat: int, verbose: bool):
+    "Fail the trials of killed workers (no heartbeat for 3 x `heartbeat` s), queue them again; say so when `verbose`."
+    if (stale := fail_stale(study, 3 * heartbeat)) and verbose:
+        nums = ", ".join(map(str, stale))
+        print(
+            f"trial{'s' if len(stale) > 1 else ''} {nums} had no heartbeat for over {3 * heartbeat} s "
+            "(a killed worker): failed, parameters queued again",
+            flush=True,
+        )
+
 # %% ../nbs/15_hpo.ipynb #01d79007
 def run_worker(
     storage: str,
@@ -1143,7 +899,9 @@ def run_worker(
     verbose: bool = False,
     progress: bool | None = None,
 ) -> int:
-    "Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`."
+    """Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of
+    warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`.
+    """
     panel = load_data(base.data) if panel is None else panel
     base = resolve_periods(base, panel)
     study = make_study(
@@ -1158,24 +916,10 @@ def run_worker(
     )
     obj = make_objective(base, panel, space, study_dir, exog=load_exog(base.data))
     journal = storage.startswith("journal:")  # no Optuna heartbeat there: ours, in a system attribute
-    if journal and (stale := fail_stale(study, 3 * heartbeat)) and verbose:
-        print(
-            f"trial{'s' if len(stale) > 1 else ''} {', '.join(map(str, stale))} had no heartbeat for over {3 * heartbeat} s (a killed worker): failed, parameters queued again",
-            flush=True,
-        )
+    if journal:
+        _requeue_stale(study, heartbeat, verbose)
     seen = []
-
-    def quiet(trial):  # training warnings are collected, not printed per fold
-        stop = _beating(study, trial, heartbeat) if journal else None
-        with warnings.catch_warnings(record=True) as w:
-            warnings.simplefilter("always")
-            try:
-                return obj(trial)
-            finally:
-                seen.extend(m.message for m in w)
-                if stop is not None:
-                    stop.set()
-
+    quiet = _quietly(obj, study, heartbeat if journal else None, seen)
     ran = len(
         study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
     )
@@ -1201,26 +945,14 @@ def run_worker(
 def _say_trial(study, t):
     "One line per finished trial (on a terminal, first clearing a progress bar drawn on that line)."
     ua = t.user_attrs
+    g = lambda k: ua.get(k, float("nan"))
     tag = ("\r\x1b[K" if sys.stdout.isatty() else "") + f"trial {t.number:>3}"
     if t.state.name == "COMPLETE":
         v = ", ".join(f"{x:.4f}" for x in t.values)
         print(
-            f"{tag}: {v}  (AUC {ua.get('auc_fold_mean', float('nan')):.3f}, DirAcc {ua.get('dir_acc_fold_mean', float('nan')):.3f} fold means; "
-            f"Sharpe {ua.get('sharpe', float('nan')):.2f}, {ua.get('trades', 0)} trades)  {t.duration.total_seconds():.0f} s",
+            f"{tag}: {v}  (AUC {g('auc_fold_mean'):.3f}, DirAcc {g('dir_acc_fold_mean'):.3f} fold means; "
+            f"Sharpe {g('sharpe'):.2f}, {ua.get('trades', 0)} trades)  {t.duration.total_seconds():.0f} s",
             flush=True,
         )
     else:
         print(f"{tag}: {t.state.name.lower()}" + (f" ({ua['fail_reason']})" if "fail_reason" in ua else ""), flush=True)
-
-# %% ../nbs/15_hpo.ipynb #aee7cecf
-def serve_dashboard(
-    storage: str,  # study storage URL, as `--storage` takes it
-    port: int = 8080,  # port to listen on
-    host: str = "127.0.0.1",
-):  # address to bind (loopback: this machine only)
-    "Serve optuna-dashboard on a storage whose best trial is feasible, as `study.best_trial`; blocks until stopped."
-    try:
-        from optuna_dashboard import run_server
-    except ImportError:
-        raise RuntimeError("optuna-dashboard is not installed: pip install optuna-dashboard") from None
-    run_server(make_storage(storage), host=host, port=port)
