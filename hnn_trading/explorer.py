@@ -170,7 +170,7 @@ class StudyBrowser:
 
     def __init__(self, storage: str, study: str, panel: pd.DataFrame | None = None):
         import optuna
-        from hnn_trading.hpo import make_storage, completed
+        from hnn_trading.studies import make_storage, completed
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = optuna.load_study(study_name=study, storage=make_storage(storage))
