@@ -39,16 +39,17 @@ from hnn_trading.studies import (
     open_study,
     best_value,
     keep_beating,
+    trial_overrides,
 )
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
            'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
-           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'trial_overrides',
-           'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker',
-           'repair_journal', 'DASHBOARD_CONSTRAINTS', 'make_storage', 'AfterStartup', 'make_pruner', 'SAMPLERS',
-           'make_sampler', 'make_study', 'completed', 'ranked', 'trial_table', 'sharpe_correlation', 'BEAT',
-           'fail_stale', 'serve_dashboard', 'redact']
+           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
+           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker', 'repair_journal',
+           'DASHBOARD_CONSTRAINTS', 'make_storage', 'AfterStartup', 'make_pruner', 'SAMPLERS', 'make_sampler',
+           'make_study', 'completed', 'ranked', 'trial_table', 'sharpe_correlation', 'BEAT', 'fail_stale',
+           'serve_dashboard', 'redact', 'trial_overrides']
 
 # %% ../nbs/15_hpo.ipynb #17ac4e5d
 _all_ = [
@@ -68,6 +69,7 @@ _all_ = [
     "fail_stale",
     "serve_dashboard",
     "redact",
+    "trial_overrides",
 ]  # moved to `studies`; still importable from here until every caller reads them there
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
@@ -637,13 +639,6 @@ def deflated_best(study, periods_per_year: int, n_bars: int) -> dict:
         best_params=trial_overrides(best),
         deflated_by=f"the {len(done)} trials of {study.study_name}",
     )
-
-# %% ../nbs/15_hpo.ipynb #3f7eea28
-def trial_overrides(trial) -> dict:
-    """The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold)
-    replaced by what they set.
-    """
-    return trial.user_attrs.get("overrides", trial.params)
 
 # %% ../nbs/15_hpo.ipynb #a52f0e1f
 def stage2_search(

@@ -13,7 +13,8 @@ from .files import atomic_write, redact
 # %% auto #0
 __all__ = ['DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'BEAT', 'repair_journal', 'is_feasible', 'constrain', 'make_storage',
            'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'open_study', 'completed', 'ranked',
-           'best_value', 'trial_table', 'sharpe_correlation', 'keep_beating', 'fail_stale', 'serve_dashboard']
+           'best_value', 'trial_table', 'sharpe_correlation', 'trial_overrides', 'keep_beating', 'fail_stale',
+           'serve_dashboard']
 
 # %% ../nbs/15a_studies.ipynb #cca0c699
 def _records(line: bytes):
@@ -384,6 +385,13 @@ def sharpe_correlation(study) -> dict:
     out["top_mean_sharpe"] = float(srt["sharpe"].tail(k).mean()) if k else None
     out["bottom_mean_sharpe"] = float(srt["sharpe"].head(k).mean()) if k else None
     return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in out.items()}
+
+# %% ../nbs/15a_studies.ipynb #3f7eea28
+def trial_overrides(trial) -> dict:
+    """The config values a stage-2 trial ran: its sampled parameters with derived ones (a quantile threshold)
+    replaced by what they set.
+    """
+    return trial.user_attrs.get("overrides", trial.params)
 
 # %% ../nbs/15a_studies.ipynb #d9ff6e2e
 BEAT = "hnn:beat"  # a journal trial's last heartbeat (Unix seconds); RDB storages have Optuna's own
