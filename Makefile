@@ -22,8 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/hnn demo
 
-# The whole test suite: package == notebooks, notebooks clean, README == index.ipynb, every notebook runs, pytest.
-test: setup check-export check-clean check-readme check-markdown nbtest pytest
+# The whole test suite: the house style (lint), package == notebooks, notebooks clean, README == index.ipynb, every notebook runs, pytest.
+test: setup lint check-export check-clean check-readme check-markdown nbtest pytest
 
 check-export: setup
 	$(BIN)/nbdev-export

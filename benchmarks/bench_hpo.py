@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, optuna
 from hnn_trading.config import RunConfig
 from hnn_trading.synthetic import make_market
-from hnn_trading.hpo import make_study, SearchSpace
+from hnn_trading.hpo import SearchSpace
+from hnn_trading.studies import make_study
 from hnn_trading.evaluate import Evaluator
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
 N_TRIALS = int(sys.argv[1]) if len(sys.argv) > 1 else 2500

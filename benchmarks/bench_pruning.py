@@ -20,7 +20,8 @@ import numpy as np, optuna, torch
 from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_seed_trial import seed_config, seed_panel
-from hnn_trading.hpo import SearchSpace, make_study, stage1_objective, completed
+from hnn_trading.hpo import SearchSpace, stage1_objective
+from hnn_trading.studies import make_study, completed
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
 ROOT = Path(__file__).resolve().parents[1]
 

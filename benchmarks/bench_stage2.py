@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, optuna
 from hnn_trading.config import RunConfig
 from hnn_trading.synthetic import make_market
-from hnn_trading.hpo import make_study, SearchSpace, stage2_objective, optimize_batched, SAMPLERS, make_sampler
+from hnn_trading.hpo import SearchSpace, stage2_objective, optimize_batched
+from hnn_trading.studies import make_study, SAMPLERS, make_sampler
 from hnn_trading.evaluate import Evaluator
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
 import argparse

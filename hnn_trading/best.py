@@ -10,7 +10,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 from .config import RunConfig
-from .hpo import completed, ranked, load_context, redact
+from .hpo import load_context
+from .studies import completed, ranked
+from .files import redact
 from .stats import deflated_sharpe_ratio
 from .runs import RunFolder
 from .pipeline import run

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
 from .config import RunConfig, ConfigError, warning_summary
-from .files import atomic_write, resource, shipped, redact
+from .files import atomic_write, resource, shipped
 from .training import run_walk_forward
 from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
@@ -19,58 +19,24 @@ from .stats import deflated_sharpe_ratio, probabilistic_sharpe_ratio, moments
 from .data import resolve_periods, load_data, load_exog, absolute_sources
 from .splits import holdout_start
 from hnn_trading.studies import (
-    repair_journal,
-    DASHBOARD_CONSTRAINTS,
-    make_storage,
-    AfterStartup,
-    make_pruner,
-    SAMPLERS,
-    make_sampler,
     make_study,
     completed,
     ranked,
-    trial_table,
     sharpe_correlation,
-    BEAT,
     fail_stale,
-    serve_dashboard,
+    trial_overrides,
     is_feasible,
     constrain,
     open_study,
     best_value,
     keep_beating,
-    trial_overrides,
 )
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
            'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
            'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
-           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker', 'repair_journal',
-           'DASHBOARD_CONSTRAINTS', 'make_storage', 'AfterStartup', 'make_pruner', 'SAMPLERS', 'make_sampler',
-           'make_study', 'completed', 'ranked', 'trial_table', 'sharpe_correlation', 'BEAT', 'fail_stale',
-           'serve_dashboard', 'redact', 'trial_overrides']
-
-# %% ../nbs/15_hpo.ipynb #17ac4e5d
-_all_ = [
-    "repair_journal",
-    "DASHBOARD_CONSTRAINTS",
-    "make_storage",
-    "AfterStartup",
-    "make_pruner",
-    "SAMPLERS",
-    "make_sampler",
-    "make_study",
-    "completed",
-    "ranked",
-    "trial_table",
-    "sharpe_correlation",
-    "BEAT",
-    "fail_stale",
-    "serve_dashboard",
-    "redact",
-    "trial_overrides",
-]  # moved to `studies`; still importable from here until every caller reads them there
+           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {

@@ -81,7 +81,7 @@ def test_project_dashboard_crowns_the_project_best(study, browser, shots):
     "`hpo.serve_dashboard`: the dashboard's Best Trial is study.best_trial (the feasible one stage2.json chose); infeasible trials marked."
     ws, s2, top = study
     port = _port()
-    code = f"from hnn_trading.hpo import serve_dashboard; serve_dashboard('sqlite:///study.db', {port})"
+    code = f"from hnn_trading.studies import serve_dashboard; serve_dashboard('sqlite:///study.db', {port})"
     p = _serve([sys.executable, "-c", code], ws, port)
     try: detail, shown = _look(study, port, browser, shots/"project_dashboard.png")
     finally: _stop(p)

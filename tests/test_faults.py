@@ -6,7 +6,7 @@ from pathlib import Path
 import optuna, pytest
 import pandas as pd
 from optuna.storages.journal import JournalStorage, JournalFileBackend
-from hnn_trading.hpo import make_storage
+from hnn_trading.studies import make_storage
 
 BIN = Path(sys.executable).parent
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -2,7 +2,9 @@
 import glob, json, os, shutil, signal, socket, subprocess, sys, time
 from pathlib import Path
 import numpy as np, optuna, pytest, yaml
-from hnn_trading.hpo import make_storage, make_study, quick_config, stage1_score, redact
+from hnn_trading.hpo import quick_config, stage1_score
+from hnn_trading.studies import make_storage, make_study
+from hnn_trading.files import redact
 from hnn_trading.config import RunConfig
 from hnn_trading.training import run_walk_forward
 from hnn_trading.data import load_data
@@ -170,7 +172,8 @@ def test_stage1_and_stage2_show_trial_progress_on_stderr(hnn, tmp_path):
 
 # --- hybrid and Pareto: an undefined Sharpe is infeasible, not -10 (issue 26, deliverable 3) ---------------------------
 from hnn_trading import hpo as _hpo
-from hnn_trading.hpo import SearchSpace, hybrid_objective, ranked
+from hnn_trading.hpo import SearchSpace, hybrid_objective
+from hnn_trading.studies import ranked
 
 def _hybrid_space(objective):
     return SearchSpace.from_dict({"objective": objective, "weights": {"auc": 0.4, "dir_acc": 0.2, "sharpe": 0.4},

@@ -10,7 +10,7 @@ import collections, fcntl, json, math, os, pty, re, shlex, shutil, signal, struc
 from pathlib import Path
 import numpy as np, pandas as pd, optuna, pytest, yaml
 from hnn_trading.cli import commands, groups
-from hnn_trading.hpo import make_storage
+from hnn_trading.studies import make_storage
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

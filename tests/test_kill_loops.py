@@ -7,7 +7,7 @@ completed trial's value and artefacts intact, and the storage readable throughou
 import os, random, signal, subprocess, sys, time
 from pathlib import Path
 import optuna, pytest
-from hnn_trading.hpo import make_storage
+from hnn_trading.studies import make_storage
 
 BIN = Path(sys.executable).parent
 optuna.logging.set_verbosity(optuna.logging.WARNING)

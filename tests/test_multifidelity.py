@@ -72,7 +72,8 @@ def test_a_poor_trial_is_pruned_after_its_first_epochs(hnn, tmp_path):
 def test_batched_stage2_trials_run_together_and_a_seed_gives_the_same_study(tmp_path):
     "optimize_batched asks each batch in order, so two studies with one seed sample the same parameters; the trials of a batch overlap in time (threads)."
     import threading, time
-    from hnn_trading.hpo import SearchSpace, make_study, make_storage, optimize_batched
+    from hnn_trading.hpo import SearchSpace, optimize_batched
+    from hnn_trading.studies import make_study, make_storage
     space = SearchSpace.from_yaml("configs/search/stage2.yaml")
     runs = []
     for k in range(2):
@@ -107,7 +108,8 @@ def test_a_bad_screen_names_the_study_and_what_is_wrong(screen, words):
 
 def test_batched_writes_hold_only_finished_trials(tmp_path):
     "Written every 5 trials while the next batch is already asked: the storage holds every trial, each finished, none left RUNNING."
-    from hnn_trading.hpo import SearchSpace, make_study, make_storage, optimize_batched
+    from hnn_trading.hpo import SearchSpace, optimize_batched
+    from hnn_trading.studies import make_study, make_storage
     space = SearchSpace.from_yaml("configs/search/stage2.yaml")
     st = make_study("w", f"journal:///{tmp_path}/w.log", 23, 0, prune=False, sampler="tpe")
     optimize_batched(st, lambda t: space.sample(t)["strategy.scale"], 23, space, jobs=2, flush=5)

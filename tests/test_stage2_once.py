@@ -10,7 +10,8 @@ from types import SimpleNamespace
 import optuna, pytest
 from hnn_trading.data import load_data, resolve_periods
 from hnn_trading.files import resource
-from hnn_trading.hpo import load_context, ranked
+from hnn_trading.hpo import load_context
+from hnn_trading.studies import ranked
 from hnn_trading.runs import RunFolder
 from hnn_trading import campaign, demo
 
