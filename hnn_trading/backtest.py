@@ -648,8 +648,8 @@ def plot_equity(
     benchmark: BacktestResult | None = None,  # drawn beside the strategy when given
     title: str = "Equity",
     ax=None,  # two axes (equity, drawdown) to draw on; default: a new figure
-    fig=None,
-):  # the figure to draw on when `ax` is None, e.g. `files.agg_figure()` for a file; default: pyplot's
+    fig=None,  # the figure to draw on when `ax` is None (`files.agg_figure()` for a file); default: pyplot's
+):
     "Equity (growth of 1) and drawdown of a result, with a benchmark if given."
     from matplotlib.ticker import PercentFormatter
     from hnn_trading.metrics import drawdown_series

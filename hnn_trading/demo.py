@@ -76,8 +76,8 @@ class Steps:
         names: list,  # the steps, in the order they run
         show: bool = True,  # draw the bar
         desc: str = "demo",  # its label
-        file=None,
-    ):  # a text stream to draw on (default: the terminal, or a widget in a notebook)
+        file=None,  # a text stream to draw on (default: the terminal, or a widget in a notebook)
+    ):
         from tqdm import std
         from tqdm.auto import tqdm
 

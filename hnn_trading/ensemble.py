@@ -98,8 +98,7 @@ def walk_forward_weights(
 # %% ../nbs/14c_ensemble.ipynb #ff8b8ab0
 def ensemble_result(
     members: dict,  # {name: WalkForwardResult}, trained on the same folds
-    weights: str
-    | dict,  # a weighting name: walk-forward weights; {fold: {name: weight}}: per fold; {name: weight}: every fold
+    weights: str | dict,  # a weighting name (walk-forward); {fold: {name: weight}}: per fold; {name: weight}: all folds
     config=None,  # the run's config: the labels' span and normalisation
 ) -> WalkForwardResult:
     """The ensemble as a walk-forward result.

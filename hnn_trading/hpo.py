@@ -236,8 +236,8 @@ class TrialProgress:
         done: int = 0,  # trials already finished at the start
         show: bool | None = None,  # None: on a terminal, a log or a pipe, not in a notebook kernel
         every: float = 30.0,  # seconds between plain lines
-        stream=None,
-    ):  # where to write (default: sys.stderr)
+        stream=None,  # where to write (default: sys.stderr)
+    ):
         self.stream = stream or sys.stderr
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.show = show if show is not None else tty or not _in_kernel()
@@ -278,8 +278,8 @@ class TrialProgress:
 def update(
     self: TrialProgress,
     n: int,  # trials finished now (not an increment)
-    best: float | None = None,
-):  # the best value so far
+    best: float | None = None,  # the best value so far
+):
     "Show `n` finished trials and the best value."
     self.n, self.best = n, self.best if best is None else best
     if self.bar is not None:

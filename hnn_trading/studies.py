@@ -448,8 +448,8 @@ def fail_stale(study, grace: float) -> list:
 def serve_dashboard(
     storage: str,  # study storage URL, as `--storage` takes it
     port: int = 8080,  # port to listen on
-    host: str = "127.0.0.1",
-):  # address to bind (loopback: this machine only)
+    host: str = "127.0.0.1",  # address to bind (loopback: this machine only)
+):
     "Serve optuna-dashboard on a storage whose best trial is feasible, as `study.best_trial`; blocks until stopped."
     try:
         from optuna_dashboard import run_server

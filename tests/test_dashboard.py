@@ -1,5 +1,5 @@
 """optuna-dashboard on a stage-2 study made with the `hnn` command (issue 24): infeasible trials are marked, and which trial the
-dashboard crowns "Best Trial" -- the project's best through `hpo.serve_dashboard`, the highest value, feasible or not, through the
+dashboard crowns "Best Trial" -- the project's best through `studies.serve_dashboard`, the highest value, feasible or not, through the
 plain `optuna-dashboard URL` command (its storage does not read constraints: the documented limit)."""
 import json, os, re, shutil, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
@@ -78,7 +78,7 @@ def _stop(p):
     except subprocess.TimeoutExpired: p.kill()
 
 def test_project_dashboard_crowns_the_project_best(study, browser, shots):
-    "`hpo.serve_dashboard`: the dashboard's Best Trial is study.best_trial (the feasible one stage2.json chose); infeasible trials marked."
+    "`studies.serve_dashboard`: the dashboard's Best Trial is study.best_trial (the feasible one stage2.json chose); infeasible trials marked."
     ws, s2, top = study
     port = _port()
     code = f"from hnn_trading.studies import serve_dashboard; serve_dashboard('sqlite:///study.db', {port})"

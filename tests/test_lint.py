@@ -44,3 +44,20 @@ def test_the_repository_passes_its_own_checks():
     for args in (["format", "--check", "--quiet", "nbs"], ["check", "--quiet", "nbs", "hnn_trading"]):
         r = subprocess.run([str(ruff), *args], cwd=ROOT, capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_notebook_cell_that_attaches_a_method_is_named(tmp_path, monkeypatch):
+    nb = {"cells": [{"cell_type": "code", "source": ["#| export\n", "def _x(self): pass\n", "RunFolder.x = _x\n"]}]}
+    p = tmp_path / "x.ipynb"
+    p.write_text(json.dumps(nb))
+    assert [cc.attachments(s) for _, s in cc.export_sources(p)] == [[3]]
+
+
+def test_a_parameter_comment_after_the_closing_parenthesis_is_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(cc, "ROOT", tmp_path)
+    f = tmp_path / "m.py"
+    f.write_text(
+        "def f(\n    a,  # the a\n    b=1,\n):  # the b\n    return a\n\n\ndef g(\n    a,\n) -> int:  # returned\n    return a\n"
+    )
+    hits = cc.stray_docments(f)
+    assert len(hits) == 1 and hits[0].startswith("m.py:4:")

@@ -14,18 +14,27 @@ def code_lines(source: str) -> int:
     return sum(1 for line in source.splitlines() if line.strip() and not line.lstrip().startswith("#|"))
 
 
-def export_cells(nb_path: Path):
-    "Yield (cell number, code lines) for every export cell of a notebook."
+def export_sources(nb_path: Path):
+    "Yield (cell number, source) for every export cell of a notebook (cells counted from 0, as nbformat does)."
     cells = json.loads(nb_path.read_text())["cells"]
     for i, cell in enumerate(cells):
         source = "".join(cell["source"])
         if cell["cell_type"] == "code" and any(DIRECTIVE.match(line) for line in source.splitlines()[:3]):
-            yield i, code_lines(source)
+            yield i, source
 
 
-def attached_methods(py_path: Path) -> list:
-    "Module-level assignments of functions to class attributes (`Cls.name = _name`)."
-    tree = ast.parse(py_path.read_text())
+def export_cells(nb_path: Path):
+    "Yield (cell number, code lines) for every export cell of a notebook."
+    for i, source in export_sources(nb_path):
+        yield i, code_lines(source)
+
+
+def attachments(source: str) -> list:
+    "Line numbers of module-level assignments to class attributes (`Cls.name = _name`) in `source`."
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a cell with IPython syntax: not exported code
+        return []
     hits = []
     for node in tree.body:
         if not isinstance(node, ast.Assign):
@@ -33,7 +42,27 @@ def attached_methods(py_path: Path) -> list:
         targets = [e for t in node.targets for e in (t.elts if isinstance(t, ast.Tuple) else [t])]
         if any(isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id[:1].isupper()
                for t in targets):
-            hits.append(f"{py_path.relative_to(ROOT)}:{node.lineno}")
+            hits.append(node.lineno)
+    return hits
+
+
+def attached_methods(py_path: Path) -> list:
+    "Module-level assignments of functions to class attributes (`Cls.name = _name`) in a module."
+    return [f"{py_path.relative_to(ROOT)}:{n}" for n in attachments(py_path.read_text())]
+
+
+def stray_docments(py_path: Path) -> list:
+    """Functions whose signature closes with `):  # comment`: nbdev's docments read that comment as no parameter's,
+    so the last parameter loses its documentation (ruff format moves it there when the last parameter has no
+    trailing comma). A `) -> T:  # comment` is the return's docment and is fine."""
+    lines = py_path.read_text().splitlines()
+    hits = []
+    for node in ast.walk(ast.parse("\n".join(lines))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            for n in range(node.lineno, node.body[0].lineno):
+                if re.match(r"^\s*\):\s+#", lines[n - 1]):
+                    hits.append(f"{py_path.relative_to(ROOT)}:{n}: a parameter's comment after the closing "
+                                "parenthesis; put it on the last parameter's line, after a trailing comma")
     return hits
 
 
@@ -57,6 +86,8 @@ def main(argv=None) -> int:
     for nb in sorted((ROOT / "nbs").glob("*.ipynb")):
         mine = list(export_cells(nb))
         sizes += [n for _, n in mine]
+        errors += [f"{nb.relative_to(ROOT)}, cell {i}, line {n}: method attached after the class body; define it "
+                   "in the class or with @patch" for i, source in export_sources(nb) for n in attachments(source)]
         errors += [f"{nb.relative_to(ROOT)}, cell {i}: {n} code lines in one export cell (at most {a.max})"
                    for i, n in mine if n > a.max]
         if a.report and mine:
@@ -69,7 +100,7 @@ def main(argv=None) -> int:
         errors += [f"{h}: method attached after the class body; define it in the class or with @patch"
                    for h in attached_methods(py)]
         if py.name != "_modidx.py":
-            errors += long_lines(py)
+            errors += long_lines(py) + stray_docments(py)
     for e in errors:
         print("FAIL:", e)
     print(f"{'ok' if not errors else 'FAIL'}: {len(sizes)} export cells, median {median} code lines, "
