@@ -171,7 +171,7 @@ def test_stage1_and_stage2_show_trial_progress_on_stderr(hnn, tmp_path):
 
 
 # --- hybrid and Pareto: an undefined Sharpe is infeasible, not -10 (issue 26, deliverable 3) ---------------------------
-from hnn_trading import hpo as _hpo
+from hnn_trading import studies as _studies
 from hnn_trading.hpo import SearchSpace, hybrid_objective
 from hnn_trading.studies import ranked
 
@@ -197,7 +197,7 @@ def test_a_trial_that_never_trades_is_infeasible_with_the_neutral_sharpe(tmp_pat
     if objective == "pareto": assert t.values == [pytest.approx(0.7 * ua["auc_fold_mean"] + 0.3 * ua["dir_acc_fold_mean"]), 0.0]
     else: assert t.value == pytest.approx(0.4 * ua["auc_fold_mean"] + 0.2 * ua["dir_acc_fold_mean"])   # Sharpe term 0
     assert t.constraints["sharpe_defined"] == 1.0
-    assert t.system_attrs[_hpo.DASHBOARD_CONSTRAINTS] == [1.0]
+    assert t.system_attrs[_studies.DASHBOARD_CONSTRAINTS] == [1.0]
     if objective == "pareto": assert st.best_trials == []
     else:
         with pytest.raises(ValueError): st.best_trial                # no feasible trial yet
