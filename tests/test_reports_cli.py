@@ -43,6 +43,23 @@ def test_papermill_runs_every_template_directly(quick_run, tmp_path, root, name)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Verdict" in out.read_text()
 
+@pytest.fixture(scope="module")
+def lgbm_run(tmp_path_factory):
+    "A small LightGBM run: no per-epoch history (its trees stop at the best iteration), no study."
+    from hnn_trading.demo import demo_config
+    from hnn_trading.pipeline import run
+    cfg = demo_config(quick=True).override({"model.name": "lightgbm", "splits.n_folds": 2})
+    return run(cfg, output_dir=tmp_path_factory.mktemp("lgbm"), run_id="lgbm", reports=False, progress=False)
+
+@pytest.mark.parametrize("name", ["backtest_tearsheet", "model_evaluation", "distribution_shift", "overfitting"])
+def test_every_run_template_runs_on_a_lightgbm_run(lgbm_run, name):
+    "Issue 28: the overfitting report assumed a torch history and failed with KeyError 'train_loss' on LightGBM."
+    paths = run_report(name, {"run_dir": str(lgbm_run.run_dir)}, run_dir=lgbm_run.run_dir)
+    html = paths["html"].read_text()
+    assert "Verdict" in html
+    if name == "overfitting":
+        assert "No per-epoch losses" in html and "trains no epochs" in html and "Early stopping kept" not in html
+
 def test_templates_are_all_tested():
     from hnn_trading.reports import available_reports
     assert sorted(available_reports()) == sorted(test_papermill_runs_every_template_directly.pytestmark[0].args[1])
