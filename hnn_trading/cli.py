@@ -8,9 +8,9 @@ import argparse, contextlib, os, sys, textwrap
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter', 'build_parser', 'main',
-           'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report', 'cmd_hpo_stage1', 'cmd_hpo_worker',
-           'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
+__all__ = ['THREAD_VARS', 'subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter',
+           'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report', 'worker_env',
+           'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
@@ -730,6 +730,23 @@ def _stage1_inputs(ns) -> tuple:
         ns.seed = h.sampler_seed
     return base, space
 
+# %% ../nbs/19_cli.ipynb #a61dc2fd
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_env(
+    env: dict,  # the environment the workers inherit
+    workers: int,  # local worker processes sharing this machine
+    cores: int | None = None,  # cores to share (default: the ones this process may run on)
+) -> dict:
+    "The workers' environment: each gets cores // workers threads (at least 1), unless a thread count is set."
+    if any(v in env for v in THREAD_VARS):
+        return env
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    n = str(max(1, cores // max(1, workers)))
+    return {**env, **{v: n for v in THREAD_VARS}}
+
 # %% ../nbs/19_cli.ipynb #a78b7f88
 def _start_workers(ns, storage: str, st, base) -> list:
     "Run local `hnn hpo worker` processes sharing the trials still missing; their exit codes."
@@ -738,7 +755,7 @@ def _start_workers(ns, storage: str, st, base) -> list:
     exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
     if exe is None:
         raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
-    env = dict(os.environ, HNN_STORAGE=storage)  # the URL (and any password) stays off the process list
+    env = worker_env(dict(os.environ, HNN_STORAGE=storage), ns.workers)  # the URL stays off the process list
     cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)]
     cmd += ["--no-prune"] if ns.no_prune else []
     left, seed = max(ns.trials - _finished(st), 0), ns.seed if ns.seed is not None else base.seed
