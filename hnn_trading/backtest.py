@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import numpy as np, pandas as pd
 from numba import njit
-from .metrics import trading_metrics
+from .metrics import trading_metrics, sharpe_ratio
 
 # %% auto #0
 __all__ = ['REASONS', 'EXIT_SIGNAL', 'EXIT_STOP', 'EXIT_TAKE', 'EXIT_TIME', 'EXIT_END', 'NO_OPEN', 'NO_CLOSE', 'FAULTS', 'TRADE',
-           'POSITION', 'ACCOUNT', 'FAULT', 'RULES', 'check_weights', 'align_weights', 'BacktestResult', 'Market',
-           'prepare', 'Simulation', 'simulate', 'run_backtest', 'buy_and_hold', 'ensemble_weights', 'plot_equity']
+           'POSITION', 'ACCOUNT', 'FAULT', 'RULES', 'check_weights', 'align_weights', 'net_exposure', 'before_costs',
+           'beta_to', 'book_metrics', 'BacktestResult', 'Market', 'prepare', 'Simulation', 'simulate', 'run_backtest',
+           'buy_and_hold', 'ensemble_weights', 'hold_cash', 'plot_equity']
 
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
@@ -370,7 +371,7 @@ def _kernel(O, H, L, C, W, init, rules, track_weights=True):
     fault = np.zeros(1, FAULT)
     trades = np.empty(1024, TRADE)
     n = 0
-    eq, expo = np.empty(T), np.empty(T)
+    eq, expo, paid = np.empty(T), np.empty(T), np.empty(T)  # paid: costs paid up to each close
     Wr = np.zeros((T if track_weights else 1, N))
     tgt, raw, strength, cand = np.empty(N), np.empty(N), np.empty(N), np.empty(N, np.int64)
     for t in range(T):
@@ -384,9 +385,10 @@ def _kernel(O, H, L, C, W, init, rules, track_weights=True):
             f.code = code
             f.bar = t
             f.symbol = j
-            return eq, expo, Wr, trades[:0], acct, fault
+            return eq, expo, paid, Wr, trades[:0], acct, fault
         eq[t], expo[t] = _mark(C, t, pos, acct[0], Wr, track_weights)
-    return eq, expo, Wr, trades[:n], acct, fault
+        paid[t] = acct[0].costs
+    return eq, expo, paid, Wr, trades[:n], acct, fault
 
 # %% ../nbs/14_backtest.ipynb #2132b750
 @njit(cache=True, nogil=True)
@@ -432,6 +434,45 @@ def align_weights(W: pd.DataFrame, market) -> np.ndarray:
         W.reindex(index=market.times, columns=market.symbols).fillna(0.0).values, dtype="float64"
     )
 
+# %% ../nbs/14_backtest.ipynb #b2fdd25a
+def net_exposure(weights) -> float:
+    "Mean over bars of the realised weights' row sums: (long - short market value) / equity at each close."
+    w = np.asarray(weights, dtype="float64")
+    return float(np.mean(w.sum(axis=1))) if w.size else np.nan
+
+# %% ../nbs/14_backtest.ipynb #8bd576fb
+def before_costs(equity, paid, initial_equity: float) -> np.ndarray:
+    "Per-bar returns of the equity with the costs paid up to each close added back (bar 0 against initial equity)."
+    g = np.asarray(equity, dtype="float64") + np.asarray(paid, dtype="float64")
+    return np.concatenate([[g[0] / initial_equity - 1], g[1:] / g[:-1] - 1])
+
+# %% ../nbs/14_backtest.ipynb #bf2774c1
+def beta_to(returns, benchmark) -> float:
+    "Per-bar beta of `returns` to `benchmark` returns: cov / var over the bars where both are finite."
+    r, b = np.asarray(returns, dtype="float64"), np.asarray(benchmark, dtype="float64")
+    ok = np.isfinite(r) & np.isfinite(b)
+    r, b = r[ok], b[ok] - b[ok].mean()
+    v = float(b @ b)
+    return float((r - r.mean()) @ b / v) if len(r) > 1 and v > 0 else np.nan
+
+# %% ../nbs/14_backtest.ipynb #6f6f5611
+def book_metrics(sim, returns, initial_equity: float, periods_per_year: int = 252, benchmark=None) -> dict:
+    """Net exposure, total return and Sharpe before costs, and beta to `benchmark` (a `BacktestResult`) if given.
+
+    NaN where the simulation did not track what they need (realised weights, costs per bar)."""
+    out = dict(net_exposure=net_exposure(sim.weights) if sim.weights is not None else np.nan)
+    if sim.paid is not None and len(sim.equity):
+        g = before_costs(sim.equity, sim.paid, initial_equity)
+        out.update(
+            gross_total_return=float((sim.equity[-1] + sim.paid[-1]) / initial_equity - 1),
+            gross_sharpe=sharpe_ratio(g, periods_per_year),
+        )
+    else:
+        out.update(gross_total_return=np.nan, gross_sharpe=np.nan)
+    if benchmark is not None:
+        out["beta"] = beta_to(returns, benchmark.returns.values)
+    return out
+
 # %% ../nbs/14_backtest.ipynb #5e0985f9
 @dataclass
 class BacktestResult:
@@ -448,7 +489,8 @@ class BacktestResult:
         m = self.metrics
         return (
             f"**Backtest** {self.equity.index[0]:%Y-%m-%d} .. {self.equity.index[-1]:%Y-%m-%d}: "
-            f"total return {m['total_return']:.2%}, Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f}, "
+            f"total return {m['total_return']:.2%}, "
+            f"Sharpe {m['sharpe']:.2f} ± {m['sharpe_se']:.2f} (1 SE, non-normal), "
             f"max drawdown {m['max_drawdown']:.2%}, trades {m['trades']}, "
             f"costs {m['costs']:,.2f}"
         )
@@ -457,8 +499,12 @@ class BacktestResult:
         return dict(metrics=self.metrics, n_bars=len(self.equity), n_trades=len(self.trades))
 
     @classmethod
-    def from_simulation(cls, sim, market, config, periods_per_year: int = 252) -> "BacktestResult":
-        "Frames, the trade log and the metrics of an engine run (`simulate`) on `market`."
+    def from_simulation(
+        cls, sim, market, config, periods_per_year: int = 252, benchmark: "BacktestResult | None" = None
+    ) -> "BacktestResult":
+        """Frames, the trade log and the metrics of an engine run (`simulate`) on `market`.
+
+        With a `benchmark` (buy-and-hold of the same bars), the metrics hold the book's beta to it."""
         times, syms, rec = market.times, market.symbols, sim.trades
         tr = pd.DataFrame(
             {
@@ -486,6 +532,7 @@ class BacktestResult:
             costs=sim.costs,
             turnover=sim.traded / float(np.mean(eq)) / years if years > 0 else np.nan,
             final_equity=float(eq[-1]),
+            **book_metrics(sim, rets.values, config.initial_equity, periods_per_year, benchmark),
         )
         W = sim.weights if sim.weights is not None else np.zeros((len(times), len(syms)))
         return cls(equity, rets.rename("returns"), exposure, pd.DataFrame(W, index=times, columns=list(syms)), tr, m)
@@ -547,7 +594,7 @@ class Simulation:
     """What the engine returns.
 
     Equity and gross exposure per bar, realised weights (when tracked), typed trade records (`TRADE`), costs and
-    traded notional."""
+    traded notional, and the costs paid up to each close (commission and slippage, cumulative)."""
 
     equity: np.ndarray
     exposure: np.ndarray
@@ -555,6 +602,7 @@ class Simulation:
     trades: np.ndarray
     costs: float
     traded: float
+    paid: np.ndarray | None = None
 
 # %% ../nbs/14_backtest.ipynb #2037b0c0
 def simulate(
@@ -588,12 +636,12 @@ def simulate(
     A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
     rules = _rules(config, stop_loss, take_profit, max_hold)
     O, H, L, C = market.open, market.high, market.low, market.close
-    eq, expo, Wr, trades, acct, fault = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
+    eq, expo, paid, Wr, trades, acct, fault = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
     code, t, j = fault[0].item()
     if code:
         raise ValueError(FAULTS[code].format(symbol=market.symbols[j], time=market.times[t]))
     costs, traded = float(acct[0]["costs"]), float(acct[0]["traded"])
-    return Simulation(eq, expo, Wr if track_weights else None, trades, costs, traded)
+    return Simulation(eq, expo, Wr if track_weights else None, trades, costs, traded, paid)
 
 # %% ../nbs/14_backtest.ipynb #dd72b18c
 def run_backtest(
@@ -604,13 +652,14 @@ def run_backtest(
     stop_loss: float = 0.0,
     take_profit: float = 0.0,
     max_hold: int = 0,
+    benchmark: BacktestResult | None = None,  # buy-and-hold of the same bars: the metrics get the book's beta to it
 ) -> BacktestResult:
     """Simulate target weights (decided at each close) filled at the next open.
 
     With costs, K positions, stops/targets and a holding limit."""
     m = panel if isinstance(panel, Market) else prepare(panel)
     sim = simulate(m, align_weights(target_weights, m), config, stop_loss, take_profit, max_hold)
-    return BacktestResult.from_simulation(sim, m, config, periods_per_year)
+    return BacktestResult.from_simulation(sim, m, config, periods_per_year, benchmark)
 
 # %% ../nbs/14_backtest.ipynb #bdebb63c
 def buy_and_hold(panel: pd.DataFrame | Market, config, periods_per_year: int = 252) -> BacktestResult:
@@ -641,6 +690,12 @@ def ensemble_weights(frames: list, weights=None) -> pd.DataFrame:
     for f in frames[1:]:
         idx, cols = idx.union(f.index), cols.union(f.columns)
     return sum(wi * f.reindex(index=idx, columns=cols).fillna(0.0) for wi, f in zip(w / w.sum(), frames))
+
+# %% ../nbs/14_backtest.ipynb #5d3ba6e5
+def hold_cash(panel: pd.DataFrame | Market, config, periods_per_year: int = 252) -> BacktestResult:
+    "Cash over the same bars through the same engine: no position, equity flat, every return 0 (Sharpe undefined)."
+    m = panel if isinstance(panel, Market) else prepare(panel)
+    return run_backtest(m, pd.DataFrame(0.0, index=m.times, columns=m.symbols), config, periods_per_year)
 
 # %% ../nbs/14_backtest.ipynb #72a865fb
 def plot_equity(

@@ -126,10 +126,13 @@ def score(self: Evaluator, config, returns: bool = False) -> dict:
 # %% ../nbs/14b_evaluate.ipynb #399c69dd
 @patch
 def backtest(self: Evaluator, config) -> BacktestResult:
-    "The full backtest of the config's strategy: equity, returns, exposure, realised weights, trade log, metrics."
-    return BacktestResult.from_simulation(
-        self.simulate(config, track_weights=True), self.market, config.backtest, self.periods_per_year(config)
-    )
+    """The full backtest of the config's strategy: equity, returns, exposure, realised weights, trade log, metrics.
+
+    The metrics hold the book's net exposure, its returns before costs and its beta to `benchmark` (buy-and-hold).
+    """
+    ppy = self.periods_per_year(config)
+    sim = self.simulate(config, track_weights=True)
+    return BacktestResult.from_simulation(sim, self.market, config.backtest, ppy, self.benchmark(config))
 
 # %% ../nbs/14b_evaluate.ipynb #86c395ee
 @patch
