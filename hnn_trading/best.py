@@ -13,24 +13,29 @@ from .config import RunConfig
 from .hpo import load_context
 from .studies import completed, ranked
 from .files import redact
-from .stats import deflated_sharpe_ratio
+import numpy as np
+from .stats import deflated_sharpe
+from .data import load_data, resolve_periods
+from .evaluate import Evaluator
 from .runs import RunFolder
 from .pipeline import run
 
 # %% auto #0
-__all__ = ['StudyChoice', 'stage2_strategies', 'open_choice', 'choose_trial', 'trial_config', 'selection', 'chosen_config',
-           'rerun', 'ensemble_plan', 'rerun_ensemble']
+__all__ = ['StudyChoice', 'stage2_strategies', 'open_choice', 'choose_trial', 'trial_config', 'search_sharpes', 'looks_record',
+           'chosen_returns', 'selection', 'chosen_config', 'rerun', 'ensemble_plan', 'rerun_ensemble']
 
 # %% ../nbs/18d_best.ipynb #b9e83869
 @dataclass
 class StudyChoice:
-    "A study's complete trials by number, its base config and folder, and its stage-2 strategies by stage-1 trial."
+    """A study's complete trials by number, its base config and folder, its stage-2 strategies by stage-1 trial and
+    its storage URL."""
 
     study: object
     base: RunConfig
     folder: Path
     done: dict
     stage2: dict
+    storage: str = ""
 
 # %% ../nbs/18d_best.ipynb #3b4bdf1f
 def stage2_strategies(folder) -> dict:
@@ -54,7 +59,7 @@ def open_choice(storage: str, name: str, trial: int | None = None, stage2: bool 
             f"no tradeable stage-2 strategy in {RunFolder(d, strict=False).path('stage2')}: "
             f"run `hnn hpo stage2 --storage {redact(storage)} --study {name}` first"
         )
-    return StudyChoice(st, base, d, done, rows)
+    return StudyChoice(st, base, d, done, rows, storage)
 
 # %% ../nbs/18d_best.ipynb #d6e01417
 def choose_trial(sc: StudyChoice, trial: int | None = None, stage2: bool = False):
@@ -72,32 +77,67 @@ def trial_config(trial, base: RunConfig) -> RunConfig:
     tf = RunFolder(trial.user_attrs.get("trial_dir", ""), strict=False)
     return tf.config if "trial_dir" in trial.user_attrs and tf.has("config") else base.override(trial.params)
 
+# %% ../nbs/18d_best.ipynb #03930823
+def _stage1_sharpe(t, ppy) -> float:
+    "A stage-1 trial's per-bar Sharpe (0 when it never traded)."
+    s = t.user_attrs.get("sharpe")
+    return 0.0 if s is None or not math.isfinite(s) else s / math.sqrt(t.user_attrs.get("periods_per_year") or ppy)
+
+# %% ../nbs/18d_best.ipynb #11fb86b2
+def search_sharpes(sc: StudyChoice, stage2: bool = False) -> dict:
+    """Per-bar Sharpe of every configuration the search looked at, by where: 'stage 1' and, with `stage2`,
+    'stage 2 on trial N' for each top-k search in stage2.json (its study `<study>-stage2-t<N>` on the storage)."""
+    import optuna
+    from hnn_trading.studies import make_storage
+
+    out = {"stage 1": [_stage1_sharpe(t, sc.base.data.periods_per_year) for t in sc.done.values()]}
+    rf = RunFolder(sc.folder, strict=False)
+    for r in rf.read_json("stage2") if stage2 and rf.has("stage2") else []:
+        s2 = optuna.load_study(
+            study_name=f"{sc.study.study_name}-stage2-t{r['stage1_trial']}", storage=make_storage(sc.storage)
+        )
+        out[f"stage 2 on trial {r['stage1_trial']}"] = [
+            float(np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan))) for t in completed(s2)
+        ]
+    return out
+
+# %% ../nbs/18d_best.ipynb #0e383736
+def looks_record(sharpes: dict) -> dict:
+    "{n_configurations, configurations (count by where), sr_trials (every per-bar Sharpe)} of `search_sharpes`."
+    srs = [float(s) for v in sharpes.values() for s in v]
+    return dict(n_configurations=len(srs), configurations={k: len(v) for k, v in sharpes.items()}, sr_trials=srs)
+
+# %% ../nbs/18d_best.ipynb #76b0bd31
+def chosen_returns(trial, cfg: RunConfig):
+    "Per-bar returns of `cfg` on the trial's cached out-of-fold predictions (None when its folder has none)."
+    tf = RunFolder(trial.user_attrs.get("trial_dir", ""), strict=False)
+    if "trial_dir" not in trial.user_attrs or not tf.has("predictions"):
+        return None
+    panel = load_data(cfg.data)
+    ev = Evaluator(panel, tf.predictions)
+    return ev.score(ev.resolve(resolve_periods(cfg, panel)), returns=True)["returns"]
+
 # %% ../nbs/18d_best.ipynb #d5081d18
-def selection(study, trial, stage2_row: dict | None, cfg: RunConfig) -> dict:
-    "How the study chose this configuration: its own Sharpe there and the deflated Sharpe against every trial."
+def selection(study, trial, stage2_row: dict | None, cfg: RunConfig, looks: dict | None = None, returns=None) -> dict:
+    """How the study chose this configuration: its Sharpe there and its deflated Sharpe over the `looks`
+    (`looks_record`; default: the study's stage-1 trials) from its `returns` (default: `chosen_returns`)."""
+    ua = trial.user_attrs
+    rec = dict(study=study.study_name, stage1_trial=trial.number)
     if stage2_row:
-        return dict(
-            study=study.study_name,
-            stage1_trial=trial.number,
+        rec.update(
             chosen_by="stage 2: best Sharpe of the feasible strategy trials",
             sharpe=stage2_row["best_sharpe"],
-            dsr=stage2_row["deflated_sharpe"],
             trials=stage2_row["strategy_trials"],
+            dsr_stage2=stage2_row["deflated_sharpe"],
         )
-    ua = trial.user_attrs
-    ppy = cfg.data.periods_per_year or ua.get("periods_per_year")
-    fine = lambda s: s is not None and math.isfinite(s)
-    srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(study) if fine(t.user_attrs.get("sharpe"))]
-    ok = fine(ua.get("sharpe")) and len(srs) > 1 and ua.get("n_bars")
-    return dict(
-        study=study.study_name,
-        stage1_trial=trial.number,
-        chosen_by="stage 1: best score",
-        sharpe=ua.get("sharpe"),
-        trades=ua.get("trades"),
-        dsr=deflated_sharpe_ratio(ua["sharpe"] / math.sqrt(ppy), srs, ua["n_bars"]) if ok else None,
-        trials=len(completed(study)),
-    )
+    else:
+        rec.update(chosen_by="stage 1: best score", sharpe=ua.get("sharpe"), trades=ua.get("trades"))
+        rec["trials"] = len(completed(study))
+    ppy = cfg.data.periods_per_year
+    looks = looks or looks_record({"stage 1": [_stage1_sharpe(t, ppy) for t in completed(study)]})
+    r = chosen_returns(trial, cfg) if returns is None else returns
+    rec["dsr"] = None if r is None else deflated_sharpe(r, looks["sr_trials"])
+    return {**rec, **looks}
 
 # %% ../nbs/18d_best.ipynb #80a329a4
 def chosen_config(sc: StudyChoice, trial, stage2: bool = False) -> tuple:
@@ -111,7 +151,7 @@ def chosen_config(sc: StudyChoice, trial, stage2: bool = False) -> tuple:
             )
         row = sc.stage2[trial.number]
         cfg = cfg.override(row["best_params"])
-    return cfg, selection(sc.study, trial, row, cfg)
+    return cfg, selection(sc.study, trial, row, cfg, looks_record(search_sharpes(sc, stage2)))
 
 # %% ../nbs/18d_best.ipynb #0d2ed48a
 def rerun(cfg: RunConfig, selection: dict, **run_kw):
@@ -127,12 +167,12 @@ def ensemble_plan(sc: StudyChoice, k: int, stage2: bool = False, weighting: str 
         raise ValueError(f"--ensemble {k}: an ensemble needs at least 2 trials")
     if len(top) < k:
         raise ValueError(f"--ensemble {k}: study {sc.study.study_name!r} has {len(top)} complete trials")
-    members, sel = {}, {}
+    members, sel, looks = {}, {}, looks_record(search_sharpes(sc, stage2))
     for t in top[:k]:
         row = sc.stage2.get(t.number) if stage2 else None
         c = trial_config(t, sc.base)
         c = c.override(row["best_params"]) if row else c
-        members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, selection(sc.study, t, row, c)
+        members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, selection(sc.study, t, row, c, looks)
     return sc.base.override({"ensemble.weighting": weighting}), members, sel
 
 # %% ../nbs/18d_best.ipynb #8fbdbc36

@@ -37,7 +37,7 @@ _TABLE_ROWS = [  # (row label, metric, from the walk-forward's metrics rather th
     ("total return", "total_return", 0),
     ("CAGR", "cagr", 0),
     ("Sharpe", "sharpe", 0),
-    ("Sharpe std. error", "sharpe_se", 0),
+    ("Sharpe std. error (non-normal)", "sharpe_se", 0),
     ("PSR (Sharpe > 0)", "psr", 0),
     ("max drawdown", "max_drawdown", 0),
     ("trades", "trades", 0),
@@ -46,11 +46,15 @@ _TABLE_ROWS = [  # (row label, metric, from the walk-forward's metrics rather th
 ]
 
 # %% ../nbs/18_pipeline.ipynb #dd8bebbb
-def _table_rows(wf_metrics: dict) -> list:
-    "The rows of a run's table; with several symbols, how well the model ranks each bar's cross-section too."
+def _table_rows(wf_metrics: dict, strategy: dict | None = None) -> list:
+    """The rows of a run's table; with several symbols, how well the model ranks each bar's cross-section too; for a
+    configuration a search chose, its deflated Sharpe over the configurations looked at, with their number."""
     rows = list(_TABLE_ROWS)
     if "daily_rank_ic" in wf_metrics:
         rows[2:2] = [("rank-IC per bar", "daily_rank_ic", 1), ("rank-IC per bar, std. error", "daily_rank_ic_se", 1)]
+    n = (strategy or {}).get("n_configurations")
+    if n:
+        rows.insert([k for _, k, _ in rows].index("psr") + 1, (f"DSR over {n:,} configurations", "dsr", 0))
     return rows
 
 # %% ../nbs/18_pipeline.ipynb #d778620e
@@ -107,7 +111,7 @@ class RunResult:
 
         The numbers a user reads first."""
         cols = _table_columns(self.metrics, RunFolder(self.run_dir, strict=False).has("selection"))
-        rows = _table_rows(self.metrics["walk_forward"])
+        rows = _table_rows(self.metrics["walk_forward"], self.metrics["strategy"])
         return pd.DataFrame(
             {
                 c: {name: (w.get(k, np.nan) if w else np.nan) if wf else m.get(k, np.nan) for name, k, wf in rows}
@@ -216,6 +220,13 @@ def _add_psr(*results):
     for r in results:
         if r is not None:
             r.metrics["psr"] = deflated_sharpe(r.returns.values)
+
+# %% ../nbs/18_pipeline.ipynb #2d057fe8
+def _add_dsr(bt, selection: dict | None):
+    "The backtest's DSR over the per-bar Sharpes of a search's record (`sr_trials`), and their number."
+    if selection and selection.get("sr_trials") is not None:
+        bt.metrics["dsr"] = deflated_sharpe(bt.returns.values, selection["sr_trials"])
+        bt.metrics["n_configurations"] = selection.get("n_configurations", len(selection["sr_trials"]))
 
 # %% ../nbs/18_pipeline.ipynb #6f1f051e
 def _run_metrics(c: RunConfig, cs: RunConfig, wf, bt, bh, ext) -> dict:
@@ -348,6 +359,7 @@ def run(
         cs = ev.resolve(c)  # a relative threshold, fixed on the out-of-fold period
         bt, bh, ext = _evaluate(ev, cs)
     _add_psr(bt, bh, ext)
+    _add_dsr(bt, selection)
     metrics = _run_metrics(c, cs, wf, bt, bh, ext)
     held = dict(test_walk_forward=tw)
     if c.splits.test_size is not None:

@@ -12,7 +12,7 @@ from .runs import RunFolder, RunIdError, run_dir_for
 # %% auto #0
 __all__ = ['LABELS', 'PERIODS', 'ReportError', 'templates_dir', 'available_reports', 'template_parameters', 'to_mathml',
            'math_to_mathml', 'report_title', 'as_page', 'to_html', 'run_report', 'cell', 'readable', 'show',
-           'verdict_sentence', 'write_index', 'period_table', 'plot_periods', 'integer_ticks']
+           'verdict_sentence', 'write_index', 'period_table', 'period_heading', 'plot_periods', 'integer_ticks']
 
 # %% ../nbs/17_reports.ipynb #2a5efd56
 class ReportError(RuntimeError):
@@ -227,8 +227,9 @@ LABELS = {
     "dir_acc": "DirAcc",
     "total_return": "return",
     "sharpe": "Sharpe",
-    "sharpe_se": "Sharpe SE",
+    "sharpe_se": "Sharpe SE (non-normal)",
     "dsr": "deflated Sharpe",
+    "n_configurations": "configurations counted",
     "psr": "PSR",
     "max_drawdown": "max drawdown",
     "cagr": "CAGR",
@@ -473,8 +474,11 @@ def _oof_sentence(b, m) -> str:
     r = m.loc[best]
     dsr = r.get("dsr", float("nan"))
     has_dsr = not pd.isna(dsr)
-    what = f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f}" + (
-        f", deflated Sharpe {dsr:.2f})" if has_dsr else ")"
+    n = r.get("n_configurations", float("nan"))
+    over = f" over {int(n):,} configurations" if not pd.isna(n) else ""
+    what = (
+        f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f} "
+        "(non-normal SE)" + (f", deflated Sharpe {dsr:.2f}{over})" if has_dsr else ")")
     )
     bh = f"buy-and-hold's return of {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
     if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95:
@@ -499,7 +503,7 @@ def _test_sentence(b, m) -> str:
     r = m.loc[best]
     return (
         f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} "
-        f"(Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}) "
+        f"(Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}, non-normal SE) "
         f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f})."
     )
 
@@ -632,7 +636,8 @@ def write_index(run_dir, title: str | None = None) -> Path:
 PERIODS = ("in-sample (selection)", "out of fold", "held-out test")
 
 # %% ../nbs/17_reports.ipynb #66dc7193
-def _prow(name, period, m, dsr=None) -> dict:
+def _prow(name, period, m, dsr=None, n=1) -> dict:
+    "A row of `period_table`; `n`: the configurations its `dsr` is deflated over (1: a single look, its PSR)."
     g = lambda k: (m.get(k) if m.get(k) is not None else float("nan")) if m is not None else float("nan")
     return dict(
         configuration=name,
@@ -640,13 +645,43 @@ def _prow(name, period, m, dsr=None) -> dict:
         sharpe=g("sharpe"),
         sharpe_se=g("sharpe_se"),
         dsr=g("dsr") if dsr is None else dsr,
+        n_configurations=n,
         total_return=g("total_return"),
         trades=g("trades"),
     )
 
+# %% ../nbs/17_reports.ipynb #16da2e0e
+def _chosen_rows(rf: RunFolder) -> list:
+    "The in-sample and out-of-fold rows of a run a search chose (its selection.json), each deflated over its count."
+    s, st = rf.read_json("selection"), rf.metrics["strategy"]
+    n = s.get("n_configurations") or s.get("trials") or float("nan")  # older records: the trials of the last search
+    rows = [_prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades")), n=n)]
+    oof = st.get("dsr", float("nan"))  # the run's metrics hold it when the record carried the trials' Sharpes
+    return rows + [_prow("strategy", PERIODS[1], st, oof, st.get("n_configurations", n))]
+
+# %% ../nbs/17_reports.ipynb #9c3fce0b
+def _verdict_rows(rf: RunFolder) -> list:
+    "The period rows of a demo's or a campaign's verdict, each with the configurations its deflated Sharpe counts."
+    import pandas as pd
+
+    st = rf.read_json("studies") if rf.has("studies") else {}
+    searched = set(st.get("selection", {})) | ({"ensemble"} if rf.has("ensemble") else set())
+    V, rows = rf.verdict, []
+    bench = lambda name: name == "buy and hold" or str(name).endswith("(external)")  # chosen by nothing: a PSR
+    n_test = max(1, int(sum(not bench(k) and pd.notna(v) for k, v in V.get("test_sharpe", pd.Series()).items())))
+    for name, r in V.iterrows():
+        chosen = "chosen on" in str(name) or name in searched  # chosen by a search on these out-of-fold bars
+        n = 1 if bench(name) else st.get("n_configurations", float("nan"))
+        rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict(), n=n))
+        if "test_trades" in r and pd.notna(r["test_trades"]):  # a held-out row, even one that never traded
+            t = {k[5:]: v for k, v in r.items() if k.startswith("test_")}
+            rows.append(_prow(name, PERIODS[2], t, n=1 if bench(name) else n_test))
+    return rows
+
 # %% ../nbs/17_reports.ipynb #5b6e4914
 def period_table(run_dir):
-    """Sharpe, its SE and the deflated Sharpe of each configuration on each period.
+    """Sharpe, its SE (non-normal) and the deflated Sharpe of each configuration on each period, with the number of
+    configurations each is deflated over.
 
     Periods: in-sample where a search chose it, out of fold, held-out test; a single look gets its PSR.
     """
@@ -654,37 +689,36 @@ def period_table(run_dir):
 
     rf, rows = RunFolder(run_dir), []
     if rf.has("verdict"):  # the demo or a campaign: models, the stage-2 strategy, buy-and-hold
-        searched = (
-            set(rf.read_json("studies").get("selection", {})) if rf.has("studies") else set()
-        )  # a campaign's searched models
-        if rf.has("ensemble"):
-            searched.add("ensemble")  # its weights come from the out-of-fold metrics
-        for name, r in rf.verdict.iterrows():
-            chosen = (
-                "chosen on" in str(name) or name in searched
-            )  # chosen by a search on these out-of-fold bars: in-sample
-            rows.append(_prow(name, PERIODS[0] if chosen else PERIODS[1], r.to_dict()))
-            if "test_trades" in r and pd.notna(r["test_trades"]):  # a held-out row, even one that never traded
-                rows.append(_prow(name, PERIODS[2], {k[5:]: v for k, v in r.items() if k.startswith("test_")}))
+        rows = _verdict_rows(rf)
     elif rf.has("metrics"):  # a run, and `hnn hpo best` (its selection.json: the study's own figures)
         m = rf.metrics
         if rf.has("selection"):
-            s = rf.read_json("selection")
-            rows.append(
-                _prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades")))
-            )
-        rows.append(_prow("strategy", PERIODS[1], m["strategy"], m["strategy"].get("psr")))
+            rows += _chosen_rows(rf)
+        else:
+            rows.append(_prow("strategy", PERIODS[1], m["strategy"], m["strategy"].get("psr")))
         rows.append(_prow("buy and hold", PERIODS[1], m["benchmark"], m["benchmark"].get("psr")))
         if "test" in m:
             rows.append(_prow("strategy", PERIODS[2], m["test"]["strategy"], m["test"]["strategy"].get("psr")))
             rows.append(_prow("buy and hold", PERIODS[2], m["test"]["benchmark"], m["test"]["benchmark"].get("psr")))
-    return pd.DataFrame(
-        rows, columns=["configuration", "period", "sharpe", "sharpe_se", "dsr", "total_return", "trades"]
+    cols = ["configuration", "period", "sharpe", "sharpe_se", "dsr", "n_configurations", "total_return", "trades"]
+    return pd.DataFrame(rows, columns=cols)
+
+# %% ../nbs/17_reports.ipynb #05d5faf8
+def period_heading(table) -> str:
+    "A heading for `period_table(...)` naming only the periods it has, and what its deflated Sharpe counts."
+    ps = [p for p in PERIODS if p in set(table["period"])]
+    names = {PERIODS[0]: "where it was chosen", PERIODS[1]: "out of fold", PERIODS[2]: "on the held-out test period"}
+    said = [names[p] for p in ps]
+    what = ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1] if said else "no period"
+    return (
+        f"{what[0].upper()}{what[1:]}" + ("" if PERIODS[2] in ps else " (no held-out test period)") + ": deflated "
+        "Sharpe over the configurations counted (1: a single look, its PSR); Sharpe SE non-normal (skew, kurtosis)"
     )
 
 # %% ../nbs/17_reports.ipynb #f8a44e07
 def plot_periods(table, ax=None):
-    "Sharpe ± 1 SE of every configuration, one marker per period (in-sample selection, out of fold, held-out test)."
+    """Sharpe ± 1 SE (non-normal) of every configuration, one marker per period (in-sample selection, out of fold,
+    held-out test)."""
     import matplotlib.pyplot as plt, numpy as np
 
     ax = ax or plt.subplots(figsize=(10, 0.55 * table["configuration"].nunique() + 1.6))[1]
@@ -700,8 +734,8 @@ def plot_periods(table, ax=None):
     ax.set_yticklabels(names)
     ax.invert_yaxis()
     ax.set(
-        xlabel="annualised Sharpe ratio (± 1 standard error)",
-        title="Where it was chosen, out of fold, and on the held-out test period",
+        xlabel="annualised Sharpe ratio (± 1 standard error, non-normal: skew and kurtosis)",
+        title=period_heading(table).split(":")[0],
     )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     return ax
