@@ -7,11 +7,12 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
+__all__ = ['TARGET_KEYS', 'sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
            'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
            'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'skill_metrics', 'threshold_grid',
-           'pr_curve', 'regression_metrics', 'hac_se', 'daily_ic', 'mu_skill', 'horizons_of', 'horizon_skill',
-           'walk_forward_metrics', 'sharpe_se', 'trading_metrics', 'reliability_table']
+           'pr_curve', 'regression_metrics', 'hac_se', 'ic_series', 'daily_ic', 'mu_skill', 'horizons_of',
+           'horizon_skill', 'walk_forward_metrics', 'factor_quantiles', 'quantile_returns', 'quantile_turnover',
+           'cross_section', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf: float, periods_per_year: int) -> float:
@@ -251,30 +252,41 @@ def hac_se(x, lags: int = 0) -> float:
         v += 2 * (1 - l / (lags + 1)) * (e[l:] @ e[:-l]) / n
     return float(np.sqrt(max(v, 0) / (n - 1)))
 
-# %% ../nbs/11_metrics.ipynb #abc7dae3
-def daily_ic(timestamps, yhat, y, min_rows: int = 3, lags: int = 0) -> dict:
-    """IC and rank-IC computed per timestamp (the cross-section of each bar) and averaged.
+# %% ../nbs/11_metrics.ipynb #934e9f4c
+def ic_series(timestamps, yhat, y, min_rows: int = 3) -> pd.DataFrame:
+    """Each bar's IC (Pearson) and rank-IC (Spearman) of `yhat` against `y` across the bar's rows, one row per bar.
 
-    Returns means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread).
-    `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE
-    is Newey-West's with that many lags."""
+    Bars with fewer than `min_rows` values, or no spread in either, are left out (alphalens' factor_information_
+    coefficient, per date)."""
     d = pd.DataFrame(dict(t=np.asarray(timestamps), a=np.asarray(yhat, float), b=np.asarray(y, float))).dropna()
     d = d[d.groupby("t")["a"].transform("size") >= min_rows]
     d["ra"], d["rb"] = d.groupby("t")["a"].rank(), d.groupby("t")["b"].rank()
     g = d.groupby("t")
-    ok = (g["a"].transform("std") > 0) & (g["b"].transform("std") > 0)
-    if not ok.any():
-        return dict(
-            days=0, **{f"daily_{k}{s}": np.nan for k in ("ic", "rank_ic") for s in ("", "_se", "_t")}
-        )  # no bar with a cross-section to rank
-    g = d[ok].groupby("t")
+    d = d[(g["a"].transform("std") > 0) & (g["b"].transform("std") > 0)]
+    if d.empty:
+        return pd.DataFrame(dict(ic=[], rank_ic=[]), dtype=float).rename_axis("timestamp")
+    g = d.groupby("t")
     ic, ric = g[["a", "b"]].corr().xs("a", level=1)["b"], g[["ra", "rb"]].corr().xs("ra", level=1)["rb"]
-    out = dict(days=int(len(ic)))
-    for k, v in (("ic", ic), ("rank_ic", ric)):
-        se = hac_se(v.to_numpy(), lags)
+    return pd.DataFrame(dict(ic=ic, rank_ic=ric)).rename_axis("timestamp")
+
+# %% ../nbs/11_metrics.ipynb #abc7dae3
+def daily_ic(timestamps, yhat, y, min_rows: int = 3, lags: int = 0) -> dict:
+    """IC and rank-IC computed per timestamp (the cross-section of each bar, `ic_series`) and averaged.
+
+    Returns means, standard errors, t-stats and the days counted (those with >= `min_rows` values and some spread).
+    `lags`: targets that overlap (an h-bar return each bar: h - 1) make neighbouring days' ICs correlated, so the SE
+    is Newey-West's with that many lags."""
+    s = ic_series(timestamps, yhat, y, min_rows)
+    if s.empty:
+        return dict(
+            days=0, **{f"daily_{k}{x}": np.nan for k in ("ic", "rank_ic") for x in ("", "_se", "_t")}
+        )  # no bar with a cross-section to rank
+    out = dict(days=int(len(s)))
+    for k in ("ic", "rank_ic"):
+        v, se = s[k], hac_se(s[k].to_numpy(), lags)
         out.update(
             {
-                f"daily_{k}": float(v.mean()) if len(v) else np.nan,
+                f"daily_{k}": float(v.mean()),
                 f"daily_{k}_se": se,
                 f"daily_{k}_t": float(v.mean() / se) if se and se > 0 else np.nan,
             }
@@ -308,12 +320,28 @@ def horizons_of(predictions) -> list:
     "The horizons of a multi-horizon prediction frame (its mu_h<h> columns), in order; [] for one horizon."
     return sorted(int(c[4:]) for c in predictions.columns if c.startswith("mu_h") and c[4:].isdigit())
 
+# %% ../nbs/11_metrics.ipynb #2b9a01ce
+TARGET_KEYS = {
+    k: k.replace("ic", "ic_target")
+    for k in (
+        "ic",
+        "rank_ic",
+        "daily_ic",
+        "daily_ic_se",
+        "daily_ic_t",
+        "daily_rank_ic",
+        "daily_rank_ic_se",
+        "daily_rank_ic_t",
+    )
+} | {"dir_acc": "dir_acc_target"}  # mu_skill's keys as horizon_skill names them: scored against the trained target
+
 # %% ../nbs/11_metrics.ipynb #8031f446
 def horizon_skill(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> pd.DataFrame:
-    """mu_skill per horizon of out-of-fold predictions, one row per horizon.
+    """mu_skill per horizon of out-of-fold predictions against the TARGET, one row per horizon.
 
     mu_h<h> against fwd_return_h<h> (a one-horizon frame: mu against fwd_return, as `horizon`), the target per-
-    timestamp normalised as it was trained: `cs_norm`."""
+    timestamp normalised as it was trained: `cs_norm`. The IC and DirAcc columns are named for it (`TARGET_KEYS`:
+    `ic_target`, `rank_ic_target`, `daily_rank_ic_target`, ...)."""
     from hnn_trading.features import cross_sectional
 
     rows = {}
@@ -323,14 +351,15 @@ def horizon_skill(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int
         q = predictions.dropna(subset=[a, b])
         y = q[b] if cs_norm == "none" else cross_sectional(q.set_index(["timestamp", "symbol"])[b], cs_norm).to_numpy()
         rows[h] = mu_skill(q["timestamp"], q[a], y, h)
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("horizon")
+    return pd.DataFrame.from_dict(rows, orient="index").rename(columns=TARGET_KEYS).rename_axis("horizon")
 
 # %% ../nbs/11_metrics.ipynb #a0bacbd7
 def walk_forward_metrics(predictions: pd.DataFrame, cs_norm: str = "none", horizon: int = 1) -> dict:
     """The pooled metrics of out-of-fold predictions of a `horizon`-bar target.
 
-    Classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns), and each horizon's
-    mu_skill (key 'horizons') when there are several."""
+    Classification, skill, per-bar IC / rank-IC with >= 3 symbols (SE over overlapping returns): the top-level `ic`,
+    `rank_ic`, `daily_ic`, `daily_rank_ic` (+ `_se`, `_t`) score mu against the RAW forward return `fwd_return`. With
+    several horizons, each one's `horizon_skill` (key 'horizons'), whose `*_target` keys score the trained target."""
     P = predictions
     m = classification_metrics(P["label"], P["p_up"], P["fwd_return"]) | skill_metrics(
         P["label"], P["p_up"], P["mu"], P["fwd_return"]
@@ -343,20 +372,86 @@ def walk_forward_metrics(predictions: pd.DataFrame, cs_norm: str = "none", horiz
         m["horizons"] = {str(h): r for h, r in horizon_skill(P, cs_norm).to_dict(orient="index").items()}
     return m
 
+# %% ../nbs/11_metrics.ipynb #fa46edd5
+def factor_quantiles(timestamps, mu, quantiles: int = 5) -> np.ndarray:
+    """Each row's quantile of `mu` within its bar, 1 (lowest) .. `quantiles`: alphalens' factor_quantile.
+
+    pd.qcut of the bar's ranks (ties broken by order), done once per bar size; NaN for a NaN mu or a bar of one."""
+    g = pd.Series(np.asarray(mu, float)).groupby(np.asarray(timestamps))
+    rank, n = g.rank(method="first").to_numpy(), g.transform("count").to_numpy()
+    out = np.full(len(rank), np.nan)
+    for k in np.unique(n[n >= 2]):
+        m = (n == k) & ~np.isnan(rank)
+        out[m] = (pd.qcut(np.arange(1.0, k + 1), quantiles, labels=False) + 1.0)[rank[m].astype(int) - 1]
+    return out
+
+# %% ../nbs/11_metrics.ipynb #216d3989
+def quantile_returns(timestamps, mu, fwd_return, quantiles: int = 5, demeaned: bool = False) -> pd.DataFrame:
+    """Mean forward return of each mu-quantile at each bar: rows timestamps, columns 1..quantiles.
+
+    alphalens' mean_return_by_quantile(by_date=True); rows with a NaN mu or return are dropped before the cut;
+    `demeaned`: each bar's mean return subtracted first (alphalens' default)."""
+    d = pd.DataFrame(dict(t=np.asarray(timestamps), mu=np.asarray(mu, float), r=np.asarray(fwd_return, float)))
+    d = d.dropna().reset_index(drop=True)
+    d["q"] = factor_quantiles(d["t"], d["mu"], quantiles)
+    if demeaned:
+        d["r"] -= d.groupby("t")["r"].transform("mean")
+    out = d.dropna().groupby(["t", "q"])["r"].mean().unstack("q")
+    return out.rename(columns=int).rename_axis(index="timestamp", columns="quantile")
+
+# %% ../nbs/11_metrics.ipynb #b2f5df74
+def quantile_turnover(timestamps, symbols, quantile_of, quantile: int, period: int = 1) -> pd.Series:
+    """Share of the symbols in `quantile` at each bar that were not in it `period` bars (with members) before.
+
+    alphalens' quantile_turnover; `quantile_of` as `factor_quantiles` gives it; the first `period` bars have none."""
+    d = pd.DataFrame(dict(t=np.asarray(timestamps), s=np.asarray(symbols), q=np.asarray(quantile_of, float)))
+    sets = d[d["q"] == quantile].groupby("t")["s"].agg(frozenset)
+    prev = sets.shift(period)
+    new = [len(a - b) / len(a) if isinstance(b, frozenset) else np.nan for a, b in zip(sets, prev)]
+    return pd.Series(new, index=sets.index.rename("timestamp"), name=quantile).dropna()
+
+# %% ../nbs/11_metrics.ipynb #d1f8f808
+def cross_section(predictions: pd.DataFrame, horizon: int = 1, quantiles: int = 5, period: int = 1) -> dict:
+    """Per-bar rank-IC, quantile returns and spread, top and bottom turnover of mu against the RAW `fwd_return`.
+
+    Series: `rank_ic_raw` (per bar), `spread_raw` (top minus bottom quantile's mean return per bar), `turnover_top`,
+    `turnover_bottom`; a frame `quantile_returns_raw`; their means with Newey-West (horizon - 1 lags) SE and t."""
+    P = predictions.dropna(subset=["mu", "fwd_return"])
+    ics = ic_series(P["timestamp"], P["mu"], P["fwd_return"])["rank_ic"]
+    qr = quantile_returns(P["timestamp"], P["mu"], P["fwd_return"], quantiles)
+    spread = (qr[quantiles] - qr[1]).dropna() if {1, quantiles} <= set(qr.columns) else pd.Series(dtype=float)
+    q = factor_quantiles(P["timestamp"], P["mu"], quantiles)
+    out = dict(rank_ic_raw=ics, quantile_returns_raw=qr, spread_raw=spread, quantiles=quantiles, horizon=horizon)
+    for k, v in (("rank_ic_raw", ics), ("spread_raw", spread)):
+        se = hac_se(v.to_numpy(), horizon - 1)
+        out |= {f"{k}_mean": float(v.mean()) if len(v) else np.nan, f"{k}_se": se}
+        out[f"{k}_t"] = out[f"{k}_mean"] / se if se and se > 0 else np.nan
+    for k, g in (("top", quantiles), ("bottom", 1)):
+        out[f"turnover_{k}"] = quantile_turnover(P["timestamp"], P["symbol"], q, g, period)
+        out[f"turnover_{k}_mean"] = float(out[f"turnover_{k}"].mean()) if len(out[f"turnover_{k}"]) else np.nan
+    return out
+
 # %% ../nbs/11_metrics.ipynb #6c3d4741
 def sharpe_se(returns, periods_per_year: int = 252) -> float:
-    "Standard error of the annualised Sharpe ratio (Lo 2002, i.i.d. normal returns)."
+    """Standard error of the annualised Sharpe ratio, non-normal returns: `stats.sharpe_se` (Mertens; raw kurtosis).
+
+    The series' n, per-bar Sharpe, skewness and kurtosis (`stats.moments`), annualised by sqrt(periods_per_year); the
+    one SE every table shows, equal to `stats.sharpe_report(returns)['sharpe_se']`."""
+    from hnn_trading import stats
+
     r = _r(returns)
-    n = len(r)
-    sr = sharpe_ratio(r, 1)
-    return float(np.sqrt((1 + sr * sr / 2) / n) * np.sqrt(periods_per_year)) if n > 1 and not np.isnan(sr) else np.nan
+    if len(r) < 2 or np.isnan(sharpe_ratio(r, 1)):
+        return np.nan  # no Sharpe (zero variance or one return), no standard error
+    m = stats.moments(r)
+    return float(stats.sharpe_se(m["sr"], m["n"], m["skew"], m["kurtosis"]) * np.sqrt(periods_per_year))
 
 # %% ../nbs/11_metrics.ipynb #7f03c141
 def trading_metrics(returns, periods_per_year: int = 252, trades: pd.DataFrame | None = None, exposure=None) -> dict:
     """The money metrics of a per-bar return series, with trade stats if given.
 
-    Total/annual return, volatility, Sharpe (+SE), Sortino, Calmar, max drawdown (+duration), win rate and profit
-    factor per bar. CAGR and Calmar are NaN under a quarter of a year."""
+    Total/annual return, volatility, Sharpe (+ its non-normal SE, `sharpe_se`), Sortino, Calmar, max drawdown
+    (+duration), win rate and profit factor per bar; `exposure`: the mean gross exposure (not quantstats' Time in
+    Market). CAGR and Calmar are NaN under a quarter of a year."""
     r = _r(returns)
     out = dict(
         total_return=total_return(r),
@@ -375,7 +470,7 @@ def trading_metrics(returns, periods_per_year: int = 252, trades: pd.DataFrame |
     if len(r) < periods_per_year / 4:
         out.update(cagr=np.nan, calmar=np.nan)  # under a quarter of a year an annualised growth rate means nothing
     if exposure is not None:
-        out["exposure"] = float(np.nanmean(np.asarray(exposure, float)))
+        out["exposure"] = float(np.nanmean(np.asarray(exposure, float)))  # mean gross exposure, not time in market
     if trades is not None:
         tr = trades["return"].values if len(trades) else np.zeros(0)
         out.update(
