@@ -5,13 +5,14 @@ row, the column and the value."""
 
 # %% ../nbs/01_data.ipynb #c70be96c
 from __future__ import annotations
-import hashlib, re
+import bz2, errno, gzip, hashlib, io, lzma, os, re, stat, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars',
+__all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'MAX_DATA_BYTES', 'MAX_DECOMPRESSION_RATIO', 'RATIO_FREE_BYTES',
+           'TIME_UNITS', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars', 'data_files',
            'load_ohlcv', 'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series',
            'load_sample', 'shipped_data', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'absolute_sources',
            'resolve_periods', 'load_data', 'load_exog']
@@ -37,11 +38,126 @@ def _where(file, row=None, ts=None, col=None, csv=False):
         parts.append(f"column '{col}'")
     return ", ".join(parts)
 
+# %% ../nbs/01_data.ipynb #4117a25e
+def _not_a_file(path) -> str | None:
+    "Why `path` is no regular file (a dangling or looping link, a folder, a FIFO, a device), or None if it is one."
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return f"a symbolic link to {os.readlink(path)}, which does not exist" if os.path.islink(path) else None
+    except OSError as e:
+        return "a symbolic link loop" if e.errno == errno.ELOOP else f"cannot be read ({e.strerror})"
+    kinds = [
+        (stat.S_ISREG, None),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((what for test, what in kinds if test(mode)), "not a regular file")
+
+# %% ../nbs/01_data.ipynb #5212b287
+def _regular_file(path: Path) -> Path:
+    "`path` when it is a regular file (or a link to one); else a DataError naming it and what it is."
+    if not os.path.lexists(path):
+        raise DataError(f"{path}: no such file or folder")
+    why = _not_a_file(path)
+    if why is not None:
+        raise DataError(f"{path}: {why}, not a data file; remove it or replace it with a file")
+    return path
+
+# %% ../nbs/01_data.ipynb #8dc30357
+MAX_DATA_BYTES = 4 * 2**30  # default cap on one data file's bytes, decompressed (HNN_MAX_DATA_BYTES)
+MAX_DECOMPRESSION_RATIO = 100  # default cap on decompressed / compressed bytes (HNN_MAX_DECOMPRESSION_RATIO)
+RATIO_FREE_BYTES = 64 * 2**20  # this much is never refused for its ratio
+
+# %% ../nbs/01_data.ipynb #9e0dd932
+def _limit(name: str, default: int) -> int:
+    "The positive integer in environment variable `name`, else `default`."
+    v = os.environ.get(name, "").strip()
+    if not v:
+        return default
+    if not v.isdigit() or int(v) <= 0:
+        raise DataError(f"environment variable {name}={v!r}: use a positive whole number")
+    return int(v)
+
+# %% ../nbs/01_data.ipynb #7ee0c5d8
+def _open_stream(path: Path):
+    "A binary stream of `path`'s bytes, decompressed by its suffix (.gz, .bz2, .xz, .zip of one file, .zst)."
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        return gzip.open(path, "rb")
+    if name.endswith(".bz2"):
+        return bz2.open(path, "rb")
+    if name.endswith(".xz"):
+        return lzma.open(path, "rb")
+    if name.endswith(".zip"):
+        z = zipfile.ZipFile(path)
+        if len(z.namelist()) != 1:
+            raise DataError(f"{path}: a zip file must hold exactly one file; it holds {z.namelist()[:5]}")
+        return z.open(z.namelist()[0])
+    if name.endswith(".zst"):
+        try:
+            import zstandard
+        except ImportError:
+            raise DataError(f"{path}: reading .zst needs the zstandard package (pip install zstandard)") from None
+        return zstandard.open(path, "rb")
+    return open(path, "rb")
+
+# %% ../nbs/01_data.ipynb #1156f283
+def _read_capped(path: Path) -> io.BytesIO:
+    """The bytes of `path`, decompressed as a stream; refused past HNN_MAX_DATA_BYTES, or for a compressed file past
+    HNN_MAX_DECOMPRESSION_RATIO x its size (beyond RATIO_FREE_BYTES)."""
+    most, ratio = (
+        _limit("HNN_MAX_DATA_BYTES", MAX_DATA_BYTES),
+        _limit("HNN_MAX_DECOMPRESSION_RATIO", MAX_DECOMPRESSION_RATIO),
+    )
+    size = path.stat().st_size
+    plain = not path.name.lower().endswith((".gz", ".bz2", ".xz", ".zip", ".zst"))
+    cap = most if plain else min(most, max(ratio * size, RATIO_FREE_BYTES))
+    how = (
+        f"over the limit of {most:,} bytes; raise it with HNN_MAX_DATA_BYTES"
+        if cap == most
+        else f"over {ratio}x its {size:,} compressed bytes (a decompression bomb?); raise the limit with "
+        f"HNN_MAX_DECOMPRESSION_RATIO (now {ratio}) if the file is real"
+    )
+    if size > cap and plain:
+        raise DataError(f"{path}: {size:,} bytes, {how}")
+    buf = io.BytesIO()
+    with _open_stream(path) as f:
+        while chunk := f.read(2**20):
+            if buf.tell() + len(chunk) > cap:
+                raise DataError(f"{path}: decompresses to more than {cap:,} bytes, {how}")
+            buf.write(chunk)
+    buf.seek(0)
+    return buf
+
+# %% ../nbs/01_data.ipynb #45e58465
+def _check_text(buf: io.BytesIO, path: Path):
+    "Refuse compressed or UTF-16 bytes in a file read as plain text, naming what they are."
+    head = buf.getvalue()[:4]
+    for magic, what, fix in [
+        (b"\x1f\x8b", "gzip-compressed", "name it .csv.gz"),
+        (b"BZh", "bzip2-compressed", "name it .csv.bz2"),
+        (b"\xfd7zXZ", "xz-compressed", "name it .csv.xz"),
+        (b"PK\x03\x04", "a zip archive", "name it .csv.zip"),
+        (b"\xff\xfe", "UTF-16 text", "save it as UTF-8"),
+        (b"\xfe\xff", "UTF-16 text", "save it as UTF-8"),
+    ]:
+        if head.startswith(magic):
+            raise DataError(f"{path}: the file is {what}, not plain text; {fix}")
+
 # %% ../nbs/01_data.ipynb #e5fbaa6c
 def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
     "Read a CSV (optionally compressed) or Parquet file as raw values; return (frame, is_csv)."
     name = path.name.lower()
+    _regular_file(path)
     if name.endswith((".parquet", ".pq")):
+        if path.stat().st_size > (most := _limit("HNN_MAX_DATA_BYTES", MAX_DATA_BYTES)):
+            raise DataError(
+                f"{path}: {path.stat().st_size:,} bytes, over the limit of {most:,}; raise HNN_MAX_DATA_BYTES"
+            )
         try:
             df = pd.read_parquet(path)
         except Exception as e:
@@ -51,7 +167,13 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, bool]:
         return df, False
     if re.search(r"\.(csv|txt)(\.(gz|bz2|zip|xz|zst))?$", name):
         try:
-            df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+            buf = _read_capped(path)
+        except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError) as e:
+            raise DataError(f"{path}: cannot read CSV file: {e}") from None
+        if not re.search(r"\.(gz|bz2|zip|xz|zst)$", name):
+            _check_text(buf, path)
+        try:
+            df = pd.read_csv(buf, dtype=str, keep_default_na=False, skipinitialspace=True)
         except pd.errors.EmptyDataError:
             raise DataError(f"{path}: the file is empty (no header, no rows)") from None
         except Exception as e:
@@ -97,8 +219,88 @@ def _normalise_columns(df, path, required=OHLCV_COLS):
 # %% ../nbs/01_data.ipynb #737ce2da
 _re_tz = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
 
+# %% ../nbs/01_data.ipynb #e3fc4692
+def _parse_text(txt: pd.Series, utc: bool, dayfirst: bool) -> pd.Series:
+    "Timestamps from text in one date format (NaT where a value does not parse)."
+    try:
+        t = pd.to_datetime(txt, utc=utc, errors="coerce", dayfirst=dayfirst, format="mixed" if dayfirst else None)
+    except (ValueError, TypeError):
+        t = pd.to_datetime(txt, utc=utc, errors="coerce", format="mixed", dayfirst=dayfirst)
+    if t.isna().any():
+        t2 = pd.to_datetime(txt, utc=utc, errors="coerce", format="mixed", dayfirst=dayfirst)
+        if t2.notna().sum() > t.notna().sum():
+            t = t2
+    return t
+
+# %% ../nbs/01_data.ipynb #03ccf242
+_re_dm = r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])"
+
+# %% ../nbs/01_data.ipynb #4b71bdb3
+def _date_order(txt: pd.Series, path, col, csv) -> tuple[np.ndarray, bool]:
+    """(which rows are d/m/y or m/d/y dates, whether they put the day first), read from those rows alone;
+    refused when every one of them reads both ways, or when some put the day and others the month first."""
+    dm = txt.str.extract(_re_dm).astype(float)
+    rows = dm.notna().all(axis=1).values
+    if not rows.any():
+        return rows, False
+    a, b = dm[0][rows], dm[1][rows]
+    if a.max() > 12 and b.max() > 12:
+        i, j = int(np.flatnonzero((dm[0] > 12).values)[0]), int(np.flatnonzero((dm[1] > 12).values)[0])
+        raise DataError(
+            f"{_where(path, i + 1, col=col, csv=csv)}: {txt.iloc[i]!r} puts the day first but row {j + 1} "
+            f"({txt.iloc[j]!r}) puts the month first; write one order (ISO dates, 2010-01-31, are never ambiguous)"
+        )
+    if a.max() <= 12 and b.max() <= 12:
+        fmt = "give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)"
+        if rows.all():
+            raise DataError(
+                f"{_where(path, col=col)}: day/month order is ambiguous (every date, e.g. {txt.iloc[0]!r}, reads both "
+                f"ways); {fmt}"
+            )
+        n = np.flatnonzero(rows)
+        raise DataError(
+            f"{_where(path, int(n[0]) + 1, col=col, csv=csv)}: day/month order is ambiguous in the {len(n)} rows "
+            f"written d/m/y or m/d/y (rows {n[0] + 1} to {n[-1] + 1}, e.g. {txt.iloc[n[0]]!r}; the other rows "
+            f"are like {txt[~rows].iloc[0]!r}): each reads both ways; write every date as ISO (2010-01-05)"
+        )
+    return rows, bool(a.max() > 12)
+
+# %% ../nbs/01_data.ipynb #2b6c10d6
+_EPOCH = r"-?\d{9,19}(\.\d*)?"  # 9+ digits: not a yyyymmdd date
+TIME_UNITS = {"s": 10, "ms": 13, "us": 16, "ns": 19}  # digits of a recent epoch timestamp in each unit
+
+# %% ../nbs/01_data.ipynb #5ff0bf56
+def _epoch_times(txt: pd.Series, unit: str | None, path, col, csv) -> pd.DatetimeIndex:
+    "Epoch numbers read in `unit` as UTC times; without a unit (or with an implausible one) refused, naming it."
+    if unit is None:
+        guess = min(TIME_UNITS, key=lambda u: abs(TIME_UNITS[u] - len(txt.iloc[0].lstrip("-").split(".")[0])))
+        raise DataError(
+            f"{_where(path, 1, col=col, csv=csv)}: {txt.iloc[0]!r} looks like an epoch timestamp (a count since "
+            f"1970); give its unit: data.time_unit: {guess} in the config (`load_ohlcv(..., time_unit='{guess}')`; "
+            "units s, ms, us, ns)"
+        )
+    if unit not in TIME_UNITS:
+        raise DataError(f"{path}: time_unit {unit!r}: use one of {list(TIME_UNITS)}")
+    v = pd.to_numeric(txt, errors="coerce")
+    if v.isna().any():
+        i = int(np.flatnonzero(v.isna().values)[0])
+        raise DataError(
+            f"{_where(path, i + 1, col=col, csv=csv)}: {txt.iloc[i]!r} is not an epoch number (time_unit {unit!r})"
+        )
+    t = pd.to_datetime(v.clip(-(2**62), 2**62), unit=unit, utc=True, errors="coerce")
+    bad = t.isna() | (t < pd.Timestamp("1971", tz="UTC")) | (t > pd.Timestamp("2200", tz="UTC"))
+    if bad.any():
+        i = int(np.flatnonzero(bad.values)[0])
+        raise DataError(
+            f"{_where(path, i + 1, col=col, csv=csv)}: {txt.iloc[i]!r} read in time_unit {unit!r} is "
+            f"{t.iloc[i] if pd.notna(t.iloc[i]) else 'out of range'}, before 1971 or after 2200; check the unit"
+        )
+    return pd.DatetimeIndex(t).as_unit("ns")
+
 # %% ../nbs/01_data.ipynb #2cc65e05
-def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = None) -> pd.DatetimeIndex:
+def _parse_times(
+    s: pd.Series, path, csv, tz="UTC", date_format: str | None = None, time_unit: str | None = None
+) -> pd.DatetimeIndex:
     "Parse a time column to a UTC DatetimeIndex; raise DataError on unparseable or mixed-timezone values."
     if pd.api.types.is_datetime64_any_dtype(s):
         t = pd.DatetimeIndex(s)
@@ -111,6 +313,8 @@ def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = No
     if empty.any():
         i = int(np.flatnonzero(empty.values)[0])
         raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
+    if time_unit is not None or txt.str.fullmatch(_EPOCH).all():
+        return _epoch_times(txt, time_unit, path, s.name, csv)
     aware = txt.str.contains(_re_tz)
     if aware.any() and not aware.all():
         i = int(np.flatnonzero((aware != aware.iloc[0]).values)[0])
@@ -126,29 +330,13 @@ def _parse_times(s: pd.Series, path, csv, tz="UTC", date_format: str | None = No
                 f"{_where(path, i + 1, col=s.name, csv=csv)}: timestamp {txt.iloc[i]!r} does not match the "
                 f"date format {date_format!r}"
             )
-        t = pd.DatetimeIndex(t)
-        return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
-    dm = txt.str.extract(r"^(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}(?:$|[ T])").astype(float)
-    dayfirst = False
-    if dm.notna().all().all():  # d/m/y or m/d/y: the order must be readable from the dates
-        a, b = dm[0].max(), dm[1].max()
-        if a <= 12 and b <= 12:
-            raise DataError(
-                f"{_where(path, col=s.name)}: day/month order is ambiguous (every date, e.g. "
-                f"{txt.iloc[0]!r}, reads both ways); "
-                f"give the format, e.g. data.date_format '%d/%m/%Y' or '%m/%d/%Y' (`hnn data validate --date-format`)"
-            )
-        dayfirst = bool(a > 12)
-    try:
-        t = pd.to_datetime(
-            txt, utc=bool(aware.all()), errors="coerce", dayfirst=dayfirst, format="mixed" if dayfirst else None
-        )
-    except (ValueError, TypeError):
-        t = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
-    if t.isna().any():
-        t2 = pd.to_datetime(txt, utc=bool(aware.all()), errors="coerce", format="mixed", dayfirst=dayfirst)
-        if t2.notna().sum() > t.notna().sum():
-            t = t2
+    else:
+        utc = bool(aware.all())
+        dm, dayfirst = _date_order(txt, path, s.name, csv)
+        if dm.any() and not dm.all():  # each format block read on its own
+            t = pd.concat([_parse_text(txt[dm], utc, dayfirst), _parse_text(txt[~dm], utc, False)]).loc[txt.index]
+        else:
+            t = _parse_text(txt, utc, dayfirst)
     if t.isna().any():
         i = int(np.flatnonzero(t.isna().values)[0])
         raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: cannot parse timestamp {txt.iloc[i]!r}")
@@ -323,6 +511,28 @@ def validate_bars(
     jumps = _suspect_ticks(bars, rows, tick_factor)
     return dict(bars=len(bars), dropped_nan_rows=n_dropped, suspect_ticks=jumps, kept=bars)
 
+# %% ../nbs/01_data.ipynb #a28803ab
+def _same_times(df, tcol: str, times: pd.DatetimeIndex, path, csv, tz="UTC"):
+    "Refuse a second time column whose values disagree with `times` (read from `tcol`), naming both and the row."
+    for c in [c for c in TIME_NAMES if c in df.columns and c != tcol]:
+        txt = df[c].astype(str).str.strip()
+        if txt.str.fullmatch(r"\d{1,2}:\d\d(:\d\d(\.\d*)?)?").all():
+            continue  # times of day: a column of its own, not a second timestamp
+        try:
+            other = _parse_times(df[c], path, csv, tz)
+        except DataError:
+            continue  # not dates at all: not a time column
+        if (other == other.normalize()).all() and not (times == times.normalize()).all():
+            same = np.abs((times.normalize() - other).days) <= 1
+        else:
+            same = other == times
+        if not same.all():
+            i = int(np.flatnonzero(~np.asarray(same))[0])
+            raise DataError(
+                f"{_where(path, i + 1, col=tcol, csv=csv)}: the time columns '{tcol}' ({df[tcol].iloc[i]!r}) and "
+                f"'{c}' ({df[c].iloc[i]!r}) disagree; keep one of them (delete or rename the other)"
+            )
+
 # %% ../nbs/01_data.ipynb #25b161e6
 def _symbol_from_path(p: Path) -> str:
     name = p.name
@@ -333,7 +543,7 @@ def _symbol_from_path(p: Path) -> str:
 
 # %% ../nbs/01_data.ipynb #2b9a6ffa
 def _load_file(
-    path: Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", date_format=None
+    path: Path, symbol=None, symbol_col="symbol", tz="UTC", nan="raise", date_format=None, time_unit=None
 ) -> tuple[pd.DataFrame, list]:
     "Load and validate one file; return (panel, per-symbol reports)."
     raw, csv = _read_table(path)
@@ -342,7 +552,8 @@ def _load_file(
     df, tcol = _normalise_columns(raw, path)
     if len(df) == 0:
         raise DataError(f"{path}: no rows (the file has a header but no bars)")
-    times = _parse_times(df[tcol], path, csv, tz, date_format)
+    times = _parse_times(df[tcol], path, csv, tz, date_format, time_unit)
+    _same_times(df, tcol, times, path, csv, tz)
     bars = _parse_numbers(df, OHLCV_COLS, path, csv, times)
     scol = symbol_col.lower() if symbol_col else None
     if scol and scol in df.columns:
@@ -371,6 +582,12 @@ def _load_file(
 # %% ../nbs/01_data.ipynb #677759f5
 DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".parquet", ".pq", ".txt")
 
+# %% ../nbs/01_data.ipynb #4b6cc2dc
+def data_files(folder: Path) -> list[Path]:
+    "The data files of a folder, sorted; an entry with a data name that is no regular file is refused, naming it."
+    entries = sorted(p for p in Path(folder).iterdir() if p.name.lower().endswith(DATA_SUFFIXES))
+    return [_regular_file(p) for p in entries if not p.name.startswith(".")]
+
 # %% ../nbs/01_data.ipynb #4b1e4a4e
 def load_ohlcv(
     source,
@@ -382,31 +599,29 @@ def load_ohlcv(
     end=None,
     date_format: str | None = None,
     mixed_bar_sizes: bool = False,
+    time_unit: str | None = None,
 ) -> pd.DataFrame:
     """Load OHLCV bars from a CSV/Parquet file, a folder of per-symbol files, or a DataFrame, validated, as a panel;
-    a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`."""
+    a folder whose files have different bar sizes is refused unless `mixed_bar_sizes`; epoch timestamps are read
+    only with their `time_unit` ('s', 'ms', 'us', 'ns')."""
     if isinstance(source, pd.DataFrame):
         return panel_from_frame(source, symbol=symbol, symbol_col=symbol_col, tz=tz, nan=nan, start=start, end=end)
     path = Path(source)
-    if not path.exists():
-        raise DataError(f"{path}: no such file or folder")
+    if not path.is_dir():
+        _regular_file(path)
     if path.is_dir():
-        files = sorted(
-            p
-            for p in path.iterdir()
-            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES) and not p.name.startswith(".")
-        )
+        files = data_files(path)
         if not files:
             raise DataError(f"{path}: folder has no data files ({', '.join(DATA_SUFFIXES)})")
         series = {f: c for f in files if (c := _series_column(f))}
-        loaded = [_load_file(f, None, symbol_col, tz, nan, date_format) for f in files if f not in series]
+        loaded = [_load_file(f, None, symbol_col, tz, nan, date_format, time_unit) for f in files if f not in series]
         exog = {
             _symbol_from_path(f).upper(): load_series(f, c, _symbol_from_path(f).upper(), tz) for f, c in series.items()
         }
         if not loaded:
             raise DataError(f"{path}: folder has no OHLCV files, only single series {sorted(exog)}")
     else:
-        loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan, date_format)], {}
+        loaded, exog = [_load_file(path, symbol, symbol_col, tz, nan, date_format, time_unit)], {}
     if len(loaded) > 1 and not mixed_bar_sizes:
         _same_bar_size(loaded, path)
     panel = pd.concat([p for p, _ in loaded])
@@ -439,6 +654,8 @@ def _same_bar_size(loaded, path):
 # %% ../nbs/01_data.ipynb #bb0b26bd
 def _series_column(path: Path) -> str | None:
     "The value column of a single-series file (a time column and one other, no OHLC), else None."
+    if not os.path.lexists(path) or _not_a_file(path) is not None:
+        return None  # never open a FIFO or a device to find out
     try:
         cols = [
             str(c).strip().lower()
@@ -479,6 +696,7 @@ def panel_from_frame(
     d = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     d, tcol = _normalise_columns(d, name)
     times = _parse_times(d[tcol], name, False, tz)
+    _same_times(d, tcol, times, name, False, tz)
     bars = _parse_numbers(d, OHLCV_COLS, name, False, times)
     scol = symbol_col.lower()
     syms = d[scol].astype(str).values if scol in d.columns else np.full(len(d), symbol or "asset", dtype=object)
@@ -711,7 +929,12 @@ def load_data(dcfg) -> pd.DataFrame:
         panel = (
             load_sample(src)
             if src in ("sp500", "nasdaq", "us_indices")
-            else load_ohlcv(src, date_format=dcfg.date_format, mixed_bar_sizes=dcfg.mixed_bar_sizes)
+            else load_ohlcv(
+                src,
+                date_format=dcfg.date_format,
+                mixed_bar_sizes=dcfg.mixed_bar_sizes,
+                time_unit=getattr(dcfg, "time_unit", None),
+            )
         )
     ticks = [
         dict(t, file=r["file"], symbol=r["symbol"])

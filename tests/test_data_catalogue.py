@@ -46,6 +46,17 @@ CASES = {
                                                                                            "write numbers with '.' decimals"]),
     "day_month_ambiguous": ("a.csv", H + "01/02/2024,10,11,9,10.5,100\n02/02/2024,10,11,9,10.5,100\n", ["column 'date'", "day/month order is ambiguous", "'01/02/2024'",
                                                                                                      "data.date_format", "--date-format"]),
+    # issue 27: two time columns that disagree; a d/m/y block among ISO rows; both orders in one file; epoch numbers
+    "two_time_columns_disagree": ("a.csv", "timestamp,date,open,high,low,close,volume\n2024-01-02,2024-01-02,10,11,9,10.5,1\n2024-01-03,2023-01-03,10,11,9,10.5,1\n",
+                                  ["a.csv, row 2 (line 3)", "'timestamp' ('2024-01-03')", "'date' ('2023-01-03')", "disagree"]),
+    "day_month_block_among_iso_dates": ("a.csv", H + "2009-12-30,10,11,9,10.5,1\n2009-12-31,10,11,9,10.5,1\n05/01/2010,10,11,9,10.5,1\n06/01/2010,10,11,9,10.5,1\n",
+                                        ["a.csv, row 3 (line 4)", "column 'date'", "day/month order is ambiguous", "rows 3 to 4", "'05/01/2010'", "ISO"]),
+    "day_first_and_month_first_rows": ("a.csv", H + "12/30/2009,10,11,9,10.5,1\n31/12/2009,10,11,9,10.5,1\n",
+                                       ["row 2 (line 3)", "'31/12/2009' puts the day first", "row 1 ('12/30/2009') puts the month first"]),
+    "epoch_seconds_without_unit": ("a.csv", "timestamp,open,high,low,close,volume\n1704153600,10,11,9,10.5,1\n1704240000,10,11,9,10.5,1\n",
+                                   ["a.csv, row 1 (line 2)", "column 'timestamp'", "'1704153600' looks like an epoch timestamp", "data.time_unit: s", "time_unit='s'"]),
+    "epoch_milliseconds_without_unit": ("a.csv", "timestamp,open,high,low,close,volume\n1704153600000,10,11,9,10.5,1\n", ["data.time_unit: ms"]),
+    "gzip_bytes_named_csv": ("a.csv", None, ["a.csv: the file is gzip-compressed", "name it .csv.gz"]),
 }
 
 def test_decimal_commas_are_read_as_decimals_or_thousands_from_the_content(tmp_path):
@@ -90,7 +101,7 @@ def test_a_folder_mixing_bar_sizes_is_refused_unless_asked_for(tmp_path):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_csv(tmp_path, case):
     name, txt, parts = CASES[case]
-    (tmp_path/name).write_text(txt)
+    (tmp_path/name).write_bytes(gzip.compress((H + GOOD).encode())) if txt is None else (tmp_path/name).write_text(txt)
     with pytest.raises(DataError) as e: load_ohlcv(tmp_path/name)
     for p in parts: assert p in str(e.value), f"{case}: {p!r} not in {str(e.value)!r}"
     assert isinstance(e.value, ValueError)
@@ -172,3 +183,76 @@ def test_files_as_people_have_them_load_with_no_options(tmp_path):
     assert "'Adj Close' is ignored" in b.attrs["load_report"][0]["note"]
     df.to_parquet(tmp_path/"frame.parquet")                                             # a DatetimeIndex in Parquet too
     np.testing.assert_allclose(load_ohlcv(tmp_path/"frame.parquet").values, sp.values, rtol=1e-12)
+
+
+# issue 27, data that is right or refused
+def test_a_day_month_block_among_iso_dates_is_read_in_its_own_order(tmp_path):
+    "Row 4 (13/01/2010) says the d/m/y block puts the day first: 05/01/2010 is 5 January, not 1 May (today's reading)."
+    (tmp_path/"m.csv").write_text(H + "2009-12-30,10,11,9,10.5,1\n2009-12-31,10,11,9,10.5,1\n05/01/2010,10,11,9,10.5,1\n13/01/2010,10,11,9,10.5,1\n")
+    t = load_ohlcv(tmp_path/"m.csv").index.get_level_values(0)
+    assert [str(x.date()) for x in t] == ["2009-12-30", "2009-12-31", "2010-01-05", "2010-01-13"]
+
+def test_time_columns_that_agree_load(tmp_path):
+    "A date column beside zone-aware timestamps agrees within a day (time zones); a column of times of day is not compared."
+    (tmp_path/"a.csv").write_text("timestamp,date,open,high,low,close,volume\n2024-01-02T15:00:00-05:00,2024-01-02,10,11,9,10.5,1\n"
+                                  "2024-01-03T22:00:00-05:00,2024-01-03,10,11,9,10.5,1\n")
+    assert len(load_ohlcv(tmp_path/"a.csv")) == 2
+    (tmp_path/"b.csv").write_text("timestamp,time,open,high,low,close,volume\n2024-01-02 10:00,10:00,10,11,9,10.5,1\n")
+    assert len(load_ohlcv(tmp_path/"b.csv")) == 1
+    df = pd.DataFrame({"timestamp": ["2024-01-02", "2024-01-03"], "date": ["2024-01-02", "2024-02-03"], "open": 10.0, "high": 11.0,
+                       "low": 9.0, "close": 10.5, "volume": 1.0})
+    with pytest.raises(DataError, match=r"row 2.*'timestamp' \('2024-01-03'\) and 'date' \('2024-02-03'\) disagree"): panel_from_frame(df)
+
+def test_epoch_timestamps_are_read_with_their_unit_and_a_wrong_unit_is_refused(tmp_path):
+    (tmp_path/"e.csv").write_text("timestamp,open,high,low,close,volume\n1704153600,10,11,9,10.5,1\n1704240000,10,11,9,10.5,1\n")
+    t = load_ohlcv(tmp_path/"e.csv", time_unit="s").index.get_level_values(0)
+    assert list(t) == [pd.Timestamp("2024-01-02", tz="UTC"), pd.Timestamp("2024-01-03", tz="UTC")]
+    with pytest.raises(DataError, match=r"e\.csv, row 1 \(line 2\), column 'timestamp': '1704153600' read in time_unit 'ms' is 1970-01-20"):
+        load_ohlcv(tmp_path/"e.csv", time_unit="ms")
+    pd.DataFrame({"timestamp": [1704153600000, 1704240000000], "open": 10.0, "high": 11.0, "low": 9.0, "close": 10.5, "volume": 1.0}).to_parquet(tmp_path/"e.parquet")
+    with pytest.raises(DataError, match="time_unit='ms'"): load_ohlcv(tmp_path/"e.parquet")
+    assert load_ohlcv(tmp_path/"e.parquet", time_unit="ms").index.get_level_values(0)[1] == pd.Timestamp("2024-01-03", tz="UTC")
+    (tmp_path/"d.csv").write_text(H + "20240102,10,11,9,10.5,1\n")                     # yyyymmdd (8 digits) is a date, not an epoch
+    assert load_ohlcv(tmp_path/"d.csv").index.get_level_values(0)[0] == pd.Timestamp("2024-01-02", tz="UTC")
+
+def _entry(folder, kind):
+    "Make a hostile entry named B.csv in `folder`."
+    import os
+    p = folder/"B.csv"
+    if kind == "dangling_link": os.symlink(folder/"gone.csv", p)
+    elif kind == "link_loop": os.symlink(folder/"C.csv", p); os.symlink(p, folder/"C.csv")
+    elif kind == "folder": p.mkdir()
+    elif kind == "fifo": os.mkfifo(p)
+    elif kind == "link_to_dev_zero": os.symlink("/dev/zero", p)
+    return p
+
+@pytest.mark.parametrize("kind,words", [("dangling_link", "a symbolic link to"), ("link_loop", "a symbolic link loop"), ("folder", "a folder"),
+                                        ("fifo", "a named pipe (FIFO)"), ("link_to_dev_zero", "a character device")])
+def test_an_entry_of_a_data_folder_that_is_no_file_is_refused_not_skipped(tmp_path, kind, words):
+    "Today such an entry is skipped and symbol B disappears; a FIFO or a device is never opened (this would block or never end)."
+    (tmp_path/"A.csv").write_text(H + GOOD)
+    p = _entry(tmp_path, kind)
+    with pytest.raises(DataError) as e: load_ohlcv(tmp_path)
+    assert str(e.value).startswith(f"{p}: {words}") and "\n" not in str(e.value), str(e.value)
+    if kind != "folder":
+        with pytest.raises(DataError, match=words.replace("(", r"\(").replace(")", r"\)")): load_ohlcv(p)   # the path given directly
+
+def test_a_device_given_directly_is_refused():
+    with pytest.raises(DataError, match=r"^/dev/zero: a character device, not a data file"): load_ohlcv("/dev/zero")
+
+def test_a_gzip_bomb_is_refused_while_decompressing_and_the_caps_are_named(tmp_path, monkeypatch):
+    "80 MB of text in a 0.2 MB gzip file (ratio ~400): refused before it is read whole; the limits are environment variables."
+    with gzip.open(tmp_path/"bomb.csv.gz", "wb", compresslevel=9) as g:
+        g.write(H.encode()); row = GOOD.encode() * 10000
+        for _ in range(300): g.write(row)
+    with pytest.raises(DataError) as e: load_ohlcv(tmp_path/"bomb.csv.gz")
+    for w in ["bomb.csv.gz: decompresses to more than", "compressed bytes (a decompression bomb?)", "HNN_MAX_DECOMPRESSION_RATIO"]: assert w in str(e.value), str(e.value)
+    (tmp_path/"a.csv").write_text(H + GOOD + "2024-01-03,10,11,9,10.5,100\n")
+    monkeypatch.setenv("HNN_MAX_DATA_BYTES", "50")
+    with pytest.raises(DataError, match=r"a\.csv: 88 bytes, over the limit of 50 bytes; raise it with HNN_MAX_DATA_BYTES"): load_ohlcv(tmp_path/"a.csv")
+    monkeypatch.setenv("HNN_MAX_DATA_BYTES", "lots")
+    with pytest.raises(DataError, match="HNN_MAX_DATA_BYTES='lots': use a positive whole number"): load_ohlcv(tmp_path/"a.csv")
+
+def test_utf16_text_is_named(tmp_path):
+    (tmp_path/"u.csv").write_text(H + GOOD, encoding="utf-16")
+    with pytest.raises(DataError, match=r"u\.csv: the file is UTF-16 text.*save it as UTF-8"): load_ohlcv(tmp_path/"u.csv")

@@ -224,3 +224,41 @@ def test_cross_field_conflicts_from_set_are_refused_before_any_folder(tmp_path, 
     r = _hnn(["run", "--config", "configs/demo.yaml", *[a for s in sets for a in ("--set", s)], "--output-dir", "out"], tmp_path)
     assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
     assert not (tmp_path/"out").exists()
+
+
+# issue 27 (deliverable 3): data that is right or refused, through `hnn data validate` (today each of these says OK, blocks or reads whole)
+_HDR = "Date,Open,High,Low,Close,Volume\n"
+_ROW = "2024-01-02,10,11,9,10.5,100\n"
+
+def _bad_data(d: Path, kind: str) -> str:
+    "Make hostile data `kind` in folder `d`; return the path to validate."
+    import gzip
+    if kind == "dmy_block_after_iso":
+        (d/"m.csv").write_text(_HDR + "2009-12-30,10,11,9,10.5,1\n2009-12-31,10,11,9,10.5,1\n05/01/2010,10,11,9,10.5,1\n06/01/2010,10,11,9,10.5,1\n"); return "m.csv"
+    if kind == "two_time_columns":
+        (d/"t.csv").write_text("timestamp,date,open,high,low,close,volume\n2024-01-02,2023-01-02,10,11,9,10.5,1\n"); return "t.csv"
+    if kind == "epoch":
+        (d/"e.csv").write_text("timestamp,open,high,low,close,volume\n1704153600,10,11,9,10.5,1\n"); return "e.csv"
+    (d/"data").mkdir(); (d/"data/A.csv").write_text(_HDR + _ROW)
+    if kind == "dangling_link": os.symlink(d/"gone.csv", d/"data/B.csv"); return "data"
+    if kind == "folder_named_csv": (d/"data/B.csv").mkdir(); return "data"
+    if kind == "fifo": os.mkfifo(d/"data/B.csv"); return "data/B.csv"
+    with gzip.open(d/"data/bomb.csv.gz", "wb") as g:                       # 80 MB of text in ~0.2 MB
+        g.write(_HDR.encode())
+        for _ in range(300): g.write(_ROW.encode() * 10000)
+    return "data/bomb.csv.gz"
+
+@pytest.mark.parametrize("kind, words", [
+    ("dmy_block_after_iso", "m.csv, row 3 (line 4), column 'date': day/month order is ambiguous in the 2 rows written d/m/y or m/d/y (rows 3 to 4"),
+    ("two_time_columns", "t.csv, row 1 (line 2), column 'timestamp': the time columns 'timestamp' ('2024-01-02') and 'date' ('2023-01-02') disagree"),
+    ("epoch", "e.csv, row 1 (line 2), column 'timestamp': '1704153600' looks like an epoch timestamp"),
+    ("dangling_link", "data/B.csv: a symbolic link to"),
+    ("folder_named_csv", "data/B.csv: a folder, not a data file"),
+    ("fifo", "data/B.csv: a named pipe (FIFO), not a data file"),
+    ("gzip_bomb", "data/bomb.csv.gz: decompresses to more than 67,108,864 bytes"),
+])
+def test_data_that_would_be_read_wrong_or_hang_is_refused_in_one_line(tmp_path, kind, words):
+    r = subprocess.run([str(BIN/"hnn"), "data", "validate", _bad_data(tmp_path, kind)], cwd=tmp_path, capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))              # a FIFO blocked for ever before
+    assert r.returncode == 1 and words in r.stderr, (r.returncode, r.stdout[-500:], r.stderr[-1000:])
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr and "OK:" not in r.stdout, r.stderr[-1000:]
