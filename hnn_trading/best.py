@@ -178,7 +178,4 @@ def ensemble_plan(sc: StudyChoice, k: int, stage2: bool = False, weighting: str 
 # %% ../nbs/18d_best.ipynb #8fbdbc36
 def rerun_ensemble(main: RunConfig, members: dict, selections: dict, **run_kw):
     "Re-run `members` and evaluate their ensemble as `main` says; each member's folder gets its selection record."
-    res = run(main, members=members, **run_kw)
-    for k, r in res.members.items():
-        RunFolder(r.run_dir).write_json("selection", selections[k])
-    return res
+    return run(main, members=members, member_selections=selections, **run_kw)

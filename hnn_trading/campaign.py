@@ -288,9 +288,8 @@ def _rerun_chosen(camp, base, chosen: dict, selection: dict, d, reports, progres
             progress=progress,
             members=chosen,
             existing_ok=True,
+            member_selections=selection,
         )
-        for k, r in main.members.items():
-            RunFolder(r.run_dir).write_json("selection", selection[k])
         return {**main.members, "ensemble": main}, main
     runs = {}
     for k, c in chosen.items():
@@ -344,6 +343,13 @@ def _write_campaign(d, R: pd.DataFrame, grid, main, record: dict):
     )
     rf.write_json("studies", record)
 
+# %% ../nbs/18c_campaign.ipynb #60b615f9
+def _with_count(selection: dict, srs: list, counts: dict) -> dict:
+    "Each selection record with the campaign's count: n_configurations, its breakdown by study, every per-bar Sharpe."
+    looked = dict(n_configurations=len(srs), configurations=counts, sr_trials=[float(s) for s in srs])
+    old = lambda v: {"dsr": None, "dsr_stage2": v["dsr"]} if v.get("dsr") is not None else {}  # over its own trials
+    return {k: {**v, **old(v), **looked} for k, v in selection.items()}
+
 # %% ../nbs/18c_campaign.ipynb #aad96c45
 def run_campaign(
     camp: Campaign,
@@ -361,11 +367,11 @@ def run_campaign(
     base = resolve_periods(camp.base, panel)
     exog = load_exog(base.data)
     url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
-    chosen, selection, srs, made = {}, {}, [], {}
+    chosen, selection, srs, made, counts = {}, {}, [], {}, {}
     for name, spec in camp.studies.items():
         chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress)
-        srs += s
-    runs, main = _rerun_chosen(camp, base, chosen, selection, d, reports, progress)
+        srs, counts[name] = srs + list(s), len(s)
+    runs, main = _rerun_chosen(camp, base, chosen, _with_count(selection, srs, counts), d, reports, progress)
     R, n_configurations = _results(runs, main, base, srs)
     grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
     main_name = "ensemble" if "ensemble" in runs else next(iter(runs))

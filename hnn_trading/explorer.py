@@ -11,6 +11,7 @@ from .runs import load_run, RunFolder
 from .evaluate import Evaluator
 from .data import load_data
 from .metrics import sharpe_ratio, sharpe_se, max_drawdown, equity_curve, drawdown_series
+from .stats import deflated_sharpe, moments
 
 # %% auto #0
 __all__ = ['metrics_line', 'StrategyExplorer', 'StudyBrowser']
@@ -29,7 +30,8 @@ def metrics_line(
     res: dict,  # what `StrategyExplorer.evaluate` returns
     html: bool = True,
 ) -> str:  # bold labels for a widget; plain text for a figure title
-    "Return, Sharpe with its standard error, max drawdown and trades in one line; says so when there is no trade."
+    """Return, Sharpe with its standard error (non-normal), max drawdown, trades and the deflated Sharpe over the
+    settings looked at in one line; says so when there is no trade."""
     b = (lambda s: f"<b>{s}</b>") if html else (lambda s: s)
     sep = " &nbsp; " if html else ", "
     if res["trades"] == 0:
@@ -37,10 +39,15 @@ def metrics_line(
     return sep.join(
         [
             f"{b('return')} {res['total_return']:.2%}",
-            f"{b('Sharpe')} {res['sharpe']:.2f} ± {res['sharpe_se']:.2f}",
+            f"{b('Sharpe')} {res['sharpe']:.2f} ± {res['sharpe_se']:.2f} (non-normal SE)",
             f"{b('max DD')} {res['max_drawdown']:.2%}",
             f"{b('trades')} {res['trades']}",
         ]
+        + (
+            [f"{b('DSR')} {res['dsr']:.2f} over {res['n_looks']:,} settings looked at"]
+            if res.get("n_looks") is not None
+            else []
+        )
     )
 
 # %% ../nbs/20_explorer.ipynb #2a80e7ba
@@ -60,11 +67,23 @@ class StrategyExplorer:
             if "buy_and_hold" in eq
             else None
         )
+        rf = RunFolder(self.run.dir, strict=False)  # a search's looks before this one (selection.json), then ours
+        self.prior = list(rf.read_json("selection").get("sr_trials", [])) if rf.has("selection") else []
+        self.looks = {}  # per-bar Sharpe by the settings evaluated here
 
 # %% ../nbs/20_explorer.ipynb #a7130930
 def _strategy_overrides(**settings) -> dict:
     "`strategy.<name>` config overrides for the settings given; None keeps the config's own."
     return {f"strategy.{k}": v for k, v in settings.items() if v is not None}
+
+# %% ../nbs/20_explorer.ipynb #84a956a3
+@patch
+def _deflate(self: StrategyExplorer, key, r) -> dict:
+    "Record the look `key` (its per-bar Sharpe, 0 with no trade) and the DSR of returns `r` over every look."
+    sr = moments(r)["sr"]
+    self.looks[key] = float(sr) if np.isfinite(sr) else 0.0
+    trials = self.prior + list(self.looks.values())
+    return dict(dsr=deflated_sharpe(r, trials), n_looks=len(trials))
 
 # %% ../nbs/20_explorer.ipynb #95e0e78d
 @patch
@@ -75,7 +94,8 @@ def evaluate(
     sizing: str | None = None,
     kelly_clip: float | None = None,
 ) -> dict:
-    "Metrics and returns of the run's strategy with the given settings (None keeps the run's own)."
+    """Metrics and returns of the run's strategy with the given settings (None keeps the run's own), and its deflated
+    Sharpe over every setting looked at so far."""
     ov = _strategy_overrides(
         threshold=threshold, confidence_margin=confidence_margin, sizing=sizing, kelly_clip=kelly_clip
     )
@@ -90,6 +110,7 @@ def evaluate(
         max_drawdown=max_drawdown(r),
         trades=out["trades"],
         returns=pd.Series(r, index=self.evaluator.times),
+        **self._deflate(tuple(sorted(ov.items())), r),
     )
 
 # %% ../nbs/20_explorer.ipynb #d4c3d902

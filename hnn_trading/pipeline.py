@@ -175,8 +175,11 @@ def _members(c: RunConfig) -> dict:
     return {m: c.override({"model.name": m, "ensemble.models": []}) for m in c.ensemble.models}
 
 # %% ../nbs/18_pipeline.ipynb #1697e87b
-def _run_members(c: RunConfig, members: dict, d: Path, rf: RunFolder, progress, existing_ok: bool) -> tuple:
-    "Run each member and combine them: (ensemble walk-forward, held-out walk-forward or None, {name: RunResult})."
+def _run_members(
+    c: RunConfig, members: dict, d: Path, rf: RunFolder, progress, existing_ok: bool, selections: dict | None = None
+) -> tuple:
+    """Run each member (with its search's record from `selections` {name: selection}, when it has one) and combine
+    them: (ensemble walk-forward, held-out walk-forward or None, {name: RunResult})."""
     sub = {
         k: run(
             mc,
@@ -186,6 +189,7 @@ def _run_members(c: RunConfig, members: dict, d: Path, rf: RunFolder, progress, 
             progress=progress,
             tearsheet=False,
             existing_ok=existing_ok,
+            selection=(selections or {}).get(k),
         )
         for k, mc in members.items()
     }
@@ -328,12 +332,14 @@ def run(
     selection: dict | None = None,
     members: dict | None = None,
     existing_ok: bool = False,
+    member_selections: dict | None = None,
 ) -> RunResult:
     """Run the whole pipeline for `config`; write artefacts, manifest and reports to `output_dir/run_id`.
 
     `tearsheet`: write the quantstats tearsheet (default `reports`); `selection`: how a search chose this config (its
     own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default:
-    `ensemble.models`): run each in models/<name>/ and evaluate their ensemble."""
+    `ensemble.models`): run each in models/<name>/ and evaluate their ensemble; `member_selections` {name: selection}:
+    the members' records (each member's selection.json)."""
     c, timer = config, Timer()
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}"
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or stamp)
@@ -351,7 +357,7 @@ def run(
     exog, tw, sub = load_exog(c.data), None, {}
     with timer("walk_forward"):
         if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
-            wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok)
+            wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok, member_selections)
         else:  # on the bars before any held-out test period
             wf = run_walk_forward(c, panel, progress=progress, exog=exog)
     with timer("backtest"):

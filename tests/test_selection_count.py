@@ -63,3 +63,15 @@ def test_the_run_and_the_overfitting_report_show_the_selection_dsr(chosen):
     assert oof["dsr"] == pytest.approx(sel["dsr"], abs=1e-9) and oof["n_configurations"] == sel["n_configurations"]
     assert ins["dsr"] == sel["dsr"] and ins["n_configurations"] == sel["n_configurations"]
     assert oof["dsr"] != pytest.approx(m["psr"])                                 # not the PSR of a single look
+
+def test_the_explorer_counts_its_looks_after_the_search(chosen):
+    from hnn_trading.explorer import StrategyExplorer, metrics_line
+    from hnn_trading.stats import deflated_sharpe, moments
+    ws, d, _ = chosen
+    sel = json.loads((d/"selection.json").read_text())
+    ex = StrategyExplorer(d)
+    a = ex.evaluate(threshold=0.5); b = ex.evaluate(threshold=0.52); c = ex.evaluate(threshold=0.5)   # the third is no new look
+    assert (a["n_looks"], b["n_looks"], c["n_looks"]) == (sel["n_configurations"] + 1, sel["n_configurations"] + 2, sel["n_configurations"] + 2)
+    srs = sel["sr_trials"] + [np.nan_to_num(moments(x["returns"].values)["sr"]) for x in (a, b)]
+    assert b["dsr"] == pytest.approx(deflated_sharpe(b["returns"].values, srs), abs=1e-12)
+    if b["trades"]: assert f"over {sel['n_configurations'] + 2:,} settings looked at" in metrics_line(b, html=False)
