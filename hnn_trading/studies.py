@@ -12,9 +12,9 @@ from .files import atomic_write, redact
 
 # %% auto #0
 __all__ = ['DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'BEAT', 'repair_journal', 'is_feasible', 'constrain', 'make_storage',
-           'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'open_study', 'completed', 'ranked',
-           'best_value', 'trial_table', 'sharpe_correlation', 'trial_overrides', 'keep_beating', 'fail_stale',
-           'serve_dashboard']
+           'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'open_study', 'confined', 'study_roots',
+           'study_folder', 'trial_folder_of', 'completed', 'ranked', 'best_value', 'trial_table', 'sharpe_correlation',
+           'trial_overrides', 'keep_beating', 'fail_stale', 'serve_dashboard']
 
 # %% ../nbs/15a_studies.ipynb #cca0c699
 def _records(line: bytes):
@@ -300,6 +300,60 @@ def open_study(storage: str, name: str):
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(make_storage(storage))]
         raise ValueError(f"no study {name!r} in {redact(storage)}; studies there: {names or 'none'}") from None
+
+# %% ../nbs/15a_studies.ipynb #2b5a7d97
+def confined(path, root, what: str) -> Path:
+    """`path` (relative ones taken inside `root`) resolved, symbolic links followed, when it is `root` or inside it;
+    else a ValueError naming `what` and the value."""
+    root = Path(root).resolve()
+    try:
+        p = (root / path).resolve()
+    except (ValueError, OSError, RuntimeError) as e:  # a NUL byte, a link loop
+        raise ValueError(f"{what} = {str(path)!r} is not a usable path ({e})") from None
+    if p.is_relative_to(root):
+        return p
+    link = Path(os.path.normpath(root / path)).is_relative_to(root)
+    how = f"leads out of {root} through a symbolic link" if link else f"is outside {root}"
+    raise ValueError(f"{what} = {str(path)!r} {how}; refused")
+
+# %% ../nbs/15a_studies.ipynb #4eb154a9
+def study_roots(storage: str) -> list[Path]:
+    """The folders a study on `storage` may name: its storage file's folder (sqlite:///, journal:///), else the working
+    folder; then those in HNN_STUDY_ROOTS."""
+    pre = next((p for p in ("sqlite:///", "journal:///") if storage.startswith(p)), None)
+    own = Path(storage[len(pre) :]).resolve().parent if pre else Path.cwd().resolve()
+    return [own] + [Path(r).resolve() for r in os.environ.get("HNN_STUDY_ROOTS", "").split(os.pathsep) if r.strip()]
+
+# %% ../nbs/15a_studies.ipynb #2743ae81
+def study_folder(study, storage: str) -> Path:
+    """The study's artefact folder (its `study_dir` attribute), resolved, when it lies inside one of
+    `study_roots(storage)`; else a one-line ValueError naming the attribute and its value."""
+    v = study.user_attrs.get("study_dir")
+    if not isinstance(v, str) or not v.strip():
+        raise ValueError(f"study {study.study_name!r} on {redact(storage)}: no study_dir attribute (got {v!r})")
+    why = []
+    for r in study_roots(storage):
+        try:
+            return confined(v, r, "study_dir")
+        except ValueError as e:
+            why.append(str(e))
+    own = "its storage file's folder" if storage.startswith(("sqlite:///", "journal:///")) else "the working folder"
+    raise ValueError(
+        f"study {study.study_name!r} on {redact(storage)}: attribute {why[0]} (a study names folders only inside its "
+        f"own, {own}, or a folder in HNN_STUDY_ROOTS)"
+    )
+
+# %% ../nbs/15a_studies.ipynb #d749cb0e
+def trial_folder_of(trial, study_dir) -> Path | None:
+    """A trial's folder (its `trial_dir` attribute), resolved, when it lies inside the study's folder `study_dir`;
+    None when the trial has none; else a one-line ValueError naming the trial, the attribute and its value."""
+    v = trial.user_attrs.get("trial_dir")
+    if v is None:
+        return None
+    try:
+        return confined(str(v), study_dir, "trial_dir")
+    except ValueError as e:
+        raise ValueError(f"trial {trial.number}: attribute {e} (a trial's folder lies in its study's folder)") from None
 
 # %% ../nbs/15a_studies.ipynb #984953dc
 def completed(study) -> list:

@@ -19,3 +19,63 @@ def test_optuna_internals_only_in_studies():
     bad = {k: v for k, v in bad.items() if v}
     assert not bad, f"Optuna internals outside studies.py (file: lines): {bad}"
     assert INTERNALS.search((PKG/"studies.py").read_text())  # the pattern finds what it looks for
+
+
+# issue 27 (deliverable 5): folders a shared study names are confined to the study's own folder
+import os
+import optuna, pytest
+from hnn_trading.studies import make_study, study_folder, trial_folder_of, confined
+
+def _tampered(tmp_path, value):
+    "A real SQLite study whose study_dir attribute someone set, through Optuna's API, to `value`."
+    url = f"sqlite:///{tmp_path}/s.db"
+    st = make_study("s", url, 5, 0)
+    st.set_user_attr("study_dir", value)
+    return optuna.load_study(study_name="s", storage=url), url
+
+@pytest.mark.parametrize("value, words", [
+    ("/etc", "attribute study_dir = '/etc' is outside {root}; refused"),
+    ("{root}/../elsewhere", "attribute study_dir = '{root}/../elsewhere' is outside {root}; refused"),
+    ("{root}/link/x", "attribute study_dir = '{root}/link/x' leads out of {root} through a symbolic link; refused"),
+    ("bad\0name", "is not a usable path"),
+])
+def test_a_study_dir_outside_the_study_folder_is_refused_in_one_line(tmp_path, value, words):
+    root = tmp_path.resolve(); (root/"link").symlink_to(root.parent)
+    st, url = _tampered(tmp_path, value.format(root=root))
+    with pytest.raises(ValueError) as e: study_folder(st, url)
+    assert words.format(root=root) in str(e.value) and "\n" not in str(e.value) and "HNN_STUDY_ROOTS" in str(e.value), str(e.value)
+
+def test_study_and_trial_folders_inside_are_kept_and_a_trusted_root_is_opt_in(tmp_path, monkeypatch):
+    root = tmp_path.resolve()
+    st, url = _tampered(tmp_path, str(root/"reports"/"s"))
+    assert study_folder(st, url) == root/"reports"/"s"
+    st.set_user_attr("study_dir", "reports/s")                                  # a relative value is taken inside the study's folder
+    assert study_folder(st, url) == root/"reports"/"s"
+    st.set_user_attr("study_dir", str(root.parent/"shared"))
+    with pytest.raises(ValueError): study_folder(st, url)
+    monkeypatch.setenv("HNN_STUDY_ROOTS", str(root.parent))
+    assert study_folder(st, url) == root.parent/"shared"
+    for v, ok in [(str(root/"reports/s/trial_0001"), True), ("trial_0002", True), ("/tmp", False), ("../x", False)]:
+        st.add_trial(optuna.trial.create_trial(value=1.0, user_attrs={"trial_dir": v}))
+        t = st.trials[-1]
+        if ok: assert trial_folder_of(t, root/"reports/s").is_relative_to(root/"reports/s")
+        else:
+            with pytest.raises(ValueError, match=rf"trial {t.number}: attribute trial_dir = '{re.escape(v)}' is outside"): trial_folder_of(t, root/"reports/s")
+    assert trial_folder_of(optuna.trial.create_trial(value=1.0), root) is None
+    assert confined("a/b", root, "x") == root/"a/b"
+
+@pytest.mark.xfail(strict=True, reason="until hpo.load_context returns studies.study_folder(st, storage) and cli._stage2_row reads "
+                                       "trial_folder_of(t, d) (15_hpo, 19_cli: another owner's notebooks)")
+def test_hpo_stage2_on_a_tampered_shared_study_writes_nowhere_else(tmp_path):
+    "A one-trial SQLite study; its study_dir set through Optuna's API to a folder outside: `hnn hpo stage2` refuses it, creating nothing."
+    hnn = str(Path(sys.executable).parent/"hnn")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = lambda *a: subprocess.run([hnn, *a], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    r = run("hpo", "stage1", "--quick", "--trials", "1", "--workers", "1", "--storage", "sqlite:///study.db", "--study", "s", "--no-prune")
+    assert r.returncode == 0, r.stderr[-2000:]
+    evil = tmp_path.parent/f"{tmp_path.name}-elsewhere"/"x"
+    optuna.load_study(study_name="s", storage="sqlite:///" + str(tmp_path/"study.db")).set_user_attr("study_dir", str(evil))
+    r = run("hpo", "stage2", "--storage", "sqlite:///study.db", "--study", "s", "--top-k", "1", "--trials", "2")
+    assert not evil.parent.exists(), "stage 2 created the folder the tampered attribute names"
+    assert r.returncode == 1 and f"attribute study_dir = '{evil}' is outside {tmp_path.resolve()}" in r.stderr, r.stderr[-1000:]
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
