@@ -177,5 +177,9 @@ def ensemble_plan(sc: StudyChoice, k: int, stage2: bool = False, weighting: str 
 
 # %% ../nbs/18d_best.ipynb #8fbdbc36
 def rerun_ensemble(main: RunConfig, members: dict, selections: dict, **run_kw):
-    "Re-run `members` and evaluate their ensemble as `main` says; each member's folder gets its selection record."
-    return run(main, members=members, member_selections=selections, **run_kw)
+    """Re-run `members` and evaluate their ensemble as `main` says; each member's folder gets its selection record, and
+    the ensemble's the same count plus itself (deflated over one more configuration)."""
+    first = next(iter(selections.values()))
+    looks = {k: first[k] for k in ("n_configurations", "configurations", "sr_trials")}
+    ens = dict(study=first["study"], chosen_by=f"the ensemble of {', '.join(members)}", **looks)
+    return run(main, members=members, member_selections=selections, selection=ens, **run_kw)

@@ -289,6 +289,11 @@ def _rerun_chosen(camp, base, chosen: dict, selection: dict, d, reports, progres
             members=chosen,
             existing_ok=True,
             member_selections=selection,
+            selection=dict(
+                campaign=camp.name,
+                chosen_by=f"the ensemble of {', '.join(chosen)}",
+                **{k: next(iter(selection.values()))[k] for k in ("n_configurations", "configurations", "sr_trials")},
+            ),
         )
         return {**main.members, "ensemble": main}, main
     runs = {}

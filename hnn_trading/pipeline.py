@@ -20,7 +20,7 @@ from hnn_trading.data import (
 )
 from .training import run_walk_forward, run_holdout
 from .splits import before_holdout
-from .stats import deflated_sharpe
+from .stats import deflated_sharpe, moments
 from .evaluate import Evaluator
 from .ensemble import member_weights, ensemble_result, walk_forward_weights
 from .runs import RunFolder, run_dir_for, claim_run_dir
@@ -232,6 +232,17 @@ def _add_dsr(bt, selection: dict | None):
         bt.metrics["dsr"] = deflated_sharpe(bt.returns.values, selection["sr_trials"])
         bt.metrics["n_configurations"] = selection.get("n_configurations", len(selection["sr_trials"]))
 
+# %% ../nbs/18_pipeline.ipynb #2f5be8c6
+def _count_ensemble(selection: dict, bt) -> dict:
+    "An ensemble of chosen members' record: one more configuration looked at, the ensemble itself (its own Sharpe)."
+    sr = moments(bt.returns.values)["sr"]
+    return {
+        **selection,
+        "n_configurations": selection["n_configurations"] + 1,
+        "configurations": {**selection.get("configurations", {}), "ensembles": 1},
+        "sr_trials": list(selection["sr_trials"]) + [float(sr) if np.isfinite(sr) else 0.0],
+    }
+
 # %% ../nbs/18_pipeline.ipynb #6f1f051e
 def _run_metrics(c: RunConfig, cs: RunConfig, wf, bt, bh, ext) -> dict:
     "The out-of-fold metrics: strategy, benchmark, walk-forward, the threshold used and the external benchmark."
@@ -365,6 +376,8 @@ def run(
         cs = ev.resolve(c)  # a relative threshold, fixed on the out-of-fold period
         bt, bh, ext = _evaluate(ev, cs)
     _add_psr(bt, bh, ext)
+    if members and selection and selection.get("sr_trials") is not None:
+        selection = _count_ensemble(selection, bt)
     _add_dsr(bt, selection)
     metrics = _run_metrics(c, cs, wf, bt, bh, ext)
     held = dict(test_walk_forward=tw)

@@ -655,7 +655,8 @@ def _chosen_rows(rf: RunFolder) -> list:
     "The in-sample and out-of-fold rows of a run a search chose (its selection.json), each deflated over its count."
     s, st = rf.read_json("selection"), rf.metrics["strategy"]
     n = s.get("n_configurations") or s.get("trials") or float("nan")  # older records: the trials of the last search
-    rows = [_prow("strategy", PERIODS[0], dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades")), n=n)]
+    ins = dict(sharpe=s.get("sharpe"), dsr=s.get("dsr"), trades=s.get("trades"))
+    rows = [_prow("strategy", PERIODS[0], ins, n=n)] if s.get("sharpe") is not None else []  # an ensemble: none
     oof = st.get("dsr", float("nan"))  # the run's metrics hold it when the record carried the trials' Sharpes
     return rows + [_prow("strategy", PERIODS[1], st, oof, st.get("n_configurations", n))]
 

@@ -75,3 +75,16 @@ def test_the_explorer_counts_its_looks_after_the_search(chosen):
     srs = sel["sr_trials"] + [np.nan_to_num(moments(x["returns"].values)["sr"]) for x in (a, b)]
     assert b["dsr"] == pytest.approx(deflated_sharpe(b["returns"].values, srs), abs=1e-12)
     if b["trades"]: assert f"over {sel['n_configurations'] + 2:,} settings looked at" in metrics_line(b, html=False)
+
+def test_an_ensemble_of_chosen_trials_counts_itself_and_its_members_carry_the_count(chosen):
+    ws, d, _ = chosen
+    _hnn(ws, "hpo", "best", "--storage", URL, "--study", "hnn-stage1", "--stage2", "--ensemble", "2", "--run-id", "top2", "--no-report")
+    e, n = ws/"reports/top2", json.loads((d/"selection.json").read_text())["n_configurations"]
+    for k in json.loads((e/"ensemble.json").read_text())["weights"]:
+        sel, m = json.loads((e/f"models/{k}/selection.json").read_text()), json.loads((e/f"models/{k}/metrics.json").read_text())["strategy"]
+        assert sel["n_configurations"] == m["n_configurations"] == n and m["dsr"] != m["psr"]
+    sel, m = json.loads((e/"selection.json").read_text()), json.loads((e/"metrics.json").read_text())["strategy"]
+    assert sel["n_configurations"] == m["n_configurations"] == n + 1 and sel["configurations"]["ensembles"] == 1
+    oof = period_table(e).set_index("period").loc["out of fold"]
+    oof = oof[oof["configuration"] == "strategy"].iloc[0]
+    assert oof["n_configurations"] == n + 1 and oof["dsr"] == pytest.approx(m["dsr"])
