@@ -58,10 +58,10 @@ def test_each_horizons_metrics_are_computed_from_its_predictions(wf):
     for h in HS:
         q = P.dropna(subset=[f"mu_h{h}", f"fwd_return_h{h}"])
         per = [spearmanr(g[f"mu_h{h}"], g[f"fwd_return_h{h}"])[0] for _, g in q.groupby("timestamp") if len(g) >= 3]
-        assert M[str(h)]["days"] == len(per) and M[str(h)]["daily_rank_ic"] == pytest.approx(np.mean(per), abs=1e-12)
+        assert M[str(h)]["days"] == len(per) and M[str(h)]["daily_rank_ic_target"] == pytest.approx(np.mean(per), abs=1e-12)
         e, L, n = np.asarray(per) - np.mean(per), h - 1, len(per)          # Newey-West over the h - 1 days an h-bar return overlaps
         v = sum((1 if l == 0 else 2 * (1 - l / (L + 1))) * np.sum(e[l:] * e[:n - l]) / n for l in range(L + 1))
-        assert M[str(h)]["daily_rank_ic_se"] == pytest.approx(np.sqrt(v / (n - 1)) if L else np.std(per, ddof=1) / np.sqrt(n), rel=1e-9)
+        assert M[str(h)]["daily_rank_ic_target_se"] == pytest.approx(np.sqrt(v / (n - 1)) if L else np.std(per, ddof=1) / np.sqrt(n), rel=1e-9)
         assert M[str(h)]["scale"] == pytest.approx(q[f"mu_h{h}"].std(ddof=0) / q[f"fwd_return_h{h}"].std(ddof=0), rel=1e-9)
         y, m = q[f"fwd_return_h{h}"].to_numpy(), q[f"mu_h{h}"].to_numpy()
         assert M[str(h)]["rmse_vs_naive"] == pytest.approx(np.sqrt(np.mean((m - y) ** 2) / np.mean(y ** 2)), rel=1e-9)
