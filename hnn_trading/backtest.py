@@ -457,9 +457,9 @@ def beta_to(returns, benchmark) -> float:
 
 # %% ../nbs/14_backtest.ipynb #6f6f5611
 def book_metrics(sim, returns, initial_equity: float, periods_per_year: int = 252, benchmark=None) -> dict:
-    """Net exposure, total return and Sharpe before costs, and beta to `benchmark` (a `BacktestResult`) if given.
+    """Net exposure, total return and Sharpe before costs, and beta to `benchmark` (a `BacktestResult`).
 
-    NaN where the simulation did not track what they need (realised weights, costs per bar)."""
+    NaN where the simulation did not track what they need (realised weights, costs per bar) or no benchmark is given."""
     out = dict(net_exposure=net_exposure(sim.weights) if sim.weights is not None else np.nan)
     if sim.paid is not None and len(sim.equity):
         g = before_costs(sim.equity, sim.paid, initial_equity)
@@ -469,8 +469,7 @@ def book_metrics(sim, returns, initial_equity: float, periods_per_year: int = 25
         )
     else:
         out.update(gross_total_return=np.nan, gross_sharpe=np.nan)
-    if benchmark is not None:
-        out["beta"] = beta_to(returns, benchmark.returns.values)
+    out["beta"] = beta_to(returns, benchmark.returns.values) if benchmark is not None else np.nan
     return out
 
 # %% ../nbs/14_backtest.ipynb #5e0985f9

@@ -132,7 +132,11 @@ def backtest(self: Evaluator, config) -> BacktestResult:
     """
     ppy = self.periods_per_year(config)
     sim = self.simulate(config, track_weights=True)
-    return BacktestResult.from_simulation(sim, self.market, config.backtest, ppy, self.benchmark(config))
+    try:
+        bench = self.benchmark(config)
+    except ValueError:  # buy-and-hold needs every symbol's prices on every bar; without them the beta is NaN
+        bench = None
+    return BacktestResult.from_simulation(sim, self.market, config.backtest, ppy, bench)
 
 # %% ../nbs/14b_evaluate.ipynb #86c395ee
 @patch
