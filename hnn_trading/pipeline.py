@@ -51,7 +51,10 @@ def _table_rows(wf_metrics: dict, strategy: dict | None = None) -> list:
     configuration a search chose, its deflated Sharpe over the configurations looked at, with their number."""
     rows = list(_TABLE_ROWS)
     if "daily_rank_ic" in wf_metrics:
-        rows[2:2] = [("rank-IC per bar", "daily_rank_ic", 1), ("rank-IC per bar, std. error", "daily_rank_ic_se", 1)]
+        rows[2:2] = [
+            ("rank-IC per bar (vs raw return)", "daily_rank_ic", 1),
+            ("rank-IC per bar, std. error", "daily_rank_ic_se", 1),
+        ]
     n = (strategy or {}).get("n_configurations")
     if n:
         rows.insert([k for _, k, _ in rows].index("psr") + 1, (f"DSR over {n:,} configurations", "dsr", 0))
