@@ -156,23 +156,27 @@ def _report_params(name: str, params: dict | None) -> tuple[dict, dict]:
 
 # %% ../nbs/17_reports.ipynb #1932a58c
 def _execute(tpl: Path, out: Path, params: dict, env: dict, timeout: int, progress: bool):
-    "Run template `tpl` with papermill into `out`, its kernel in folder `out.parent` with environment `env`."
-    import papermill as pm
+    """Run template `tpl` with papermill into `out`, with environment `env`, its kernel in a new empty folder.
+
+    Never in the run folder: a kernel's working folder is first on its `sys.path`, so a `seaborn.py` someone left in a
+    run folder they sent you would run as code."""
+    import papermill as pm, tempfile
 
     old = dict(os.environ)
     os.environ.update(env)  # the kernel inherits the environment: HNN_STORAGE holds the real URL
     try:
-        pm.execute_notebook(
-            str(tpl),
-            str(out),
-            parameters=params,
-            kernel_name="python3",
-            cwd=str(out.parent),
-            progress_bar=progress,
-            execution_timeout=timeout,
-            report_mode=False,
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )  # no "Kernel is running over TCP" line per report
+        with tempfile.TemporaryDirectory(prefix="hnn-report-") as clean:
+            pm.execute_notebook(
+                str(tpl),
+                str(out),
+                parameters=params,
+                kernel_name="python3",
+                cwd=clean,
+                progress_bar=progress,
+                execution_timeout=timeout,
+                report_mode=False,
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )  # no "Kernel is running over TCP" line per report
     finally:
         os.environ.clear()
         os.environ.update(old)
@@ -201,6 +205,8 @@ def run_report(
     "Execute report template `name` with `params` into the run folder; returns the paths written."
     tpl = _template(name)
     params, env = _report_params(name, params)
+    if isinstance(params.get("run_dir"), (str, Path)) and str(params["run_dir"]):
+        params["run_dir"] = str(Path(params["run_dir"]).resolve())  # the kernel runs in a folder of its own
     try:
         d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
     except RunIdError as e:

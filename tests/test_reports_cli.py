@@ -216,3 +216,18 @@ def test_counting_axes_get_integer_ticks(root, name):
     cells = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code"]
     counting = [s for s in cells if re.search(r'xlabel="(epoch|trial number|fold)"', s)]
     assert counting and all("integer_ticks(" in s for s in counting)
+
+def test_a_run_folder_from_someone_else_runs_no_code(hnn, tmp_path, lgbm_run):
+    """Issue 27: a report's kernel started in the run folder, first on its sys.path, so a `seaborn.py` or a package named
+    `hnn_trading` left in a folder someone sent you ran as code. Kernels now start in an empty folder of their own."""
+    import shutil
+    d = tmp_path / "sent"
+    shutil.copytree(lgbm_run.run_dir, d)
+    pwned = tmp_path / "pwned"
+    code = f"open({str(pwned)!r}, 'w').write('ran')\nraise SystemExit('planted module imported')\n"
+    (d / "seaborn.py").write_text(code)
+    (d / "hnn_trading").mkdir()
+    (d / "hnn_trading" / "__init__.py").write_text(code)
+    r = _hnn(hnn, "report", "backtest_tearsheet", "-p", "run_dir", str(d))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not pwned.exists() and (d / "backtest_tearsheet.html").exists()
