@@ -114,3 +114,14 @@ def test_every_shipped_config_loads(root):
         strict_yaml(f.read_text())                                             # no duplicate key or YAML 1.1 number anywhere
         if f.parent.name == "configs": RunConfig.from_yaml(f)
         elif f.parent.name == "search" and f.name != "warm_start.yaml": SearchSpace.from_yaml(f)
+
+@pytest.mark.parametrize("text, words", [
+    ("name: a\nname: b\n", "camp.yaml: duplicate key name at lines 1 and 2"),
+    ("name: a\nbase:\n  seed: 010\n", "camp.yaml: base.seed = 010 (line 3) has a leading zero"),
+])
+def test_campaign_files_are_read_as_strictly_as_configs(tmp_path, text, words):
+    "Issue 27: the campaign loader used plain yaml.safe_load: a duplicate key's last value won, 010 became 8."
+    from hnn_trading.campaign import Campaign
+    p = tmp_path/"camp.yaml"; p.write_text(text)
+    with pytest.raises(ConfigError) as e: Campaign.from_yaml(p)
+    assert words in str(e.value) and "\n" not in str(e.value), str(e.value)
