@@ -335,6 +335,30 @@ def _checked(c: RunConfig, members: dict | None) -> tuple:
         preflight(mc)
     return c, members
 
+# %% ../nbs/18_pipeline.ipynb #cacfe07d
+def _drop_unfinished(d: Path, made: list):
+    "Remove run folder `d`, and the empty folders `made` for it (deepest first), if it holds nothing but its config."
+    import shutil
+
+    kept = {"config.yaml", "artefacts.json"}  # the config and the folder's index of what it wrote
+    if not d.is_dir() or any(p.name not in kept and not p.name.startswith(".") for p in d.iterdir()):
+        return
+    shutil.rmtree(d)
+    for p in made:
+        try:
+            p.rmdir()
+        except OSError:  # not empty: someone else's
+            break
+
+# %% ../nbs/18_pipeline.ipynb #b2c52e4e
+def _claim(d: Path, existing_ok: bool) -> tuple:
+    "(the run folder to write: a resumed one as it is, else a fresh name; the folders made for it)."
+    made = [p for p in Path(d).parents if not p.exists()]
+    if existing_ok:
+        d.mkdir(parents=True, exist_ok=True)  # a campaign's or a demo's own folder, resumed
+        return d, made
+    return claim_run_dir(d), made  # never a folder another run is writing
+
 # %% ../nbs/18_pipeline.ipynb #687b986d
 def run(
     config: RunConfig,
@@ -362,18 +386,20 @@ def run(
         panel = load_data(c.data)
     c = resolve_periods(c, panel)
     members = _members(c) if members is None else members
-    if existing_ok:
-        d.mkdir(parents=True, exist_ok=True)  # a campaign's or a demo's own folder, resumed
-    else:
-        d = claim_run_dir(d)  # never a folder another run is writing
+    d, made = _claim(d, existing_ok)
     rf = RunFolder(d, strict=False)
     rf.write_config(c)
     exog, tw, sub = load_exog(c.data), None, {}
-    with timer("walk_forward"):
-        if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
-            wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok, member_selections)
-        else:  # on the bars before any held-out test period
-            wf = run_walk_forward(c, panel, progress=progress, exog=exog)
+    try:
+        with timer("walk_forward"):
+            if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
+                wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok, member_selections)
+            else:  # on the bars before any held-out test period
+                wf = run_walk_forward(c, panel, progress=progress, exog=exog)
+    except BaseException:
+        if not existing_ok:
+            _drop_unfinished(d, made)
+        raise
     with timer("backtest"):
         ev = Evaluator(before_holdout(panel, c.splits.test_size), wf.predictions)  # the out-of-fold bars, pivoted once
         cs = ev.resolve(c)  # a relative threshold, fixed on the out-of-fold period

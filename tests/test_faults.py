@@ -262,3 +262,15 @@ def test_data_that_would_be_read_wrong_or_hang_is_refused_in_one_line(tmp_path, 
                        timeout=120, env=dict(os.environ, OMP_NUM_THREADS="1"))              # a FIFO blocked for ever before
     assert r.returncode == 1 and words in r.stderr, (r.returncode, r.stdout[-500:], r.stderr[-1000:])
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr and "OK:" not in r.stdout, r.stderr[-1000:]
+
+
+def test_a_config_that_does_not_fit_the_data_leaves_nothing(tmp_path):
+    """Issue 27 (7): a valid config the bars cannot satisfy failed after claiming its folder, leaving one holding only
+    config.yaml. Now the folder goes, and the folders made for it; a folder the user made stays."""
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    (tmp_path/"mine").mkdir()
+    for out in ("out/deeper", "mine"):
+        r = _hnn(["run", "--config", "configs/demo.yaml", "--set", "splits.min_train=100000", "--output-dir", out], tmp_path)
+        assert r.returncode != 0 and "not enough bars" in r.stderr and "min_train 100000" in r.stderr, r.stderr[-1000:]
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr[-1000:]
+    assert not (tmp_path/"out").exists() and (tmp_path/"mine").is_dir() and not any((tmp_path/"mine").iterdir())
