@@ -4,13 +4,14 @@
 
 # %% ../nbs/19_cli.ipynb #65ba7d47
 from __future__ import annotations
-import argparse, contextlib, os, sys, textwrap
+import argparse, contextlib, os, signal, sys, textwrap, threading, time
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['THREAD_VARS', 'subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter',
-           'build_parser', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign', 'cmd_report', 'worker_env',
-           'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export', 'cmd_hpo_best']
+           'build_parser', 'Interrupted', 'stop_signals', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign',
+           'cmd_report', 'worker_env', 'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export',
+           'cmd_hpo_best']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
@@ -162,9 +163,56 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(_fn=spec["fn"])
     return p
 
+# %% ../nbs/19_cli.ipynb #fb3b6c63
+class Interrupted(KeyboardInterrupt):
+    "The KeyboardInterrupt `hnn` raises for SIGINT, SIGTERM or SIGHUP; `signum` is the signal."
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+# %% ../nbs/19_cli.ipynb #1db22192
+_LAST_SIGNAL = [-1e9]  # when `_interrupt` last raised (time.monotonic)
+
+
+def _interrupt(signum, frame):
+    "`hnn`'s handler of SIGINT, SIGTERM and SIGHUP: raise `Interrupted` (a repeat within 2 s is ignored)."
+    now = time.monotonic()
+    if now - _LAST_SIGNAL[0] < 2:
+        return
+    _LAST_SIGNAL[0] = now
+    raise Interrupted(signum)
+
+# %% ../nbs/19_cli.ipynb #86609f8e
+@contextlib.contextmanager
+def stop_signals():
+    """`_interrupt` handles SIGINT, SIGTERM and SIGHUP in this block (in the main thread only), except those ignored
+    (`nohup` ignores SIGHUP, a shell's `&` SIGINT); the old handlers after."""
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    main_thread = threading.current_thread() is threading.main_thread()
+    sigs = [getattr(signal, n) for n in names if hasattr(signal, n)] if main_thread else []
+    old = {s: h for s in sigs if (h := signal.getsignal(s)) not in (None, signal.SIG_IGN)}
+    _LAST_SIGNAL[0] = -1e9
+    for s in old:
+        signal.signal(s, _interrupt)
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+# %% ../nbs/19_cli.ipynb #1e941ff2
+def _interrupted(e: KeyboardInterrupt) -> int:
+    "Say on stderr which signal stopped the command and what was kept (`e.kept`); its exit code, 128 + the signal."
+    s = getattr(e, "signum", signal.SIGINT)
+    kept = getattr(e, "kept", None)
+    print(f"hnn: interrupted by {signal.Signals(s).name}" + (f"; kept {kept}" if kept else ""), file=sys.stderr)
+    return 128 + s
+
 # %% ../nbs/19_cli.ipynb #7b7a0906
 def main(argv=None) -> int:
-    "Entry point of the `hnn` command; `hnn` alone prints its help (exit 0), a group alone its own (exit 2)."
+    """Entry point of the `hnn` command; `hnn` alone prints its help (exit 0), a group alone its own (exit 2); stopped
+    by SIGINT, SIGTERM or SIGHUP, 128 + the signal (`stop_signals`)."""
     p = build_parser()
     ns = p.parse_args(argv)
     if not hasattr(ns, "_fn"):
@@ -175,19 +223,20 @@ def main(argv=None) -> int:
         names = [c[len(group) + 1 :] for c in _COMMANDS if c.startswith(group + " ")]
         print(f"{ns._parser.prog}: error: choose a command: {', '.join(names)}", file=sys.stderr)
         return 2
-    try:
-        return int(ns._fn(ns) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:
-        if ns.debug:
-            raise
-        kind = "" if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)) else f"{type(e).__name__}: "
-        print(
-            f"hnn: error: {kind}{e}" + ("" if kind == "" else "  (run with --debug for the traceback)"), file=sys.stderr
-        )
-        return 1
+    with stop_signals():  # SIGTERM and SIGHUP as Ctrl-C: a KeyboardInterrupt
+        try:
+            return int(ns._fn(ns) or 0)
+        except KeyboardInterrupt as e:
+            return _interrupted(e)
+        except Exception as e:
+            if ns.debug:
+                raise
+            kind = "" if isinstance(e, (ValueError, RuntimeError, FileNotFoundError)) else f"{type(e).__name__}: "
+            print(
+                f"hnn: error: {kind}{e}" + ("" if kind == "" else "  (run with --debug for the traceback)"),
+                file=sys.stderr,
+            )
+            return 1
 
 # %% ../nbs/19_cli.ipynb #85d25fbc
 def _validate_args(p):
@@ -699,6 +748,20 @@ def _finished(st) -> int:
 
     return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
 
+# %% ../nbs/19_cli.ipynb #44b9a686
+def _kept(st, trials: int | None = None) -> str:
+    "What a study holds after a stop: trials finished (of `trials`), any still RUNNING, and how to go on."
+    from optuna.trial import TrialState
+
+    try:
+        running = len(st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+        n = _finished(st)
+    except Exception as e:  # the storage is away: say so, the stop still ends the command
+        return f"study {st.study_name}: its storage could not be read ({type(e).__name__}: {e})"
+    of = f" of {trials}" if trials is not None else ""
+    left = f", {running} still RUNNING" if running else ""
+    return f"study {st.study_name}: {n}{of} trials finished{left}; the same command runs the rest"
+
 # %% ../nbs/19_cli.ipynb #349eed79
 def _stage1_inputs(ns) -> tuple:
     """(base config, search space) of `hnn hpo stage1`: --config and --space, or --quick's tiny pair, or the shipped
@@ -747,9 +810,20 @@ def worker_env(
     n = str(max(1, cores // max(1, workers)))
     return {**env, **{v: n for v in THREAD_VARS}}
 
+# %% ../nbs/19_cli.ipynb #6a0ceaf5
+def _stop_workers(procs: list, signum: int):
+    """Pass the signal that stopped `hnn hpo stage1` on to its workers still running (a Ctrl-C in a terminal reached
+    them already: they ignore the repeat) and wait for each to fail or finish its trial and end."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signum)
+    for p in procs:
+        p.wait()
+
 # %% ../nbs/19_cli.ipynb #a78b7f88
 def _start_workers(ns, storage: str, st, base) -> list:
-    "Run local `hnn hpo worker` processes sharing the trials still missing; their exit codes."
+    """Run local `hnn hpo worker` processes sharing the trials still missing; their exit codes. Stopped by a signal,
+    it passes the signal on to them and waits for each to end (`_stop_workers`)."""
     import subprocess, shutil
 
     exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
@@ -760,16 +834,15 @@ def _start_workers(ns, storage: str, st, base) -> list:
     cmd += ["--no-prune"] if ns.no_prune else []
     left, seed = max(ns.trials - _finished(st), 0), ns.seed if ns.seed is not None else base.seed
     share = [left // ns.workers + (i < left % ns.workers) for i in range(ns.workers)]
-    procs = [
-        subprocess.Popen(cmd + ["--trials", str(n), "--seed", str(seed + _finished(st) + i)], env=env)
-        for i, n in enumerate(share)
-        if n > 0
-    ]
+    seed += _finished(st)
+    procs = []
     try:
+        for i, n in enumerate(share):
+            if n > 0:
+                procs.append(subprocess.Popen(cmd + ["--trials", str(n), "--seed", str(seed + i)], env=env))
         return [p.wait() for p in procs]
-    except KeyboardInterrupt:
-        for p in procs:
-            p.wait()
+    except KeyboardInterrupt as e:
+        _stop_workers(procs, getattr(e, "signum", signal.SIGINT))
         raise
 
 # %% ../nbs/19_cli.ipynb #eda8a3af
@@ -859,7 +932,11 @@ def cmd_hpo_stage1(ns):
             f"  hnn hpo worker --storage {redact(storage)} --study {ns.study} --trials N"
         )
         return 0
-    codes = _start_workers(ns, storage, st, base)
+    try:
+        codes = _start_workers(ns, storage, st, base)
+    except KeyboardInterrupt as e:
+        e.kept = _kept(st, ns.trials)
+        raise
     _stage1_summary(st, space)
     print(_next_steps(storage, ns.study))
     return max(codes, default=0)
@@ -903,18 +980,22 @@ def cmd_hpo_worker(ns):
 
     # a line per trial is printed here; Ctrl-C shows no Optuna traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    run_worker(
-        ns.storage,
-        ns.study,
-        ns.trials,
-        base,
-        space,
-        d,
-        seed=ns.seed,
-        prune=not ns.no_prune,
-        heartbeat=ns.heartbeat,
-        verbose=True,
-    )
+    try:
+        run_worker(
+            ns.storage,
+            ns.study,
+            ns.trials,
+            base,
+            space,
+            d,
+            seed=ns.seed,
+            prune=not ns.no_prune,
+            heartbeat=ns.heartbeat,
+            verbose=True,
+        )
+    except KeyboardInterrupt as e:  # the trial running was failed and written (`hpo.optimize_held`)
+        e.kept = _kept(st)
+        raise
     return 0
 
 # %% ../nbs/19_cli.ipynb #55a6d5b2
@@ -1038,7 +1119,13 @@ def cmd_hpo_stage2(ns):
             f"study {ns.study!r} has no complete stage-1 trial yet: run `hnn hpo stage1` or `hnn hpo worker` first"
         )
     panel = load_data(base.data)
-    rows = [_stage2_row(ns, t, panel, space) for t in top]
+    try:
+        rows = [_stage2_row(ns, t, panel, space) for t in top]
+    except KeyboardInterrupt as e:  # the stage-2 study running wrote every trial it evaluated (`hpo.optimize_batched`)
+        e.kept = (getattr(e, "kept", None) or "every stage-2 trial evaluated") + (
+            "; stage2.json not written: the same command resumes each stage-2 study"
+        )
+        raise
     clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
     rows = [{k: clean(v) for k, v in r.items()} for r in rows]
     rf = RunFolder(d, strict=False)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import itertools, json, math, sys, time, warnings
+import contextlib, itertools, json, logging, math, signal, sys, threading, time, warnings
 from dataclasses import dataclass
 from fastcore.basics import patch
 from pathlib import Path
@@ -33,10 +33,10 @@ from hnn_trading.studies import (
 )
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'STOP_SIGNALS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
            'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
-           'stage1_objective', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
-           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'run_worker']
+           'stage1_objective', 'HeldSignals', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
+           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -451,6 +451,66 @@ def stage1_objective(base: RunConfig, panel: pd.DataFrame, space: SearchSpace, s
 
     return objective
 
+# %% ../nbs/15_hpo.ipynb #9d0a243f
+STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+class HeldSignals:
+    """Hold SIGINT, SIGTERM and SIGHUP in a `with` block: each is recorded in `pending` and given, when the block
+    ends without an error, to the handler that was there (in `hnn`, a KeyboardInterrupt); `allowed()` lets them
+    through for a part of the block. An ignored signal (SIG_IGN, as `nohup` sets SIGHUP) stays ignored; in a thread
+    other than the main one, nothing is held.
+    """
+
+    def __init__(self):
+        self.pending, self.old = [], {}
+
+    def _record(self, signum, frame):
+        self.pending.append(signum)
+
+    def _hold(self):
+        for s in self.old:
+            signal.signal(s, self._record)
+
+    def _restore(self):
+        for s, h in self.old.items():
+            signal.signal(s, h)
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self.old = {s: h for s in STOP_SIGNALS if (h := signal.getsignal(s)) not in (None, signal.SIG_IGN)}
+            self._hold()
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        self._restore()
+        if self.pending and typ is None:
+            self._deliver()
+
+# %% ../nbs/15_hpo.ipynb #00564eb2
+@patch
+def _deliver(self: HeldSignals):
+    "Give the first pending signal to the handler that was there (SIG_DFL: the signal's default action)."
+    s = self.pending.pop(0)
+    h = self.old[s]
+    if callable(h):
+        h(s, None)
+    else:
+        signal.raise_signal(s)
+
+# %% ../nbs/15_hpo.ipynb #1f8c79e8
+@patch
+@contextlib.contextmanager
+def allowed(self: HeldSignals):
+    "Inside a held block, let the signals through (one pending is given at once); held again when this part ends."
+    self._restore()
+    try:
+        if self.pending:
+            self._deliver()
+        yield
+    finally:
+        self._hold()
+
 # %% ../nbs/15_hpo.ipynb #0e29df4c
 PENALTY = -10.0  # what earlier versions scored an undefined Sharpe; read only to tell their studies' infeasible trials
 
@@ -511,6 +571,20 @@ def _run_trial(objective, t) -> tuple:
     except Exception as e:
         return TS.FAIL, None, e
 
+# %% ../nbs/15_hpo.ipynb #36bc6ffa
+def _tell_batch(mem, study, cur: list, futs: list, best) -> tuple:
+    """Tell a batch's trials in order (an objective's error is raised once its trial is told FAIL): (trials told,
+    the best feasible value of a single-objective study so far)."""
+    TS, single = optuna.trial.TrialState, len(study.directions) == 1
+    for t, f in zip(cur, futs):
+        state, value, err = f.result()
+        mem.tell(t, value, state=state)
+        if err is not None:
+            raise err
+        if single and state == TS.COMPLETE and is_feasible(t) and (best is None or (value - best) * _sign(study) > 0):
+            best = value
+    return len(cur), best
+
 # %% ../nbs/15_hpo.ipynb #feec4843
 def optimize_batched(
     study, objective, n_trials: int, space: SearchSpace, jobs: int = 2, flush: int = 250, progress: bool | None = None
@@ -521,16 +595,18 @@ def optimize_batched(
     told in order; the next batch is asked in this thread while one runs, from every batch told before it, so the
     sampler sees the same history in the same order and a seed gives the same study. A pruned trial is told PRUNED;
     any other error FAILs its trial, is written, and is raised. `progress`: trials done and the best feasible value
-    on stderr (`TrialProgress`; None: not in a notebook kernel).
+    on stderr (`TrialProgress`; None: not in a notebook kernel). SIGINT, SIGTERM and SIGHUP are held (`HeldSignals`):
+    one stops the search once the running batch is told, every trial evaluated is written, and KeyboardInterrupt is
+    raised with `kept`, a line saying what was written.
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    TS, dists, jobs = optuna.trial.TrialState, space.distributions(), max(1, jobs)
+    dists, jobs = space.distributions(), max(1, jobs)
     mem = optuna.create_study(directions=study.directions, sampler=study.sampler, pruner=optuna.pruners.NopPruner())
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     mem.add_trials(done)
     kept = len(done)
-    best, told, single = best_value(done, study.directions), kept, len(study.directions) == 1
+    best, told = best_value(done, study.directions), kept
     bar = TrialProgress(study.study_name, kept + n_trials, kept, show=progress)
 
     def write():  # finished trials in order, up to the first still running (the next batch is asked early)
@@ -548,30 +624,27 @@ def optimize_batched(
         return b
 
     try:
-        with ThreadPoolExecutor(jobs) as ex:
-            nxt = ask()
-            while nxt:
-                cur, futs = nxt, [ex.submit(_run_trial, objective, t) for t in nxt]
-                nxt = ask()  # sampled while `cur` runs, from every batch told before it: always the same history
-                for t, f in zip(cur, futs):
-                    state, value, err = f.result()
-                    mem.tell(t, value, state=state)
-                    if err is not None:
-                        raise err
-                    told += 1
-                    if (
-                        single
-                        and state == TS.COMPLETE
-                        and is_feasible(t)
-                        and (best is None or (value - best) * _sign(study) > 0)
-                    ):
-                        best = value
-                bar.update(told, best)
-                if len(mem.get_trials(deepcopy=False)) - kept >= flush:
-                    write()
-    finally:
-        write()
-        bar.close()
+        with HeldSignals() as held:
+            try:
+                with ThreadPoolExecutor(jobs) as ex:
+                    nxt = ask()
+                    while nxt and not held.pending:
+                        cur, futs = nxt, [ex.submit(_run_trial, objective, t) for t in nxt]
+                        nxt = ask()  # sampled while `cur` runs, from every batch told before it: the same history
+                        n, best = _tell_batch(mem, study, cur, futs, best)
+                        told += n
+                        bar.update(told, best)
+                        if len(mem.get_trials(deepcopy=False)) - kept >= flush:
+                            write()
+            finally:
+                write()
+                bar.close()
+    except KeyboardInterrupt as e:
+        e.kept = (
+            f"{study.study_name}: {kept - len(done)} of the {told - len(done)} trials evaluated in this run written, "
+            f"{kept} in its storage"
+        )
+        raise
     return study
 
 # %% ../nbs/15_hpo.ipynb #a2b8000c
@@ -845,6 +918,38 @@ def _requeue_stale(study, heartbeat: int, verbose: bool):
             flush=True,
         )
 
+# %% ../nbs/15_hpo.ipynb #501650d3
+def _without_interrupt_traceback(record) -> bool:
+    "A logging filter: Optuna's line for a trial a signal stopped, without the KeyboardInterrupt's traceback."
+    if record.exc_info and isinstance(record.exc_info[1], KeyboardInterrupt):
+        record.exc_info = record.exc_text = None
+    return True
+
+# %% ../nbs/15_hpo.ipynb #f3cc3467
+def optimize_held(study, objective, **kw):
+    """`study.optimize(objective, **kw)` that SIGINT, SIGTERM and SIGHUP stop cleanly (`HeldSignals`): a signal goes
+    through only while a trial's objective runs, so Optuna marks that trial FAIL (`fail_reason` says why), writes it
+    and raises KeyboardInterrupt; one that comes while Optuna samples or writes waits, and the next trial fails at its
+    start (after the last trial, the call raises). No trial is left RUNNING, and Optuna's warning for that trial
+    comes without the interrupt's traceback.
+    """
+    log = logging.getLogger("optuna.study._optimize")  # where Optuna logs a failed trial
+    log.addFilter(_without_interrupt_traceback)
+    with HeldSignals() as held:
+
+        def run(trial):
+            try:
+                with held.allowed():
+                    return objective(trial)
+            except KeyboardInterrupt as e:
+                trial.set_user_attr("fail_reason", f"interrupted by {e}" if str(e) else "interrupted")
+                raise
+
+        try:
+            return study.optimize(run, **kw)
+        finally:
+            log.removeFilter(_without_interrupt_traceback)
+
 # %% ../nbs/15_hpo.ipynb #01d79007
 def run_worker(
     storage: str,
@@ -889,7 +994,8 @@ def run_worker(
     total = max(study.user_attrs.get("planned_trials", 0), ran + n_trials)
     end = _watch(study, total, Path(study_dir) / ".progress.lock", True) if show else (lambda: None)
     try:
-        study.optimize(
+        optimize_held(
+            study,
             quiet,
             n_trials=n_trials,
             gc_after_trial=True,
