@@ -12,21 +12,20 @@ from numba import njit
 from .metrics import trading_metrics, sharpe_ratio
 
 # %% auto #0
-__all__ = ['REASONS', 'EXIT_SIGNAL', 'EXIT_STOP', 'EXIT_TAKE', 'EXIT_TIME', 'EXIT_END', 'NO_OPEN', 'NO_CLOSE', 'FAULTS', 'TRADE',
-           'POSITION', 'ACCOUNT', 'FAULT', 'RULES', 'check_weights', 'align_weights', 'net_exposure', 'before_costs',
-           'beta_to', 'book_metrics', 'BacktestResult', 'Market', 'prepare', 'Simulation', 'simulate', 'run_backtest',
-           'buy_and_hold', 'ensemble_weights', 'hold_cash', 'plot_equity']
+__all__ = ['REASONS', 'EXIT_SIGNAL', 'EXIT_STOP', 'EXIT_TAKE', 'EXIT_TIME', 'EXIT_END', 'TRADE', 'POSITION', 'ACCOUNT', 'RULES',
+           'check_weights', 'align_weights', 'net_exposure', 'before_costs', 'beta_to', 'book_metrics',
+           'BacktestResult', 'Market', 'prepare', 'Simulation', 'simulate', 'run_backtest', 'buy_and_hold',
+           'ensemble_weights', 'hold_cash', 'plot_equity']
 
 # %% ../nbs/14_backtest.ipynb #24e02e66
 REASONS = ("signal", "stop", "take", "time", "end")
 EXIT_SIGNAL, EXIT_STOP, EXIT_TAKE, EXIT_TIME, EXIT_END = 0, 1, 2, 3, 4  # why a trade closed: indices into REASONS
 
-# %% ../nbs/14_backtest.ipynb #92082e45
-NO_OPEN, NO_CLOSE = 1, 2  # why the kernel stopped early (0: it did not)
-FAULTS = {
-    NO_OPEN: "no open price for {symbol} at {time} where an order or an open position needs one",
-    NO_CLOSE: "no close price for {symbol} at {time} where an order or an open position needs one",
-}
+# %% ../nbs/14_backtest.ipynb #5791f93a
+@njit(cache=True, nogil=True)
+def _px(x, p):
+    "Price x of a bar, or position p's last price seen when its symbol has no bar (x is NaN)."
+    return p.mark if np.isnan(x) else x
 
 # %% ../nbs/14_backtest.ipynb #2651fb5b
 TRADE = np.dtype(
@@ -55,12 +54,12 @@ POSITION = np.dtype(
         ("flow", "f8"),  # cash in minus cash out so far: the pnl once closed
         ("basis", "f8"),  # the largest gross value held, the denominator of the trade's return
         ("size", "f8"),  # the largest number of shares held
+        ("mark", "f8"),  # the last price seen while held: its value while the symbol has no bar
     ]
 )
 
 # %% ../nbs/14_backtest.ipynb #1366e663
 ACCOUNT = np.dtype([("cash", "f8"), ("costs", "f8"), ("traded", "f8")])
-FAULT = np.dtype([("code", "i8"), ("bar", "i8"), ("symbol", "i8")])
 RULES = np.dtype(
     [
         ("commission", "f8"),
@@ -155,18 +154,17 @@ def _enter(p, t, want, target, px, rules, acct):
     p.entry_bar = t
     p.basis = abs(want) * fp
     p.size = abs(want)
+    p.mark = px
 
 # %% ../nbs/14_backtest.ipynb #533c1773
 @njit(cache=True, nogil=True)
 def _open_equity(O, t, pos, acct):
-    "Equity at bar t's open (cash + shares x open), and the first held symbol without an open price (-1: none)."
+    "Equity at bar t's open: cash + shares x open, a held symbol without a bar at its last price seen."
     e = acct.cash
     for j in range(len(pos)):
         if pos[j].shares != 0.0:
-            if np.isnan(O[t, j]):
-                return e, j
-            e += pos[j].shares * O[t, j]
-    return e, -1
+            e += pos[j].shares * _px(O[t, j], pos[j])
+    return e
 
 # %% ../nbs/14_backtest.ipynb #9f106534
 @njit(cache=True, nogil=True)
@@ -183,10 +181,12 @@ def _lockout(w, pos, tgt):
 # %% ../nbs/14_backtest.ipynb #882f6868
 @njit(cache=True, nogil=True)
 def _exits(O, t, pos, tgt, rules, acct, trades, n):
-    "Close at the open: time exits (held `max_hold` bars), then signal exits (target 0 or flipped); return (trades, n)."
+    """Close at the open: time exits (held `max_hold` bars), then signal exits (target 0 or flipped).
+
+    Returns (trades, n). A held symbol without a bar stays held: its exit waits for its next open."""
     for j in range(len(pos)):
         p = pos[j]
-        if p.shares == 0.0:
+        if p.shares == 0.0 or np.isnan(O[t, j]):
             continue
         why = -1
         if rules.max_hold > 0 and t - p.entry_bar >= rules.max_hold:
@@ -210,16 +210,21 @@ def _budget(O, t, pos, tgt, raw, e_open, rules):
     budget = rules.leverage * e_open
     for j in range(len(pos)):
         if pos[j].shares != 0.0:
-            budget -= abs(pos[j].shares) * O[t, j]
+            budget -= abs(pos[j].shares) * _px(O[t, j], pos[j])
     return budget
 
 # %% ../nbs/14_backtest.ipynb #3a0f8190
 @njit(cache=True, nogil=True)
 def _reduce(O, t, pos, tgt, e_open, budget, rules, acct):
-    "Trade held positions whose target shrank down to it (this frees budget); return the budget."
+    "Trade held positions whose target shrank down to it (this frees budget; not without a bar); return the budget."
     for j in range(len(pos)):
         p = pos[j]
-        if p.shares != 0.0 and tgt[j] != p.target and abs(tgt[j]) * e_open <= abs(p.shares) * O[t, j]:
+        if (
+            p.shares != 0.0
+            and not np.isnan(O[t, j])
+            and tgt[j] != p.target
+            and abs(tgt[j]) * e_open <= abs(p.shares) * O[t, j]
+        ):
             want = tgt[j] * e_open / O[t, j]
             budget += (abs(p.shares) - abs(want)) * O[t, j]
             fp, out = _fill(want - p.shares, O[t, j], rules, acct)
@@ -231,10 +236,10 @@ def _reduce(O, t, pos, tgt, e_open, budget, rules, acct):
 # %% ../nbs/14_backtest.ipynb #8370fc3f
 @njit(cache=True, nogil=True)
 def _increase(O, t, pos, tgt, e_open, budget, rules, acct):
-    "Grow held positions whose target rose, within the budget, in column order; return the budget left."
+    "Grow held positions whose target rose, within the budget, in column order (not without a bar); return the budget."
     for j in range(len(pos)):
         p = pos[j]
-        if p.shares != 0.0 and tgt[j] != p.target:
+        if p.shares != 0.0 and not np.isnan(O[t, j]) and tgt[j] != p.target:
             add = min(abs(tgt[j]) * e_open - abs(p.shares) * O[t, j], budget)
             p.target = tgt[j]
             if add <= 0.0:
@@ -268,41 +273,38 @@ def _candidates(pos, tgt, raw, cand, strength):
 def _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct):
     """Enter the candidates strongest first (ties: column order), within `max_positions` and the budget.
 
-    The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target.
-    Returns the first symbol to enter without an open price (-1: none)."""
+    A candidate without an open price is skipped (no entry without a price) and considered again at the next bar.
+    The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target."""
     nc, held = _candidates(pos, tgt, raw, cand, strength)
     if nc == 0 or held >= rules.max_positions:
-        return -1
+        return
     order = np.argsort(strength[:nc], kind="mergesort")
     for i in range(nc):
         if held >= rules.max_positions:
             break
         j = cand[order[i]]
+        if np.isnan(O[t, j]):
+            continue
         need = abs(tgt[j]) * e_open
         n = min(need, budget)
         if n <= 0.0 or n < rules.min_entry * need:
             continue
-        if np.isnan(O[t, j]):
-            return j
         budget -= n
         held += 1
         _enter(pos[j], t, np.sign(tgt[j]) * n / O[t, j], tgt[j], O[t, j], rules, acct)
-    return -1
 
 # %% ../nbs/14_backtest.ipynb #c12eed76
 @njit(cache=True, nogil=True)
 def _at_open(O, W, t, pos, tgt, raw, cand, strength, rules, acct, trades, n):
-    "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count, fault, symbol)."
-    e_open, j = _open_equity(O, t, pos, acct)
-    if j >= 0:
-        return trades, n, NO_OPEN, j
+    "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count)."
+    e_open = _open_equity(O, t, pos, acct)
     _lockout(W[t - 1], pos, tgt)
     trades, n = _exits(O, t, pos, tgt, rules, acct, trades, n)
     budget = _budget(O, t, pos, tgt, raw, e_open, rules)
     budget = _reduce(O, t, pos, tgt, e_open, budget, rules, acct)
     budget = _increase(O, t, pos, tgt, e_open, budget, rules, acct)
-    j = _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct)
-    return trades, n, (NO_OPEN if j >= 0 else 0), j
+    _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct)
+    return trades, n
 
 # %% ../nbs/14_backtest.ipynb #3d51623c
 @njit(cache=True, nogil=True)
@@ -326,28 +328,37 @@ def _exit_rule(p, o, h, lo, c, last, rules):
 # %% ../nbs/14_backtest.ipynb #11545989
 @njit(cache=True, nogil=True)
 def _in_bar(O, H, L, C, t, pos, rules, acct, trades, n):
-    "Stops and targets inside bar t, the close-out on the last bar; return (trades, count, fault, symbol)."
+    """Stops and targets inside bar t, the close-out on the last bar; return (trades, count).
+
+    A held symbol without a bar has no stop or target; on the last bar it is closed at its last price seen."""
     last = t == O.shape[0] - 1
     for j in range(len(pos)):
         p = pos[j]
         if p.shares == 0.0:
             continue
         if np.isnan(C[t, j]):
-            return trades, n, NO_CLOSE, j
+            if last:
+                trades, n = _close(p, j, t, p.mark, EXIT_END, rules, acct, trades, n)
+            continue
         why, px = _exit_rule(p, O[t, j], H[t, j], L[t, j], C[t, j], last, rules)
         if why >= 0:
             trades, n = _close(p, j, t, px, why, rules, acct, trades, n)
-    return trades, n, 0, -1
+    return trades, n
 
 # %% ../nbs/14_backtest.ipynb #66d789f8
 @njit(cache=True, nogil=True)
 def _mark(C, t, pos, acct, Wr, track_weights):
-    "Equity at bar t's close and gross exposure as a fraction of it; realised weights into row t of Wr when tracked."
+    """Equity at bar t's close and gross exposure as a fraction of it; realised weights into row t of Wr when tracked.
+
+    A held symbol's close becomes its last price seen; one without a bar is valued at the last price seen."""
     e = acct.cash
     g = 0.0
     for j in range(len(pos)):
-        if pos[j].shares != 0.0:
-            v = pos[j].shares * C[t, j]
+        p = pos[j]
+        if p.shares != 0.0:
+            if not np.isnan(C[t, j]):
+                p.mark = C[t, j]
+            v = p.shares * p.mark
             e += v
             g += abs(v)
             if track_weights:
@@ -368,27 +379,18 @@ def _kernel(O, H, L, C, W, init, rules, track_weights=True):
         pos[j].entry_bar = -1
     acct = np.zeros(1, ACCOUNT)
     acct[0].cash = init
-    fault = np.zeros(1, FAULT)
     trades = np.empty(1024, TRADE)
     n = 0
     eq, expo, paid = np.empty(T), np.empty(T), np.empty(T)  # paid: costs paid up to each close
     Wr = np.zeros((T if track_weights else 1, N))
     tgt, raw, strength, cand = np.empty(N), np.empty(N), np.empty(N), np.empty(N, np.int64)
     for t in range(T):
-        code, j = 0, -1
         if t > 0:
-            trades, n, code, j = _at_open(O, W, t, pos, tgt, raw, cand, strength, r, acct[0], trades, n)
-        if code == 0:
-            trades, n, code, j = _in_bar(O, H, L, C, t, pos, r, acct[0], trades, n)
-        if code != 0:
-            f = fault[0]
-            f.code = code
-            f.bar = t
-            f.symbol = j
-            return eq, expo, paid, Wr, trades[:0], acct, fault
+            trades, n = _at_open(O, W, t, pos, tgt, raw, cand, strength, r, acct[0], trades, n)
+        trades, n = _in_bar(O, H, L, C, t, pos, r, acct[0], trades, n)
         eq[t], expo[t] = _mark(C, t, pos, acct[0], Wr, track_weights)
         paid[t] = acct[0].costs
-    return eq, expo, paid, Wr, trades[:n], acct, fault
+    return eq, expo, paid, Wr, trades[:n], acct
 
 # %% ../nbs/14_backtest.ipynb #2132b750
 @njit(cache=True, nogil=True)
@@ -616,7 +618,7 @@ def simulate(
     """Run the engine on a (time x symbol) target-weight array.
 
     Checks costs, exit rules and long-only first; the engine allocates within position_cap, max_positions and
-    leverage. A missing price that an order needs raises."""
+    leverage. A symbol without a bar is not traded; a position in it is held at its last price seen."""
     if config.commission < 0 or config.slippage_bps < 0:
         raise ValueError(
             f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}"
@@ -635,10 +637,7 @@ def simulate(
     A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
     rules = _rules(config, stop_loss, take_profit, max_hold)
     O, H, L, C = market.open, market.high, market.low, market.close
-    eq, expo, paid, Wr, trades, acct, fault = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
-    code, t, j = fault[0].item()
-    if code:
-        raise ValueError(FAULTS[code].format(symbol=market.symbols[j], time=market.times[t]))
+    eq, expo, paid, Wr, trades, acct = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
     costs, traded = float(acct[0]["costs"]), float(acct[0]["traded"])
     return Simulation(eq, expo, Wr if track_weights else None, trades, costs, traded, paid)
 
@@ -662,19 +661,26 @@ def run_backtest(
 
 # %% ../nbs/14_backtest.ipynb #bdebb63c
 def buy_and_hold(panel: pd.DataFrame | Market, config, periods_per_year: int = 252) -> BacktestResult:
-    "Equal weight in every symbol from the first bar's close to the end, same fills and costs."
+    """Equal weight in every symbol with a close at the first bar, bought at the next open and held to the end.
+
+    Same fills and costs; no rebalancing. A symbol listed later is left out; one that halts or delists is held at its
+    last price seen (rule 11)."""
     m = panel if isinstance(panel, Market) else prepare(panel)
-    w = 1.0 / len(m.symbols)
+    live = np.isfinite(m.close[0])
+    if not live.any():
+        raise ValueError(f"no symbol has a close at {m.times[0]}, the first bar: nothing to buy and hold")
+    w = 1.0 / int(live.sum())
     cfg = type(config)(
         **{
             **config.to_dict(),
             "position_cap": max(w, config.position_cap),
-            "max_positions": max(len(m.symbols), config.max_positions),
+            "max_positions": max(int(live.sum()), config.max_positions),
             "leverage": max(1.0, config.leverage),
             "long_only": True,
         }
     )
-    return run_backtest(m, pd.DataFrame(w, index=m.times, columns=m.symbols), cfg, periods_per_year)
+    W = pd.DataFrame(np.tile(np.where(live, w, 0.0), (len(m.times), 1)), index=m.times, columns=m.symbols)
+    return run_backtest(m, W, cfg, periods_per_year)
 
 # %% ../nbs/14_backtest.ipynb #3c9dab71
 def ensemble_weights(frames: list, weights=None) -> pd.DataFrame:

@@ -132,16 +132,15 @@ def backtest(self: Evaluator, config) -> BacktestResult:
     """
     ppy = self.periods_per_year(config)
     sim = self.simulate(config, track_weights=True)
-    try:
-        bench = self.benchmark(config)
-    except ValueError:  # buy-and-hold needs every symbol's prices on every bar; without them the beta is NaN
-        bench = None
-    return BacktestResult.from_simulation(sim, self.market, config.backtest, ppy, bench)
+    return BacktestResult.from_simulation(sim, self.market, config.backtest, ppy, self.benchmark(config))
 
 # %% ../nbs/14b_evaluate.ipynb #86c395ee
 @patch
 def benchmark(self: Evaluator, config) -> BacktestResult:
-    "Buy-and-hold over the same bars with the same fills and costs."
+    """Buy-and-hold over the same bars with the same fills and costs.
+
+    Equal weight in the symbols with a close at the first predicted bar, held to the end (`backtest.buy_and_hold`).
+    """
     return buy_and_hold(self.market, config.backtest, self.periods_per_year(config))
 
 # %% ../nbs/14b_evaluate.ipynb #cfe2abf6

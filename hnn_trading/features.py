@@ -10,7 +10,7 @@ import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['register', 'available', 'info', 'per_symbol', 'cross_sectional', 'build', 'valid_rows', 'ema', 'rsi', 'atr', 'zscore',
-           'rolling_pct_rank', 'perturb_future']
+           'rolling_pct_rank', 'empty_features', 'check_features', 'perturb_future']
 
 # %% ../nbs/03_features.ipynb #ef688629
 _REGISTRY: dict[str, dict] = {}
@@ -210,6 +210,33 @@ def _basic(b: pd.DataFrame, ex=None) -> pd.DataFrame:
             "volume_z_20": zscore(np.log1p(b["volume"]), 20),
         },
         index=b.index,
+    )
+
+# %% ../nbs/03_features.ipynb #189bd370
+def empty_features(feats: pd.DataFrame) -> dict:
+    "{symbol: [features NaN on every bar of it]} for the symbols that have any."
+    nan = feats.isna().groupby(level="symbol", sort=False).all()
+    return {s: list(nan.columns[row]) for s, row in zip(nan.index, nan.values) if row.any()}
+
+# %% ../nbs/03_features.ipynb #c1dbac0f
+def _why_empty(b: pd.DataFrame) -> str:
+    "What in one symbol's bars leaves features without a value: constant volume, constant prices, or few bars."
+    why = [f"volume {b['volume'].iloc[0]:g} on every bar"] if "volume" in b and b["volume"].nunique() <= 1 else []
+    why += [f"close {b['close'].iloc[0]:g} on every bar"] if b["close"].nunique() <= 1 else []
+    return ", ".join(why) or f"{len(b)} bars"
+
+# %% ../nbs/03_features.ipynb #a9c1444f
+def check_features(feats: pd.DataFrame, panel: pd.DataFrame) -> pd.DataFrame:
+    "Return `feats`, or raise in one line naming each symbol with features NaN on every bar, the features and why."
+    empty = empty_features(feats)
+    if not empty:
+        return feats
+    say = [f"{s}: {', '.join(f)} ({_why_empty(panel.xs(s, level='symbol'))})" for s, f in list(empty.items())[:5]]
+    more = f" and {len(empty) - 5} more symbols" if len(empty) > 5 else ""
+    raise ValueError(
+        f"features {feats.attrs.get('feature_set', '')!r} are NaN on every bar of {len(empty)} symbol(s), so no row "
+        f"of theirs can train or be predicted: {'; '.join(say)}{more}; drop those symbols or choose a features.set "
+        "without those features"
     )
 
 # %% ../nbs/03_features.ipynb #6c5a8133

@@ -575,7 +575,9 @@ def _label_targets(c: RunConfig, labs: pd.DataFrame) -> tuple:
 # %% ../nbs/10_training.ipynb #5cea2990
 def _prepare_walk_forward(c: RunConfig, panel: pd.DataFrame, exog: dict | None) -> _WalkForwardData:
     "Features, windows, labels, targets and timestamp positions of `panel`, once for every fold."
-    feats = feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm)
+    feats = feats_mod.check_features(
+        feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm), panel
+    )
     labs = make_labels(panel, c.labels)
     y, r, r_fit = _label_targets(c, labs)
     hs, RH, FH, YH, j0 = _horizon_targets(c, panel, labs)
@@ -596,17 +598,33 @@ def _walk_forward_splitter(w: _WalkForwardData) -> RollingOriginSplitter:
     purge = max(w.hs or [w.horizon]) if sc.purge is None else sc.purge
     return RollingOriginSplitter(sc.n_folds, sc.val_block, sc.calib_size, purge, sc.embargo, sc.min_train, sc.window)
 
+# %% ../nbs/10_training.ipynb #bc4791cd
+def _why_few(w: _WalkForwardData, f) -> str:
+    "Why a fold's training rows are not usable: a feature missing (the worst named), an incomplete window, no label."
+    rows = np.flatnonzero(np.isin(w.tpos, f.train))
+    nan = np.isnan(w.ds.X[w.ds.pos[rows]])
+    miss, short, nolab = nan.any(1), ~w.ds.valid[rows] & ~nan.any(1), np.isnan(w.y[rows])
+    worst = f" (most often {w.feats.columns[nan.sum(0).argmax()]}, on {nan.sum(0).max()})" if miss.any() else ""
+    why = (
+        f"of the {len(rows)} rows of its training bars, {miss.sum()} have a feature missing{worst}, {short.sum()} lack "
+        f"model.feature_window = {w.ds.window} bars of complete features, {nolab.sum()} have no label"
+    )
+    if miss.sum() > len(rows) / 2:
+        return why + ": the features are the cause (see features.empty_features), not the number of folds"
+    if short.sum() > len(rows) / 2:
+        return why + ": use a shorter model.feature_window, a longer min_train or fewer folds"
+    return why + ": use a longer min_train or fewer folds"
+
 # %% ../nbs/10_training.ipynb #71d7dd0f
 def _fold_rows(w: _WalkForwardData, f) -> tuple:
-    "The fold's training, calibration and validation rows."
+    "The fold's training, calibration and validation rows; too few training rows raise, saying why rows are missing."
     usable = w.usable
     tr = np.flatnonzero(np.isin(w.tpos, f.train) & usable)
     ca = np.flatnonzero(np.isin(w.tpos, f.calib) & usable)
     va = np.flatnonzero(np.isin(w.tpos, f.val) & w.ds.valid)
     if len(tr) < 10:
         raise ValueError(
-            f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; "
-            "use a longer min_train or fewer folds"
+            f"fold {f.k}: only {len(tr)} training rows with complete windows and labels; " + _why_few(w, f)
         )
     return tr, ca, va
 
