@@ -19,7 +19,7 @@ class ReportError(RuntimeError):
     "A report could not be run; the message says why and where the failed notebook is."
 
 # %% ../nbs/17_reports.ipynb #72902e40
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")  # with .match: \Z, not $, which lets a final newline through
 
 # %% ../nbs/17_reports.ipynb #fe776bdc
 def templates_dir() -> Path:
@@ -215,6 +215,9 @@ def run_report(
     out, tmp, failed = d / f"{name}.ipynb", d / f".{name}.running.ipynb", d / f"{name}.failed.ipynb"
     try:
         _execute(tpl, tmp, params, env, timeout, progress)
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: no half-run notebook left behind
+        tmp.unlink(missing_ok=True)
+        raise
     except Exception as e:
         if tmp.exists():
             os.replace(tmp, failed)

@@ -223,6 +223,7 @@ def test_a_run_folder_from_someone_else_runs_no_code(hnn, tmp_path, lgbm_run):
     import shutil
     d = tmp_path / "sent"
     shutil.copytree(lgbm_run.run_dir, d)
+    for f in d.glob("backtest_tearsheet*"): f.unlink()                           # written by an earlier test, maybe
     pwned = tmp_path / "pwned"
     code = f"open({str(pwned)!r}, 'w').write('ran')\nraise SystemExit('planted module imported')\n"
     (d / "seaborn.py").write_text(code)
@@ -231,3 +232,20 @@ def test_a_run_folder_from_someone_else_runs_no_code(hnn, tmp_path, lgbm_run):
     r = _hnn(hnn, "report", "backtest_tearsheet", "-p", "run_dir", str(d))
     assert r.returncode == 0, r.stderr[-2000:]
     assert not pwned.exists() and (d / "backtest_tearsheet.html").exists()
+
+def test_sigterm_during_a_report_leaves_no_half_run_notebook(hnn, tmp_path, lgbm_run):
+    "Issue 27: SIGTERM during `hnn report` exited but left `.NAME.running.ipynb` in the run folder."
+    import shutil, signal, time
+    d = tmp_path / "run"
+    shutil.copytree(lgbm_run.run_dir, d)
+    for f in d.glob("backtest_tearsheet*"): f.unlink()                           # written by an earlier test, maybe
+    p = subprocess.Popen([hnn, "report", "backtest_tearsheet", "-p", "run_dir", str(d)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    running = d / ".backtest_tearsheet.running.ipynb"
+    t0 = time.time()
+    while not running.exists() and p.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
+    assert running.exists(), "the report never started"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and "SIGTERM" in err and len(err.strip().splitlines()) == 1, (p.returncode, err[-2000:])
+    assert not running.exists() and not (d / "backtest_tearsheet.ipynb").exists()
