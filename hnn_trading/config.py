@@ -215,6 +215,11 @@ class DataConfig(Section):
             "read from the dates"
         ),
     )
+    time_unit: str | None = setting(
+        None,
+        choices=["s", "ms", "us", "ns"],
+        help="unit of a time column of epoch numbers (counts since 1970): s, ms, us or ns; refused without one",
+    )
     mixed_bar_sizes: bool = setting(
         False, help="allow a folder whose files have different bar sizes (refused by default)"
     )

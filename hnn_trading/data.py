@@ -297,6 +297,37 @@ def _epoch_times(txt: pd.Series, unit: str | None, path, col, csv) -> pd.Datetim
         )
     return pd.DatetimeIndex(t).as_unit("ns")
 
+# %% ../nbs/01_data.ipynb #29912210
+def _utc_ns(t: pd.DatetimeIndex, txt: pd.Series, tz, path, col, csv) -> pd.DatetimeIndex:
+    "`t` (naive times read in `tz`) as UTC nanoseconds; a date nanoseconds cannot hold or a DST gap/overlap refused."
+    u = t.tz_convert("UTC").tz_localize(None) if t.tz is not None else t
+    out = np.asarray((u < pd.Timestamp.min) | (u > pd.Timestamp.max))
+    if out.any():
+        i = int(np.flatnonzero(out)[0])
+        raise DataError(
+            f"{_where(path, i + 1, col=col, csv=csv)}: {txt.iloc[i]!r} is outside the dates pandas can hold "
+            f"(1677-09-21 to 2262-04-11); check the year"
+        )
+    if t.tz is None:
+        t = _localized(t, txt, tz, path, col, csv)
+    return t.tz_convert("UTC").as_unit("ns")
+
+# %% ../nbs/01_data.ipynb #ab65962f
+def _localized(t: pd.DatetimeIndex, txt: pd.Series, tz, path, col, csv) -> pd.DatetimeIndex:
+    "Naive times `t` in time zone `tz`; a time skipped or repeated by a daylight-saving change refused, naming it."
+    try:
+        return t.tz_localize(tz)
+    except ValueError:
+        pass
+    lost = np.asarray(t.tz_localize(tz, nonexistent="NaT", ambiguous="NaT").isna())
+    i = int(np.flatnonzero(lost)[0])
+    gap = pd.isna(t[i : i + 1].tz_localize(tz, nonexistent="NaT", ambiguous=[True])[0])
+    what = "does not exist (the clocks skipped it)" if gap else "happens twice (the clocks went back)"
+    raise DataError(
+        f"{_where(path, i + 1, col=col, csv=csv)}: {txt.iloc[i]!r} {what} in time zone {tz} at a daylight-saving "
+        "change; write the times in UTC or with their offset (e.g. 2024-03-10T02:30-05:00)"
+    )
+
 # %% ../nbs/01_data.ipynb #2cc65e05
 def _parse_times(
     s: pd.Series, path, csv, tz="UTC", date_format: str | None = None, time_unit: str | None = None
@@ -307,7 +338,7 @@ def _parse_times(
         if t.hasnans:
             i = int(np.flatnonzero(t.isna())[0])
             raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: missing timestamp")
-        return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
+        return _utc_ns(t, t.astype(str).to_series(), tz, path, s.name, csv)
     txt = s.astype(str).str.strip()
     empty = (txt == "") | txt.str.lower().isin(["nan", "nat", "none"])
     if empty.any():
@@ -341,7 +372,7 @@ def _parse_times(
         i = int(np.flatnonzero(t.isna().values)[0])
         raise DataError(f"{_where(path, i + 1, col=s.name, csv=csv)}: cannot parse timestamp {txt.iloc[i]!r}")
     t = pd.DatetimeIndex(t)
-    return (t.tz_localize(tz) if t.tz is None else t).tz_convert("UTC").as_unit("ns")
+    return _utc_ns(t, txt, tz, path, s.name, csv)
 
 # %% ../nbs/01_data.ipynb #675688b2
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"  # 1,234 or 1,234,567.89
@@ -933,7 +964,7 @@ def load_data(dcfg) -> pd.DataFrame:
                 src,
                 date_format=dcfg.date_format,
                 mixed_bar_sizes=dcfg.mixed_bar_sizes,
-                time_unit=getattr(dcfg, "time_unit", None),
+                time_unit=dcfg.time_unit,
             )
         )
     ticks = [

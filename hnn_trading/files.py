@@ -5,12 +5,13 @@ and named timings: the file utilities every other module uses."""
 
 # %% ../nbs/00a_files.ipynb #3d571073
 from __future__ import annotations
-import os, subprocess, tempfile, time
+import errno, os, subprocess, tempfile, time
 from importlib.resources import files as _files
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['resource', 'shipped', 'atomic_write', 'agg_figure', 'png_bytes', 'git_commit', 'Timer', 'redact', 'short']
+__all__ = ['resource', 'shipped', 'DiskFullError', 'atomic_write', 'agg_figure', 'png_bytes', 'git_commit', 'Timer', 'redact',
+           'short']
 
 # %% ../nbs/00a_files.ipynb #d986bece
 def resource(rel: str) -> Path:
@@ -39,21 +40,47 @@ def _umask() -> int:
     os.umask(m)
     return m
 
+# %% ../nbs/00a_files.ipynb #5dcffb3c
+class DiskFullError(OSError, RuntimeError):
+    "No space left on the device (or quota) while writing a named file."
+
+    def __str__(self):
+        return str(self.args[0])  # the message naming the file, not OSError's '[Errno 28] ...' form
+
+
+_FULL = {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded"}
+
+# %% ../nbs/00a_files.ipynb #b6cd558f
+def _disk_full(e: OSError, path: Path) -> DiskFullError:
+    "The one-line error of a write to `path` that found the disk full."
+    d = DiskFullError(
+        f"{_FULL[e.errno]} writing {path}: free space on {path.parent} (or write elsewhere) and run again; "
+        "the previous file, if any, is untouched"
+    )
+    d.errno, d.filename = e.errno, str(path)
+    return d
+
 # %% ../nbs/00a_files.ipynb #0b0cd659
 def atomic_write(path, data: str | bytes) -> Path:
-    "Write `data` to `path` atomically (temp file in the same folder, fsync, rename)."
+    """Write `data` to `path` atomically (temp file in the same folder, fsync, rename).
+
+    A full disk raises `DiskFullError` naming `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; the file should follow the umask like any other
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as e:
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno in _FULL:
+            raise _disk_full(e, path) from None
         raise
     return path
 

@@ -4,16 +4,17 @@
 
 # %% ../nbs/16b_runs.ipynb #2a3cf41e
 from __future__ import annotations
-import io, json, os, platform, re, sys, time
+import hashlib, io, json, os, platform, re, sys, time
+from contextlib import contextmanager
 from pathlib import Path
 import pandas as pd, yaml
-from .files import agg_figure, atomic_write, git_commit, png_bytes
+from .files import agg_figure, atomic_write, git_commit, png_bytes, short
 from .config import RunConfig
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', 'load_run', 'trial_folder', 'write_study_pointer',
-           'run_studies']
+__all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', 'ArtefactError', 'load_run', 'trial_folder',
+           'write_study_pointer', 'run_studies']
 
 # %% ../nbs/16b_runs.ipynb #31ae5140
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -79,6 +80,7 @@ FILES = dict(
     stage2="stage2.json",
     results="results.csv",
     threshold_grid="threshold_grid.csv",
+    artefacts="artefacts.json",
 )
 
 # %% ../nbs/16b_runs.ipynb #b78c0a48
@@ -106,21 +108,133 @@ class RunFolder:
         return self.path(name).exists()
 
     def _need(self, name):
+        "The path of artefact `name`, checked against what was written (`_checked`); a clear error when missing."
         p = self.path(name)
         if not p.exists():
             raise FileNotFoundError(
                 f"{p} is missing: this run folder was not written completely (re-run `hnn run`/`hnn demo`)"
             )
-        return p
+        return self._checked(p)
 
     def __repr__(self):
         return f"RunFolder({str(self.dir)!r})"
+
+# %% ../nbs/16b_runs.ipynb #56dbf6bc
+class ArtefactError(ValueError):
+    "A file of a run folder that is not what the run wrote: cut or changed since."
+
+# %% ../nbs/16b_runs.ipynb #13b16393
+def _rows(data: bytes, name: str) -> int | None:
+    "Rows of a table: a CSV's lines after its header, a Parquet file's footer count; None for other files."
+    if name.endswith(".csv"):
+        return max(len(data.splitlines()) - 1, 0)
+    if name.endswith(".parquet"):
+        try:
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
+        except Exception:  # a damaged footer: no count to show
+            return None
+    return None
+
+# %% ../nbs/16b_runs.ipynb #a6853b50
+def _digest(data: bytes, name: str) -> dict:
+    "What the index records of a file's bytes: size, sha256 and, for a table, its rows."
+    rec = dict(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    rows = _rows(data, name)
+    return rec if rows is None else rec | dict(rows=rows)
+
+# %% ../nbs/16b_runs.ipynb #1b00710f
+@contextmanager
+def _locked(d: Path, exclusive: bool):
+    "Folder `d` locked, exclusively to write an artefact and its entry, shared to check one."
+    import fcntl
+
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        fd = None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+# %% ../nbs/16b_runs.ipynb #964840f0
+@patch
+def _index(self: RunFolder) -> dict:
+    "The folder's index {'files': {name relative to the folder: record}}; no files for a folder without one."
+    p = self.path("artefacts")
+    if not p.exists():
+        return dict(files={})
+    try:
+        idx = json.loads(p.read_bytes())
+    except ValueError as e:
+        idx = {"error": str(e)}
+    if not isinstance(idx, dict) or not isinstance(idx.get("files"), dict):
+        raise ArtefactError(f"{p}: not an artefact index (damaged: {short(idx, 80)}); re-run or restore it")
+    return idx
+
+# %% ../nbs/16b_runs.ipynb #42fd609b
+@patch
+def _write(self: RunFolder, name: str, data: str | bytes) -> Path:
+    "Write artefact `name` atomically, then its size, sha256 and rows to the index (atomically too)."
+    data = data.encode() if isinstance(data, str) else data
+    p = self.path(name)
+    self.dir.mkdir(parents=True, exist_ok=True)
+    with _locked(self.dir, exclusive=True):
+        atomic_write(p, data)
+        idx = self._index()
+        idx["files"][p.relative_to(self.dir).as_posix()] = _digest(data, p.name)
+        atomic_write(self.path("artefacts"), json.dumps(idx, indent=1))
+    return p
+
+# %% ../nbs/16b_runs.ipynb #43fe04db
+def _differs(data: bytes, rec: dict, name: str) -> str | None:
+    "How the bytes `data` differ from the index's record `rec` of the file `name`; None when they are the same."
+    if len(data) == rec.get("bytes") and hashlib.sha256(data).hexdigest() == rec.get("sha256"):
+        return None
+    rows = lambda r: "" if r.get("rows") is None else f" ({r['rows']:,} rows)"
+    if len(data) != rec.get("bytes"):
+        return (
+            f"{len(data):,} bytes{rows(_digest(data, name))}, but it was written with {rec.get('bytes', 0):,} bytes"
+            f"{rows(rec)}: cut or changed since; re-run or restore it"
+        )
+    return (
+        f"{len(data):,} bytes as written, but not the same bytes (sha256 differs): changed since; re-run or restore it"
+    )
+
+# %% ../nbs/16b_runs.ipynb #584a7c9a
+@patch
+def _checked(self: RunFolder, p: Path) -> Path:
+    "`p`, once its bytes are the ones the index records (when it records them); else one line naming it."
+    rel = p.relative_to(self.dir).as_posix()
+    rec = self._index()["files"].get(rel)
+    if rec is None or _differs(p.read_bytes(), rec, p.name) is None:
+        return p
+    with _locked(self.dir, exclusive=False):  # a writer between the file and its entry: wait, look again
+        rec = self._index()["files"].get(rel)
+        why = rec and _differs(p.read_bytes(), rec, p.name)
+    if why:
+        raise ArtefactError(f"{p}: {why}")
+    return p
+
+# %% ../nbs/16b_runs.ipynb #29cb9c38
+@patch
+def verify(self: RunFolder) -> int:
+    "Check every listed file that is present against the index; the number checked. Raises `ArtefactError`."
+    present = [self.dir / rel for rel in self._index()["files"] if (self.dir / rel).is_file()]
+    for p in present:
+        self._checked(p)
+    return len(present)
 
 # %% ../nbs/16b_runs.ipynb #21a65e68
 @patch
 def write_config(self: RunFolder, config: RunConfig):
     "The run's config, as config.yaml."
-    return atomic_write(self.path("config"), config.to_yaml())
+    return self._write("config", config.to_yaml())
 
 # %% ../nbs/16b_runs.ipynb #15dd6e15
 @patch
@@ -128,15 +242,15 @@ def write_predictions(self: RunFolder, predictions: pd.DataFrame, name: str = "p
     "Predictions as parquet: the out-of-fold ones, or `name='test_predictions'`."
     buf = io.BytesIO()
     predictions.to_parquet(buf, index=False)
-    return atomic_write(self.path(name), buf.getvalue())
+    return self._write(name, buf.getvalue())
 
 # %% ../nbs/16b_runs.ipynb #edfffc71
 @patch
 def write_walk_forward(self: RunFolder, wf):
     "Out-of-fold predictions, the per-fold summary and the per-epoch training history of a walk-forward result."
     self.write_predictions(wf.predictions)
-    atomic_write(self.path("folds"), wf.summary().to_csv())
-    atomic_write(self.path("history"), json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
+    self._write("folds", wf.summary().to_csv())
+    self._write("history", json.dumps({f["fold"]: f["history"] for f in wf.folds}, indent=1, default=float))
 
 # %% ../nbs/16b_runs.ipynb #dca876ef
 @patch
@@ -145,25 +259,25 @@ def write_json(self: RunFolder, name: str, obj, indent: int = 1, allow_nan: bool
 
     `allow_nan=False` refuses NaN and infinities.
     """
-    return atomic_write(self.path(name), json.dumps(obj, indent=indent, default=float, allow_nan=allow_nan))
+    return self._write(name, json.dumps(obj, indent=indent, default=float, allow_nan=allow_nan))
 
 # %% ../nbs/16b_runs.ipynb #85fc3c96
 @patch
 def write_verdict(self: RunFolder, verdict: pd.DataFrame):
     "The verdict table (one row per configuration), as verdict.csv."
-    return atomic_write(self.path("verdict"), verdict.to_csv())
+    return self._write("verdict", verdict.to_csv())
 
 # %% ../nbs/16b_runs.ipynb #85cd2c5e
 @patch
 def write_warnings(self: RunFolder, lines: list):
     "The run's warnings, one a line, as warnings.txt."
-    return atomic_write(self.path("warnings"), "\n".join(lines) + "\n")
+    return self._write("warnings", "\n".join(lines) + "\n")
 
 # %% ../nbs/16b_runs.ipynb #df9e9a88
 @patch
 def write_frame(self: RunFolder, name: str, df: pd.DataFrame) -> Path:
     "Write table `df` to the csv file `name` with its index, atomically."
-    return atomic_write(self.path(name), df.to_csv())
+    return self._write(name, df.to_csv())
 
 # %% ../nbs/16b_runs.ipynb #d240ae6d
 @patch
@@ -192,16 +306,16 @@ def write_backtest(
         **({"benchmark": benchmark.metrics} if benchmark is not None else {}),
         **(extra_metrics or {}),
     }
-    paths = {"metrics": atomic_write(self.path("metrics"), json.dumps(metrics, indent=2, default=float))}
+    paths = {"metrics": self._write("metrics", json.dumps(metrics, indent=2, default=float))}
     eq = pd.DataFrame(
         {"strategy": result.equity, **({"buy_and_hold": benchmark.equity} if benchmark is not None else {})}
     )
-    paths["equity_csv"] = atomic_write(self.path("equity"), eq.to_csv(index_label="timestamp"))
-    paths["trades"] = atomic_write(self.path("trades"), result.trades.to_csv(index=False))
+    paths["equity_csv"] = self._write("equity", eq.to_csv(index_label="timestamp"))
+    paths["trades"] = self._write("trades", result.trades.to_csv(index=False))
     fig = plot_equity(
         result, benchmark, title, fig=agg_figure(figsize=(10, 6))
     )  # off-screen: a notebook's backend is left alone
-    paths["png"] = atomic_write(self.path("equity_png"), png_bytes(fig))
+    paths["png"] = self._write("equity_png", png_bytes(fig))
     if tearsheet:
         import quantstats as qs
 
@@ -224,9 +338,7 @@ def write_backtest(
                 Path(tmp).read_bytes(),
                 count=1,
             )
-            paths["tearsheet"] = atomic_write(
-                self.path("tearsheet"), page
-            )  # the umask's permissions, like every other file
+            paths["tearsheet"] = self._write("tearsheet", page)  # the umask's permissions, like every other file
         finally:
             Path(tmp).unlink(missing_ok=True)
     return paths
@@ -241,8 +353,8 @@ def write_test(self: RunFolder, predictions: pd.DataFrame, result, benchmark) ->
     eq = pd.DataFrame({"strategy": result.equity, "buy_and_hold": benchmark.equity})
     return dict(
         predictions=self.write_predictions(predictions, "test_predictions"),
-        equity=atomic_write(self.path("test_equity"), eq.to_csv(index_label="timestamp")),
-        trades=atomic_write(self.path("test_trades"), result.trades.to_csv(index=False)),
+        equity=self._write("test_equity", eq.to_csv(index_label="timestamp")),
+        trades=self._write("test_trades", result.trades.to_csv(index=False)),
     )
 
 # %% ../nbs/16b_runs.ipynb #d02f9fa2
@@ -285,7 +397,7 @@ def write_manifest(
         config=yaml.safe_load(config.to_yaml()) if config else None,
         **(extra or {}),
     )  # as config.yaml has it: no password
-    return atomic_write(self.path("manifest"), json.dumps(m, indent=2, default=str))
+    return self._write("manifest", json.dumps(m, indent=2, default=str))
 
 # %% ../nbs/16b_runs.ipynb #a1b3853c
 @patch(as_prop=True)
@@ -371,7 +483,7 @@ def _existing(self: RunFolder, name: str) -> Path:
     p = self.path(name)
     if not p.exists():
         raise FileNotFoundError(f"{p} is missing: nothing wrote the {name!r} file of {self.dir}")
-    return p
+    return self._checked(p)
 
 # %% ../nbs/16b_runs.ipynb #b2c840f1
 @patch
@@ -444,7 +556,7 @@ def run_studies(run_dir, storage: str = "", study: str = "", stage: str = "stage
             "no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), "
             "or -p run_dir of a demo run (it records its studies in hpo/study.json)"
         )
-    info = json.loads(f.read_text())
+    info = RunFolder(run_dir, strict=False).read_json("study")  # checked like every artefact
     if stage not in info:
         raise ValueError(f"{f} records no {stage!r} study; it has {sorted(k for k in info if k != 'storage')}")
     path = Path(info["storage"])

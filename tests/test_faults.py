@@ -274,3 +274,17 @@ def test_a_config_that_does_not_fit_the_data_leaves_nothing(tmp_path):
         assert r.returncode != 0 and "not enough bars" in r.stderr and "min_train 100000" in r.stderr, r.stderr[-1000:]
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr[-1000:]
     assert not (tmp_path/"out").exists() and (tmp_path/"mine").is_dir() and not any((tmp_path/"mine").iterdir())
+
+
+# issue 27 (deliverable 7): times pandas cannot hold, or a local time a daylight-saving change skipped or repeated: one line
+# naming the file, row and value (before: pandas' 'Out of bounds nanosecond timestamp' or its DST text, no file named)
+@pytest.mark.parametrize("rows, tz, words", [
+    (["2262-04-10", "2262-04-12"], "UTC", "late.csv, row 2 (line 3), column 'date': '2262-04-12' is outside the dates"),
+    (["2024-03-10 01:00", "2024-03-10 02:30"], "America/New_York",
+     "late.csv, row 2 (line 3), column 'date': '2024-03-10 02:30' does not exist (the clocks skipped it) in time zone America/New_York"),
+    (["2024-11-03 00:30", "2024-11-03 01:30"], "America/New_York", "'2024-11-03 01:30' happens twice (the clocks went back)"),
+])
+def test_times_out_of_range_or_in_a_dst_change_are_refused_in_one_line(tmp_path, rows, tz, words):
+    (tmp_path/"late.csv").write_text(_HDR + "".join(f"{t},10,11,9,10.5,1\n" for t in rows))
+    r = _hnn(["data", "validate", "late.csv", "--tz", tz], tmp_path)
+    assert r.returncode == 1 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
