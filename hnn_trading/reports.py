@@ -191,6 +191,17 @@ def _report_failed(name: str, e: Exception, failed: Path, out: Path) -> ReportEr
         + (f"; the previous report {out} is untouched" if out.exists() else "")
     )
 
+# %% ../nbs/17_reports.ipynb #444c7aa9
+def _verified(run_dir):
+    "Refuse a run folder whose files are not what its run wrote (cut or changed since), naming the file."
+    from hnn_trading.runs import ArtefactError
+
+    if Path(run_dir).is_dir():
+        try:
+            RunFolder(run_dir, strict=False).verify()
+        except ArtefactError as e:
+            raise ReportError(str(e)) from None
+
 # %% ../nbs/17_reports.ipynb #ba02339a
 def run_report(
     name: str,
@@ -207,6 +218,7 @@ def run_report(
     params, env = _report_params(name, params)
     if isinstance(params.get("run_dir"), (str, Path)) and str(params["run_dir"]):
         params["run_dir"] = str(Path(params["run_dir"]).resolve())  # the kernel runs in a folder of its own
+        _verified(params["run_dir"])
     try:
         d = Path(run_dir).resolve() if run_dir else run_dir_for(output_dir, run_id)
     except RunIdError as e:

@@ -38,7 +38,7 @@ def _refused(r, name, *words):
     first = r.stderr.strip().splitlines()[0] if r.stderr.strip() else ""
     assert r.returncode != 0, (r.returncode, r.stdout[-1500:], r.stderr[-1500:])
     assert f"{name}: " in first and all(w in first for w in words), r.stderr[-2000:]
-    assert "Traceback" not in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-2000:]
 
 
 def test_an_untouched_run_folder_still_reports(made, tmp_path):
