@@ -17,7 +17,7 @@ __all__ = ['FILES', 'RunIdError', 'run_dir_for', 'claim_run_dir', 'RunFolder', '
            'write_study_pointer', 'run_studies']
 
 # %% ../nbs/16b_runs.ipynb #31ae5140
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")  # with .match: \Z, not $, which lets a final newline through
 
 # %% ../nbs/16b_runs.ipynb #50ccfc26
 class RunIdError(ValueError):

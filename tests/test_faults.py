@@ -288,3 +288,13 @@ def test_times_out_of_range_or_in_a_dst_change_are_refused_in_one_line(tmp_path,
     (tmp_path/"late.csv").write_text(_HDR + "".join(f"{t},10,11,9,10.5,1\n" for t in rows))
     r = _hnn(["data", "validate", "late.csv", "--tz", tz], tmp_path)
     assert r.returncode == 1 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
+
+
+@pytest.mark.parametrize("args", [["run", "--config", "configs/demo.yaml", "--run-id", "abc\n"],
+                                  ["hpo", "stage1", "--quick", "--trials", "1", "--study", "s\n"]])
+def test_a_name_ending_in_a_newline_is_refused(tmp_path, args):
+    "Issue 27: run ids and study names were matched with `$`, which accepts a final newline."
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    r = _hnn(args, tmp_path)
+    assert r.returncode != 0 and "letters, digits, '.', '_' and '-' only" in r.stderr and "Traceback" not in r.stderr, r.stderr[-1000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["configs"]          # nothing written
