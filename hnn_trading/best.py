@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import RunConfig
 from .hpo import load_context
-from .studies import completed, ranked
+from .studies import completed, ranked, trial_folder_of
 from .files import redact
 import numpy as np
 from .stats import deflated_sharpe
@@ -72,10 +72,18 @@ def choose_trial(sc: StudyChoice, trial: int | None = None, stage2: bool = False
     return ranked(sc.study)[0]
 
 # %% ../nbs/18d_best.ipynb #4141ad65
-def trial_config(trial, base: RunConfig) -> RunConfig:
-    "A trial's run config: the one its trial folder saved, else the study's base config with the trial's parameters."
-    tf = RunFolder(trial.user_attrs.get("trial_dir", ""), strict=False)
-    return tf.config if "trial_dir" in trial.user_attrs and tf.has("config") else base.override(trial.params)
+def _trial_run(trial, folder) -> RunFolder | None:
+    """The trial's folder (its `trial_dir`) when it lies in the study's `folder` (None: no folder given, or the trial
+    has none); a value outside is refused in one line (`studies.trial_folder_of`)."""
+    td = trial_folder_of(trial, folder) if folder is not None else None
+    return None if td is None else RunFolder(td, strict=False)
+
+# %% ../nbs/18d_best.ipynb #57b0fa4f
+def trial_config(trial, base: RunConfig, folder=None) -> RunConfig:
+    """A trial's run config: the one its trial folder (inside the study's `folder`) saved, else the study's base config
+    with the trial's parameters."""
+    tf = _trial_run(trial, folder)
+    return tf.config if tf is not None and tf.has("config") else base.override(trial.params)
 
 # %% ../nbs/18d_best.ipynb #03930823
 def _stage1_sharpe(t, ppy) -> float:
@@ -108,17 +116,26 @@ def looks_record(sharpes: dict) -> dict:
     return dict(n_configurations=len(srs), configurations={k: len(v) for k, v in sharpes.items()}, sr_trials=srs)
 
 # %% ../nbs/18d_best.ipynb #76b0bd31
-def chosen_returns(trial, cfg: RunConfig):
-    "Per-bar returns of `cfg` on the trial's cached out-of-fold predictions (None when its folder has none)."
-    tf = RunFolder(trial.user_attrs.get("trial_dir", ""), strict=False)
-    if "trial_dir" not in trial.user_attrs or not tf.has("predictions"):
+def chosen_returns(trial, cfg: RunConfig, folder=None):
+    """Per-bar returns of `cfg` on the trial's cached out-of-fold predictions, from its folder inside the study's
+    `folder` (None when it has none)."""
+    tf = _trial_run(trial, folder)
+    if tf is None or not tf.has("predictions"):
         return None
     panel = load_data(cfg.data)
     ev = Evaluator(panel, tf.predictions)
     return ev.score(ev.resolve(resolve_periods(cfg, panel)), returns=True)["returns"]
 
 # %% ../nbs/18d_best.ipynb #d5081d18
-def selection(study, trial, stage2_row: dict | None, cfg: RunConfig, looks: dict | None = None, returns=None) -> dict:
+def selection(
+    study,
+    trial,
+    stage2_row: dict | None,
+    cfg: RunConfig,
+    looks: dict | None = None,
+    returns=None,
+    folder=None,  # the study's folder, where `chosen_returns` reads the trial's predictions
+) -> dict:
     """How the study chose this configuration: its Sharpe there and its deflated Sharpe over the `looks`
     (`looks_record`; default: the study's stage-1 trials) from its `returns` (default: `chosen_returns`)."""
     ua = trial.user_attrs
@@ -135,14 +152,14 @@ def selection(study, trial, stage2_row: dict | None, cfg: RunConfig, looks: dict
         rec["trials"] = len(completed(study))
     ppy = cfg.data.periods_per_year
     looks = looks or looks_record({"stage 1": [_stage1_sharpe(t, ppy) for t in completed(study)]})
-    r = chosen_returns(trial, cfg) if returns is None else returns
+    r = chosen_returns(trial, cfg, folder) if returns is None else returns
     rec["dsr"] = None if r is None else deflated_sharpe(r, looks["sr_trials"])
     return {**rec, **looks}
 
 # %% ../nbs/18d_best.ipynb #80a329a4
 def chosen_config(sc: StudyChoice, trial, stage2: bool = False) -> tuple:
     "(config, selection record) of a trial of the study, with its stage-2 strategy when `stage2`."
-    cfg = trial_config(trial, sc.base)
+    cfg = trial_config(trial, sc.base, sc.folder)
     row = None
     if stage2:
         if trial.number not in sc.stage2:
@@ -151,7 +168,7 @@ def chosen_config(sc: StudyChoice, trial, stage2: bool = False) -> tuple:
             )
         row = sc.stage2[trial.number]
         cfg = cfg.override(row["best_params"])
-    return cfg, selection(sc.study, trial, row, cfg, looks_record(search_sharpes(sc, stage2)))
+    return cfg, selection(sc.study, trial, row, cfg, looks_record(search_sharpes(sc, stage2)), folder=sc.folder)
 
 # %% ../nbs/18d_best.ipynb #0d2ed48a
 def rerun(cfg: RunConfig, selection: dict, **run_kw):
@@ -170,9 +187,12 @@ def ensemble_plan(sc: StudyChoice, k: int, stage2: bool = False, weighting: str 
     members, sel, looks = {}, {}, looks_record(search_sharpes(sc, stage2))
     for t in top[:k]:
         row = sc.stage2.get(t.number) if stage2 else None
-        c = trial_config(t, sc.base)
+        c = trial_config(t, sc.base, sc.folder)
         c = c.override(row["best_params"]) if row else c
-        members[f"trial{t.number}"], sel[f"trial{t.number}"] = c, selection(sc.study, t, row, c, looks)
+        members[f"trial{t.number}"], sel[f"trial{t.number}"] = (
+            c,
+            selection(sc.study, t, row, c, looks, folder=sc.folder),
+        )
     return sc.base.override({"ensemble.weighting": weighting}), members, sel
 
 # %% ../nbs/18d_best.ipynb #8fbdbc36

@@ -11,8 +11,8 @@ import numpy as np, pandas as pd
 from .config import RunConfig, ConfigError, strict_yaml
 from .files import shipped
 from .data import load_data, load_exog, resolve_periods
-from .hpo import SearchSpace, make_objective, stage2_search, save_context, describe
-from .studies import make_study, ranked, completed
+from .hpo import SearchSpace, make_objective, stage2_search, save_context, describe, optimize_surviving
+from .studies import make_study, ranked, completed, trial_folder_of
 from .files import redact
 from .stats import moments, deflated_sharpe
 from .runs import RunFolder, run_dir_for
@@ -192,17 +192,25 @@ def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progre
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             objective = make_objective(b, panel, space, sd / "trials", exog=exog)
-            s1.optimize(objective, n_trials=left, catch=(ValueError,), gc_after_trial=True)
+            optimize_surviving(s1, objective, url, left, catch=(ValueError,), gc_after_trial=True)
     return s1, n_screened
 
+# %% ../nbs/18c_campaign.ipynb #7e96430a
+def _best_folder(best, folder):
+    "The best trial's folder, inside the study's `folder`; a one-line error when it has none or names one elsewhere."
+    if (td := trial_folder_of(best, folder)) is None:
+        raise ValueError(f"trial {best.number}: no trial_dir attribute (no saved config and predictions)")
+    return td
+
 # %% ../nbs/18c_campaign.ipynb #53cce5c1
-def _stage1_choice(s1, space, spec, n_screened: int, made: dict) -> tuple:
-    "(best trial, its config, its selection record, every complete trial's per-bar Sharpe) of a stage-1 study."
+def _stage1_choice(s1, space, spec, n_screened: int, made: dict, folder) -> tuple:
+    """(best trial, its config, its selection record, every complete trial's per-bar Sharpe) of a stage-1 study whose
+    trial folders lie in `folder` (a trial_dir outside it is refused: `studies.trial_folder_of`)."""
     top = ranked(s1)
     if not top:
         raise ValueError(f"study {s1.study_name}: no trial completed; see its fail reasons with `hnn report hpo_study`")
     best = top[0]
-    cfg = RunFolder(best.user_attrs["trial_dir"]).config
+    cfg = RunFolder(_best_folder(best, folder)).config
     ppy = cfg.data.periods_per_year
     fine = lambda s: s is not None and np.isfinite(s)
     srs = [t.user_attrs["sharpe"] / math.sqrt(ppy) for t in completed(s1) if fine(t.user_attrs.get("sharpe"))]
@@ -222,12 +230,12 @@ def _stage1_choice(s1, space, spec, n_screened: int, made: dict) -> tuple:
     return best, cfg, sel, srs
 
 # %% ../nbs/18c_campaign.ipynb #924725a2
-def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict) -> tuple:
+def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict, folder=None) -> tuple:
     """Stage 2 on the best trial's cached predictions (`hpo.stage2_search`, resumed): (the config with the chosen
     strategy, or unchanged when no strategy trial traded enough; every strategy trial's per-bar Sharpe); updates
-    `sel`."""
+    `sel`. The predictions are read from the trial's folder inside `folder` (the study's), when given."""
     sp2 = SearchSpace.from_yaml(camp.stage2["space"])
-    P = RunFolder(best.user_attrs["trial_dir"]).predictions
+    P = RunFolder(_best_folder(best, folder) if folder is not None else best.user_attrs["trial_dir"]).predictions
     about = f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; " + describe(sp2, cfg)
     s2, db = stage2_search(f"{camp.name}-{name}-stage2", url, cfg, panel, P, sp2, camp.stage2["trials"], about)
     srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
@@ -252,9 +260,9 @@ def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=Non
     return the chosen config, its selection record and every trial's per-bar Sharpe."""
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
     s1, n_screened = _stage1(camp, name, spec, b, space, url, d / "hpo" / name, panel, exog, made, progress)
-    best, cfg, sel, srs = _stage1_choice(s1, space, spec, n_screened, made)
+    best, cfg, sel, srs = _stage1_choice(s1, space, spec, n_screened, made, d / "hpo" / name / "trials")
     if camp.stage2:
-        cfg, more = _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel)
+        cfg, more = _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel, d / "hpo" / name / "trials")
         srs += more
     return cfg, sel, srs
 

@@ -1033,13 +1033,17 @@ def _stage2_space(path):
     return space
 
 # %% ../nbs/19_cli.ipynb #a15e9f58
-def _stage2_row(ns, t, panel, space) -> dict:
-    "Stage 2 on trial `t`'s cached predictions (`hpo.stage2_search`, resumed): its row of stage2.json."
+def _stage2_row(ns, t, panel, space, d) -> dict:
+    """Stage 2 on trial `t`'s cached predictions (`hpo.stage2_search`, resumed): its row of stage2.json; its trial
+    folder is read only inside the study's folder `d` (`studies.trial_folder_of`)."""
     from hnn_trading.hpo import stage2_search, describe
     from hnn_trading.data import resolve_periods
     from hnn_trading.runs import RunFolder
+    from hnn_trading.studies import trial_folder_of
 
-    tf = RunFolder(t.user_attrs["trial_dir"])
+    if (td := trial_folder_of(t, d)) is None:
+        raise ValueError(f"trial {t.number} of {ns.study}: no trial_dir attribute (no saved predictions to search on)")
+    tf = RunFolder(td)
     P, cfg = tf.predictions, resolve_periods(tf.config, panel)
     about = f"stage 2 on the cached out-of-fold predictions of {ns.study} trial {t.number}; " + describe(space, cfg)
     s2, db = stage2_search(f"{ns.study}-stage2-t{t.number}", ns.storage, cfg, panel, P, space, ns.trials, about)
@@ -1120,7 +1124,7 @@ def cmd_hpo_stage2(ns):
         )
     panel = load_data(base.data)
     try:
-        rows = [_stage2_row(ns, t, panel, space) for t in top]
+        rows = [_stage2_row(ns, t, panel, space, d) for t in top]
     except KeyboardInterrupt as e:  # the stage-2 study running wrote every trial it evaluated (`hpo.optimize_batched`)
         e.kept = (getattr(e, "kept", None) or "every stage-2 trial evaluated") + (
             "; stage2.json not written: the same command resumes each stage-2 study"
@@ -1154,7 +1158,7 @@ def cmd_hpo_export(ns):
     from hnn_trading.hpo import export_study, load_context
 
     st, base, _, d = load_context(ns.storage, ns.study)
-    for k, p in export_study(st, ns.out or d / "export", base, ns.top_k).items():
+    for k, p in export_study(st, ns.out or d / "export", base, ns.top_k, folder=d).items():
         print(f"{k}: {p}")
     return 0
 

@@ -11,7 +11,7 @@ import numpy as np, pandas as pd
 from .config import RunConfig
 from .files import resource
 from .data import load_data, load_exog, resolve_periods
-from .hpo import SearchSpace, describe, stage1_objective, stage2_search, export_study
+from .hpo import SearchSpace, describe, stage1_objective, stage2_search, export_study, optimize_held
 from .studies import make_study, completed
 from .stats import moments, deflated_sharpe
 from .pipeline import run
@@ -177,8 +177,8 @@ def _demo_stage1(c: RunConfig, panel, url: str, h, n1: int, quick: bool):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         objective = stage1_objective(base1, panel, sp1, h / "trials", exog=load_exog(c.data))
-        s1.optimize(objective, n_trials=n1, show_progress_bar=False)
-    export_study(s1, h / "stage1", base1)
+        optimize_held(s1, objective, n_trials=n1, show_progress_bar=False)
+    export_study(s1, h / "stage1", base1, folder=h)
     return s1
 
 # %% ../nbs/18b_demo.ipynb #4a470052

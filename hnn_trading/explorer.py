@@ -5,6 +5,7 @@
 # %% ../nbs/20_explorer.ipynb #ff082774
 from __future__ import annotations
 from pathlib import Path
+import contextlib
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 from .runs import load_run, RunFolder
@@ -198,7 +199,7 @@ class StudyBrowser:
         self.trials = {t.number: t for t in completed(self.study)}
         if not self.trials:
             raise ValueError(f"study {study!r} has no complete trial")
-        self._panel, self._cache = panel, {}
+        self._panel, self._cache, self._url = panel, {}, storage
 
 # %% ../nbs/20_explorer.ipynb #bca64fb1
 @patch
@@ -242,13 +243,28 @@ def folds(self: StudyBrowser, numbers=None) -> pd.DataFrame:
     ]
     return pd.DataFrame(rows).set_index(["trial", "fold"])
 
+# %% ../nbs/20_explorer.ipynb #acc95eb2
+@patch
+def _trial_home(self: StudyBrowser, n: int):
+    """Trial `n`'s folder, inside its study's folder (`studies.study_folder`), or, for a study that names none (made
+    by `run_worker` alone), inside the storage's folder or HNN_STUDY_ROOTS; a one-line error for one elsewhere."""
+    from hnn_trading.studies import study_folder, study_roots, trial_folder_of
+
+    named = "study_dir" in self.study.user_attrs
+    homes = [study_folder(self.study, self._url)] if named else study_roots(self._url)
+    for h in homes[:-1]:
+        with contextlib.suppress(ValueError):
+            return trial_folder_of(self.trials[n], h)
+    return trial_folder_of(self.trials[n], homes[-1])
+
 # %% ../nbs/20_explorer.ipynb #32580bd5
 @patch
 def equity(self: StudyBrowser, numbers=None) -> pd.DataFrame:
-    "Out-of-fold equity (growth of 1) per trial, from the trial's saved predictions and config."
+    """Out-of-fold equity (growth of 1) per trial, from the trial's saved predictions and config, read only inside the
+    study's own folder (`_trial_home`)."""
     cols = {}
     for n in self._pick(numbers):
-        d = RunFolder(self.trials[n].user_attrs.get("trial_dir", ""), strict=False)
+        d = RunFolder(self._trial_home(n) or "", strict=False)
         if not (d.has("predictions") and d.has("config")):
             raise FileNotFoundError(
                 f"trial {n}: no saved predictions and config in {d.dir} (was the trial folder moved?)"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
 from .config import RunConfig, ConfigError, warning_summary
-from .files import atomic_write, resource, shipped
+from .files import atomic_write, resource, shipped, redact
 from .training import run_walk_forward
 from .evaluate import Evaluator
 from .runs import RunFolder, trial_folder
@@ -30,13 +30,21 @@ from hnn_trading.studies import (
     open_study,
     best_value,
     keep_beating,
+    storage_fault,
+    fault_line,
+    wait_for_storage,
+    settle_trial,
+    mark_folder,
+    study_folder,
+    trial_folder_of,
 )
 
 # %% auto #0
 __all__ = ['OBJECTIVES', 'FOLD_METRICS', 'STOP_SIGNALS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
            'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
            'stage1_objective', 'HeldSignals', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
-           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held', 'run_worker']
+           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held', 'optimize_surviving',
+           'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -185,15 +193,17 @@ def describe(space: SearchSpace, base: RunConfig) -> str:
 
 # %% ../nbs/15_hpo.ipynb #747a25f4
 def save_context(study, base: RunConfig, space: SearchSpace, study_dir):
-    "Keep the base config, search space and artefact folder (absolute) on the study, for workers anywhere."
+    """Keep the base config, search space and artefact folder (absolute) on the study, for workers anywhere; the
+    folder is created and marked as the study's own (`studies.mark_folder`)."""
     study.set_user_attr("base_config", base.to_yaml())
     study.set_user_attr("space", space.to_dict())
-    study.set_user_attr("study_dir", str(Path(study_dir).resolve()))
+    study.set_user_attr("study_dir", str(mark_folder(study_dir, study.study_name).resolve()))
     study.set_user_attr("objective", OBJECTIVES[space.objective])
 
 # %% ../nbs/15_hpo.ipynb #5cc9bbe7
 def load_context(storage: str, name: str):
-    "(study, base config, search space, artefact folder) of a study created by `hnn hpo stage1`."
+    """(study, base config, search space, artefact folder) of a study created by `hnn hpo stage1`; the folder its
+    `study_dir` names is used only when it is the study's own (`studies.study_folder`), else refused in one line."""
     st = open_study(storage, name)
     ua = st.user_attrs
     if "base_config" not in ua:
@@ -202,7 +212,7 @@ def load_context(storage: str, name: str):
         st,
         RunConfig.from_dict(yaml.safe_load(ua["base_config"])),
         SearchSpace.from_dict(ua["space"]),
-        Path(ua["study_dir"]),
+        study_folder(st, storage),
     )
 
 # %% ../nbs/15_hpo.ipynb #87255e62
@@ -747,8 +757,9 @@ def _history(df) -> str:
     return h.to_csv(index=False)
 
 # %% ../nbs/15_hpo.ipynb #a394e3be
-def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10) -> dict:
-    "Write top-k CSV, best config YAML, importances, history and the Sharpe correlation into `out_dir` (atomically)."
+def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10, folder=None) -> dict:
+    """Write top-k CSV, best config YAML, importances, history and the Sharpe correlation into `out_dir` (atomically);
+    the best trial's saved config is read from its trial folder only inside the study's `folder` (`load_context`'s)."""
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     df = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
@@ -767,10 +778,11 @@ def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10)
     if not top:
         raise ValueError(f"study {study.study_name!r} has no complete trial to export")
     best = top[0]
-    tdir = RunFolder(best.user_attrs.get("trial_dir", ""), strict=False)
+    tdir = trial_folder_of(best, folder) if folder is not None else None
+    tdir = RunFolder(tdir or "", strict=False)
     cfg = (
         tdir.config
-        if "trial_dir" in best.user_attrs and tdir.has("config")
+        if tdir.dir != Path("") and tdir.has("config")
         else (base or RunConfig()).override(trial_overrides(best))
     )
     paths["best_config"] = Path(atomic_write(d / "best_config.yaml", cfg.to_yaml()))
@@ -852,9 +864,16 @@ def _watch(study, total: int, lock_path, show: bool | None, poll: float = 2.0):
     stop, states = threading.Event(), (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     t0 = time.time()
 
+    last = [0, None]
+
     def count():
-        ts = study.get_trials(deepcopy=False, states=states)
-        return len(ts), best_value(ts, study.directions)
+        try:  # a storage that does not answer (a server restarting): the last count
+            ts = study.get_trials(deepcopy=False, states=states)
+            last[:] = len(ts), best_value(ts, study.directions)
+        except Exception as e:
+            if not storage_fault(e):
+                raise
+        return tuple(last)
 
     def loop():
         lock, bar = None, None
@@ -950,6 +969,60 @@ def optimize_held(study, objective, **kw):
         finally:
             log.removeFilter(_without_interrupt_traceback)
 
+# %% ../nbs/15_hpo.ipynb #8a4be145
+def _faulted(objective, now: dict):
+    """`objective`, remembering the running trial's number and returned value in `now`; a storage fault inside it is
+    noted as the trial's `fail_reason` when the storage takes it."""
+
+    def run(trial):
+        now.clear()
+        now["number"] = trial.number
+        try:
+            now["value"] = objective(trial)
+        except Exception as e:
+            if storage_fault(e):
+                with contextlib.suppress(Exception):
+                    trial.set_user_attr("fail_reason", f"the storage was lost: {fault_line(e)}")
+            raise
+        return now["value"]
+
+    return run
+
+# %% ../nbs/15_hpo.ipynb #b25ebab3
+def _recover(study, url: str, e: BaseException, now: dict, done: list, wait: float) -> int:
+    """After the storage fault `e`: wait for the storage, write the trial it interrupted (`now`), say so on stderr;
+    1 when that trial counts as run (it finished, but the fault kept it out of `done`), else 0."""
+    why = fault_line(e)
+    print(f"storage {redact(url)}: lost ({why}); reconnecting for up to {wait:.0f} s", file=sys.stderr, flush=True)
+    waited = wait_for_storage(study, url, wait, why)
+    n = now.get("number")
+    state = settle_trial(study, n, now.get("value"), f"the storage was lost: {why}") if n is not None else None
+    said = {"FAIL": "failed, another runs in its place", "COMPLETE": "its value written", "PRUNED": "pruned"}
+    what = f"; trial {n} {said.get(state, state.lower())}" if state and n not in done else ""
+    print(f"storage {redact(url)}: reconnected after {waited:.0f} s{what}", file=sys.stderr, flush=True)
+    return int(n not in done and state in ("COMPLETE", "PRUNED"))
+
+# %% ../nbs/15_hpo.ipynb #fad8b152
+def optimize_surviving(study, objective, url: str, n_trials: int, wait: float = 60.0, **kw):
+    """`optimize_held(study, objective, n_trials=n_trials, **kw)` that rides out a restart of the storage `url`
+    (a RuntimeError naming it when it does not answer within `wait` s): the interrupted trial is written, not left
+    RUNNING, and the trials still missing run after it."""
+    left, callbacks = n_trials, list(kw.pop("callbacks", []))
+    while left > 0:
+        done, now = [], {}
+        try:
+            return optimize_held(
+                study,
+                _faulted(objective, now),
+                n_trials=left,
+                callbacks=callbacks + [lambda s, t: done.append(t.number)],
+                **kw,
+            )
+        except Exception as e:
+            if not storage_fault(e):
+                raise
+            left -= len(done) + _recover(study, url, e, now, done, wait)
+
 # %% ../nbs/15_hpo.ipynb #01d79007
 def run_worker(
     storage: str,
@@ -966,7 +1039,8 @@ def run_worker(
     progress: bool | None = None,
 ) -> int:
     """Run `n_trials` trials of a shared study in this process (`verbose`: a line per trial and a summary of
-    warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`.
+    warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`. A restart of the
+    storage's server is ridden out (`optimize_surviving`).
     """
     panel = load_data(base.data) if panel is None else panel
     base = resolve_periods(base, panel)
@@ -994,10 +1068,11 @@ def run_worker(
     total = max(study.user_attrs.get("planned_trials", 0), ran + n_trials)
     end = _watch(study, total, Path(study_dir) / ".progress.lock", True) if show else (lambda: None)
     try:
-        optimize_held(
+        optimize_surviving(
             study,
             quiet,
-            n_trials=n_trials,
+            storage,
+            n_trials,
             gc_after_trial=True,
             catch=(ValueError,),
             callbacks=[_say_trial] if verbose else [],

@@ -11,10 +11,11 @@ import optuna
 from .files import atomic_write, redact
 
 # %% auto #0
-__all__ = ['DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'BEAT', 'repair_journal', 'is_feasible', 'constrain', 'make_storage',
-           'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'open_study', 'confined', 'study_roots',
-           'study_folder', 'trial_folder_of', 'completed', 'ranked', 'best_value', 'trial_table', 'sharpe_correlation',
-           'trial_overrides', 'keep_beating', 'fail_stale', 'serve_dashboard']
+__all__ = ['DASHBOARD_CONSTRAINTS', 'SAMPLERS', 'STUDY_MARK', 'BEAT', 'repair_journal', 'is_feasible', 'constrain',
+           'make_storage', 'AfterStartup', 'make_pruner', 'make_sampler', 'make_study', 'open_study', 'confined',
+           'study_roots', 'mark_folder', 'study_folder', 'trial_folder_of', 'completed', 'ranked', 'best_value',
+           'trial_table', 'sharpe_correlation', 'trial_overrides', 'keep_beating', 'fail_stale', 'storage_fault',
+           'fault_line', 'wait_for_storage', 'settle_trial', 'serve_dashboard']
 
 # %% ../nbs/15a_studies.ipynb #cca0c699
 def _records(line: bytes):
@@ -109,8 +110,16 @@ class _JournalStorage(_FeasibleBest, optuna.storages.JournalStorage):
 # %% ../nbs/15a_studies.ipynb #c925f761
 class _RDBStorage(_FeasibleBest, optuna.storages.RDBStorage):
     """Optuna's RDB storage whose best trial is feasible, where a RUNNING trial with no heartbeat at all (its worker
-    died before the first) is stale once it started over the grace period ago.
+    died before the first) is stale once it started over the grace period ago, and a heartbeat the server misses (a
+    restart) is skipped, not the end of the heartbeat thread: the next one is written when it answers again.
     """
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:
+            if not storage_fault(e):
+                raise
 
     def _get_stale_trial_ids(self, study_id: int) -> list:
         from optuna.storages._rdb import models
@@ -324,10 +333,33 @@ def study_roots(storage: str) -> list[Path]:
     own = Path(storage[len(pre) :]).resolve().parent if pre else Path.cwd().resolve()
     return [own] + [Path(r).resolve() for r in os.environ.get("HNN_STUDY_ROOTS", "").split(os.pathsep) if r.strip()]
 
+# %% ../nbs/15a_studies.ipynb #18510894
+STUDY_MARK = ".hnn-study"  # a study folder's mark: {"study": name}
+
+
+def mark_folder(folder, name: str) -> Path:
+    "Create `folder` and leave in it the mark naming study `name` (the folder is that study's own); the folder."
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    atomic_write(d / STUDY_MARK, json.dumps({"study": name}) + "\n")
+    return d
+
+# %% ../nbs/15a_studies.ipynb #8e9ae3de
+def _marked(v, name: str) -> Path | None:
+    "The absolute folder `v`, resolved, when it holds a mark (a plain file) naming study `name`; else None."
+    try:
+        p = Path(v).resolve()
+        m = p / STUDY_MARK
+        ok = Path(v).is_absolute() and m.is_file() and not m.is_symlink()
+        return p if ok and json.loads(m.read_text()).get("study") == name else None
+    except (OSError, ValueError, RuntimeError, AttributeError):
+        return None
+
 # %% ../nbs/15a_studies.ipynb #2743ae81
 def study_folder(study, storage: str) -> Path:
     """The study's artefact folder (its `study_dir` attribute), resolved, when it lies inside one of
-    `study_roots(storage)`; else a one-line ValueError naming the attribute and its value."""
+    `study_roots(storage)` or holds the study's mark (`mark_folder`); else a one-line ValueError naming the attribute
+    and its value, and how to trust a folder."""
     v = study.user_attrs.get("study_dir")
     if not isinstance(v, str) or not v.strip():
         raise ValueError(f"study {study.study_name!r} on {redact(storage)}: no study_dir attribute (got {v!r})")
@@ -337,10 +369,13 @@ def study_folder(study, storage: str) -> Path:
             return confined(v, r, "study_dir")
         except ValueError as e:
             why.append(str(e))
+    if p := _marked(v, study.study_name):
+        return p
     own = "its storage file's folder" if storage.startswith(("sqlite:///", "journal:///")) else "the working folder"
     raise ValueError(
-        f"study {study.study_name!r} on {redact(storage)}: attribute {why[0]} (a study names folders only inside its "
-        f"own, {own}, or a folder in HNN_STUDY_ROOTS)"
+        f"study {study.study_name!r} on {redact(storage)}: attribute {why[0]} (a study's folder lies in {own} or "
+        f"holds the {STUDY_MARK} mark its `hnn hpo stage1` left; to trust a folder, list it in HNN_STUDY_ROOTS, "
+        "several joined by ':')"
     )
 
 # %% ../nbs/15a_studies.ipynb #d749cb0e
@@ -497,6 +532,66 @@ def fail_stale(study, grace: float) -> list:
         study.enqueue_trial(t.params)
         out.append(t.number)
     return out
+
+# %% ../nbs/15a_studies.ipynb #521722ad
+def storage_fault(e: BaseException) -> bool:
+    """Whether `e`, or an error behind it (`__cause__`, `__context__`), is the storage's: a database error from
+    SQLAlchemy or the driver, or Optuna's StorageInternalError."""
+    import sqlalchemy.exc
+
+    kinds = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.DBAPIError, optuna.exceptions.StorageInternalError)
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, kinds):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+# %% ../nbs/15a_studies.ipynb #64387065
+def fault_line(e: BaseException) -> str:
+    "The first line of the storage error behind `e` (the driver's own words), any password in it redacted."
+    while e is not None and not (storage_fault(e) and not storage_fault(e.__cause__ or e.__context__)):
+        e = e.__cause__ or e.__context__
+    words = str(getattr(e, "orig", None) or e or "").strip().splitlines()
+    return redact(words[0] if words else type(e).__name__)
+
+# %% ../nbs/15a_studies.ipynb #2ca0fc1a
+def wait_for_storage(study, url: str, limit: float = 60.0, why: str = "") -> float:
+    """Retry a read of `study` until its storage answers, pausing 0.5 s, 1 s, 2 s ... (at most 8 s) in between, for
+    at most `limit` seconds; the seconds waited, or a one-line RuntimeError naming the storage (password redacted)."""
+    t0, pause = time.time(), 0.5
+    while True:
+        try:
+            study._storage.get_study_user_attrs(study._study_id)  # a query every storage answers from the database
+            return time.time() - t0
+        except Exception as e:
+            if not storage_fault(e):
+                raise
+            why = fault_line(e)
+        if time.time() - t0 >= limit:
+            raise RuntimeError(f"storage {redact(url)}: no answer for {limit:.0f} s ({why}); the worker stops")
+        time.sleep(min(pause, max(limit - (time.time() - t0), 0.1)))
+        pause = min(2 * pause, 8.0)
+
+# %% ../nbs/15a_studies.ipynb #88a7fa0e
+def settle_trial(study, number: int, value=None, reason: str = "") -> str | None:
+    """Write trial `number` when a fault left it RUNNING: its `value` (the objective returned one) makes it COMPLETE,
+    else it is FAIL with `reason` as its `fail_reason`; its state name after that (None: no such trial)."""
+    from optuna.trial import TrialState
+
+    t = next((t for t in study.get_trials(deepcopy=False) if t.number == number), None)
+    if t is None or t.state != TrialState.RUNNING:
+        return None if t is None else t.state.name
+    try:
+        if value is not None:
+            study.tell(number, value)
+        else:
+            study._storage.set_trial_user_attr(t._trial_id, "fail_reason", reason)
+            study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        pass  # another worker failed it as stale meanwhile
+    return study._storage.get_trial(t._trial_id).state.name
 
 # %% ../nbs/15a_studies.ipynb #aee7cecf
 def serve_dashboard(

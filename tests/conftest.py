@@ -117,3 +117,15 @@ def lab(tmp_path_factory):
     yield url, token
     p.terminate(); p.wait(timeout=30)
 
+
+def restart_postgres(url: str, down: float = 0.0):
+    """Restart the server the `postgres` fixture started for `url` (`pg_ctl stop -m fast`, `down` seconds stopped, then
+    `pg_ctl start` with the same options), as an administrator restarts it under a running study."""
+    import tempfile
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    d = next(Path(tempfile.gettempdir()).glob(f"hnn-pg-*/.s.PGSQL.{port}")).parent
+    as_user, b = (["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []), _pg_bin()
+    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(d/"data"), "-m", "fast", "-w", "stop"], check=True, capture_output=True, timeout=60)
+    time.sleep(down)
+    subprocess.run(as_user + [f"{b}/pg_ctl", "-D", str(d/"data"), "-l", str(d/"pg.log"), "-w", "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1", "start"],
+                   check=True, capture_output=True, timeout=60)

@@ -64,8 +64,6 @@ def test_study_and_trial_folders_inside_are_kept_and_a_trusted_root_is_opt_in(tm
     assert trial_folder_of(optuna.trial.create_trial(value=1.0), root) is None
     assert confined("a/b", root, "x") == root/"a/b"
 
-@pytest.mark.xfail(strict=True, reason="until hpo.load_context returns studies.study_folder(st, storage) and cli._stage2_row reads "
-                                       "trial_folder_of(t, d) (15_hpo, 19_cli: another owner's notebooks)")
 def test_hpo_stage2_on_a_tampered_shared_study_writes_nowhere_else(tmp_path):
     "A one-trial SQLite study; its study_dir set through Optuna's API to a folder outside: `hnn hpo stage2` refuses it, creating nothing."
     hnn = str(Path(sys.executable).parent/"hnn")
@@ -79,3 +77,21 @@ def test_hpo_stage2_on_a_tampered_shared_study_writes_nowhere_else(tmp_path):
     assert not evil.parent.exists(), "stage 2 created the folder the tampered attribute names"
     assert r.returncode == 1 and f"attribute study_dir = '{evil}' is outside {tmp_path.resolve()}" in r.stderr, r.stderr[-1000:]
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+def test_a_folder_elsewhere_is_the_studys_own_only_when_it_holds_its_mark(tmp_path, monkeypatch):
+    "What `hnn hpo stage1 --output-dir <anywhere>` leaves (a PostgreSQL study read from another working folder): the mark names the study."
+    from hnn_trading.studies import mark_folder, STUDY_MARK
+    st, url = _tampered(tmp_path/"store", "")
+    away = tmp_path/"away"/"s"
+    st.set_user_attr("study_dir", str(away))
+    with pytest.raises(ValueError, match="HNN_STUDY_ROOTS"): study_folder(st, url)   # no mark: refused
+    assert not away.exists()
+    mark_folder(away, "s")
+    assert study_folder(st, url) == away.resolve()
+    mark_folder(away, "other")                                                       # another study's folder
+    with pytest.raises(ValueError, match="is outside"): study_folder(st, url)
+    (away/STUDY_MARK).unlink(); mark_folder(tmp_path/"m", "s"); (away/STUDY_MARK).symlink_to(tmp_path/"m"/STUDY_MARK)
+    with pytest.raises(ValueError, match="is outside"): study_folder(st, url)        # a mark that is a link is no mark
+    st.set_user_attr("study_dir", "../s"); mark_folder(tmp_path/"s", "s")            # a relative value: inside the storage's folder only,
+    monkeypatch.chdir(tmp_path/"store")                                              # never taken from the working folder
+    with pytest.raises(ValueError, match="is outside"): study_folder(st, url)
