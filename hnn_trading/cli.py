@@ -322,8 +322,9 @@ def cmd_validate(ns):
 
 # %% ../nbs/19_cli.ipynb #67a0424c
 def _set_values(pairs) -> dict:
-    "Parse KEY=VALUE strings; values are YAML (numbers, true/false, lists)."
+    "Parse KEY=VALUE strings; values are YAML (numbers, true/false, lists), read as strictly as config files."
     import yaml
+    from hnn_trading.config import strict_yaml, ConfigError
 
     out = {}
     for s in pairs or []:
@@ -331,7 +332,9 @@ def _set_values(pairs) -> dict:
             raise ValueError(f"--set {s!r}: use KEY=VALUE, e.g. --set training.epochs=5")
         k, v = s.split("=", 1)
         try:
-            out[k.strip()] = yaml.safe_load(v)
+            out[k.strip()] = strict_yaml(v, k.strip())  # 010 and 1:30 refused, as in a config file
+        except ConfigError as e:
+            raise ValueError(f"--set {k.strip()}={v}: {e}") from None
         except (yaml.YAMLError, ValueError) as e:
             raise ValueError(f"--set {k.strip()}={v}: not a value ({str(e).splitlines()[0]})") from None
     return out
@@ -629,14 +632,14 @@ hnn report model_evaluation -p run_dir reports/my-run   # written next to the ru
 )
 def cmd_report(ns):
     "Run a parameterised report notebook from nbs/reports/; without a name, list the templates and their parameters."
-    import yaml
+    from hnn_trading.config import strict_yaml
     from hnn_trading.reports import run_report, available_reports, template_parameters
 
     if not ns.name:
         for n in available_reports():
             print(f"{n}: " + ", ".join(f"{k}={v['default']}" for k, v in template_parameters(n).items()))
         return 0
-    params = _caller_paths({k: yaml.safe_load(v) for k, v in (ns.param or [])})
+    params = _caller_paths({k: strict_yaml(v, k) for k, v in (ns.param or [])})
     need = template_parameters(ns.name)
     if "run_dir" in need and not params.get("run_dir") and not params.get("storage"):
         raise ValueError(
@@ -1200,13 +1203,11 @@ def _best_args(p):
 # %% ../nbs/19_cli.ipynb #027581c9
 def _print_periods(res):
     "Where the configuration was chosen, out of fold, and on the held-out test period, side by side."
-    from hnn_trading.reports import period_table, readable
+    from hnn_trading.reports import period_table, period_heading, readable
 
-    print(
-        "\nwhere it was chosen, out of fold, and on the held-out test period "
-        "(DSR: deflated by every trial where chosen; PSR for one look elsewhere):"
-    )
-    print(readable(period_table(res.run_dir).set_index(["configuration", "period"])).to_string())
+    t = period_table(res.run_dir)
+    print("\n" + period_heading(t) + ":")
+    print(readable(t.set_index(["configuration", "period"])).to_string())
 
 # %% ../nbs/19_cli.ipynb #04675e82
 @subcommand(

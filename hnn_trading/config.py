@@ -794,9 +794,11 @@ def _check_nodes(node, key: str = ""):
             raise ConfigError(problem)
 
 # %% ../nbs/00_config.ipynb #be6716fa
-def strict_yaml(text: str):
-    "`yaml.safe_load` of `text` that refuses duplicate keys and YAML 1.1 numbers that surprise (010 -> 8, 1:30 -> 90)."
-    _check_nodes(yaml.compose(text, Loader=yaml.SafeLoader))
+def strict_yaml(text: str, key: str = ""):
+    """`yaml.safe_load` of `text` that refuses duplicate keys and YAML 1.1 numbers that surprise (010 -> 8, 1:30 -> 90).
+
+    `key`: the name errors give the document (a `--set` value's key); its keys are named below it."""
+    _check_nodes(yaml.compose(text, Loader=yaml.SafeLoader), key)
     return yaml.safe_load(text)
 
 # %% ../nbs/00_config.ipynb #1d7fea31

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
-from .config import RunConfig, ConfigError, warning_summary
+from .config import RunConfig, ConfigError, warning_summary, strict_yaml
 from .files import atomic_write, resource, shipped, redact
 from .training import run_walk_forward
 from .evaluate import Evaluator
@@ -101,9 +101,11 @@ class SearchSpace:
     def from_yaml(cls, path) -> "SearchSpace":
         path = shipped(path)
         try:
-            d = yaml.safe_load(path.read_text()) or {}
+            d = strict_yaml(path.read_text()) or {}  # duplicate keys and YAML 1.1 numbers refused
         except FileNotFoundError:
             raise ConfigError(f"{path}: search space file not found") from None
+        except ConfigError as e:
+            raise ConfigError(f"{path}: {e}") from None
         try:
             return cls.from_dict(d)
         except ConfigError as e:
@@ -218,7 +220,10 @@ def load_context(storage: str, name: str):
 # %% ../nbs/15_hpo.ipynb #87255e62
 def enqueue_warm_start(study, path, space: SearchSpace | None = None) -> int:
     "Enqueue parameter sets from a YAML list (only keys the space samples); returns how many were queued."
-    sets = yaml.safe_load(Path(path).read_text()) or []
+    try:
+        sets = strict_yaml(Path(path).read_text()) or []
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     n = 0
     for p in sets:
         if space is not None:
@@ -760,6 +765,9 @@ def _history(df) -> str:
 def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10, folder=None) -> dict:
     """Write top-k CSV, best config YAML, importances, history and the Sharpe correlation into `out_dir` (atomically);
     the best trial's saved config is read from its trial folder only inside the study's `folder` (`load_context`'s)."""
+    top = ranked(study)
+    if not top:  # before anything is written (an empty study's trials have no value column)
+        raise ValueError(f"study {study.study_name!r} has no complete trial to export")
     d = Path(out_dir)
     d.mkdir(parents=True, exist_ok=True)
     df = study.trials_dataframe(attrs=("number", "value", "state", "params", "user_attrs", "duration"))
@@ -774,9 +782,6 @@ def export_study(study, out_dir, base: RunConfig | None = None, top_k: int = 10,
         ),
         history=atomic_write(d / "history.csv", _history(df)),
     )
-    top = ranked(study)
-    if not top:
-        raise ValueError(f"study {study.study_name!r} has no complete trial to export")
     best = top[0]
     tdir = trial_folder_of(best, folder) if folder is not None else None
     tdir = RunFolder(tdir or "", strict=False)

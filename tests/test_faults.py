@@ -298,3 +298,23 @@ def test_a_name_ending_in_a_newline_is_refused(tmp_path, args):
     r = _hnn(args, tmp_path)
     assert r.returncode != 0 and "letters, digits, '.', '_' and '-' only" in r.stderr and "Traceback" not in r.stderr, r.stderr[-1000:]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["configs"]          # nothing written
+
+
+def test_set_values_search_spaces_and_empty_studies_get_one_line(tmp_path):
+    """Issue 27: `--set` values and search spaces were read with plain yaml.safe_load (`--set seed=010` became 8, a
+    duplicate key's last value won); `hnn hpo export` on a study without a complete trial said `StopIteration:`."""
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    (tmp_path/"sp.yaml").write_text("params:\n  model.hidden_dim: [8, 16]\n  model.hidden_dim: [4, 8]\n")
+    cases = [(["run", "--config", "configs/demo.yaml", "--set", "seed=010", "--output-dir", "out"],
+              "--set seed=010: seed = 010 (line 1) has a leading zero, which YAML 1.1 reads as octal (8); write 10"),
+             (["hpo", "stage1", "--quick", "--space", "sp.yaml", "--trials", "1", "--storage", "sqlite:///x.db"],
+              "sp.yaml: duplicate key params.model.hidden_dim at lines 2 and 3")]
+    for args, words in cases:
+        r = _hnn(args, tmp_path)
+        assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["configs", "sp.yaml"]   # nothing written
+    r = _hnn(["hpo", "stage1", "--quick", "--workers", "0", "--storage", "sqlite:///e.db", "--study", "e"], tmp_path)
+    assert r.returncode == 0, r.stderr[-1000:]
+    r = _hnn(["hpo", "export", "--storage", "sqlite:///e.db", "--study", "e"], tmp_path)
+    assert r.returncode != 0 and r.stderr.strip() == "hnn: error: study 'e' has no complete trial to export", r.stderr[-1000:]
+    assert not (tmp_path/"reports/hpo/e/top_trials.csv").exists()
