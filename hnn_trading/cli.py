@@ -444,9 +444,10 @@ def _print_demo(res, model: str):
     print(readable(V[oof]).to_string())
     if h := res.studies.get("held_out_test"):
         T = V[[c for c in V if c.startswith("test_")]].rename(columns=lambda c: c[5:])
+        n = int(T.drop(index="buy and hold", errors="ignore")["sharpe"].astype(float).notna().sum())
         print(
             f"\nHeld-out test, {h['start'][:10]} to {h['end'][:10]}, net of costs: no choice saw it, evaluated once "
-            f"(DSR deflates by the {len(T) - 1} configurations looked at here)"
+            f"(DSR deflates by the {n} configurations with a Sharpe ratio here)"
         )
         print(readable(T).to_string())
     if v := verdict_sentence(res.run_dir):

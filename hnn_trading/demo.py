@@ -292,7 +292,7 @@ def demo(
     V = verdict_table(rows, srs, c.data.periods_per_year, test_rows)
     rf = RunFolder(d)
     rf.write_verdict(V)
-    studies = _studies_record(s1, s2, db, chosen is not None, len(srs), main)
+    studies = _studies_record(s1, s2, db, chosen is not None, int(np.isfinite(srs).sum()), main)  # the N deflated by
     rf.write_json("studies", studies)
     res = DemoResult(d, V, runs, studies)
     _demo_reports(res, templates, steps, c.report.html)

@@ -77,12 +77,20 @@ def _strategy_overrides(**settings) -> dict:
     "`strategy.<name>` config overrides for the settings given; None keeps the config's own."
     return {f"strategy.{k}": v for k, v in settings.items() if v is not None}
 
+# %% ../nbs/20_explorer.ipynb #907df5b3
+def _settings_key(cfg) -> tuple:
+    "What a look is: the strategy settings the explorer's controls set, as the config resolves them."
+    return tuple((k, getattr(cfg.strategy, k)) for k in ("threshold", "confidence_margin", "sizing", "kelly_clip"))
+
 # %% ../nbs/20_explorer.ipynb #84a956a3
 @patch
 def _deflate(self: StrategyExplorer, key, r) -> dict:
-    "Record the look `key` (its per-bar Sharpe, 0 with no trade) and the DSR of returns `r` over every look."
+    """Record the look `key` (its per-bar Sharpe, 0 with no trade) and the DSR of returns `r` over every look.
+
+    The run's own settings are not a new look when a search chose them: its count holds them already."""
     sr = moments(r)["sr"]
-    self.looks[key] = float(sr) if np.isfinite(sr) else 0.0
+    if not (self.prior and key == _settings_key(self.config)):
+        self.looks[key] = float(sr) if np.isfinite(sr) else 0.0
     trials = self.prior + list(self.looks.values())
     return dict(dsr=deflated_sharpe(r, trials), n_looks=len(trials))
 
@@ -111,7 +119,7 @@ def evaluate(
         max_drawdown=max_drawdown(r),
         trades=out["trades"],
         returns=pd.Series(r, index=self.evaluator.times),
-        **self._deflate(tuple(sorted(ov.items())), r),
+        **self._deflate(_settings_key(cfg), r),
     )
 
 # %% ../nbs/20_explorer.ipynb #d4c3d902

@@ -70,8 +70,11 @@ def test_the_explorer_counts_its_looks_after_the_search(chosen):
     ws, d, _ = chosen
     sel = json.loads((d/"selection.json").read_text())
     ex = StrategyExplorer(d)
-    a = ex.evaluate(threshold=0.5); b = ex.evaluate(threshold=0.52); c = ex.evaluate(threshold=0.5)   # the third is no new look
-    assert (a["n_looks"], b["n_looks"], c["n_looks"]) == (sel["n_configurations"] + 1, sel["n_configurations"] + 2, sel["n_configurations"] + 2)
+    N, own = sel["n_configurations"], ex.config.strategy.threshold
+    t1, t2 = [t for t in (0.5, 0.52, 0.54) if t != own][:2]
+    o = ex.evaluate()                                                            # the run's own settings: the search counted them
+    a = ex.evaluate(threshold=t1); b = ex.evaluate(threshold=t2); c = ex.evaluate(threshold=t1)    # the last is no new look
+    assert (o["n_looks"], a["n_looks"], b["n_looks"], c["n_looks"]) == (N, N + 1, N + 2, N + 2)
     srs = sel["sr_trials"] + [np.nan_to_num(moments(x["returns"].values)["sr"]) for x in (a, b)]
     assert b["dsr"] == pytest.approx(deflated_sharpe(b["returns"].values, srs), abs=1e-12)
     if b["trades"]: assert f"over {sel['n_configurations'] + 2:,} settings looked at" in metrics_line(b, html=False)
