@@ -456,7 +456,7 @@ def _verdict_html(d: Path) -> str:
 
 # %% ../nbs/17_reports.ipynb #0de6d10c
 def verdict_sentence(d: Path) -> str:
-    "One sentence: which model, if any, beat buy-and-hold after costs, and with what deflated Sharpe."
+    "One sentence: which model, if any, beat buy-and-hold (cash for a book that can short) after costs, and its DSR."
     import pandas as pd
 
     rf = RunFolder(d, strict=False)
@@ -479,17 +479,20 @@ def verdict_sentence(d: Path) -> str:
             m = m.join(pd.DataFrame([t["strategy"]], index=m.index).add_prefix("test_"))
     else:
         return ""
-    return _oof_sentence(b, m) + _test_sentence(b, m)
+    cash = rf.has("config") and not rf.config.backtest.long_only  # a book that can short: judged against cash
+    return _oof_sentence(b, m, cash) + _test_sentence(b, m, cash)
 
 # %% ../nbs/17_reports.ipynb #0074c605
-def _oof_sentence(b, m) -> str:
-    "Which row, if any, beat buy-and-hold out of fold after costs, and with what deflated Sharpe."
+def _oof_sentence(b, m, cash: bool = False) -> str:
+    """Which row, if any, beat buy-and-hold out of fold after costs, and with what deflated Sharpe.
+
+    `cash`: the book can short, so its benchmark is cash (return 0, Sharpe 0), not buy-and-hold."""
     import pandas as pd
 
+    beat = "cash (the benchmark of a book that can short)" if cash else "buying and holding"
     if m["sharpe"].astype(float).isna().all():  # no row traded: no Sharpe ratio to compare
-        return (
-            f"Nothing traded out of fold, so no model beat buying and holding: buy-and-hold returned "
-            f"{cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})."
+        return f"Nothing traded out of fold, so no model beat {beat}" + (
+            "." if cash else f": buy-and-hold returned {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})."
         )
     best = m["sharpe"].astype(float).idxmax()
     r = m.loc[best]
@@ -502,8 +505,10 @@ def _oof_sentence(b, m) -> str:
         "(non-normal SE)" + (f", deflated Sharpe {dsr:.2f}{over})" if has_dsr else ")")
     )
     bh = f"buy-and-hold's return of {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
+    if cash:
+        b, bh = dict(sharpe=0.0), "cash's return of 0 (Sharpe 0)"
     if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95:
-        return f"{best} beat buying and holding after costs: {what} against {bh}."
+        return f"{best} beat {beat} after costs: {what} against {bh}."
     if r["sharpe"] > b["sharpe"]:
         why = (
             f"its deflated Sharpe {dsr:.2f} is below the 0.95 an edge would need"
@@ -511,10 +516,10 @@ def _oof_sentence(b, m) -> str:
             else "one run is not evidence: compare the Sharpe difference with its standard error"
         )
         return f"The best, {what}, had a higher Sharpe ratio than {bh} after costs, but {why}."
-    return f"No model beat buying and holding after costs: the best, {what}, against {bh}."
+    return f"No model beat {beat} after costs: the best, {what}, against {bh}."
 
 # %% ../nbs/17_reports.ipynb #02e1cfec
-def _test_sentence(b, m) -> str:
+def _test_sentence(b, m, cash: bool = False) -> str:
     "The held-out test period's numbers of the row chosen out of fold (by Sharpe), when the run has one."
     import pandas as pd
 
@@ -525,7 +530,12 @@ def _test_sentence(b, m) -> str:
     return (
         f" On the held-out test period, which no choice saw, {best} returned {cell(r['test_total_return'], 'return')} "
         f"(Sharpe {r['test_sharpe']:.2f} ± {r['test_sharpe_se']:.2f}, non-normal SE) "
-        f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f})."
+        + (
+            "against cash's 0."
+            if cash
+            else f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} "
+            f"(Sharpe {b['test_sharpe']:.2f})."
+        )
     )
 
 # %% ../nbs/17_reports.ipynb #76bb82dd

@@ -120,3 +120,16 @@ def test_cash_benchmark_is_flat_and_the_run_metrics_carry_the_book_numbers(tmp_p
     s = json.loads((tmp_path / "metrics.json").read_text())["strategy"]
     for k in ("net_exposure", "beta", "gross_total_return", "gross_sharpe"):
         assert s[k] == pytest.approx(res.metrics[k])
+
+
+def test_the_verdict_of_a_book_that_can_short_is_against_cash():
+    "Review of issue 26: the tearsheet judged a long-short book against cash, the index page's sentence against buy-and-hold."
+    import pandas as pd
+    from hnn_trading.reports import _oof_sentence, _test_sentence
+    b = pd.Series(dict(total_return=0.15, sharpe=0.9, test_total_return=0.05, test_sharpe=0.4))
+    m = pd.DataFrame([dict(total_return=0.04, sharpe=0.5, sharpe_se=0.3, dsr=0.97, test_total_return=0.01,
+                           test_sharpe=0.2, test_sharpe_se=0.5)], index=["book"])
+    assert _oof_sentence(b, m).startswith("No model beat buying and holding")           # 0.5 < buy-and-hold's 0.9
+    s = _oof_sentence(b, m, cash=True)
+    assert s.startswith("book beat cash (the benchmark of a book that can short)") and "Sharpe 0.90" not in s, s
+    assert _test_sentence(b, m, cash=True).endswith("against cash's 0.") and "buy-and-hold" not in _test_sentence(b, m, cash=True)
