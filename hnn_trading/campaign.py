@@ -8,7 +8,7 @@ import math, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
-from .config import RunConfig, ConfigError, strict_yaml
+from .config import RunConfig, ConfigError, read_yaml
 from .files import shipped
 from .data import load_data, load_exog, resolve_periods
 from .hpo import SearchSpace, make_objective, stage2_search, save_context, describe, optimize_surviving
@@ -82,12 +82,7 @@ class Campaign:
     def from_yaml(cls, path, quick: bool = False) -> "Campaign":
         "Read and check a campaign file; `quick` applies its `quick` block (a smaller market, fewer trials)."
         path = shipped(path)
-        try:
-            d = strict_yaml(Path(path).read_text()) or {}  # duplicate keys and YAML 1.1 numbers refused
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: campaign file not found") from None
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
+        d = read_yaml(path, "campaign") or {}  # duplicate keys, YAML 1.1 numbers, pipes and devices refused
         try:
             return cls.from_dict(d, quick)
         except ConfigError as e:

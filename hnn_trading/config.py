@@ -13,9 +13,9 @@ import yaml
 from .files import atomic_write, shipped, redact, short
 
 # %% auto #0
-__all__ = ['MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig', 'SplitConfig',
-           'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig', 'EnsembleConfig',
-           'ReportConfig', 'strict_yaml', 'migrate', 'RunConfig', 'warning_summary']
+__all__ = ['MAX_YAML_BYTES', 'MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig',
+           'SplitConfig', 'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig',
+           'EnsembleConfig', 'ReportConfig', 'strict_yaml', 'read_yaml', 'migrate', 'RunConfig', 'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -801,6 +801,32 @@ def strict_yaml(text: str, key: str = ""):
     _check_nodes(yaml.compose(text, Loader=yaml.SafeLoader), key)
     return yaml.safe_load(text)
 
+# %% ../nbs/00_config.ipynb #7622979d
+MAX_YAML_BYTES = 4 * 2**20  # a config, campaign or search space is a few kB
+
+
+def read_yaml(path, what: str = "config"):
+    "The strict YAML (`strict_yaml`) of file `path` when it is a regular file of sane size; errors name the file."
+    import stat
+
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: {what} file not found") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: {what} file cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a folder, pipe or device); a {what} file is a YAML file")
+    if st.st_size > MAX_YAML_BYTES:
+        raise ConfigError(f"{path}: {st.st_size:,} bytes is no {what} file (at most {MAX_YAML_BYTES:,})")
+    try:
+        return strict_yaml(path.read_text())
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML: {str(e).splitlines()[0]}") from None
+
 # %% ../nbs/00_config.ipynb #1d7fea31
 MOVED = {"strategy.long_only": "backtest.long_only", "strategy.leverage": "strategy.scale"}
 
@@ -913,14 +939,7 @@ class RunConfig(Section):
 def from_yaml(cls: RunConfig, path):
     "Load a YAML file (duplicate keys and YAML 1.1 surprises refused, see `strict_yaml`); errors name the file."
     path = shipped(path)
-    try:
-        d = strict_yaml(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    d = read_yaml(path, "config")
     try:
         return cls.from_dict(d or {}, where="RunConfig")
     except ConfigError as e:

@@ -10,7 +10,7 @@ from fastcore.basics import patch
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
-from .config import RunConfig, ConfigError, warning_summary, strict_yaml
+from .config import RunConfig, ConfigError, warning_summary, read_yaml
 from .files import atomic_write, resource, shipped, redact
 from .training import run_walk_forward
 from .evaluate import Evaluator
@@ -100,12 +100,7 @@ class SearchSpace:
     @classmethod
     def from_yaml(cls, path) -> "SearchSpace":
         path = shipped(path)
-        try:
-            d = strict_yaml(path.read_text()) or {}  # duplicate keys and YAML 1.1 numbers refused
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: search space file not found") from None
-        except ConfigError as e:
-            raise ConfigError(f"{path}: {e}") from None
+        d = read_yaml(path, "search space") or {}  # duplicate keys, YAML 1.1 numbers, pipes and devices refused
         try:
             return cls.from_dict(d)
         except ConfigError as e:
@@ -220,10 +215,7 @@ def load_context(storage: str, name: str):
 # %% ../nbs/15_hpo.ipynb #87255e62
 def enqueue_warm_start(study, path, space: SearchSpace | None = None) -> int:
     "Enqueue parameter sets from a YAML list (only keys the space samples); returns how many were queued."
-    try:
-        sets = strict_yaml(Path(path).read_text()) or []
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    sets = read_yaml(path, "warm-start") or []
     n = 0
     for p in sets:
         if space is not None:

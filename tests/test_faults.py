@@ -318,3 +318,18 @@ def test_set_values_search_spaces_and_empty_studies_get_one_line(tmp_path):
     r = _hnn(["hpo", "export", "--storage", "sqlite:///e.db", "--study", "e"], tmp_path)
     assert r.returncode != 0 and r.stderr.strip() == "hnn: error: study 'e' has no complete trial to export", r.stderr[-1000:]
     assert not (tmp_path/"reports/hpo/e/top_trials.csv").exists()
+
+
+@pytest.mark.parametrize("args", [["run", "--config", "{p}"], ["hpo", "stage1", "--quick", "--space", "{p}", "--trials", "1"],
+                                  ["campaign", "{p}"]])
+@pytest.mark.parametrize("kind", ["fifo", "dev_zero", "folder"])
+def test_a_pipe_device_or_folder_named_as_a_yaml_file_is_refused(tmp_path, args, kind):
+    "Review of issue 27: data paths were guarded, YAML files were not: a FIFO as --config hung, /dev/zero filled the memory."
+    p = {"fifo": tmp_path/"c.yaml", "dev_zero": Path("/dev/zero"), "folder": tmp_path/"d.yaml"}[kind]
+    if kind == "fifo": os.mkfifo(p)
+    if kind == "folder": p.mkdir()
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    r = subprocess.run([str(BIN/"hnn"), *[a.format(p=p) for a in args]], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode not in (0, 124, 137) and f"{p}: not a regular file" in r.stderr, r.stderr[-1000:]
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr[-1000:]
