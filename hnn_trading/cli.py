@@ -647,6 +647,11 @@ def cmd_report(ns):
             f"report {ns.name!r} reads a run: pass -p run_dir reports/<run id>"
             + (" (or -p storage URL -p study NAME)" if "storage" in need else "")
         )
+    if params.get("storage") and params.get("study"):  # a study report: the study exists and has a result, first
+        from hnn_trading.studies import open_study, completed
+
+        if not completed(open_study(params["storage"], str(params["study"]))):
+            raise ValueError(f"study {params['study']!r} has no complete trial to report on")
     if "run_dir" in params and ns.run_id is None:
         run_dir = params["run_dir"]  # write next to the run it describes
     else:

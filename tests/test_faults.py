@@ -333,3 +333,14 @@ def test_a_pipe_device_or_folder_named_as_a_yaml_file_is_refused(tmp_path, args,
                        text=True, timeout=60)
     assert r.returncode not in (0, 124, 137) and f"{p}: not a regular file" in r.stderr, r.stderr[-1000:]
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr[-1000:]
+
+
+def test_a_study_report_on_a_missing_storage_or_an_empty_study_writes_nothing(tmp_path):
+    "Review of issue 27: a mistyped sqlite URL created an empty database and a folder; an empty study said StopIteration."
+    r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///nonexist.db", "-p", "study", "x"], tmp_path)
+    assert r.returncode != 0 and "no study storage at" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
+    assert not any(tmp_path.iterdir())
+    assert _hnn(["hpo", "stage1", "--quick", "--workers", "0", "--storage", "sqlite:///e.db", "--study", "e"], tmp_path).returncode == 0
+    r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///e.db", "-p", "study", "e"], tmp_path)
+    assert r.returncode != 0 and r.stderr.strip() == "hnn: error: study 'e' has no complete trial to report on", r.stderr[-1000:]
+    assert not (tmp_path/"reports").exists() or not any((tmp_path/"reports").rglob("*.ipynb"))
