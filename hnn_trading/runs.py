@@ -162,12 +162,22 @@ def _locked(d: Path, exclusive: bool):
         if fd is not None:
             os.close(fd)
 
+# %% ../nbs/16b_runs.ipynb #6b714a26
+def _manifest_lists(m: Path) -> list:
+    "The artefact names a run's manifest lists (none without a readable manifest): was the folder written indexed?"
+    try:
+        return list(json.loads(m.read_text()).get("artefacts", [])) if m.exists() else []
+    except (ValueError, AttributeError, OSError):
+        return []
+
 # %% ../nbs/16b_runs.ipynb #964840f0
 @patch
 def _index(self: RunFolder) -> dict:
     "The folder's index {'files': {name relative to the folder: record}}; no files for a folder without one."
     p = self.path("artefacts")
     if not p.exists():
+        if p.name in _manifest_lists(self.dir / FILES["manifest"]):  # deleted: never read a folder unchecked
+            raise ArtefactError(f"{p}: missing, but the run's manifest.json lists it; re-run or restore it")
         return dict(files={})
     try:
         idx = json.loads(p.read_bytes())

@@ -124,3 +124,13 @@ def test_epoch_timestamps_read_with_data_time_unit(tmp_path):
     r = _hnn(["run", "--config", "cfg.yaml", "--output-dir", "out"], tmp_path)
     assert r.returncode != 0 and "data.time_unit" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr[-1000:]
     assert not (tmp_path/"out").exists()
+
+
+def test_a_deleted_index_does_not_turn_the_checks_off(made, tmp_path):
+    "Review of issue 27: deleting artefacts.json made the folder read as one from before the index, unchecked."
+    d = _copy(made, tmp_path)
+    (d/"artefacts.json").unlink()
+    eq = d/"equity.csv"
+    eq.write_text("".join(eq.read_text().splitlines(keepends=True)[:11]))       # 10 rows left
+    r = _hnn(["report", "backtest_tearsheet", "-p", "run_dir", "reports/r"], tmp_path)
+    _refused(r, "artefacts.json", "missing, but the run's manifest.json lists it")
