@@ -706,12 +706,17 @@ def _finish(panel, start=None, end=None):
     "Sort, name the index levels, and cut to [start, end]."
     panel.index = panel.index.set_names(["timestamp", "symbol"])
     panel = panel.sort_index(level=["timestamp", "symbol"])[OHLCV_COLS]
-    t = panel.index.get_level_values("timestamp")
+    t = t0 = panel.index.get_level_values("timestamp")
     if start is not None:
         panel = panel[t >= _utc(start)]
         t = panel.index.get_level_values("timestamp")
     if end is not None:
         panel = panel[t <= _utc(end)]
+    if len(t0) and not len(panel):  # a window outside the data: say so, not "cannot infer bars per year"
+        raise DataError(
+            f"data.start = {start}, data.end = {end} leaves no bars: the data runs from {t0.min():%Y-%m-%d %H:%M} "
+            f"to {t0.max():%Y-%m-%d %H:%M}"
+        )
     return panel
 
 # %% ../nbs/01_data.ipynb #9bcdbaa6

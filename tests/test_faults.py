@@ -344,3 +344,11 @@ def test_a_study_report_on_a_missing_storage_or_an_empty_study_writes_nothing(tm
     r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///e.db", "-p", "study", "e"], tmp_path)
     assert r.returncode != 0 and r.stderr.strip() == "hnn: error: study 'e' has no complete trial to report on", r.stderr[-1000:]
     assert not (tmp_path/"reports").exists() or not any((tmp_path/"reports").rglob("*.ipynb"))
+
+
+def test_a_date_window_outside_the_data_says_so(tmp_path):
+    "Review of issue 27: data.start after the data's end said 'cannot infer bars per year from 0 timestamps'."
+    (tmp_path/"configs").mkdir(); (tmp_path/"configs/demo.yaml").write_text((Path(__file__).resolve().parents[1]/"configs/demo.yaml").read_text())
+    r = _hnn(["run", "--config", "configs/demo.yaml", "--set", "data.start=2019-01-01", "--output-dir", "out"], tmp_path)
+    assert r.returncode != 0 and "data.start = 2019-01-01, data.end = None leaves no bars: the data runs from 1999-01-04" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path/"out").exists()
