@@ -240,7 +240,7 @@ def test_sigterm_during_a_report_leaves_no_half_run_notebook(hnn, tmp_path, lgbm
     shutil.copytree(lgbm_run.run_dir, d)
     for f in d.glob("backtest_tearsheet*"): f.unlink()                           # written by an earlier test, maybe
     p = subprocess.Popen([hnn, "report", "backtest_tearsheet", "-p", "run_dir", str(d)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, cwd=tmp_path)           # a folder that exists (not the worker's)
     running = d / ".backtest_tearsheet.running.ipynb"
     t0 = time.time()
     while not running.exists() and p.poll() is None and time.time() - t0 < 120: time.sleep(0.05)
