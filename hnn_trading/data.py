@@ -615,9 +615,17 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.zip", ".csv.xz", ".parquet
 
 # %% ../nbs/01_data.ipynb #4b6cc2dc
 def data_files(folder: Path) -> list[Path]:
-    "The data files of a folder, sorted; an entry with a data name that is no regular file is refused, naming it."
+    """The data files of a folder, sorted; an entry with a data name that is no regular file is refused, naming it,
+    and so is a link to another file of the folder (its bars would be read twice, as two symbols)."""
     entries = sorted(p for p in Path(folder).iterdir() if p.name.lower().endswith(DATA_SUFFIXES))
-    return [_regular_file(p) for p in entries if not p.name.startswith(".")]
+    files, seen = [_regular_file(p) for p in entries if not p.name.startswith(".")], {}
+    for p in files:
+        q = seen.setdefault(p.resolve(), p)
+        if q != p:
+            raise DataError(
+                f"{p} and {q.name} are one file (a symbolic link): its bars would be two symbols; remove one"
+            )
+    return files
 
 # %% ../nbs/01_data.ipynb #4b1e4a4e
 def load_ohlcv(

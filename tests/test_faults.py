@@ -352,3 +352,17 @@ def test_a_date_window_outside_the_data_says_so(tmp_path):
     r = _hnn(["run", "--config", "configs/demo.yaml", "--set", "data.start=2019-01-01", "--output-dir", "out"], tmp_path)
     assert r.returncode != 0 and "data.start = 2019-01-01, data.end = None leaves no bars: the data runs from 1999-01-04" in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path/"out").exists()
+
+
+def test_a_link_to_another_file_of_the_data_folder_is_refused(tmp_path):
+    "Review of issue 27: a symbolic link to a good file of the same folder was followed silently: one symbol, twice."
+    import shutil
+    root = Path(__file__).resolve().parents[1]
+    d = tmp_path/"d"; d.mkdir()
+    for f in ("nasdaq.csv.gz", "sp500.csv.gz"): shutil.copy(root/"data"/f, d/f)
+    os.symlink("nasdaq.csv.gz", d/"nq_link.csv.gz")
+    r = _hnn(["data", "validate", "d"], tmp_path)
+    assert r.returncode != 0 and "nq_link.csv.gz and nasdaq.csv.gz are one file (a symbolic link)" in r.stdout + r.stderr, r.stdout + r.stderr
+    (d/"nq_link.csv.gz").unlink(); os.symlink(root/"data"/"vix.csv.gz", d/"vix.csv.gz")    # a link to a file elsewhere is fine
+    r = _hnn(["data", "validate", "d"], tmp_path)
+    assert "one file" not in r.stdout + r.stderr
