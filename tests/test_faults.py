@@ -191,7 +191,8 @@ def test_a_study_with_a_hostile_name_and_parameter_is_shown_not_run(tmp_path):
     import re
     assert not re.search(r"<img[^>]*onerror", page) and "&lt;img src=x onerror=alert(1)&gt;" in page   # no live tag (nbconvert reorders attributes)
     r = _hnn(["report", "hpo_study", "-p", "storage", "sqlite:///s.db", "-p", "study", "nosuch", "--output-dir", "out"], tmp_path)
-    assert r.returncode != 0 and "no study named 'nosuch'" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode != 0 and "no study 'nosuch' in sqlite:///" in r.stderr and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr                   # the names there, escaped nowhere: a terminal line
 
 # issue 27, deliverable 2: configs that would surprise are refused by `hnn run` in one line naming the file, the key and the
 # line(s), before any folder exists
