@@ -242,7 +242,8 @@ def test_a_stage1_study_resumes_after_an_interruption(journey):
     ws, _ = journey
     n = 16                                                                        # enough that a loaded machine still interrupts it mid-way
     cmd = ["hpo", "stage1", "--quick", "--workers", "2", "--trials", str(n), "--study", "resume", "--no-prune"]
-    p = subprocess.Popen([str(BIN/"hnn"), *cmd], cwd=ws, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    p = subprocess.Popen([str(BIN/"hnn"), *cmd], cwd=ws, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as a terminal starts it: a test runner may ignore SIGINT, and hnn honours an inherited SIG_IGN
     url, deadline = "journal:///reports/hpo/resume/study.log", time.time() + 300
     while time.time() < deadline:
         time.sleep(0.5)
