@@ -154,10 +154,27 @@ def screened(study, space: SearchSpace, top_k: int) -> list:
     costlier study starts from."""
     return [p for p in ({k: v for k, v in t.params.items() if k in space.params} for t in ranked(study)[:top_k]) if p]
 
+# %% ../nbs/18c_campaign.ipynb #b8de7b52
+def _with_workers(study, url: str, trials: int, workers: int, seed: int):
+    """Run a campaign study's missing trials (up to `trials` finished) in `workers` local `hnn hpo worker` processes
+    on the storage `url`; a one-line error when a worker failed."""
+    from types import SimpleNamespace
+    from .cli import _start_workers
+
+    ns = SimpleNamespace(
+        study=study.study_name, heartbeat=10, no_prune=False, trials=trials, seed=seed, workers=workers
+    )
+    codes = _start_workers(ns, url, study, None)
+    if any(codes):
+        raise RuntimeError(
+            f"study {study.study_name}: {sum(1 for c in codes if c)} of {len(codes)} workers failed "
+            f"(exit codes {codes}); run the same command again to resume"
+        )
+
 # %% ../nbs/18c_campaign.ipynb #351d9d09
-def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progress=None) -> tuple:
+def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progress=None, workers: int = 1) -> tuple:
     """Run (or resume) a campaign's stage-1 study, first enqueuing the best parameter sets of the study it is screened
-    by; (study, number of sets enqueued)."""
+    by, in this process or in `workers` local worker processes; (study, number of sets enqueued)."""
     s1 = made[name] = make_study(
         f"{camp.name}-{name}",
         url,
@@ -168,7 +185,7 @@ def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progre
         description=describe(space, b),
         hpo=b.hpo,
     )
-    save_context(s1, b, space, sd)
+    save_context(s1, b, space, sd / "trials")  # where every worker (this process or another) writes its trials
     n_screened = 0
     if spec.get("screen"):
         by = made[spec["screen"]["study"]]
@@ -183,7 +200,9 @@ def _stage1(camp, name, spec, b, space, url, sd, panel, exog, made: dict, progre
                 flush=True,
             )
     left = spec["trials"] - len([t for t in s1.trials if t.state.name in ("COMPLETE", "PRUNED")])
-    if left > 0:
+    if left > 0 and workers > 1:
+        _with_workers(s1, url, spec["trials"], workers, b.seed)
+    elif left > 0:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             objective = make_objective(b, panel, space, sd / "trials", exog=exog)
@@ -250,11 +269,11 @@ def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict, folder=No
     return cfg.override(db["best_params"]), srs
 
 # %% ../nbs/18c_campaign.ipynb #cf26b6cf
-def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=None) -> tuple:
+def _study(camp, name, spec, base, panel, url, d, exog, made: dict, progress=None, workers: int = 1) -> tuple:
     """Run (or resume) one stage-1 study (started from the top trials of the study it is screened by) and its stage 2;
     return the chosen config, its selection record and every trial's per-bar Sharpe."""
     space, b = SearchSpace.from_yaml(spec["space"]), base.override(spec["set"])
-    s1, n_screened = _stage1(camp, name, spec, b, space, url, d / "hpo" / name, panel, exog, made, progress)
+    s1, n_screened = _stage1(camp, name, spec, b, space, url, d / "hpo" / name, panel, exog, made, progress, workers)
     best, cfg, sel, srs = _stage1_choice(s1, space, spec, n_screened, made, d / "hpo" / name / "trials")
     if camp.stage2:
         cfg, more = _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel, d / "hpo" / name / "trials")
@@ -368,9 +387,11 @@ def run_campaign(
     storage: str | None = None,
     reports: bool = True,
     progress: bool | None = None,
+    workers: int = 1,
 ) -> CampaignResult:
     """Run a campaign end to end (see above) into output_dir/run_id (default: the campaign's name); the studies live
-    on `storage` (default: a journal file in the folder)."""
+    on `storage` (default: a journal file in the folder); each stage-1 study runs its trials in `workers` local
+    worker processes (1: in this process)."""
     d = run_dir_for(output_dir, run_id or camp.name)
     (d / "hpo").mkdir(parents=True, exist_ok=True)
     panel = load_data(camp.base.data)
@@ -379,7 +400,7 @@ def run_campaign(
     url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
     chosen, selection, srs, made, counts = {}, {}, [], {}, {}
     for name, spec in camp.studies.items():
-        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress)
+        chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress, workers)
         srs, counts[name] = srs + list(s), len(s)
     runs, main = _rerun_chosen(camp, base, chosen, _with_count(selection, srs, counts), d, reports, progress)
     R, n_configurations = _results(runs, main, base, srs)
