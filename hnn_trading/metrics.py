@@ -7,12 +7,13 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['TARGET_KEYS', 'sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve', 'drawdown_series', 'max_drawdown',
-           'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio', 'win_rate', 'profit_factor', 'roc_auc',
-           'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc', 'confusion', 'skill_metrics', 'threshold_grid',
-           'pr_curve', 'regression_metrics', 'hac_se', 'ic_series', 'daily_ic', 'mu_skill', 'horizons_of',
-           'horizon_skill', 'walk_forward_metrics', 'factor_quantiles', 'quantile_returns', 'quantile_turnover',
-           'cross_section', 'sharpe_se', 'trading_metrics', 'reliability_table']
+__all__ = ['CONSTANT_KEYS', 'CONSTANT_PREDICTOR', 'TARGET_KEYS', 'sharpe_ratio', 'sortino_ratio', 'volatility', 'equity_curve',
+           'drawdown_series', 'max_drawdown', 'max_drawdown_duration', 'total_return', 'cagr', 'calmar_ratio',
+           'win_rate', 'profit_factor', 'roc_auc', 'dir_acc', 'log_loss', 'classification_metrics', 'pr_auc',
+           'confusion', 'skill_over', 'constant_scores', 'f1_skill', 'recall_skill', 'classification_table',
+           'skill_metrics', 'threshold_grid', 'pr_curve', 'regression_metrics', 'hac_se', 'ic_series', 'daily_ic',
+           'mu_skill', 'horizons_of', 'horizon_skill', 'walk_forward_metrics', 'factor_quantiles', 'quantile_returns',
+           'quantile_turnover', 'cross_section', 'sharpe_se', 'trading_metrics', 'reliability_table']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf: float, periods_per_year: int) -> float:
@@ -167,18 +168,114 @@ def confusion(y, p, threshold: float = 0.5) -> dict:
     f1 = 2 * prec * rec / (prec + rec) if tp else 0.0
     return dict(tp=tp, fp=fp, tn=tn, fn=fn, precision=prec, recall=rec, f1=f1, threshold=threshold)
 
+# %% ../nbs/11_metrics.ipynb #6778214a
+CONSTANT_KEYS = ("f1", "precision", "recall", "accuracy", "dir_acc", "auc", "pr_auc", "log_loss", "brier")
+CONSTANT_PREDICTOR = dict(
+    f1="always up",
+    precision="always up",
+    recall="always up",
+    accuracy="majority class",
+    dir_acc="majority sign",
+    auc="any constant",
+    pr_auc="any constant",
+    log_loss="p = base rate",
+    brier="p = base rate",
+)
+
+# %% ../nbs/11_metrics.ipynb #e0dbf54b
+def skill_over(value, constant, best: float = 1.0) -> float:
+    "(value - constant) / (best - constant): 0 for the constant predictor, 1 for a perfect score; NaN when undefined."
+    d = best - constant
+    return float((value - constant) / d) if np.isfinite(value) and np.isfinite(d) and d != 0 else np.nan
+
+# %% ../nbs/11_metrics.ipynb #018ff7ef
+def _clean(y, other=None):
+    "y (and `other`) as float arrays without the rows where either is NaN."
+    y = np.asarray(y, float)
+    o = np.asarray(other, float) if other is not None else np.zeros_like(y)
+    m = ~(np.isnan(y) | np.isnan(o))
+    return y[m], o[m]
+
+# %% ../nbs/11_metrics.ipynb #f6844986
+def constant_scores(y, base_rate: float | None = None, fwd_return=None) -> dict:
+    """What the best constant predictor scores on labels `y` in {0, 1}: f1, precision, recall (always up), accuracy,
+    dir_acc (the majority class of `base_rate`), auc, pr_auc (any constant score), log_loss, brier (p = `base_rate`).
+
+    `base_rate` None: the evaluated labels' mean (look-ahead; pass the training period's for selection)."""
+    y, fr = _clean(y, fwd_return)
+    if not len(y):
+        return {k: np.nan for k in CONSTANT_KEYS} | dict(base_rate=np.nan, pos_rate=np.nan, n=0)
+    pi = float(y.mean())
+    p0 = pi if base_rate is None else float(base_rate)
+    q = float(np.clip(p0, 1e-12, 1 - 1e-12))
+    up = p0 >= 0.5  # the majority class the constant predictor calls
+    fr = fr if fwd_return is not None else 2 * y - 1
+    return dict(
+        f1=2 * pi / (1 + pi),
+        precision=pi,
+        recall=1.0 if pi > 0 else np.nan,
+        accuracy=pi if up else 1 - pi,
+        dir_acc=dir_acc(fr, np.full(len(fr), 1.0 if up else -1.0)),
+        auc=0.5 if 0 < pi < 1 else np.nan,
+        pr_auc=pi if 0 < pi < 1 else np.nan,
+        log_loss=float(-(pi * np.log(q) + (1 - pi) * np.log(1 - q))),
+        brier=float(pi * (1 - p0) ** 2 + (1 - pi) * p0**2),
+        base_rate=p0,
+        pos_rate=pi,
+        n=int(len(y)),
+    )
+
+# %% ../nbs/11_metrics.ipynb #fefe1579
+def f1_skill(y, p, threshold: float = 0.5) -> float:
+    "(F1 - F1 of always up) / (1 - F1 of always up), F1 of the positive class at P(up) > `threshold`."
+    y, _ = _clean(y, p)
+    return skill_over(confusion(y, _, threshold)["f1"], constant_scores(y)["f1"]) if len(y) else np.nan
+
+# %% ../nbs/11_metrics.ipynb #23cfa42c
+def recall_skill(y, p, threshold: float = 0.5) -> float:
+    """Informedness (Youden's J): recall - false-positive rate at P(up) > `threshold`.
+
+    Recall's own constant (always up) scores 1, so recall has no skill over it; J is 0 for any constant or random
+    call."""
+    c = confusion(y, p, threshold)
+    fpr = c["fp"] / (c["fp"] + c["tn"]) if c["fp"] + c["tn"] else np.nan
+    return float(c["recall"] - fpr) if np.isfinite(c["recall"]) and np.isfinite(fpr) else np.nan
+
+# %% ../nbs/11_metrics.ipynb #8bead198
+def classification_table(y, p, threshold: float = 0.5, fwd_return=None, base_rate: float | None = None) -> pd.DataFrame:
+    "Every classification metric of `p` on `y` beside the constant predictor's, with the skill over it."
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    m = ~(np.isnan(y) | np.isnan(p))
+    fr = np.asarray(fwd_return, float)[m] if fwd_return is not None else None
+    y, p = y[m], p[m]
+    c, cm = confusion(y, p, threshold), classification_metrics(y, p, fr, threshold)
+    const = constant_scores(y, base_rate, fr)
+    model = dict(f1=c["f1"], precision=c["precision"], recall=c["recall"], accuracy=cm["accuracy"])
+    model |= dict(dir_acc=cm["dir_acc"], auc=cm["auc"], pr_auc=pr_auc(y, p), log_loss=cm["log_loss"])
+    model["brier"] = float(np.mean((p - y) ** 2)) if len(y) else np.nan
+    T = pd.DataFrame({"model": model, "constant": {k: const[k] for k in CONSTANT_KEYS}})
+    T["skill over constant"] = [
+        skill_over(T.at[k, "model"], T.at[k, "constant"], 0.0 if k in ("log_loss", "brier") else 1.0) for k in T.index
+    ]
+    T.loc["recall", "skill over constant"] = recall_skill(y, p, threshold)  # informedness: recall's constant is 1
+    T["constant predictor"] = [CONSTANT_PREDICTOR[k] for k in T.index]
+    T.attrs.update(base_rate=const["base_rate"], pos_rate=const["pos_rate"], threshold=threshold, n=const["n"])
+    return T
+
 # %% ../nbs/11_metrics.ipynb #72e508fa
 def skill_metrics(y, p, mu, fwd_return) -> dict:
     """The other stage-1 objectives of the seeds.
 
-    F1 and recall of the positive class at P(up) > 1/2, IC and rank-IC of mu against the realised return."""
+    F1 and recall of the positive class at P(up) > 1/2, each as skill over the constant predictor too
+    (`f1_skill`, `recall_skill`), IC and rank-IC of mu against the realised return."""
     c = confusion(y, p)
     mu, r = np.asarray(mu, float), np.asarray(fwd_return, float)
     m = ~(np.isnan(mu) | np.isnan(r))
     ok = m.sum() > 2 and np.std(mu[m]) > 0 and np.std(r[m]) > 0
     ic = float(np.corrcoef(mu[m], r[m])[0, 1]) if ok else np.nan
     ric = float(pd.Series(mu[m]).rank().corr(pd.Series(r[m]).rank())) if ok else np.nan
-    return dict(f1=c["f1"], recall=c["recall"], ic=ic, rank_ic=ric)
+    sk = dict(f1_skill=f1_skill(y, p), recall_skill=recall_skill(y, p))
+    return dict(f1=c["f1"], recall=c["recall"], **sk, ic=ic, rank_ic=ric)
 
 # %% ../nbs/11_metrics.ipynb #43579427
 def threshold_grid(y, p, thresholds=None) -> pd.DataFrame:
