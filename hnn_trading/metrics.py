@@ -13,7 +13,8 @@ __all__ = ['CONSTANT_KEYS', 'CONSTANT_PREDICTOR', 'TARGET_KEYS', 'sharpe_ratio',
            'confusion', 'skill_over', 'constant_scores', 'f1_skill', 'recall_skill', 'classification_table',
            'skill_metrics', 'threshold_grid', 'pr_curve', 'regression_metrics', 'hac_se', 'ic_series', 'daily_ic',
            'mu_skill', 'horizons_of', 'horizon_skill', 'walk_forward_metrics', 'factor_quantiles', 'quantile_returns',
-           'quantile_turnover', 'cross_section', 'sharpe_se', 'trading_metrics', 'reliability_table']
+           'quantile_turnover', 'cross_section', 'sharpe_se', 'trading_metrics', 'reliability_table', 'heldout_table',
+           'heldout_thresholds']
 
 # %% ../nbs/11_metrics.ipynb #1dcdd763
 def _rf_bar(rf: float, periods_per_year: int) -> float:
@@ -604,3 +605,42 @@ def reliability_table(y, p, n_bins: int = 10, strategy: str = "quantile") -> pd.
     df.attrs["ece"] = float((df["n"] * df["gap"].abs()).sum() / df["n"].sum()) if len(df) else np.nan
     df.attrs["brier"] = float(np.mean((p - y) ** 2)) if len(y) else np.nan
     return df
+
+# %% ../nbs/11_metrics.ipynb #38c230e3
+def heldout_table(oof: pd.DataFrame, test: pd.DataFrame, threshold: float = 0.5) -> pd.DataFrame:
+    """Every classification metric out of fold and on the held-out test, each beside its constant and the skill over it.
+
+    `oof`, `test`: prediction frames (label, p_up, fwd_return); F1, precision, recall, accuracy at `threshold`."""
+    o, t = oof.dropna(subset=["label", "p_up"]), test.dropna(subset=["label", "p_up"])
+    a = classification_table(o["label"], o["p_up"], threshold, o["fwd_return"])
+    b = classification_table(t["label"], t["p_up"], threshold, t["fwd_return"], base_rate=a.attrs["base_rate"])
+    cols = ["model", "constant", "skill over constant"]
+    T = pd.concat([a[cols].add_suffix(", out of fold"), b[cols].add_suffix(", held-out test")], axis=1)
+    T = T.rename(columns=lambda c: c.replace("model, ", ""))
+    T["constant predictor"] = a["constant predictor"]
+    T.attrs.update(oof_base_rate=a.attrs["base_rate"], test_pos_rate=b.attrs["pos_rate"], threshold=threshold)
+    T.attrs.update(n_oof=a.attrs["n"], n_test=b.attrs["n"])
+    return T
+
+# %% ../nbs/11_metrics.ipynb #d9ba3691
+def heldout_thresholds(oof: pd.DataFrame, test: pd.DataFrame, threshold: float = 0.5, thresholds=None) -> pd.DataFrame:
+    """Precision, recall, F1, F1 skill, share called up, out of fold and on the test, at the strategy's `threshold`,
+    the F1-best out of fold (chosen there) and the F1-best on the test (hindsight: shown, never chosen)."""
+    o, t = oof.dropna(subset=["label", "p_up"]), test.dropna(subset=["label", "p_up"])
+    go, gt = threshold_grid(o["label"], o["p_up"], thresholds), threshold_grid(t["label"], t["p_up"], thresholds)
+    roles = {
+        "strategy threshold": float(threshold),
+        "F1-best out of fold (chosen)": go.attrs["best_f1_threshold"],
+        "F1-best on the test (hindsight, not chosen)": gt.attrs["best_f1_threshold"],
+    }
+    rows = []
+    for role, th in roles.items():
+        for period, P in (("out of fold", o), ("held-out test", t)):
+            c = confusion(P["label"], P["p_up"], th)
+            n = c["tp"] + c["fp"] + c["tn"] + c["fn"]
+            rows.append(dict(threshold_role=role, period=period, threshold=th, precision=c["precision"]))
+            rows[-1] |= dict(recall=c["recall"], f1=c["f1"], f1_skill=f1_skill(P["label"], P["p_up"], th))
+            rows[-1] |= dict(called_up=(c["tp"] + c["fp"]) / n if n else np.nan, n=n)
+    T = pd.DataFrame(rows).set_index(["threshold_role", "period"])
+    T.attrs.update(chosen=go.attrs["best_f1_threshold"], hindsight=gt.attrs["best_f1_threshold"])
+    return T
