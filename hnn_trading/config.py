@@ -13,9 +13,10 @@ import yaml
 from .files import atomic_write, shipped, redact, short
 
 # %% auto #0
-__all__ = ['MAX_YAML_BYTES', 'MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig', 'LabelConfig',
-           'SplitConfig', 'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig', 'HPOConfig',
-           'EnsembleConfig', 'ReportConfig', 'strict_yaml', 'read_yaml', 'migrate', 'RunConfig', 'warning_summary']
+__all__ = ['REPLACED', 'MAX_YAML_BYTES', 'MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig',
+           'LabelConfig', 'SplitConfig', 'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig',
+           'HPOConfig', 'EnsembleConfig', 'ReportConfig', 'strict_yaml', 'read_yaml', 'migrate', 'RunConfig',
+           'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -73,9 +74,36 @@ def _check_type(v, tp, where):
         return v
     return v
 
+# %% ../nbs/00_config.ipynb #6726aa4c
+_COVERAGE = (
+    "how many names hold a position is the strategy's choice, not a loss term: strategy.top_k (a fixed number a "
+    "bar) or the threshold gates tuned in stage 2; training.var_floor_weight against collapsed predictions; "
+    "data coverage is data.min_coverage"
+)
+_TURNOVER = (
+    "turnover is charged as costs, not as a loss term: backtest.commission and backtest.slippage_bps in every "
+    "score; strategy.exit_threshold (hysteresis) and strategy.max_hold are searched in stage 2"
+)
+_EXPOSURE = (
+    "exposure is bounded by the backtest, not a loss term: backtest.leverage, backtest.position_cap, "
+    "backtest.max_positions; a market-neutral book is strategy.top_k with backtest.long_only: false"
+)
+REPLACED = {
+    f"{what}_{kind}": why
+    for what, why in (("coverage", _COVERAGE), ("turnover", _TURNOVER), ("exposure", _EXPOSURE))
+    for kind in ("penalty", "weight")
+} | {
+    "listnet_temperature": "ListNet's temperature is training.listnet_tau",
+    "listnet_topk": "ListNet's top-k is training.listnet_top_k",
+}
+
 # %% ../nbs/00_config.ipynb #9e758211
 def _unknown_key(key, where, valid):
-    "The ConfigError for an unknown key: names it, where it was, the close matches and every valid key."
+    """The ConfigError for an unknown key: names it, where it was, the close matches and every valid key.
+
+    A key of the seeds' (ATFT) configs that this workbench replaces says what replaces it (`REPLACED`)."""
+    if key in REPLACED:
+        return ConfigError(f"{where}.{key} is not a setting here: {REPLACED[key]}")
     close = difflib.get_close_matches(key, valid, n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
     return ConfigError(f"unknown key '{key}' in {where}.{hint} Valid keys: {', '.join(valid)}")
@@ -184,8 +212,8 @@ def _check_date(v, loc: str):
 
 # %% ../nbs/00_config.ipynb #63d4a2ce
 @dataclass
-class DataConfig(Section):
-    "Where bars come from and which part of them to use."
+class _DataSource(Section):
+    "DataConfig's first part: where bars come from, which part of them and how their files are read."
 
     source: str = setting(
         "us_indices",
@@ -220,6 +248,12 @@ class DataConfig(Section):
         choices=["s", "ms", "us", "ns"],
         help="unit of a time column of epoch numbers (counts since 1970): s, ms, us or ns; refused without one",
     )
+
+# %% ../nbs/00_config.ipynb #e7fd1343
+@dataclass
+class DataConfig(_DataSource):
+    "Where bars come from and which part of them to use."
+
     mixed_bar_sizes: bool = setting(
         False, help="allow a folder whose files have different bar sizes (refused by default)"
     )
@@ -228,6 +262,15 @@ class DataConfig(Section):
         help=(
             "run on data with suspected bad ticks (moves beyond 50x the symbol's median move; `hnn data "
             "validate` lists them)"
+        ),
+    )
+    min_coverage: float | None = setting(
+        None,
+        lo=0.0,
+        hi=1.0,
+        help=(
+            "drop symbols with bars at fewer than this share of the panel's timestamps before the held-out "
+            "period (0..1; None: keep all); see data.apply_min_coverage"
         ),
     )
     synthetic: dict = setting(
@@ -467,6 +510,12 @@ class _LossTerms(_Optimiser):
     )
     listnet_weight: float = setting(
         0.0, lo=0.0, hi=100.0, help="weight of the cross-sectional ListNet loss (per timestamp)"
+    )
+    listnet_tau: float = setting(
+        1.0, lo=1e-6, hi=100.0, help="ListNet temperature of the target distribution softmax(r / tau)"
+    )
+    listnet_top_k: int | None = setting(
+        None, lo=1, help="ListNet: only each timestamp's top_k realised returns carry target mass (None: all)"
     )
     var_floor_weight: float = setting(
         0.0, lo=0.0, hi=100.0, help="weight of the variance floor against collapsed predictions"

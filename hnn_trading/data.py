@@ -15,7 +15,7 @@ __all__ = ['PRICE_COLS', 'OHLCV_COLS', 'TIME_NAMES', 'MAX_DATA_BYTES', 'MAX_DECO
            'TIME_UNITS', 'TICK_FLOOR', 'DATA_SUFFIXES', 'SAMPLES', 'DataError', 'validate_bars', 'data_files',
            'load_ohlcv', 'panel_from_frame', 'gap_report', 'universe_filter', 'align_exog', 'data_dir', 'load_series',
            'load_sample', 'shipped_data', 'data_fingerprint', 'summary', 'infer_periods_per_year', 'absolute_sources',
-           'resolve_periods', 'load_data', 'load_exog']
+           'resolve_periods', 'coverage', 'apply_min_coverage', 'load_data', 'load_exog']
 
 # %% ../nbs/01_data.ipynb #50a0d892
 PRICE_COLS = ["open", "high", "low", "close"]
@@ -951,6 +951,44 @@ def resolve_periods(config, panel: pd.DataFrame):
         )
     return config
 
+# %% ../nbs/01_data.ipynb #582cb3ab
+def coverage(panel: pd.DataFrame, before=None) -> pd.Series:
+    """Per symbol, the share of the panel's timestamps (the union over symbols; only those before `before` when
+    given) at which the symbol has a bar; every symbol is listed, 0.0 when it has none there."""
+    t = panel.index.get_level_values("timestamp")
+    m = np.ones(len(t), bool) if before is None else np.asarray(t < before)
+    n = pd.Index(t[m]).nunique()
+    syms = panel.index.get_level_values("symbol")
+    cnt = pd.Series(1, index=syms[m]).groupby(level=0).size()
+    cov = cnt.reindex(syms.unique(), fill_value=0) / max(n, 1)
+    cov.index.name = "symbol"
+    return cov.rename("coverage")
+
+# %% ../nbs/01_data.ipynb #144ab7c5
+def apply_min_coverage(panel: pd.DataFrame, min_coverage: float, test_size=None, echo=None) -> pd.DataFrame:
+    """`panel` without the symbols whose `coverage` of the timestamps before the held-out period of `test_size`
+    (`splits.test_size`; None: no held-out period) is below `min_coverage`; one line names each dropped one."""
+    import sys
+    from hnn_trading.splits import holdout_start
+
+    if not 0.0 <= min_coverage <= 1.0:
+        raise DataError(f"data.min_coverage = {min_coverage!r} is out of range [0.0, 1.0]")
+    start = holdout_start(panel.index.get_level_values("timestamp"), test_size)
+    cov = coverage(panel, start)
+    drop = cov[cov < min_coverage - 1e-12]
+    span = "all bars" if start is None else f"the bars before the held-out period ({start:%Y-%m-%d %H:%M})"
+    if len(drop) == len(cov):
+        raise DataError(
+            f"data.min_coverage = {min_coverage} drops every symbol (best coverage {cov.max():.1%} of {span})"
+        )
+    if len(drop):
+        named = ", ".join(f"{s} {c:.1%}" for s, c in drop.items())
+        msg = f"data.min_coverage {min_coverage}: dropped {len(drop)} of {len(cov)} symbols (share of {span}): {named}"
+        (echo or (lambda s: print(s, file=sys.stderr)))(msg)
+    out = panel[~panel.index.get_level_values("symbol").isin(drop.index)]
+    out.attrs["coverage"] = cov.to_dict()
+    return out
+
 # %% ../nbs/01_data.ipynb #9c7e8bca
 def _synthetic(kw: dict) -> pd.DataFrame:
     "The panel of `synthetic.make_market(**kw)`, its arguments checked first."
@@ -963,23 +1001,9 @@ def _synthetic(kw: dict) -> pd.DataFrame:
         raise DataError(f"data.synthetic: unknown argument(s) {bad}; make_market takes {ok}")
     return make_market(**kw)[0]
 
-# %% ../nbs/01_data.ipynb #baadf4e9
-def load_data(dcfg) -> pd.DataFrame:
-    "The panel a DataConfig describes: a bundled sample or a file/folder, its symbols, between start and end."
-    src = dcfg.source
-    if src == "synthetic":
-        panel = _synthetic(dcfg.synthetic)
-    else:
-        panel = (
-            load_sample(src)
-            if src in ("sp500", "nasdaq", "us_indices")
-            else load_ohlcv(
-                src,
-                date_format=dcfg.date_format,
-                mixed_bar_sizes=dcfg.mixed_bar_sizes,
-                time_unit=dcfg.time_unit,
-            )
-        )
+# %% ../nbs/01_data.ipynb #4ab6ae7e
+def _check_ticks(panel: pd.DataFrame, dcfg):
+    "Refuse suspected bad ticks (the loaders' report) unless `data.accept_bad_ticks`."
     ticks = [
         dict(t, file=r["file"], symbol=r["symbol"])
         for r in panel.attrs.get("load_report", [])
@@ -994,17 +1018,53 @@ def load_data(dcfg) -> pd.DataFrame:
             for t in ticks[:3]
         )
         raise DataError(
-            f"{src}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's "
+            f"{dcfg.source}: {len(ticks)} suspected bad tick(s), a close-to-close move far beyond the symbol's "
             f"usual ones: {shown}; "
             f"fix the file, or set data.accept_bad_ticks: true if they are real (`hnn data validate` lists them all)"
         )
+
+# %% ../nbs/01_data.ipynb #baadf4e9
+_NO_TEST_SIZE = object()  # load_data was given a bare DataConfig: the held-out period is unknown
+
+
+def load_data(dcfg, test_size=_NO_TEST_SIZE) -> pd.DataFrame:
+    """The panel a config describes: a bundled sample or a file/folder, its symbols, between start and end, the
+    symbols below `data.min_coverage` dropped.
+
+    `dcfg`: a whole RunConfig (its `splits.test_size` is the held-out period coverage must not see) or a
+    DataConfig (then pass `test_size`; needed only when `min_coverage` is set)."""
+    if hasattr(dcfg, "splits"):
+        dcfg, test_size = dcfg.data, dcfg.splits.test_size
+    src = dcfg.source
+    if src == "synthetic":
+        panel = _synthetic(dcfg.synthetic)
+    else:
+        panel = (
+            load_sample(src)
+            if src in ("sp500", "nasdaq", "us_indices")
+            else load_ohlcv(
+                src,
+                date_format=dcfg.date_format,
+                mixed_bar_sizes=dcfg.mixed_bar_sizes,
+                time_unit=dcfg.time_unit,
+            )
+        )
+    _check_ticks(panel, dcfg)
     if dcfg.symbols:
         have = panel.index.get_level_values("symbol").unique()
         miss = [s for s in dcfg.symbols if s not in have]
         if miss:
             raise DataError(f"data.symbols {miss} not in {src}; it has {list(have)}")
         panel = panel[panel.index.get_level_values("symbol").isin(dcfg.symbols)]
-    return _finish(panel, dcfg.start, dcfg.end)
+    panel = _finish(panel, dcfg.start, dcfg.end)
+    if getattr(dcfg, "min_coverage", None) is None:
+        return panel
+    if test_size is _NO_TEST_SIZE:
+        raise DataError(
+            "data.min_coverage is computed on the bars before the held-out period: load_data needs the whole "
+            "RunConfig (load_data(config)) or test_size"
+        )
+    return apply_min_coverage(panel, dcfg.min_coverage, test_size)
 
 # %% ../nbs/01_data.ipynb #3346929b
 def load_exog(dcfg) -> dict:

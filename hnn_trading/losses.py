@@ -209,5 +209,6 @@ def composite_loss(out: dict, y, r, tcfg, mcfg=None, pos_weight: float | None = 
     if tcfg.listnet_weight:
         if groups is None:
             raise ValueError("listnet_weight > 0 needs timestamp groups for the batch")
-        loss = loss + tcfg.listnet_weight * listnet_loss(out["mu"], r, groups)
+        tau, top_k = getattr(tcfg, "listnet_tau", 1.0), getattr(tcfg, "listnet_top_k", None)
+        loss = loss + tcfg.listnet_weight * listnet_loss(out["mu"], r, groups, tau, top_k)
     return loss

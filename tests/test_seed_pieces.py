@@ -1,0 +1,98 @@
+"""Issue 28, deliverable 7: the seeds' planned pieces -- data.min_coverage (no look-ahead), the refused ATFT keys
+(ListNet tau/top-k implemented, the coverage/turnover/exposure penalties refused with what replaces them), the
+label audit from a config, the shipped warm-start file and permutation feature importance."""
+import subprocess, sys
+from pathlib import Path
+
+import numpy as np, pandas as pd, pytest, torch
+
+from hnn_trading.config import ConfigError, RunConfig, TrainingConfig
+from hnn_trading.data import DataError, apply_min_coverage, coverage, load_data
+from hnn_trading.losses import composite_loss, listnet_loss
+
+
+def _bars(sym, times):
+    idx = pd.MultiIndex.from_product([times, [sym]], names=["timestamp", "symbol"])
+    return pd.DataFrame({c: 1.0 for c in ["open", "high", "low", "close", "volume"]}, index=idx)
+
+
+BIN = Path(sys.executable).parent
+T = pd.date_range("2021-01-01", periods=20, tz="UTC")
+
+
+@pytest.fixture
+def panel():
+    return pd.concat([_bars("FULL", T), _bars("DIES", T[:14]), _bars("LATE", T[16:])]).sort_index()
+
+
+def _syms(p):
+    return sorted(p.index.get_level_values("symbol").unique())
+
+
+def test_coverage_counts_only_the_bars_before_the_held_out_period(panel):
+    "DIES stops 2 bars into the 6 held-out bars: complete over the 14 selection bars, 70% over all 20."
+    assert coverage(panel)["DIES"] == pytest.approx(0.7)
+    assert coverage(panel, T[14])["DIES"] == 1.0 and coverage(panel, T[14])["LATE"] == 0.0
+    assert _syms(apply_min_coverage(panel, 0.9, test_size=6, echo=lambda s: None)) == ["DIES", "FULL"]
+    assert _syms(apply_min_coverage(panel, 0.9, test_size=None, echo=lambda s: None)) == ["FULL"]
+
+
+def test_min_coverage_ignores_the_held_out_bars(panel):
+    "Perturb-the-future: removing every held-out bar of DIES (it 'dies' earlier) changes neither coverage nor choice."
+    cut = panel[~((panel.index.get_level_values("timestamp") >= T[14]) & (panel.index.get_level_values("symbol") == "DIES"))]
+    a = apply_min_coverage(panel, 0.9, test_size=6, echo=lambda s: None)
+    b = apply_min_coverage(cut, 0.9, test_size=6, echo=lambda s: None)
+    assert a.attrs["coverage"] == b.attrs["coverage"] and _syms(a) == _syms(b)
+
+
+def test_a_dropped_symbol_is_named_with_its_coverage(panel):
+    said = []
+    apply_min_coverage(panel, 0.9, test_size=6, echo=said.append)
+    assert len(said) == 1 and "LATE 0.0%" in said[0] and "held-out period" in said[0] and "DIES" not in said[0]
+
+
+def test_min_coverage_from_a_config(tmp_path, panel):
+    for s in _syms(panel):
+        g = panel.xs(s, level="symbol").reset_index()
+        g.to_csv(tmp_path / f"{s}.csv", index=False)
+    cfg = RunConfig().override({"data.source": str(tmp_path), "data.min_coverage": 0.9, "splits.test_size": 6})
+    assert _syms(load_data(cfg)) == ["DIES", "FULL"]
+    with pytest.raises(DataError, match="needs the whole RunConfig"):
+        load_data(cfg.data)
+    assert _syms(load_data(cfg.override({"data.min_coverage": None}).data)) == ["DIES", "FULL", "LATE"]
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, float("nan"), "most"])
+def test_min_coverage_is_checked_in_one_line(bad):
+    with pytest.raises(ConfigError, match="data.min_coverage") as e:
+        RunConfig().override({"data.min_coverage": bad})
+    assert "\n" not in str(e.value)
+
+
+def test_the_min_coverage_cli_error_is_one_line(tmp_path):
+    (tmp_path / "c.yaml").write_text("data:\n  min_coverage: 2\n")
+    r = subprocess.run([str(BIN / "hnn"), "run", "--config", "c.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "min_coverage = 2" in r.stderr + r.stdout
+
+
+@pytest.mark.parametrize("key,says", [
+    ("coverage_penalty", "strategy.top_k"), ("turnover_penalty", "backtest.commission"),
+    ("exposure_penalty", "backtest.leverage"), ("turnover_weight", "stage 2"),
+])
+def test_refused_atft_penalties_say_what_replaces_them(key, says):
+    with pytest.raises(ConfigError, match=f"training.{key} is not a setting here") as e:
+        RunConfig.from_dict({"training": {key: 0.1}})
+    assert says in str(e.value)
+
+
+def test_listnet_tau_and_top_k_reach_the_loss():
+    g = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])
+    torch.manual_seed(0)
+    out = dict(logit=torch.zeros(8), mu=torch.randn(8), sigma=torch.ones(8), p_up=torch.full((8,), 0.5))
+    y, r = torch.ones(8), torch.randn(8)
+    plain = composite_loss(out, y, r, TrainingConfig(reg_weight=0.0), groups=g)
+    for tau, k in [(0.2, 2), (3.0, None), (1.0, 1)]:
+        tc = TrainingConfig(reg_weight=0.0, listnet_weight=1.0, listnet_tau=tau, listnet_top_k=k)
+        got = composite_loss(out, y, r, tc, groups=g) - plain
+        assert torch.allclose(got, listnet_loss(out["mu"], r, g, tau, k), atol=1e-6)
+    assert not torch.allclose(listnet_loss(out["mu"], r, g, 0.2, 2), listnet_loss(out["mu"], r, g))
