@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['KINDS', 'make', 'triple_barrier', 'audit']
+__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'audit_table', 'audit_lines']
 
 # %% ../nbs/04_labels.ipynb #0d61cc9d
 KINDS = ("direction", "forward_return", "triple_barrier")
@@ -142,4 +142,105 @@ def audit(labels: pd.DataFrame, folds=None, timestamps=None, freq: str = "Y") ->
     out["unknown"] = int(y.isna().sum())
     if "barrier" in labels:
         out["barriers"] = labels["barrier"].value_counts().rename({1.0: "target", -1.0: "stop", 0.0: "time"}).to_dict()
+    return out
+
+# %% ../nbs/04_labels.ipynb #2ebb6329
+def _rate_rows(section: str, pos: pd.Series, keys) -> list:
+    "Rows (section, item, n, pos_rate) of the positive rate of `pos` (0/1, NaN unknown) grouped by `keys`."
+    g = pos.dropna().groupby(np.asarray(keys)[pos.notna().values])
+    return [dict(section=section, item=str(k), n=int(len(v)), pos_rate=float(v.mean())) for k, v in g]
+
+# %% ../nbs/04_labels.ipynb #9da22ea6
+def _config_labels(config, panel):
+    """The labels of `config` as a run makes them: on the bars before the held-out period alone (its last labels
+    unknown, their future held out), and on the whole panel for the held-out bars; and which rows are held out."""
+    from hnn_trading.data import load_data
+    from hnn_trading.splits import holdout_start
+    from hnn_trading.training import make_labels
+
+    panel = load_data(config) if panel is None else panel
+    lab = make_labels(panel, config.labels)
+    t = lab.index.get_level_values("timestamp")
+    start = holdout_start(t, config.splits.test_size)
+    if start is None:
+        return lab, t, np.zeros(len(t), bool)
+    test = np.asarray(t >= start)
+    sel = make_labels(panel[~test], config.labels)
+    lab = pd.concat([sel, lab[test]]).reindex(lab.index)
+    lab.attrs.update(sel.attrs)
+    return lab, t, test
+
+# %% ../nbs/04_labels.ipynb #b74f1047
+def _fold_rows(config, lab, t, test, pos) -> tuple:
+    "The `fold` rows of the selection bars (the splitter a run uses) and the folds themselves."
+    from hnn_trading.splits import RollingOriginSplitter
+
+    s, H = config.splits, lab.attrs["horizon"]
+    uniq = pd.DatetimeIndex(t[~test].unique()).sort_values()
+    purge = H if s.purge is None else s.purge
+    folds = RollingOriginSplitter(s.n_folds, s.val_block, s.calib_size, purge, s.embargo, s.min_train, s.window)
+    folds = folds.split(len(uniq))
+    tp = np.where(test, -1, uniq.get_indexer(t))
+    rows = []
+    for f in folds:
+        for part in ("train", "calib", "val"):
+            m = np.isin(tp, getattr(f, part)) & pos.notna().values
+            span = f"{uniq[getattr(f, part)[0]]:%Y-%m-%d} .. {uniq[getattr(f, part)[-1]]:%Y-%m-%d}"
+            v = pos[m]
+            rate = float(v.mean()) if len(v) else np.nan
+            rows.append(dict(section="fold", item=f"{f.k} {part}", n=int(len(v)), pos_rate=rate, note=span))
+    return rows, folds, uniq, purge
+
+# %% ../nbs/04_labels.ipynb #5d4ff620
+def _summary_rows(config, lab, a: dict, purge: int) -> list:
+    "The `summary` rows: horizon, overlap, purge/embargo, NaN labels, bars ahead (from `audit`'s dict `a`)."
+    H, e = lab.attrs["horizon"], config.splits.embargo
+    kind = lab.attrs.get("kind", config.labels.kind)
+    row = lambda item, n, note: dict(section="summary", item=item, n=n, pos_rate=np.nan, note=note)
+    rows = [
+        row("label horizon (bars)", H, f"{kind}: the label at bar t is known at bar t+{H} at the latest"),
+        row("overlap (bars)", max(H - 1, 0), f"neighbouring labels share {max(H - 1, 0)} of their {H} future bars"),
+        row("purge (bars)", purge, "covers the horizon" if purge >= H else f"SHORTER than the horizon {H}: leakage"),
+        row("embargo (bars)", e, "extra bars dropped after each boundary"),
+        row(
+            "NaN labels",
+            a["unknown"],
+            "future not in the data: each symbol's last bars (before any held-out period too)",
+        ),
+        row("max bars ahead", a["max_bars_ahead"], f"checked <= horizon {H}"),
+    ]
+    for k, v in a.get("barriers", {}).items():
+        rows.append(row(f"barrier: {k}", int(v), "which barrier decided the label"))
+    return rows
+
+# %% ../nbs/04_labels.ipynb #e4896640
+def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The label audit of a RunConfig: class balance per fold part, held-out period, year and symbol, and the
+    horizon/overlap/purge/NaN summary (columns section, item, n, pos_rate, note). `panel`: default load_data(config)."""
+    lab, t, test = _config_labels(config, panel)
+    y = lab["label"]
+    pos = (y > 0).astype(float).where(y.notna()) if config.labels.kind == "forward_return" else y
+    rows, folds, uniq, purge = _fold_rows(config, lab, t, test, pos)
+    a = audit(lab[~test], folds, uniq)  # raises if a label is known later than its horizon allows
+    a["unknown"] = int(y.isna().sum())
+    if test.any():
+        span = f"{t[test].min():%Y-%m-%d} .. {t[test].max():%Y-%m-%d}"
+        rows += [dict(r, note=span) for r in _rate_rows("held-out", pos[test], np.full(test.sum(), "test"))]
+    years = pd.DatetimeIndex(t).year.astype(str)
+    rows += _rate_rows("year", pos[~test], years[~test])
+    rows += _rate_rows("symbol", pos[~test], lab.index.get_level_values("symbol")[~test])
+    rows += _summary_rows(config, lab, a, purge)
+    return pd.DataFrame(rows, columns=["section", "item", "n", "pos_rate", "note"]).fillna({"note": ""})
+
+# %% ../nbs/04_labels.ipynb #588a1aec
+def audit_lines(table: pd.DataFrame) -> list:
+    "The audit table as text lines: a heading and an aligned block per section."
+    out = []
+    for sec, g in table.groupby("section", sort=False):
+        out.append(f"{sec}:")
+        w = max(len(str(i)) for i in g["item"])
+        for r in g.itertuples():
+            rate = "" if pd.isna(r.pos_rate) else f"positive {r.pos_rate:6.1%}"
+            n = f"n {r.n:>8,}" if sec != "summary" else f"{r.n:>10,}"
+            out.append(f"  {r.item:<{w}}  {n}  {rate:<16} {r.note}".rstrip())
     return out

@@ -96,3 +96,44 @@ def test_listnet_tau_and_top_k_reach_the_loss():
         got = composite_loss(out, y, r, tc, groups=g) - plain
         assert torch.allclose(got, listnet_loss(out["mu"], r, g, tau, k), atol=1e-6)
     assert not torch.allclose(listnet_loss(out["mu"], r, g, 0.2, 2), listnet_loss(out["mu"], r, g))
+
+
+# --- the label audit from a config ---------------------------------------------------------------------------------
+from hnn_trading.labels import audit_lines, audit_table
+
+AUD = {"data.source": "synthetic", "data.synthetic": {"n_symbols": 3, "n_bars": 700, "seed": 3},
+       "splits.n_folds": 3, "splits.val_block": 100, "splits.calib_size": 50, "splits.test_size": 150,
+       "labels.horizon": 4}
+
+
+def test_audit_table_sections_and_rates():
+    cfg = RunConfig().override(AUD)
+    tb = audit_table(cfg)
+    assert list(tb.section.unique()) == ["fold", "held-out", "year", "symbol", "summary"]
+    s = tb.set_index("item")
+    assert s.loc["label horizon (bars)", "n"] == 4 and s.loc["overlap (bars)", "n"] == 3
+    assert s.loc["NaN labels", "n"] == 3 * 4 * 2   # each symbol's last 4 bars, before the held-out period and at the end
+    held = tb[tb.section == "held-out"].iloc[0]
+    assert held.n == 3 * (150 - 4)
+    assert tb[tb.section == "symbol"].n.sum() == 3 * (550 - 4)   # the selection bars only
+    assert tb[(tb.section == "fold") & tb.item.str.endswith("val")].shape[0] == 3
+    text = "\n".join(audit_lines(tb))
+    assert "held-out:" in text and "purge (bars)" in text and "covers the horizon" in text
+
+
+def test_audit_of_the_selection_ignores_the_held_out_bars():
+    "Perturb-the-future: other held-out bars change only the held-out row."
+    from hnn_trading.data import load_data
+    from hnn_trading.features import perturb_future
+    cfg = RunConfig().override(AUD)
+    p = load_data(cfg)
+    cut = p.index.get_level_values("timestamp").unique().sort_values()[550]
+    a, b = audit_table(cfg, p), audit_table(cfg, perturb_future(p, cut))
+    keep = a.section != "held-out"
+    pd.testing.assert_frame_equal(a[keep].reset_index(drop=True), b[keep].reset_index(drop=True))
+    assert not a[~keep].pos_rate.equals(b[~keep].pos_rate)
+
+
+def test_audit_flags_a_purge_shorter_than_the_horizon():
+    tb = audit_table(RunConfig().override(dict(AUD, **{"splits.purge": 1})))
+    assert "SHORTER than the horizon 4" in tb.set_index("item").loc["purge (bars)", "note"]
