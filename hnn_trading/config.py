@@ -16,7 +16,7 @@ from .files import atomic_write, shipped, redact, short
 __all__ = ['REPLACED', 'MAX_YAML_BYTES', 'MOVED', 'ConfigError', 'setting', 'Section', 'DataConfig', 'FeatureConfig',
            'LabelConfig', 'SplitConfig', 'ModelConfig', 'TrainingConfig', 'StrategyConfig', 'BacktestConfig',
            'HPOConfig', 'EnsembleConfig', 'ReportConfig', 'strict_yaml', 'read_yaml', 'migrate', 'RunConfig',
-           'warning_summary']
+           'warm_start_file', 'read_warm_start', 'warning_summary']
 
 # %% ../nbs/00_config.ipynb #6b5028cf
 class ConfigError(ValueError):
@@ -1012,6 +1012,39 @@ def override(self: RunConfig, updates: dict) -> RunConfig:
             else:
                 node, where = node[p], f"{where}.{p}"
     return type(self).from_dict(d, where="RunConfig")
+
+# %% ../nbs/00_config.ipynb #b532cc3c
+def warm_start_file(path) -> Path:
+    """The warm-start file `path` names: the file itself when it exists, else the package's shipped copy of a
+    `configs/search/NAME` path or of a bare `NAME` (e.g. `warm_start.yaml`)."""
+    from importlib.resources import files as _files
+
+    p = Path(path)
+    if p.exists():
+        return p
+    q = shipped(p)
+    if q.exists():
+        return q
+    search = Path(str(_files("hnn_trading") / "resources" / "configs" / "search"))
+    if len(p.parts) == 1 and (search / p.name).is_file():
+        return search / p.name
+    have = sorted(x.name for x in search.glob("warm*.yaml")) if search.is_dir() else []
+    raise ConfigError(f"{path}: warm-start file not found (here, nor shipped with the package: {', '.join(have)})")
+
+# %% ../nbs/00_config.ipynb #0ac79e67
+def read_warm_start(path) -> list:
+    """The parameter sets of warm-start file `path` (resolved by `warm_start_file`): a list of {dotted key: value},
+    each checked against RunConfig (an unknown key or bad value is a one-line ConfigError naming file and set)."""
+    p = warm_start_file(path)
+    sets = read_yaml(p, "warm-start") or []
+    if not isinstance(sets, list) or not all(isinstance(s, dict) for s in sets):
+        raise ConfigError(f"{p}: a warm-start file is a YAML list of mappings (dotted key: value), got {short(sets)}")
+    for k, s in enumerate(sets):
+        try:
+            RunConfig().override(s)
+        except ConfigError as e:
+            raise ConfigError(f"{p}: parameter set {k + 1}: {e}") from None
+    return sets
 
 # %% ../nbs/00_config.ipynb #3ca213bc
 def warning_summary(messages, top: int = 5) -> list:

@@ -137,3 +137,49 @@ def test_audit_of_the_selection_ignores_the_held_out_bars():
 def test_audit_flags_a_purge_shorter_than_the_horizon():
     tb = audit_table(RunConfig().override(dict(AUD, **{"splits.purge": 1})))
     assert "SHORTER than the horizon 4" in tb.set_index("item").loc["purge (bars)", "note"]
+
+
+# --- the shipped warm-start file --------------------------------------------------------------------------------------
+from hnn_trading.config import read_warm_start
+
+
+def test_the_shipped_warm_start_holds_the_seeds_v4_values_inside_the_stage1_space(tmp_path, monkeypatch):
+    from hnn_trading.hpo import SearchSpace
+    from hnn_trading.files import resource
+    monkeypatch.chdir(tmp_path)   # outside a checkout: the bare name is read from the package
+    (s,) = read_warm_start("warm_start.yaml")
+    assert s["training.reg_weight"] == 2.95 and s["training.sign_hinge_weight"] == 0.62
+    space = SearchSpace.from_yaml(resource("configs/search/stage1.yaml"))
+    for k, v in s.items():
+        spec = space.params[k]
+        assert (v in spec["choices"]) if "choices" in spec else spec["low"] <= v <= spec["high"], (k, v)
+
+
+def test_a_bad_warm_start_file_is_refused_naming_set_and_key(tmp_path):
+    (tmp_path / "w.yaml").write_text("- training.reg_weight: 2\n- training.sign_hinge_wieght: 1\n")
+    with pytest.raises(ConfigError, match=r"w.yaml: parameter set 2: unknown key 'sign_hinge_wieght'"):
+        read_warm_start(tmp_path / "w.yaml")
+    with pytest.raises(ConfigError, match="not found .*warm_start.yaml"):
+        read_warm_start(tmp_path / "missing.yaml")
+
+
+def _stage1(tmp_path, *args):
+    "`hnn hpo stage1 --workers 0`: create the study (and enqueue), run no trial."
+    return subprocess.run([str(BIN / "hnn"), "hpo", "stage1", "--quick", "--workers", "0", *args], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_hpo_stage1_refuses_a_bad_warm_start_before_making_a_study(tmp_path):
+    (tmp_path / "bad.yaml").write_text("- training.reg_wieght: 2\n")
+    r = _stage1(tmp_path, "--warm-start", "bad.yaml")
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "reg_wieght" in r.stderr, r.stderr[-2000:]
+    assert not list(tmp_path.rglob("study.db")) and not list(tmp_path.rglob("study.log"))
+
+
+def test_hpo_stage1_reads_the_shipped_warm_start_by_its_bare_name_outside_a_checkout(tmp_path):
+    import optuna
+    r = _stage1(tmp_path, "--warm-start", "warm_start.yaml")
+    assert r.returncode == 0 and "enqueued 1 warm-start parameter sets" in r.stdout, r.stderr[-2000:]
+    (db,) = tmp_path.rglob("study.db")
+    st = optuna.load_study(study_name="hnn-stage1", storage=f"sqlite:///{db}")
+    assert [t.state.name for t in st.trials] == ["WAITING"]
