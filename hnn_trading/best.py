@@ -14,6 +14,7 @@ from .hpo import load_context
 from .studies import completed, ranked, trial_folder_of
 from .files import redact
 import numpy as np
+import pandas as pd
 from .stats import deflated_sharpe
 from .data import load_data, resolve_periods
 from .evaluate import Evaluator
@@ -22,7 +23,7 @@ from .pipeline import run
 
 # %% auto #0
 __all__ = ['StudyChoice', 'stage2_strategies', 'open_choice', 'choose_trial', 'trial_config', 'search_sharpes', 'looks_record',
-           'chosen_returns', 'selection', 'chosen_config', 'rerun', 'ensemble_plan', 'rerun_ensemble']
+           'chosen_returns', 'selection', 'stage2_table', 'chosen_config', 'rerun', 'ensemble_plan', 'rerun_ensemble']
 
 # %% ../nbs/18d_best.ipynb #b9e83869
 @dataclass
@@ -142,10 +143,14 @@ def selection(
     rec = dict(study=study.study_name, stage1_trial=trial.number)
     if stage2_row:
         rec.update(
-            chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+            chosen_by="stage 2: best Sharpe of the stage-1 strategy (trial 0) and the feasible strategy trials",
             sharpe=stage2_row["best_sharpe"],
             trials=stage2_row["strategy_trials"],
             dsr_stage2=stage2_row["deflated_sharpe"],
+            trades=stage2_row.get("chosen_trades"),
+            strategy_chosen=stage2_row.get("chosen"),
+            stage1_strategy_sharpe=stage2_row.get("stage1_strategy_sharpe"),
+            stage1_strategy_trades=stage2_row.get("stage1_strategy_trades"),
         )
     else:
         rec.update(chosen_by="stage 1: best score", sharpe=ua.get("sharpe"), trades=ua.get("trades"))
@@ -155,6 +160,20 @@ def selection(
     r = chosen_returns(trial, cfg, folder) if returns is None else returns
     rec["dsr"] = None if r is None else deflated_sharpe(r, looks["sr_trials"])
     return {**rec, **looks}
+
+# %% ../nbs/18d_best.ipynb #3e75476d
+def stage2_table(sel: dict) -> pd.DataFrame:
+    """The stage-1 strategy against the chosen one on the selection period, from a stage-2 selection record: rows
+    'stage-1 strategy' and 'chosen strategy', columns sharpe, trades, trial (the stage-2 study's trial number)."""
+    chosen = sel.get("strategy_chosen") or "-"
+    return pd.DataFrame(
+        {
+            "sharpe": [sel.get("stage1_strategy_sharpe"), sel.get("sharpe")],
+            "trades": [sel.get("stage1_strategy_trades"), sel.get("trades")],
+            "trial": ["trial 0" if sel.get("stage1_strategy_sharpe") is not None else "-", chosen],
+        },
+        index=["stage-1 strategy", "chosen strategy"],
+    )
 
 # %% ../nbs/18d_best.ipynb #80a329a4
 def chosen_config(sc: StudyChoice, trial, stage2: bool = False) -> tuple:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import contextlib, itertools, json, logging, math, signal, sys, threading, time, warnings
+import contextlib, functools, itertools, json, logging, math, signal, sys, threading, time, warnings
 from dataclasses import dataclass
 from fastcore.basics import patch
 from pathlib import Path
@@ -40,11 +40,12 @@ from hnn_trading.studies import (
 )
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'STOP_SIGNALS', 'PENALTY', 'SearchSpace', 'describe', 'save_context', 'load_context',
-           'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score', 'fold_means', 'pruning_callbacks',
-           'stage1_objective', 'HeldSignals', 'stage2_objective', 'optimize_batched', 'deflated_best', 'stage2_search',
-           'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held', 'optimize_surviving',
-           'run_worker']
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'STOP_SIGNALS', 'PENALTY', 'GATES', 'BASELINE', 'SearchSpace', 'describe',
+           'save_context', 'load_context', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
+           'fold_means', 'pruning_callbacks', 'stage1_objective', 'HeldSignals', 'stage2_objective', 'base_strategy',
+           'containing', 'enqueue_baseline', 'optimize_batched', 'deflated_best', 'stage1_strategy', 'stage2_sentence',
+           'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held',
+           'optimize_surviving', 'run_worker']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -525,7 +526,8 @@ PENALTY = -10.0  # what earlier versions scored an undefined Sharpe; read only t
 def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataFrame, space: SearchSpace):
     """An Optuna objective over strategy parameters on fixed out-of-fold predictions (no retraining; arrays pivoted
     once, by `evaluate.Evaluator`); a trial with fewer than `min_trades` trades is infeasible (an Optuna constraint),
-    not penalised.
+    not penalised. The trial marked `BASELINE` (trial 0, `enqueue_baseline`) runs the base config's own strategy
+    (`base_strategy`), not a sample, and is always a candidate: it is what stands when stage 2 finds nothing better.
     """
     start = holdout_start(panel.index.get_level_values("timestamp"), base.splits.test_size)
     if start is not None and predictions["timestamp"].max() >= start:
@@ -534,14 +536,13 @@ def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataF
             "stage 2 selects on out-of-fold predictions only"
         )
     ev, base = Evaluator(panel, predictions), resolve_periods(base, panel)  # the Evaluator stops at the last prediction
+    stage1 = base_strategy(base, space)
 
     def objective(trial):
-        ov = space.sample(trial)
+        first = bool(trial.user_attrs.get(BASELINE))
+        ov = dict(stage1) if first else space.sample(trial)
         cfg = ev.resolve(base.override(ov))  # a relative threshold becomes the absolute one it means here
-        for rel, ab in (
-            ("threshold_quantile", "threshold"),
-            ("mu_zscore", "mu_threshold"),
-        ):  # record the absolute levels the relative gates meant
+        for rel, ab in GATES:  # record the absolute levels the relative gates meant
             if ov.get(f"strategy.{rel}") is not None:
                 ov.update({f"strategy.{ab}": getattr(cfg.strategy, ab), f"strategy.{rel}": None})
         trial.set_user_attr("overrides", ov)  # the config values this trial ran, derived ones included
@@ -557,10 +558,71 @@ def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataF
         sr = 0.0 if np.isnan(sr) else float(sr)  # no trades, no returns: a Sharpe of 0
         trial.set_user_attr("sr_per_bar", sr / math.sqrt(cfg.data.periods_per_year))
         short = float(space.min_trades - n)  # > 0: infeasible; TPE learns from it, best_trial skips it
+        short = min(short, 0.0) if first else short  # the stage-1 strategy stands whatever it traded
         constrain(trial, "min_trades", short)  # and optuna-dashboard's copy
         return sr
 
     return objective
+
+# %% ../nbs/15_hpo.ipynb #8ca5e292
+GATES = (("threshold_quantile", "threshold"), ("mu_zscore", "mu_threshold"))  # relative gate, the absolute one it sets
+BASELINE = "stage1_strategy"  # the user attribute marking a stage-2 study's trial 0: the base config's own strategy
+
+# %% ../nbs/15_hpo.ipynb #6fea30c7
+def base_strategy(base: RunConfig, space: SearchSpace) -> dict:
+    """The base config's own values of every key the strategy space sets (sampled or fixed), and of the absolute gate
+    each relative one sets: the stage-1 strategy in the space's terms, what trial 0 of a stage-2 study runs."""
+    keys = [*space.params, *space.fixed]
+    keys += [f"strategy.{ab}" for rel, ab in GATES if f"strategy.{rel}" in keys and f"strategy.{ab}" not in keys]
+    return {k: functools.reduce(getattr, k.split("."), base) for k in keys}
+
+# %% ../nbs/15_hpo.ipynb #6c5c6345
+def _widen(e: dict, v) -> dict | None:
+    "The space entry `e` widened to hold the value `v` (itself when it does); None when no entry of its type can."
+    if v is None or (e["type"] != "categorical" and (isinstance(v, bool) or not isinstance(v, (int, float)))):
+        return None
+    if e["type"] == "categorical":
+        return e if v in e["choices"] else {**e, "choices": [*e["choices"], v]}
+    on_grid = lambda r: abs(r - round(r)) < 1e-9
+    if (e["type"] == "int" and not on_grid(v)) or (e.get("log") and v <= 0):
+        return None
+    if e.get("step") and not on_grid((v - e["low"]) / e["step"]):
+        return None
+    v = int(round(v)) if e["type"] == "int" else float(v)
+    return e if e["low"] <= v <= e["high"] else {**e, "low": min(e["low"], v), "high": max(e["high"], v)}
+
+# %% ../nbs/15_hpo.ipynb #765191bb
+def containing(space: SearchSpace, values: dict) -> tuple:
+    """(the space with each sampled range widened to hold the base value `values` gives it, trial 0's parameters: the
+    base values the space can hold); a warning names each range widened."""
+    params, first = dict(space.params), {}
+    for k, e in space.params.items():
+        w = _widen(e, values.get(k))
+        if w is None:
+            continue
+        if w is not e:
+            was, now = (
+                (e["choices"], w["choices"]) if "choices" in e else ((e["low"], e["high"]), (w["low"], w["high"]))
+            )
+            warnings.warn(f"stage 2: {k} widened from {was} to {now} to hold the stage-1 strategy's {values[k]!r}")
+        params[k], first[k] = w, values[k]
+    return SearchSpace(params, space.fixed, space.objective, space.min_trades, space.weights), first
+
+# %% ../nbs/15_hpo.ipynb #95d59571
+def enqueue_baseline(study, objective, space: SearchSpace, params: dict) -> bool:
+    """Evaluate the stage-1 strategy as the study's next trial (trial 0 of a new study) unless it holds it already:
+    enqueued with `params` and the `BASELINE` mark, asked and told here. True when it ran."""
+    if any(t.user_attrs.get(BASELINE) for t in completed(study)):
+        return False
+    study.enqueue_trial(params, user_attrs={BASELINE: True})
+    with warnings.catch_warnings():  # one trial, told at once: a storage's heartbeat has nothing to watch
+        warnings.filterwarnings("ignore", message="Heartbeat of storage")
+        t = study.ask({k: d for k, d in space.distributions().items() if k in params})
+    state, value, err = _run_trial(objective, t)
+    study.tell(t, value, state=state)
+    if err is not None:
+        raise err
+    return True
 
 # %% ../nbs/15_hpo.ipynb #dafd2990
 def _feasible(t) -> bool:
@@ -661,29 +723,54 @@ def _sign(study) -> int:
 
 # %% ../nbs/15_hpo.ipynb #a850ccac
 def deflated_best(study, periods_per_year: int, n_bars: int) -> dict:
-    """The best feasible trial (enough trades): its Sharpe and its deflated Sharpe against every trial tried (one
-    that did not trade counts with Sharpe 0); trials tried and feasible.
+    """The best feasible trial (enough trades, or the stage-1 strategy; a tie goes to the earlier trial, so to the
+    stage-1 strategy): its Sharpe and its deflated Sharpe against every trial tried (one that did not trade counts
+    with Sharpe 0, the stage-1 strategy counts); trials tried and feasible; the stage-1 strategy's figures
+    (`stage1_strategy`).
     """
     done = completed(study)
     ok = [t for t in done if _feasible(t)]
+    out = dict(n_trials=len(done), tradeable=len(ok), deflated_by=f"the {len(done)} trials of {study.study_name}")
     if not ok:
-        return dict(
-            best_sharpe=float("nan"),
-            dsr=float("nan"),
-            n_trials=len(done),
-            tradeable=0,
-            best_params=None,
-            deflated_by=f"the {len(done)} trials of {study.study_name}",
-        )
+        return dict(out, best_sharpe=float("nan"), dsr=float("nan"), best_params=None, **stage1_strategy(done, None))
     best = max(ok, key=lambda t: t.value)
     srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in done]
     return dict(
+        out,
         best_sharpe=best.value,
         dsr=deflated_sharpe_ratio(best.user_attrs["sr_per_bar"], srs, n_bars),
-        n_trials=len(done),
-        tradeable=len(ok),
         best_params=trial_overrides(best),
-        deflated_by=f"the {len(done)} trials of {study.study_name}",
+        **stage1_strategy(done, best),
+    )
+
+# %% ../nbs/15_hpo.ipynb #b260b326
+def stage1_strategy(done: list, best) -> dict:
+    """The stage-1 strategy's figures among a stage-2 study's complete trials `done`, and what was chosen (`best`, the
+    chosen trial or None): NaN and None where the study has no trial 0 (studies of earlier versions)."""
+    t0 = next((t for t in done if t.user_attrs.get(BASELINE)), None)
+    chosen = (
+        None if best is None else "the stage-1 strategy (trial 0)" if best is t0 else f"strategy trial {best.number}"
+    )
+    return dict(
+        stage1_strategy_sharpe=float("nan") if t0 is None else t0.value,
+        stage1_strategy_trades=None if t0 is None else t0.user_attrs.get("trades"),
+        chosen=chosen,
+        chosen_trial=None if best is None else best.number,
+        chosen_trades=None if best is None else best.user_attrs.get("trades"),
+    )
+
+# %% ../nbs/15_hpo.ipynb #c3f2f6a5
+def stage2_sentence(r: dict) -> str:
+    "One line: the stage-1 strategy's Sharpe and trades on the selection period, and the choice against it."
+    f = lambda v: "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4f}"
+    s1 = r.get("stage1_strategy_sharpe")
+    if r.get("chosen") is None:
+        return f"the stage-1 strategy: Sharpe {f(s1)} ({r.get('stage1_strategy_trades')} trades); nothing chosen"
+    how = "kept: no strategy trial beat it" if r["chosen"].startswith("the stage-1") else f"beaten by {r['chosen']}"
+    return (
+        f"the stage-1 strategy: Sharpe {f(s1)} ({r.get('stage1_strategy_trades')} trades) on the selection period, "
+        f"{how}; chosen Sharpe {f(r.get('best_sharpe'))} ({r.get('chosen_trades')} trades), "
+        f"deflated {f(r.get('deflated_sharpe', r.get('dsr')))}"
     )
 
 # %% ../nbs/15_hpo.ipynb #a52f0e1f
@@ -697,8 +784,10 @@ def stage2_search(
     n_trials: int,  # trials the study holds when done
     description: str = "",  # the study's description attribute (none when empty)
 ) -> tuple:
-    "(study, `deflated_best` of it): the strategy searched on cached predictions, resuming a study of that name."
+    """(study, `deflated_best` of it): the strategy searched on cached predictions, resuming a study of that name; its
+    trial 0 is the stage-1 strategy (`cfg`'s own, `enqueue_baseline`), the space widened to hold it (`containing`)."""
     cfg = resolve_periods(cfg, panel)
+    space, first = containing(space, base_strategy(cfg, space))
     st = make_study(
         name,
         storage,
@@ -709,9 +798,12 @@ def stage2_search(
         sampler=cfg.hpo.stage2_sampler,
         description=description or None,
     )
+    objective = stage2_objective(cfg, panel, predictions, space)
+    if n_trials > 0:
+        enqueue_baseline(st, objective, space, first)
     left = n_trials - len(st.trials)
     if left > 0:
-        optimize_batched(st, stage2_objective(cfg, panel, predictions, space), left, space, cfg.hpo.stage2_jobs)
+        optimize_batched(st, objective, left, space, cfg.hpo.stage2_jobs)
     return st, deflated_best(st, cfg.data.periods_per_year, int(predictions["timestamp"].nunique()))
 
 # %% ../nbs/15_hpo.ipynb #9880eb97
