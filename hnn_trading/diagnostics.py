@@ -8,8 +8,9 @@ import numpy as np, pandas as pd
 from scipy import stats as ss
 
 # %% auto #0
-__all__ = ['benjamini_hochberg', 'psi', 'feature_shift', 'adversarial_auc', 'positive_class_profile', 'epoch_table',
-           'premature_stopping', 'cost_sensitivity', 'market_regimes', 'regime_breakdown']
+__all__ = ['benjamini_hochberg', 'psi', 'feature_shift', 'adversarial_auc', 'positive_class_profile', 'oof_inputs',
+           'permutation_importance', 'importance_summary', 'lightgbm_gain', 'epoch_table', 'premature_stopping',
+           'cost_sensitivity', 'market_regimes', 'regime_breakdown']
 
 # %% ../nbs/16_diagnostics.ipynb #2603d024
 def benjamini_hochberg(p) -> np.ndarray:
@@ -113,6 +114,109 @@ def positive_class_profile(features: pd.DataFrame, labels: pd.Series, splits: di
                 )
             )
     return pd.DataFrame(rows).set_index(["split", "cls"])
+
+# %% ../nbs/16_diagnostics.ipynb #00044a0c
+def oof_inputs(models: list, panel: pd.DataFrame | None = None) -> tuple:
+    """(features, labels) of the bars before the held-out period, as the walk-forward of `models[0].config` built
+    them; labels are 0/1 up-moves (NaN unknown). `panel`: default load_data(config)."""
+    from hnn_trading import features as feats_mod
+    from hnn_trading.data import load_data, load_exog
+    from hnn_trading.splits import before_holdout
+    from hnn_trading.training import make_labels
+
+    c = models[0].config
+    panel = before_holdout(load_data(c) if panel is None else panel, c.splits.test_size)
+    F = feats_mod.build(panel, c.features.set, exog=load_exog(c.data), cs_norm=c.features.cs_norm)
+    lab = make_labels(panel, c.labels)
+    r = feats_mod.cross_sectional(lab["fwd_return"], c.labels.cs_norm)
+    y = lab["label"] if c.labels.kind != "forward_return" and c.labels.cs_norm == "none" else (r > 0).astype(float)
+    return F[models[0].columns], y.where(r.notna() if c.labels.kind == "forward_return" else lab["label"].notna())
+
+# %% ../nbs/16_diagnostics.ipynb #51ffadc9
+def _fold_slice(m, feats: pd.DataFrame) -> tuple:
+    """(the rows of `feats` fold model `m` needs to predict its validation rows, the mask of those validation rows
+    in it): each symbol's validation rows and the `m.window - 1` rows before them."""
+    val = m.val_rows(feats)
+    sym = feats.index.get_level_values("symbol")
+    need = np.zeros(len(feats), bool)
+    for s in pd.unique(sym[val]):
+        idx = np.flatnonzero(sym == s)
+        v = np.flatnonzero(val[idx])
+        need[idx[max(v[0] - (m.window - 1), 0) : v[-1] + 1]] = True
+    return feats[need], val[need]
+
+# %% ../nbs/16_diagnostics.ipynb #1a04b455
+def _permuted(X: pd.DataFrame, val: np.ndarray, col: str, rng) -> pd.DataFrame:
+    "`X` with column `col` shuffled among the validation rows `val` that have a value (NaN stay where they are)."
+    X = X.copy()
+    v = X[col].to_numpy(copy=True)
+    at = np.flatnonzero(val & ~np.isnan(v))
+    v[at] = v[rng.permutation(at)]
+    X[col] = v
+    return X
+
+# %% ../nbs/16_diagnostics.ipynb #7545f541
+def _oof_score(m, X: pd.DataFrame, val: np.ndarray, y: pd.Series, metric: str) -> tuple:
+    "(score, n) of fold model `m`'s P(up) on the labelled validation rows of `X`: AUC, or minus the log-loss."
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    p = m.predict_features(X)
+    keep = pd.Series(val, index=X.index).reindex(p.index).to_numpy() & y.reindex(p.index).notna().to_numpy()
+    yy, pp = y.reindex(p.index).to_numpy()[keep], p["p_up"].to_numpy()[keep]
+    if len(np.unique(yy)) < 2:
+        return np.nan, int(keep.sum())
+    s = roc_auc_score(yy, pp) if metric == "auc" else -log_loss(yy, np.clip(pp, 1e-6, 1 - 1e-6), labels=[0, 1])
+    return float(s), int(keep.sum())
+
+# %% ../nbs/16_diagnostics.ipynb #d156b9d9
+def permutation_importance(
+    models: list, feats: pd.DataFrame, labels: pd.Series, n_repeats: int = 3, metric: str = "auc", seed: int = 0
+) -> pd.DataFrame:
+    """Per fold and feature: the drop in fold model's out-of-fold score (`metric` 'auc' or 'log_loss') when the
+    feature is shuffled among the fold's own validation rows. Columns fold, feature, score, importance, std, n."""
+    if metric not in ("auc", "log_loss"):
+        raise ValueError(f"metric={metric!r}: 'auc' or 'log_loss'")
+    rows = []
+    for m in models:
+        X, val = _fold_slice(m, feats[m.columns])
+        base, n = _oof_score(m, X, val, labels, metric)
+        rng = np.random.default_rng([seed, m.fold])
+        for c in m.columns:
+            drops = [base - _oof_score(m, _permuted(X, val, c, rng), val, labels, metric)[0] for _ in range(n_repeats)]
+            rows.append(dict(fold=m.fold, feature=c, score=base, importance=np.mean(drops), std=np.std(drops), n=n))
+    return pd.DataFrame(rows, columns=["fold", "feature", "score", "importance", "std", "n"])
+
+# %% ../nbs/16_diagnostics.ipynb #450781fc
+def importance_summary(imp: pd.DataFrame) -> pd.DataFrame:
+    """Per feature, over folds: mean importance, its standard error, the folds where it helped (> 0) and the rank
+    (1: most important), most important first."""
+    g = imp.groupby("feature")["importance"]
+    out = pd.DataFrame(
+        dict(
+            importance=g.mean(),
+            se=g.std(ddof=1) / np.sqrt(g.count()),
+            folds_helped=g.apply(lambda v: int((v > 0).sum())),
+            folds=g.count(),
+        )
+    ).sort_values("importance", ascending=False)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out
+
+# %% ../nbs/16_diagnostics.ipynb #fbd00360
+def lightgbm_gain(models: list) -> pd.DataFrame:
+    """Per LightGBM fold model and feature: the classifier's total split gain on the feature (over its window's
+    bars), as a share of the fold's. Columns fold, feature, gain, share; empty for neural models."""
+    rows = []
+    for m in models:
+        if m.kind != "lightgbm":
+            continue
+        cls = m.model.cls
+        b = cls.booster_ if hasattr(cls, "booster_") else cls.booster
+        g = np.asarray(b.feature_importance(importance_type="gain"), float)
+        g = g.reshape(-1, len(m.columns)).sum(0)
+        tot = g.sum() or 1.0
+        rows += [dict(fold=m.fold, feature=c, gain=v, share=v / tot) for c, v in zip(m.columns, g)]
+    return pd.DataFrame(rows, columns=["fold", "feature", "gain", "share"])
 
 # %% ../nbs/16_diagnostics.ipynb #c76b9967
 def epoch_table(history: dict) -> pd.DataFrame:
