@@ -170,6 +170,12 @@ def _config_labels(config, panel):
     lab.attrs.update(sel.attrs)
     return lab, t, test
 
+# %% ../nbs/04_labels.ipynb #9037dc62
+def _span_format(times) -> str:
+    "strftime format of a span of `times`: the date for daily bars, with the time of day for intraday ones."
+    t = pd.DatetimeIndex(times)
+    return "%Y-%m-%d" if (t == t.normalize()).all() else "%Y-%m-%d %H:%M"
+
 # %% ../nbs/04_labels.ipynb #b74f1047
 def _fold_rows(config, lab, t, test, pos) -> tuple:
     "The `fold` rows of the selection bars (the splitter a run uses) and the folds themselves."
@@ -181,11 +187,12 @@ def _fold_rows(config, lab, t, test, pos) -> tuple:
     folds = RollingOriginSplitter(s.n_folds, s.val_block, s.calib_size, purge, s.embargo, s.min_train, s.window)
     folds = folds.split(len(uniq))
     tp = np.where(test, -1, uniq.get_indexer(t))
+    fmt = _span_format(uniq)
     rows = []
     for f in folds:
         for part in ("train", "calib", "val"):
             m = np.isin(tp, getattr(f, part)) & pos.notna().values
-            span = f"{uniq[getattr(f, part)[0]]:%Y-%m-%d} .. {uniq[getattr(f, part)[-1]]:%Y-%m-%d}"
+            span = f"{uniq[getattr(f, part)[0]]:{fmt}} .. {uniq[getattr(f, part)[-1]]:{fmt}}"
             v = pos[m]
             rate = float(v.mean()) if len(v) else np.nan
             rows.append(dict(section="fold", item=f"{f.k} {part}", n=int(len(v)), pos_rate=rate, note=span))
@@ -224,7 +231,8 @@ def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
     a = audit(lab[~test], folds, uniq)  # raises if a label is known later than its horizon allows
     a["unknown"] = int(y.isna().sum())
     if test.any():
-        span = f"{t[test].min():%Y-%m-%d} .. {t[test].max():%Y-%m-%d}"
+        fmt = _span_format(t)
+        span = f"{t[test].min():{fmt}} .. {t[test].max():{fmt}}"
         rows += [dict(r, note=span) for r in _rate_rows("held-out", pos[test], np.full(test.sum(), "test"))]
     years = pd.DatetimeIndex(t).year.astype(str)
     rows += _rate_rows("year", pos[~test], years[~test])
@@ -240,7 +248,8 @@ def audit_lines(table: pd.DataFrame) -> list:
         out.append(f"{sec}:")
         w = max(len(str(i)) for i in g["item"])
         for r in g.itertuples():
-            rate = "" if pd.isna(r.pos_rate) else f"positive {r.pos_rate:6.1%}"
-            n = f"n {r.n:>8,}" if sec != "summary" else f"{r.n:>10,}"
-            out.append(f"  {r.item:<{w}}  {n}  {rate:<16} {r.note}".rstrip())
+            if sec == "summary":
+                out.append(f"  {r.item:<{w}}  {r.n:>6,}  {r.note}".rstrip())
+            else:
+                out.append(f"  {r.item:<{w}}  n {r.n:>8,}  positive {r.pos_rate:6.1%}  {r.note}".rstrip())
     return out
