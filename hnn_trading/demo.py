@@ -14,13 +14,14 @@ from .data import load_data, load_exog, resolve_periods
 from .hpo import SearchSpace, describe, stage1_objective, stage2_search, export_study, optimize_held
 from .studies import make_study, completed
 from .stats import moments, deflated_sharpe
+from .metrics import constant_scores
 from .pipeline import run
 from .runs import RunFolder, run_dir_for, write_study_pointer
 from .reports import run_report, write_index, available_reports, ReportError
 
 # %% auto #0
-__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'demo_config', 'demo_space', 'DemoResult', 'Steps', 'verdict_table',
-           'demo', 'available_demo_reports']
+__all__ = ['DEMO_BASELINES', 'DEMO_SPACES', 'PERIOD_COLUMNS', 'CLASSIFICATION_COLUMNS', 'demo_config', 'demo_space', 'DemoResult',
+           'Steps', 'verdict_table', 'demo', 'available_demo_reports']
 
 # %% ../nbs/18b_demo.ipynb #1d7d13c4
 def demo_config(quick: bool = False) -> RunConfig:
@@ -104,13 +105,18 @@ class Steps:
 
 # %% ../nbs/18b_demo.ipynb #4e0cb99f
 PERIOD_COLUMNS = ["total_return", "sharpe", "sharpe_se", "dsr", "max_drawdown", "trades"]
+CLASSIFICATION_COLUMNS = ["auc", "dir_acc", "dir_acc_constant"]  # a constant predictor: AUC 0.5, the DirAcc shown
 
 # %% ../nbs/18b_demo.ipynb #ad4ab815
-def _row(auc, dacc, bt) -> dict:
+def _row(auc, dacc, bt, predictions=None) -> dict:
+    "A verdict row: AUC, DirAcc and the constant's DirAcc on the same `predictions`' bars, the backtest's figures."
     m = bt.metrics
     return dict(
         auc=auc,
         dir_acc=dacc,
+        dir_acc_constant=np.nan
+        if predictions is None
+        else constant_scores(predictions["label"], fwd_return=predictions["fwd_return"])["dir_acc"],
         total_return=m["total_return"],
         sharpe=m["sharpe"],
         sharpe_se=m["sharpe_se"],
@@ -132,7 +138,7 @@ def verdict_table(rows: dict, sr_trials_per_bar, periods_per_year: int, test_row
         }
         for name, r in rows.items()
     }  # nobody chose buy-and-hold: its PSR
-    V = pd.DataFrame(out).T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float)
+    V = pd.DataFrame(out).T.reindex(columns=CLASSIFICATION_COLUMNS + PERIOD_COLUMNS).astype(float)
     if test_rows:
         looked = [moments(r["_r"])["sr"] for k, r in test_rows.items() if k != "buy and hold"]
         looked = [s for s in looked if np.isfinite(s)]
@@ -145,7 +151,7 @@ def verdict_table(rows: dict, sr_trials_per_bar, periods_per_year: int, test_row
                 for name, r in test_rows.items()
             }
         ).T
-        T = T[["auc", "dir_acc"] + PERIOD_COLUMNS].astype(float).add_prefix("test_")
+        T = T.reindex(columns=CLASSIFICATION_COLUMNS + PERIOD_COLUMNS).astype(float).add_prefix("test_")
         V = V.join(T)
     return V
 
@@ -197,17 +203,21 @@ def _verdict_rows(c: RunConfig, runs: dict, chosen: RunConfig | None) -> tuple:
     the search scored it on) and buy-and-hold."""
     main = runs[c.model.name]
     wfm = lambda r: r.metrics["walk_forward"]
-    rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest) for name, r in runs.items()}
+    wp = lambda r: r.walk_forward.predictions
+    rows = {name: _row(wfm(r)["auc"], wfm(r)["dir_acc"], r.backtest, wp(r)) for name, r in runs.items()}
     stage2_name = f"{c.model.name} + stage-2 strategy (chosen on the out-of-fold bars)"
     if chosen is not None:  # selected in sample: read its deflated Sharpe
-        rows[stage2_name] = _row(wfm(main)["auc"], wfm(main)["dir_acc"], main.evaluator.backtest(chosen))
+        rows[stage2_name] = _row(wfm(main)["auc"], wfm(main)["dir_acc"], main.evaluator.backtest(chosen), wp(main))
     rows["buy and hold"] = _row(np.nan, np.nan, main.benchmark)
     if main.test_evaluator is None:
         return rows, None
     tm = lambda r: r.test["walk_forward"]
-    test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest) for name, r in runs.items()}
+    tp = lambda r: r.test_walk_forward.predictions
+    test_rows = {name: _row(tm(r)["auc"], tm(r)["dir_acc"], r.test_backtest, tp(r)) for name, r in runs.items()}
     if chosen is not None:
-        test_rows[stage2_name] = _row(tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen))
+        test_rows[stage2_name] = _row(
+            tm(main)["auc"], tm(main)["dir_acc"], main.test_evaluator.backtest(chosen), tp(main)
+        )
     test_rows["buy and hold"] = _row(np.nan, np.nan, main.test_benchmark)
     return rows, test_rows
 
@@ -276,7 +286,7 @@ def demo(
     main = runs[c.model.name]
     d = main.run_dir  # the name it got (a demo started in the same second gets another)
     steps.start("stage 1")
-    panel = load_data(c.data)
+    panel = load_data(c)
     c = resolve_periods(c, panel)
     # stage 1: HermiteNet structure on a cheaper walk-forward; stage 2: strategy on the main run's cached predictions
     h = write_study_pointer(d, "studies.log", stage1="stage1", stage2="stage2").parent

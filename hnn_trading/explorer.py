@@ -58,7 +58,7 @@ class StrategyExplorer:
     def __init__(self, run_dir, panel: pd.DataFrame | None = None):
         self.run = load_run(run_dir)
         self.config = self.run.config
-        self.evaluator = Evaluator(load_data(self.config.data) if panel is None else panel, self.run.predictions)
+        self.evaluator = Evaluator(load_data(self.config) if panel is None else panel, self.run.predictions)
         eq = self.run.equity
         self.benchmark = (
             eq["buy_and_hold"]
@@ -236,7 +236,9 @@ def _pick(self: StudyBrowser, numbers):
 # %% ../nbs/20_explorer.ipynb #69183db5
 @patch
 def folds(self: StudyBrowser, numbers=None) -> pd.DataFrame:
-    "Per trial and fold: validation AUC, DirAcc, log-loss, best epoch."
+    """Per trial and fold: validation AUC, DirAcc, log-loss, F1 beside always up's (`val_f1_constant`, from the
+    block's share of up labels; NaN for a trial that did not record them), best epoch."""
+    pi = lambda f: f.get("val_pos_rate", np.nan)
     rows = [
         dict(
             trial=n,
@@ -244,6 +246,8 @@ def folds(self: StudyBrowser, numbers=None) -> pd.DataFrame:
             val_auc=f.get("val_auc"),
             val_dir_acc=f.get("val_dir_acc"),
             val_log_loss=f.get("val_log_loss"),
+            val_f1=f.get("val_f1", np.nan),
+            val_f1_constant=2 * pi(f) / (1 + pi(f)),
             best_epoch=f.get("best_epoch"),
         )
         for n in self._pick(numbers)
@@ -279,7 +283,7 @@ def equity(self: StudyBrowser, numbers=None) -> pd.DataFrame:
             )
         cfg = d.config
         if self._panel is None:
-            self._panel = load_data(cfg.data)
+            self._panel = load_data(cfg)
         ev = Evaluator(self._panel, d.predictions)
         cols[f"trial {n}"] = pd.Series(equity_curve(ev.score(cfg, returns=True)["returns"]), index=ev.times)
     return pd.DataFrame(cols)
@@ -304,7 +308,7 @@ def widget(self: StudyBrowser):
                 print("pick one or more trials")
                 return
             auc = self.folds(select.value).unstack("fold")["val_auc"]
-            display(auc.style.format(precision=4).set_caption("validation AUC per fold"))
+            display(auc.style.format(precision=4).set_caption("validation AUC per fold (a constant predictor: 0.5)"))
             fig, ax = plt.subplots(figsize=(10, 4))
             self.equity(select.value).plot(ax=ax)
             ax.set(title="out-of-fold equity (growth of 1)", xlabel="date")

@@ -305,6 +305,21 @@ _SCALE = re.compile(r"learning_rate|(^|_)lr$|weight_decay")  # an optimiser's ra
 
 _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
 
+# %% ../nbs/17_reports.ipynb #e6bd8e5a
+LABELS.update(
+    {
+        "dir_acc_constant": "DirAcc of the constant (majority sign)",
+        "f1": "F1",
+        "f1_skill": "F1 skill over always up",
+        "recall_skill": "recall skill (informedness)",
+        "f1_constant": "F1 of always up",
+        "f1_always_up_val": "F1 of always up (val)",
+        "log_loss_constant": "log-loss of the base rate",
+        "train_minus_val_f1": "train - val F1",
+        "pr_auc": "PR-AUC",
+    }
+)
+
 # %% ../nbs/17_reports.ipynb #5b95cb8d
 def cell(v, name: str = "", integer: bool = False, pct_digits: int | None = None) -> str:
     """One value formatted for a reader, by what its column (or row) `name` holds.
@@ -348,7 +363,7 @@ def cell(v, name: str = "", integer: bool = False, pct_digits: int | None = None
 # %% ../nbs/17_reports.ipynb #cfd8c1bc
 def _words(name: str) -> str:
     "A code name as a reader says it: val_dir_acc -> val DirAcc."
-    for k in ("dir_acc", "auc", "log_loss", "sharpe_se", "sharpe", "psr", "dsr", "cagr"):
+    for k in ("dir_acc", "auc", "log_loss", "f1", "sharpe_se", "sharpe", "psr", "dsr", "cagr"):
         name = re.sub(rf"(^|_){k}($|_)", lambda m: m.group(1) + LABELS[k] + m.group(2), name)
     return name.replace("_", " ")
 
@@ -433,7 +448,9 @@ def _verdict_html(d: Path) -> str:
         return (
             "<h2>Verdict</h2>"
             + tables
-            + "<p><small>Net of costs. Out of fold: where every choice was made; deflated Sharpe: the probability that "
+            + "<p><small>Net of costs. A constant predictor scores AUC 0.5 and the DirAcc in its column (always "
+            "calling the period's majority sign). Out of fold: where every choice was made; deflated Sharpe: the "
+            "probability that "
             "the true Sharpe ratio is above zero after accounting for every configuration tried in this run (models, "
             "stage-1 and stage-2 trials). Held-out test: the period no choice saw, evaluated once; its deflated Sharpe "
             "accounts for the rows looked at there. "
