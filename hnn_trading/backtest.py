@@ -156,90 +156,119 @@ def _enter(p, t, want, target, px, rules, acct):
     p.size = abs(want)
     p.mark = px
 
+# %% ../nbs/14_backtest.ipynb #49bff733
+@njit(cache=True, nogil=True)
+def _hold(held, nh, j):
+    "Insert symbol j into held[:nh] (ascending column order); return the new count."
+    i = nh
+    while i > 0 and held[i - 1] > j:
+        held[i] = held[i - 1]
+        i -= 1
+    held[i] = j
+    return nh + 1
+
 # %% ../nbs/14_backtest.ipynb #533c1773
 @njit(cache=True, nogil=True)
-def _open_equity(O, t, pos, acct):
+def _open_equity(O, t, pos, held, nh, acct):
     "Equity at bar t's open: cash + shares x open, a held symbol without a bar at its last price seen."
     e = acct.cash
-    for j in range(len(pos)):
-        if pos[j].shares != 0.0:
-            e += pos[j].shares * _px(O[t, j], pos[j])
+    for i in range(nh):
+        j = held[i]
+        e += pos[j].shares * _px(O[t, j], pos[j])
     return e
 
 # %% ../nbs/14_backtest.ipynb #9f106534
 @njit(cache=True, nogil=True)
-def _lockout(w, pos, tgt):
-    "Targets decided at the last close into tgt, zeroed for a locked-out symbol until its target changes sign or is 0."
-    tgt[:] = w
-    for j in range(len(pos)):
-        if pos[j].lock != 0.0:
-            if np.sign(tgt[j]) != pos[j].lock:
-                pos[j].lock = 0.0
+def _targets(w, lock, pos, tgt, raw, cap, cand, strength):
+    """The one pass over the symbols: the targets decided at the last close into raw, zeroed for a locked-out symbol
+    until its target changes sign or is 0, and clipped to the position cap into tgt.
+
+    The flat symbols with a target go into cand (column order), their -|raw target| into strength; returns their
+    count."""
+    nc = 0
+    for j in range(len(w)):
+        x = w[j]
+        if lock[j] != 0.0:
+            if np.sign(x) != lock[j]:
+                lock[j] = 0.0
             else:
-                tgt[j] = 0.0
+                x = 0.0
+        raw[j] = x
+        tgt[j] = min(max(x, -cap), cap)
+        if tgt[j] != 0.0 and pos[j].shares == 0.0:
+            cand[nc] = j
+            strength[nc] = -abs(x)
+            nc += 1
+    return nc
 
 # %% ../nbs/14_backtest.ipynb #882f6868
 @njit(cache=True, nogil=True)
-def _exits(O, t, pos, tgt, rules, acct, trades, n):
+def _exits(O, t, pos, held, nh, lock, tgt, raw, rules, acct, trades, n):
     """Close at the open: time exits (held `max_hold` bars), then signal exits (target 0 or flipped).
 
-    Returns (trades, n). A held symbol without a bar stays held: its exit waits for its next open."""
-    for j in range(len(pos)):
+    Returns (trades, n, held count, flipped): a flipped position leaves a flat symbol with a target, an entry
+    candidate. A held symbol without a bar stays held: its exit waits for its next open."""
+    k, flipped = 0, False
+    for i in range(nh):
+        j = held[i]
         p = pos[j]
-        if p.shares == 0.0 or np.isnan(O[t, j]):
-            continue
         why = -1
-        if rules.max_hold > 0 and t - p.entry_bar >= rules.max_hold:
-            why = EXIT_TIME
-            tgt[j] = 0.0
-        elif tgt[j] == 0.0 or np.sign(tgt[j]) != np.sign(p.shares):
-            why = EXIT_SIGNAL
+        if not np.isnan(O[t, j]):
+            if rules.max_hold > 0 and t - p.entry_bar >= rules.max_hold:
+                why = EXIT_TIME
+                tgt[j] = 0.0
+                raw[j] = 0.0
+            elif raw[j] == 0.0 or np.sign(raw[j]) != np.sign(p.shares):
+                why = EXIT_SIGNAL
+                flipped = flipped or tgt[j] != 0.0
         if why >= 0:
             trades, n = _close(p, j, t, O[t, j], why, rules, acct, trades, n)
-    return trades, n
+            lock[j], p.lock = p.lock, 0.0  # the lock lives in `lock`
+        else:
+            held[k] = j
+            k += 1
+    return trades, n, k, flipped
 
 # %% ../nbs/14_backtest.ipynb #33033440
 @njit(cache=True, nogil=True)
-def _budget(O, t, pos, tgt, raw, e_open, rules):
-    """Clip the targets to the position cap (their raw strengths kept in raw, to rank entries).
-
-    Returns the budget: the gross exposure the leverage limit leaves at the open, after the exits."""
-    raw[:] = tgt
-    for j in range(len(pos)):
-        tgt[j] = min(max(tgt[j], -rules.position_cap), rules.position_cap)
+def _budget(O, t, pos, held, nh, e_open, rules):
+    "The budget: the gross exposure the leverage limit leaves at the open, after the exits."
     budget = rules.leverage * e_open
-    for j in range(len(pos)):
-        if pos[j].shares != 0.0:
-            budget -= abs(pos[j].shares) * _px(O[t, j], pos[j])
+    for i in range(nh):
+        j = held[i]
+        budget -= abs(pos[j].shares) * _px(O[t, j], pos[j])
     return budget
 
 # %% ../nbs/14_backtest.ipynb #3a0f8190
 @njit(cache=True, nogil=True)
-def _reduce(O, t, pos, tgt, e_open, budget, rules, acct):
-    "Trade held positions whose target shrank down to it (this frees budget; not without a bar); return the budget."
-    for j in range(len(pos)):
+def _reduce(O, t, pos, held, nh, tgt, e_open, budget, rules, acct):
+    """Trade held positions whose target shrank down to it (this frees budget; not without a bar).
+
+    Returns (budget, held count): a position resized to 0 shares (a wiped-out equity) is flat from here on."""
+    k = 0
+    for i in range(nh):
+        j = held[i]
         p = pos[j]
-        if (
-            p.shares != 0.0
-            and not np.isnan(O[t, j])
-            and tgt[j] != p.target
-            and abs(tgt[j]) * e_open <= abs(p.shares) * O[t, j]
-        ):
+        if not np.isnan(O[t, j]) and tgt[j] != p.target and abs(tgt[j]) * e_open <= abs(p.shares) * O[t, j]:
             want = tgt[j] * e_open / O[t, j]
             budget += (abs(p.shares) - abs(want)) * O[t, j]
             fp, out = _fill(want - p.shares, O[t, j], rules, acct)
             p.flow -= out
             p.shares = want
             p.target = tgt[j]
-    return budget
+        if p.shares != 0.0:
+            held[k] = j
+            k += 1
+    return budget, k
 
 # %% ../nbs/14_backtest.ipynb #8370fc3f
 @njit(cache=True, nogil=True)
-def _increase(O, t, pos, tgt, e_open, budget, rules, acct):
+def _increase(O, t, pos, held, nh, tgt, e_open, budget, rules, acct):
     "Grow held positions whose target rose, within the budget, in column order (not without a bar); return the budget."
-    for j in range(len(pos)):
+    for i in range(nh):
+        j = held[i]
         p = pos[j]
-        if p.shares != 0.0 and not np.isnan(O[t, j]) and tgt[j] != p.target:
+        if not np.isnan(O[t, j]) and tgt[j] != p.target:
             add = min(abs(tgt[j]) * e_open - abs(p.shares) * O[t, j], budget)
             p.target = tgt[j]
             if add <= 0.0:
@@ -256,55 +285,68 @@ def _increase(O, t, pos, tgt, e_open, budget, rules, acct):
 # %% ../nbs/14_backtest.ipynb #c667fb33
 @njit(cache=True, nogil=True)
 def _candidates(pos, tgt, raw, cand, strength):
-    "Symbols to enter (a target, no position) into cand, their -|raw target| into strength; return (count, held)."
-    held = 0
+    "Symbols to enter (a target, no position) into cand, their -|raw target| into strength; return their count."
     nc = 0
     for j in range(len(pos)):
-        if pos[j].shares != 0.0:
-            held += 1
-        elif tgt[j] != 0.0:
+        if pos[j].shares == 0.0 and tgt[j] != 0.0:
             cand[nc] = j
             strength[nc] = -abs(raw[j])
             nc += 1
-    return nc, held
+    return nc
+
+# %% ../nbs/14_backtest.ipynb #0fe47d7c
+@njit(cache=True, nogil=True)
+def _rank(strength, nc, order):
+    "order[:nc]: the candidates by ascending strength, ties in column order (a stable sort, in place: no allocation)."
+    for i in range(nc):
+        s = strength[i]
+        k = i
+        while k > 0 and strength[order[k - 1]] > s:
+            order[k] = order[k - 1]
+            k -= 1
+        order[k] = i
 
 # %% ../nbs/14_backtest.ipynb #32a6f279
 @njit(cache=True, nogil=True)
-def _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct):
-    """Enter the candidates strongest first (ties: column order), within `max_positions` and the budget.
+def _entries(O, t, pos, held, nh, tgt, cand, strength, order, nc, e_open, budget, rules, acct):
+    """Enter the nc candidates strongest first (ties: column order), within `max_positions` and the budget.
 
     A candidate without an open price is skipped (no entry without a price) and considered again at the next bar.
-    The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target."""
-    nc, held = _candidates(pos, tgt, raw, cand, strength)
-    if nc == 0 or held >= rules.max_positions:
-        return
-    order = np.argsort(strength[:nc], kind="mergesort")
+    The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target.
+    Returns the held count."""
+    if nc == 0 or nh >= rules.max_positions:
+        return nh
+    _rank(strength, nc, order)
     for i in range(nc):
-        if held >= rules.max_positions:
+        if nh >= rules.max_positions:
             break
         j = cand[order[i]]
         if np.isnan(O[t, j]):
             continue
         need = abs(tgt[j]) * e_open
-        n = min(need, budget)
-        if n <= 0.0 or n < rules.min_entry * need:
+        x = min(need, budget)
+        if x <= 0.0 or x < rules.min_entry * need:
             continue
-        budget -= n
-        held += 1
-        _enter(pos[j], t, np.sign(tgt[j]) * n / O[t, j], tgt[j], O[t, j], rules, acct)
+        budget -= x
+        _enter(pos[j], t, np.sign(tgt[j]) * x / O[t, j], tgt[j], O[t, j], rules, acct)
+        nh = _hold(held, nh, j)
+    return nh
 
 # %% ../nbs/14_backtest.ipynb #c12eed76
 @njit(cache=True, nogil=True)
-def _at_open(O, W, t, pos, tgt, raw, cand, strength, rules, acct, trades, n):
-    "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count)."
-    e_open = _open_equity(O, t, pos, acct)
-    _lockout(W[t - 1], pos, tgt)
-    trades, n = _exits(O, t, pos, tgt, rules, acct, trades, n)
-    budget = _budget(O, t, pos, tgt, raw, e_open, rules)
-    budget = _reduce(O, t, pos, tgt, e_open, budget, rules, acct)
-    budget = _increase(O, t, pos, tgt, e_open, budget, rules, acct)
-    _entries(O, t, pos, tgt, raw, cand, strength, e_open, budget, rules, acct)
-    return trades, n
+def _at_open(O, W, t, pos, held, nh, lock, tgt, raw, cand, strength, order, rules, acct, trades, n):
+    "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count, held count)."
+    e_open = _open_equity(O, t, pos, held, nh, acct)
+    nc = _targets(W[t - 1], lock, pos, tgt, raw, rules.position_cap, cand, strength)
+    trades, n, nh, flipped = _exits(O, t, pos, held, nh, lock, tgt, raw, rules, acct, trades, n)
+    budget = _budget(O, t, pos, held, nh, e_open, rules)
+    held_before = nh
+    budget, nh = _reduce(O, t, pos, held, nh, tgt, e_open, budget, rules, acct)
+    if flipped or nh < held_before:  # symbols flat since the pass over the targets: look for candidates again
+        nc = _candidates(pos, tgt, raw, cand, strength)
+    budget = _increase(O, t, pos, held, nh, tgt, e_open, budget, rules, acct)
+    nh = _entries(O, t, pos, held, nh, tgt, cand, strength, order, nc, e_open, budget, rules, acct)
+    return trades, n, nh
 
 # %% ../nbs/14_backtest.ipynb #3d51623c
 @njit(cache=True, nogil=True)
@@ -327,45 +369,51 @@ def _exit_rule(p, o, h, lo, c, last, rules):
 
 # %% ../nbs/14_backtest.ipynb #11545989
 @njit(cache=True, nogil=True)
-def _in_bar(O, H, L, C, t, pos, rules, acct, trades, n):
-    """Stops and targets inside bar t, the close-out on the last bar; return (trades, count).
+def _in_bar(O, H, L, C, t, pos, held, nh, lock, rules, acct, trades, n):
+    """Stops and targets inside bar t, the close-out on the last bar; return (trades, count, held count).
 
     A held symbol without a bar has no stop or target; on the last bar it is closed at its last price seen."""
     last = t == O.shape[0] - 1
-    for j in range(len(pos)):
+    k = 0
+    for i in range(nh):
+        j = held[i]
         p = pos[j]
-        if p.shares == 0.0:
-            continue
         if np.isnan(C[t, j]):
-            if last:
-                trades, n = _close(p, j, t, p.mark, EXIT_END, rules, acct, trades, n)
-            continue
-        why, px = _exit_rule(p, O[t, j], H[t, j], L[t, j], C[t, j], last, rules)
+            why, px = (EXIT_END, p.mark) if last else (-1, 0.0)
+        else:
+            why, px = _exit_rule(p, O[t, j], H[t, j], L[t, j], C[t, j], last, rules)
         if why >= 0:
             trades, n = _close(p, j, t, px, why, rules, acct, trades, n)
-    return trades, n
+            lock[j], p.lock = p.lock, 0.0  # the lock lives in `lock`
+        else:
+            held[k] = j
+            k += 1
+    return trades, n, k
 
 # %% ../nbs/14_backtest.ipynb #66d789f8
 @njit(cache=True, nogil=True)
-def _mark(C, t, pos, acct, Wr, track_weights):
+def _mark(C, t, pos, held, nh, acct, Wr, track_weights):
     """Equity at bar t's close and gross exposure as a fraction of it; realised weights into row t of Wr when tracked.
 
     A held symbol's close becomes its last price seen; one without a bar is valued at the last price seen."""
     e = acct.cash
     g = 0.0
-    for j in range(len(pos)):
+    for i in range(nh):
+        j = held[i]
         p = pos[j]
-        if p.shares != 0.0:
-            if not np.isnan(C[t, j]):
-                p.mark = C[t, j]
-            v = p.shares * p.mark
-            e += v
-            g += abs(v)
-            if track_weights:
-                Wr[t, j] = v
+        if not np.isnan(C[t, j]):
+            p.mark = C[t, j]
+        v = p.shares * p.mark
+        e += v
+        g += abs(v)
+        if track_weights:
+            Wr[t, j] = v
     if track_weights and e != 0.0:
-        for j in range(len(pos)):
-            Wr[t, j] /= e
+        if np.isfinite(e):
+            for i in range(nh):
+                Wr[t, held[i]] /= e
+        else:  # 0 / inf is 0, 0 / NaN is NaN: the whole row, as a division of every weight would give
+            Wr[t] /= e
     return e, (g / e if e > 0 else np.nan)
 
 # %% ../nbs/14_backtest.ipynb #62a1b93f
@@ -380,43 +428,48 @@ def _kernel(O, H, L, C, W, init, rules, track_weights=True):
     acct = np.zeros(1, ACCOUNT)
     acct[0].cash = init
     trades = np.empty(1024, TRADE)
-    n = 0
+    n, nh = 0, 0
     eq, expo, paid = np.empty(T), np.empty(T), np.empty(T)  # paid: costs paid up to each close
     Wr = np.zeros((T if track_weights else 1, N))
-    tgt, raw, strength, cand = np.empty(N), np.empty(N), np.empty(N), np.empty(N, np.int64)
+    tgt, raw, strength, lock = np.empty(N), np.empty(N), np.empty(N), np.zeros(N)
+    cand, order, held = np.empty(N, np.int64), np.empty(N, np.int64), np.empty(N, np.int64)  # held[:nh]: column order
     for t in range(T):
         if t > 0:
-            trades, n = _at_open(O, W, t, pos, tgt, raw, cand, strength, r, acct[0], trades, n)
-        trades, n = _in_bar(O, H, L, C, t, pos, r, acct[0], trades, n)
-        eq[t], expo[t] = _mark(C, t, pos, acct[0], Wr, track_weights)
+            trades, n, nh = _at_open(
+                O, W, t, pos, held, nh, lock, tgt, raw, cand, strength, order, r, acct[0], trades, n
+            )
+        trades, n, nh = _in_bar(O, H, L, C, t, pos, held, nh, lock, r, acct[0], trades, n)
+        eq[t], expo[t] = _mark(C, t, pos, held, nh, acct[0], Wr, track_weights)
         paid[t] = acct[0].costs
     return eq, expo, paid, Wr, trades[:n], acct
 
 # %% ../nbs/14_backtest.ipynb #2132b750
 @njit(cache=True, nogil=True)
-def _first_short(A):
-    "First negative weight as (t, j), or (-1, -1)."
+def _first_bad(A, long_only):
+    "One pass: the first NaN weight as (t, j, 0), else the first short one as (t, j, 1) when `long_only`, else -1s."
     T, N = A.shape
+    st, sj = -1, -1
     for t in range(T):
         for j in range(N):
-            if A[t, j] < 0:
-                return t, j
-    return -1, -1
+            x = A[t, j]
+            if np.isnan(x):
+                return t, j, 0
+            if long_only and x < 0 and st < 0:
+                st, sj = t, j
+    return st, sj, (1 if st >= 0 else -1)
 
 # %% ../nbs/14_backtest.ipynb #57a59eeb
 def check_weights(A: np.ndarray, market, config) -> np.ndarray:
     """Return a (time x symbol) target-weight array, or raise on a NaN or a short while backtest.long_only.
 
     Caps and leverage are not refusals: the engine allocates within them."""
-    if np.isnan(A).any():
-        t, j = np.argwhere(np.isnan(A))[0]
+    t, j, bad = _first_bad(A, bool(config.long_only))
+    if bad == 0:
         raise ValueError(f"target weight for {market.symbols[j]} at {market.times[t]} is NaN (use 0 for no position)")
-    if config.long_only:
-        t, j = _first_short(A)
-        if t >= 0:
-            raise ValueError(
-                f"short target {A[t, j]} for {market.symbols[j]} at {market.times[t]} but backtest.long_only is true"
-            )
+    if bad == 1:
+        raise ValueError(
+            f"short target {A[t, j]} for {market.symbols[j]} at {market.times[t]} but backtest.long_only is true"
+        )
     return A
 
 # %% ../nbs/14_backtest.ipynb #5e724fe1

@@ -36,7 +36,8 @@ class Evaluator:
             raise ValueError(f"predictions have {len(extra)} timestamps the panel lacks, e.g. {list(extra[:3])}")
         p, mu, sg = wide_predictions(predictions, None, self.market.times, self.market.symbols)
         self.p = np.ascontiguousarray(p.values)
-        self.mu, self.sigma = (None, None) if mu is None else (mu.values, sg.values)
+        c = lambda a: np.ascontiguousarray(a.values, dtype="float64")  # read in place by the compiled sizing
+        self.mu, self.sigma = (None, None) if mu is None else (c(mu), c(sg))
         self._panel, self._ppy = panel, None
 
     @property

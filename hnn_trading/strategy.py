@@ -5,13 +5,15 @@ targets and holding limits travel with the strategy to the backtest."""
 
 # %% ../nbs/13_strategy.ipynb #75bfde03
 from __future__ import annotations
+import math
 import numpy as np, pandas as pd
 from numba import njit
 from scipy.stats import norm
 
 # %% auto #0
-__all__ = ['SIZINGS', 'kelly_binary', 'kelly_fractional', 'signal_weights', 'check_exit', 'top_k_weights', 'target_weights',
-           'wide_predictions', 'positions', 'backtest_kwargs']
+__all__ = ['SIZINGS', 'FIXED', 'CONFIDENCE', 'KELLY_BINARY', 'KELLY_FRACTIONAL', 'kelly_binary', 'kelly_fractional',
+           'signal_weights', 'check_exit', 'top_k_weights', 'target_weights', 'wide_predictions', 'positions',
+           'backtest_kwargs']
 
 # %% ../nbs/13_strategy.ipynb #784290aa
 def kelly_binary(p, mu, sigma):
@@ -31,22 +33,97 @@ def kelly_fractional(mu, sigma, lam: float = 0.5):
 # %% ../nbs/13_strategy.ipynb #4bdc202a
 SIZINGS = ("fixed", "confidence", "kelly_binary", "kelly_fractional")
 
-# %% ../nbs/13_strategy.ipynb #78c02f7c
+# %% ../nbs/13_strategy.ipynb #1bf1c993
+FIXED, CONFIDENCE, KELLY_BINARY, KELLY_FRACTIONAL = range(4)  # the compiled rules' codes: indices into SIZINGS
+_SQRT1_2, _NORM_PDF_C = 0.7071067811865476, 2.5066282746310002  # sqrt(1/2); sqrt(2 pi), scipy's constant
+_FMAX = float(np.finfo(np.float64).max)
+
+
 @njit(cache=True, nogil=True)
-def _gate_size(P, lo, conf, clip, long_only):
-    "Fixed (conf False) or confidence sizing behind the gate, element by element (NaN -> 0)."
-    out = np.zeros(P.shape)
-    fp = P.ravel()
-    fo = out.ravel()
-    for i in range(fp.size):
-        p = fp[i]
-        if np.isnan(p) or abs(p - 0.5) < lo:
-            continue
-        f = min(max(2 * p - 1, -clip), clip) if conf else (1.0 if p > 0.5 else (-1.0 if p < 0.5 else 0.0))
-        fo[i] = max(f, 0.0) if long_only else f
+def _ndtr(x):
+    "Standard normal CDF as scipy.special.ndtr computes it: erf near 0, erfc in the tails."
+    y = x * _SQRT1_2
+    z = abs(y)
+    if z < 1.0:
+        return 0.5 + 0.5 * math.erf(y)
+    r = 0.5 * math.erfc(z)
+    return 1.0 - r if y > 0 else r
+
+# %% ../nbs/13_strategy.ipynb #61029679
+@njit(cache=True, nogil=True)
+def _floor(x, lo):
+    "np.clip(x, lo, None): NaN stays NaN."
+    return x if np.isnan(x) or x >= lo else lo
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _kelly_b(p, mu, sigma):
+    "`kelly_binary` for one cell, operation for operation (sigma 0 and NaN give what NumPy gives)."
+    d = mu / sigma
+    pdf = math.exp(-(d * d) / 2.0) / _NORM_PDF_C
+    up = mu * _ndtr(d) + sigma * pdf
+    dn = sigma * pdf - mu * _ndtr(-d)
+    b = (up / _floor(p, 1e-12)) / _floor(dn / _floor(1 - p, 1e-12), 1e-300)
+    return p - (1 - p) / b
+
+# %% ../nbs/13_strategy.ipynb #a62c1a12
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _size(p, mu, sigma, code, clip, lam, long_only):
+    "The signed fraction of a non-NaN `p` the gate let through, by rule `code` (mu, sigma read by Kelly rules only)."
+    if code == FIXED:
+        f = 1.0 if p > 0.5 else (-1.0 if p < 0.5 else 0.0)  # np.sign(p - 0.5)
+    elif code == CONFIDENCE:
+        f = min(max(2 * p - 1, -clip), clip)
+    else:
+        side = np.sign(p - 0.5)
+        if code == KELLY_BINARY:
+            k = _kelly_b(p, mu, sigma) if side > 0 else -_kelly_b(1 - p, -mu, sigma)
+        else:
+            k = lam * mu / (sigma * sigma)
+        f = min(max(k, -clip), clip) if np.sign(k) == side else 0.0  # against the gate's side: no trade
+        f = 0.0 if np.isnan(f) else min(max(f, -_FMAX), _FMAX)  # np.nan_to_num's rule
+    return max(f, 0.0) if long_only else f
+
+# %% ../nbs/13_strategy.ipynb #5f7beac7
+@njit(cache=True, nogil=True, error_model="numpy")  # NumPy's division: x / 0 is inf or NaN
+def _gate_loop(P, MU, SG, lo, code, clip, lam, long_only, scale, out):
+    "Gate and size flat P into out, times `scale`; MU, SG read by the Kelly rules only."
+    kelly = code >= KELLY_BINARY
+    for i in range(P.size):
+        p = P[i]
+        if abs(p - 0.5) >= lo:  # a closed gate, or a NaN p: nothing evaluated
+            out[i] = _size(p, MU[i] if kelly else 0.0, SG[i] if kelly else 1.0, code, clip, lam, long_only) * scale
+
+
+@njit(cache=True, nogil=True, error_model="numpy")  # NumPy's division: x / 0 is inf or NaN
+def _sized(P, MU, SG, lo, code, clip, lam, long_only, scale):
+    "Gate and size flat arrays (MU, SG: same size as P for Kelly rules, else unread), times `scale`; NaN p -> 0."
+    out = np.zeros(P.size)
+    args = clip, lam, long_only, scale, out
+    if code == FIXED:  # one loop per rule, each compiled with its rule's code a constant
+        _gate_loop(P, MU, SG, lo, FIXED, *args)
+    elif code == CONFIDENCE:
+        _gate_loop(P, MU, SG, lo, CONFIDENCE, *args)
+    elif code == KELLY_BINARY:
+        _gate_loop(P, MU, SG, lo, KELLY_BINARY, *args)
+    else:
+        _gate_loop(P, MU, SG, lo, KELLY_FRACTIONAL, *args)
     return out
 
 # %% ../nbs/13_strategy.ipynb #a354521e
+def _rule(p, sizing, mu, sigma) -> tuple:
+    "(code, mu, sigma) for the compiled rules: flat contiguous float64 arrays of p's size (dummies without Kelly)."
+    if sizing not in SIZINGS:
+        raise ValueError(f"sizing={sizing!r}; choose one of {list(SIZINGS)}")
+    code = SIZINGS.index(sizing)
+    if code < KELLY_BINARY:
+        return code, np.zeros(1), np.ones(1)
+    if mu is None or sigma is None:
+        raise ValueError(f"sizing={sizing!r} needs the predicted mu and sigma")
+    flat = lambda a: np.ascontiguousarray(np.broadcast_to(np.asarray(a, dtype="float64"), p.shape)).reshape(-1)
+    return code, flat(mu), flat(sigma)
+
+
 def signal_weights(
     p,
     threshold: float = 0.5,
@@ -57,46 +134,23 @@ def signal_weights(
     mu=None,
     sigma=None,
     kelly_lambda: float = 0.5,
+    scale: float = 1.0,
 ) -> np.ndarray:
-    "Signed position fractions from probabilities `p` (any shape); NaN probabilities give 0."
+    "Signed position fractions from probabilities `p` (any shape) times `scale`; NaN probabilities give 0."
     p = np.asarray(p, dtype="float64")
-    if sizing in ("fixed", "confidence") and p.ndim >= 1 and p.size > 10_000:  # the same rule, compiled, for big arrays
-        return _gate_size(
-            np.ascontiguousarray(p),
-            max(threshold - 0.5, confidence_margin),
-            sizing == "confidence",
-            float(kelly_clip),
-            bool(long_only),
-        )
-    gate = np.abs(p - 0.5) >= max(threshold - 0.5, confidence_margin)
-    side = np.sign(p - 0.5)
-    if sizing == "fixed":
-        f = side
-    elif sizing == "confidence":
-        f = np.clip(2 * p - 1, -kelly_clip, kelly_clip)
-    elif sizing in ("kelly_binary", "kelly_fractional"):
-        if mu is None or sigma is None:
-            raise ValueError(f"sizing={sizing!r} needs the predicted mu and sigma")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            k = (
-                np.where(side > 0, kelly_binary(p, mu, sigma), -kelly_binary(1 - p, -np.asarray(mu, float), sigma))
-                if sizing == "kelly_binary"
-                else kelly_fractional(mu, sigma, kelly_lambda)
-            )
-        f = np.where(
-            np.sign(k) == side, np.clip(k, -kelly_clip, kelly_clip), 0.0
-        )  # a Kelly fraction against the gate's side: no trade
-    else:
-        raise ValueError(f"sizing={sizing!r}; choose one of {list(SIZINGS)}")
-    w = np.where(gate & ~np.isnan(p), np.nan_to_num(f), 0.0)
-    return np.maximum(w, 0.0) if long_only else w
+    code, m, s = _rule(p, sizing, mu, sigma)
+    lo = max(threshold - 0.5, confidence_margin)
+    flat = np.ascontiguousarray(p).reshape(-1)
+    w = _sized(flat, m, s, float(lo), code, float(kelly_clip), float(kelly_lambda), bool(long_only), float(scale))
+    return w.reshape(p.shape)
 
 # %% ../nbs/13_strategy.ipynb #eab128ed
-@njit(cache=True, nogil=True)
-def _hysteresis(P, F, entry, exit_lo):
-    "Keep positions opened by the gate (F != 0) while P stays beyond the exit level; P, F are (T x N)."
+@njit(cache=True, nogil=True, error_model="numpy")  # NumPy's division: x / 0 is inf or NaN
+def _hysteresis(P, MU, SG, lo, code, clip, lam, long_only, exit_lo):
+    "Gate and size (T x N) P, keeping positions the gate opened while P stays beyond the exit level."
     T, N = P.shape
     out = np.zeros((T, N))
+    kelly = code >= KELLY_BINARY
     for j in range(N):
         side = 0.0
         for t in range(T):
@@ -104,14 +158,14 @@ def _hysteresis(P, F, entry, exit_lo):
             if np.isnan(p):
                 side = 0.0
                 continue
-            if F[t, j] != 0.0:
-                side = np.sign(F[t, j])
-                out[t, j] = F[t, j]
+            m, s = (MU[t, j], SG[t, j]) if kelly else (0.0, 1.0)
+            f = _size(p, m, s, code, clip, lam, long_only) if abs(p - 0.5) >= lo else 0.0
+            if f != 0.0:
+                side = np.sign(f)
+                out[t, j] = f
                 continue
-            if side > 0 and p > exit_lo:
-                out[t, j] = F[t, j] if F[t, j] > 0 else entry[t, j]
-            elif side < 0 and p < 1 - exit_lo:
-                out[t, j] = F[t, j] if F[t, j] < 0 else entry[t, j]
+            if (side > 0 and p > exit_lo) or (side < 0 and p < 1 - exit_lo):
+                out[t, j] = _size(p, m, s, code, clip, lam, long_only)  # held: sized from the current p, no gate
             else:
                 side = 0.0
             if out[t, j] == 0.0:
@@ -146,6 +200,19 @@ def top_k_weights(score: np.ndarray, k: int, long_only: bool = True) -> np.ndarr
     return out
 
 # %% ../nbs/13_strategy.ipynb #107b5bfd
+def _held_weights(p, s, mu, sigma, long_only: bool) -> np.ndarray:
+    "Gate and size (T x N) `p` by strategy config `s`, with its exit level (hysteresis), unscaled."
+    P = np.ascontiguousarray(p, dtype="float64")
+    code, m, sg = _rule(P, s.sizing, mu, sigma)
+    if code >= KELLY_BINARY:
+        m, sg = m.reshape(P.shape), sg.reshape(P.shape)
+    else:
+        m, sg = np.zeros((1, 1)), np.ones((1, 1))
+    lo = max(s.threshold - 0.5, s.confidence_margin)
+    args = float(s.kelly_clip), float(s.kelly_lambda), bool(long_only), float(s.exit_threshold)
+    return _hysteresis(P, m, sg, float(lo), code, *args)
+
+
 def target_weights(
     p: np.ndarray, strategy_config, mu=None, sigma=None, position_cap: float = 1.0, long_only: bool = True
 ) -> np.ndarray:
@@ -160,19 +227,23 @@ def target_weights(
         score = np.where(np.isnan(p), np.nan, mu if s.rank_by == "mu" else p)
         return top_k_weights(score, s.top_k, long_only) * (position_cap * s.scale)
     check_exit(s)
-    kw = dict(
-        sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda
-    )
-    F = signal_weights(p, s.threshold, s.confidence_margin, **kw)
+    scale = position_cap * s.scale
     if s.exit_threshold is not None:
-        held = signal_weights(p, 0.5, 0.0, **kw)  # the size a held position gets from the current p
-        F = _hysteresis(np.ascontiguousarray(p, dtype="float64"), F, held, float(s.exit_threshold))
+        F = _held_weights(p, s, mu, sigma, long_only)
+    else:  # one compiled pass: gate, size and (without a mu gate) scale
+        kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma)
+        plain = s.mu_threshold is None
+        F = signal_weights(
+            p, s.threshold, s.confidence_margin, **kw, kelly_lambda=s.kelly_lambda, scale=scale if plain else 1.0
+        )
+        if plain:
+            return F
     if s.mu_threshold is not None:  # the mu gate: the predicted return must be large enough, on the same side
         if mu is None:
             raise ValueError("strategy.mu_threshold needs the predicted mu (predictions without a mu column)")
         mu = np.asarray(mu, dtype="float64")
         F = np.where((np.abs(mu) >= s.mu_threshold) & (np.sign(mu) == np.sign(F)), F, 0.0)
-    return F * (position_cap * s.scale)
+    return F * scale
 
 # %% ../nbs/13_strategy.ipynb #4aa0e757
 def wide_predictions(predictions: pd.DataFrame, sizing: str | None = None, index=None, columns=None) -> tuple:
