@@ -123,7 +123,7 @@ def chosen_returns(trial, cfg: RunConfig, folder=None):
     tf = _trial_run(trial, folder)
     if tf is None or not tf.has("predictions"):
         return None
-    panel = load_data(cfg.data)
+    panel = load_data(cfg)
     ev = Evaluator(panel, tf.predictions)
     return ev.score(ev.resolve(resolve_periods(cfg, panel)), returns=True)["returns"]
 

@@ -4,13 +4,13 @@
 
 # %% ../nbs/15_hpo.ipynb #f583e3b2
 from __future__ import annotations
-import contextlib, functools, itertools, json, logging, math, signal, sys, threading, time, warnings
+import contextlib, functools, itertools, json, logging, math, os, signal, sys, threading, time, warnings
 from dataclasses import dataclass
 from fastcore.basics import patch
 from pathlib import Path
 import numpy as np, pandas as pd, yaml
 import optuna
-from .config import RunConfig, ConfigError, warning_summary, read_yaml
+from .config import RunConfig, ConfigError, warning_summary, read_yaml, read_warm_start
 from .files import atomic_write, resource, shipped, redact
 from .training import run_walk_forward
 from .evaluate import Evaluator
@@ -40,7 +40,7 @@ from hnn_trading.studies import (
 )
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'STOP_SIGNALS', 'PENALTY', 'GATES', 'BASELINE', 'SearchSpace', 'describe',
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'SKILL', 'STOP_SIGNALS', 'PENALTY', 'GATES', 'BASELINE', 'SearchSpace', 'describe',
            'save_context', 'load_context', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
            'fold_means', 'pruning_callbacks', 'stage1_objective', 'HeldSignals', 'stage2_objective', 'base_strategy',
            'containing', 'enqueue_baseline', 'optimize_batched', 'deflated_best', 'stage1_strategy', 'stage2_sentence',
@@ -56,8 +56,11 @@ _ENTRY = {
 _SPACE = {"objective", "params", "fixed", "min_trades", "weights"}
 OBJECTIVES = {
     "stage1": "0.7 x auc_fold_mean + 0.3 x dir_acc_fold_mean (model quality, per fold, averaged)",
-    "f1": "F1 of the positive class at P(up) > 1/2, per fold, averaged (f1_fold_mean; the seed-000 campaigns)",
-    "recall": "recall of the positive class at P(up) > 1/2, per fold, averaged (recall_fold_mean)",
+    "f1": "F1 of the positive class at P(up) > 1/2 as skill over the constant predictor (always up): (F1 - F1_c) / "
+    "(1 - F1_c), per fold, averaged (f1_skill_fold_mean; f1_fold_mean is the raw F1; the seed-000 campaigns)",
+    "recall": "recall of the positive class at P(up) > 1/2 as skill over the constant predictor: informedness, "
+    "recall - false-positive rate (0 for any constant or random call), per fold, averaged (recall_skill_fold_mean; "
+    "recall_fold_mean is the raw recall)",
     "ic": "IC: Pearson correlation of the predicted mu with the realised return, per fold, averaged "
     "(ic_fold_mean; the seed-002 campaigns)",
     "rank_ic": "rank-IC: Spearman correlation of the predicted mu with the realised return, per fold, averaged "
@@ -141,7 +144,7 @@ class SearchSpace:
     def metric_names(self) -> list:
         "The names Optuna shows for the objective values (`study.set_metric_names`)."
         return {"pareto": ["score", "sharpe"], "sharpe": ["sharpe"], "log_loss": ["neg_log_loss"]}.get(
-            self.objective, [self.objective if self.objective in FOLD_METRICS else "score"]
+            self.objective, [SKILL.get(self.objective, self.objective) if self.objective in FOLD_METRICS else "score"]
         )
 
 # %% ../nbs/15_hpo.ipynb #b0832d76
@@ -215,8 +218,9 @@ def load_context(storage: str, name: str):
 
 # %% ../nbs/15_hpo.ipynb #87255e62
 def enqueue_warm_start(study, path, space: SearchSpace | None = None) -> int:
-    "Enqueue parameter sets from a YAML list (only keys the space samples); returns how many were queued."
-    sets = read_yaml(path, "warm-start") or []
+    """Enqueue parameter sets (only keys the space samples) from a warm-start file (`config.read_warm_start`: a file
+    here or a shipped one, every set checked) or a list of sets; returns how many were queued."""
+    sets = read_warm_start(path) if isinstance(path, (str, os.PathLike)) else path
     n = 0
     for p in sets:
         if space is not None:
@@ -327,13 +331,19 @@ FOLD_METRICS = (
     "log_loss",
 )  # training objectives read from one validation metric per fold
 
+# %% ../nbs/15_hpo.ipynb #298bd5bd
+SKILL = {
+    "f1": "f1_skill",
+    "recall": "recall_skill",
+}  # objective -> the fold metric it is scored by (skill over constant)
+
 # %% ../nbs/15_hpo.ipynb #fadc8cd6
 def fold_score(fold: dict, objective: str = "stage1") -> float:
     """A fold's value of a training objective: 0.7 x AUC + 0.3 x DirAcc (stage1, hybrid, pareto), or one metric
-    (minus the log-loss).
+    (minus the log-loss; F1 and recall as skill over the constant predictor, `SKILL`).
     """
     if objective in FOLD_METRICS:
-        v = fold.get(f"val_{objective}", float("nan"))
+        v = fold.get(f"val_{SKILL.get(objective, objective)}", float("nan"))
         return -v if objective == "log_loss" else v
     return 0.7 * fold["val_auc"] + 0.3 * fold["val_dir_acc"]
 
@@ -350,17 +360,17 @@ def _valid_folds(folds):
 # %% ../nbs/15_hpo.ipynb #dbcd0c03
 def fold_means(folds: list, objective: str = "stage1") -> dict:
     """AUC and DirAcc averaged over the folds the score uses (so score = 0.7 x auc_fold_mean + 0.3 x
-    dir_acc_fold_mean), and the objective's own metric.
+    dir_acc_fold_mean), and the objective's own metric (F1 and recall: raw and as skill, the score).
     """
     v = _valid_folds(folds)
     out = dict(
         auc_fold_mean=float(np.mean([f["val_auc"] for f in v])) if v else float("nan"),
         dir_acc_fold_mean=float(np.mean([f["val_dir_acc"] for f in v])) if v else float("nan"),
     )
-    if objective in FOLD_METRICS:
-        x = [f.get(f"val_{objective}", np.nan) for f in folds]
-        x = [a for a in x if np.isfinite(a)]
-        out[f"{objective}_fold_mean"] = float(np.mean(x)) if x else float("nan")
+    names = [objective, SKILL.get(objective)] if objective in FOLD_METRICS else []
+    for m in filter(None, names):
+        x = [a for a in (f.get(f"val_{m}", np.nan) for f in folds) if np.isfinite(a)]
+        out[f"{m}_fold_mean"] = float(np.mean(x)) if x else float("nan")
     return out
 
 # %% ../nbs/15_hpo.ipynb #dc1deca1
@@ -1131,7 +1141,7 @@ def run_worker(
     warnings; `progress`: the study's count on stderr, see `TrialProgress`); returns `n_trials`. A restart of the
     storage's server is ridden out (`optimize_surviving`).
     """
-    panel = load_data(base.data) if panel is None else panel
+    panel = load_data(base) if panel is None else panel
     base = resolve_periods(base, panel)
     study = make_study(
         study_name,
