@@ -257,14 +257,18 @@ def _run_metrics(c: RunConfig, cs: RunConfig, wf, bt, bh, ext) -> dict:
     return metrics
 
 # %% ../nbs/18_pipeline.ipynb #b5c15550
-def _held_out_test(c: RunConfig, panel: pd.DataFrame, cs: RunConfig, tw, progress, exog, timer: Timer) -> dict:
+def _held_out_test(
+    c: RunConfig, panel: pd.DataFrame, cs: RunConfig, tw, progress, exog, timer: Timer, checkpoint_dir=None
+) -> dict:
     """Evaluate the strategy `cs` once on the held-out test period: `RunResult`'s test fields.
 
     `tw`: the members' ensemble's held-out predictions; without members the model is trained here on every bar before
-    the test period."""
+    the test period, its model saved in `checkpoint_dir`/checkpoints/test/."""
     with timer("held_out_test"):
         if tw is None:  # trained on every bar before it, evaluated once
-            tw = run_holdout(c, panel, progress=progress, exog=exog)
+            tw = run_holdout(
+                c, panel, progress=progress, exog=exog, checkpoint_dir=checkpoint_dir, checkpoint_prefix="checkpoints/"
+            )
         et = Evaluator(panel, tw.predictions)
         tb, tbh, text = _evaluate(et, cs)
     _add_psr(tb, tbh, text)
@@ -340,7 +344,7 @@ def _drop_unfinished(d: Path, made: list):
     "Remove run folder `d`, and the empty folders `made` for it (deepest first), if it holds nothing but its config."
     import shutil
 
-    kept = {"config.yaml", "artefacts.json"}  # the config and the folder's index of what it wrote
+    kept = {"config.yaml", "artefacts.json", "checkpoints"}  # the config, the index, the models of finished folds
     if not d.is_dir() or any(p.name not in kept and not p.name.startswith(".") for p in d.iterdir()):
         return
     shutil.rmtree(d)
@@ -377,13 +381,14 @@ def run(
     `tearsheet`: write the quantstats tearsheet (default `reports`); `selection`: how a search chose this config (its
     own Sharpe and deflated Sharpe), kept as selection.json for the reports; `members` {name: config} (default:
     `ensemble.models`): run each in models/<name>/ and evaluate their ensemble; `member_selections` {name: selection}:
-    the members' records (each member's selection.json)."""
+    the members' records (each member's selection.json). Every fold's model and the held-out fit's are saved in
+    checkpoints/ (`hnn predict` reads them)."""
     c, timer = config, Timer()
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{c.model.name}"
     d = run_dir_for(output_dir or c.report.output_dir, run_id or c.report.run_id or stamp)
     c, members = _checked(c, members)
     with timer("data"):
-        panel = load_data(c.data)
+        panel = load_data(c)  # its splits.test_size: data.min_coverage sees only the bars before it
     c = resolve_periods(c, panel)
     members = _members(c) if members is None else members
     d, made = _claim(d, existing_ok)
@@ -395,7 +400,9 @@ def run(
             if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
                 wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok, member_selections)
             else:  # on the bars before any held-out test period
-                wf = run_walk_forward(c, panel, progress=progress, exog=exog)
+                wf = run_walk_forward(
+                    c, panel, progress=progress, exog=exog, checkpoint_dir=d, checkpoint_prefix="checkpoints/"
+                )
     except BaseException:
         if not existing_ok:
             _drop_unfinished(d, made)
@@ -411,7 +418,7 @@ def run(
     metrics = _run_metrics(c, cs, wf, bt, bh, ext)
     held = dict(test_walk_forward=tw)
     if c.splits.test_size is not None:
-        held = _held_out_test(c, panel, cs, tw, progress, exog, timer)
+        held = _held_out_test(c, panel, cs, tw, progress, exog, timer, d)
         metrics["test"] = _test_metrics(held)
     with timer("save"):
         _save_run(rf, c, members, metrics, wf, bt, bh, held, selection, reports if tearsheet is None else tearsheet)

@@ -191,8 +191,16 @@ def _index(self: RunFolder) -> dict:
 @patch
 def _write(self: RunFolder, name: str, data: str | bytes) -> Path:
     "Write artefact `name` atomically, then its size, sha256 and rows to the index (atomically too)."
+    return self.write_file(FILES[name], data)
+
+# %% ../nbs/16b_runs.ipynb #02839c66
+@patch
+def write_file(self: RunFolder, rel: str, data: str | bytes) -> Path:
+    "Write `data` to the file `rel` (a path inside the folder) atomically, then its record to the index."
+    if Path(rel).is_absolute() or ".." in Path(rel).parts:
+        raise ValueError(f"{rel!r}: a run folder's file is named by a path inside it")
     data = data.encode() if isinstance(data, str) else data
-    p = self.path(name)
+    p = self.dir / rel
     self.dir.mkdir(parents=True, exist_ok=True)
     with _locked(self.dir, exclusive=True):
         atomic_write(p, data)
@@ -530,6 +538,17 @@ def models(self: RunFolder) -> dict:
             {p.name: RunFolder(p) for p in sorted((self.dir / "models").iterdir()) if (p / FILES["config"]).exists()}
         )
     return out
+
+# %% ../nbs/16b_runs.ipynb #a7c94363
+@patch
+def checkpoints(self: RunFolder, which: str = "oof") -> list:
+    "The saved fold models, checked, by fold: `which` 'oof' (the walk-forward's folds) or 'test' (the held-out fit)."
+    if which not in ("oof", "test"):
+        raise ValueError(f"which={which!r}: 'oof' or 'test'")
+    base = self.dir / "checkpoints" if (self.dir / "checkpoints").is_dir() else self.dir
+    d = base / "test" if which == "test" else base
+    found = [p for p in d.glob("fold*.pt") if p.stem[4:].isdigit()]
+    return [self._checked(p) for p in sorted(found, key=lambda p: int(p.stem[4:]))]
 
 # %% ../nbs/16b_runs.ipynb #89d7fd52
 def load_run(run_dir) -> RunFolder:

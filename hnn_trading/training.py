@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_training.ipynb #b508fec0
 from __future__ import annotations
-import copy, ctypes, io, math, os, warnings
+import copy, ctypes, io, math, os, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -15,14 +15,14 @@ from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
 from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
-from .metrics import classification_metrics, skill_metrics, log_loss, walk_forward_metrics
+from .metrics import classification_metrics, skill_metrics, log_loss, walk_forward_metrics, confusion
 from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
 __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
            'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches', 'row_batches', 'layer_group',
-           'epoch_batches', 'curriculum_rows', 'fit_fold', 'save_checkpoint', 'load_checkpoint', 'make_labels',
-           'WalkForwardResult', 'run_walk_forward', 'run_holdout']
+           'epoch_batches', 'curriculum_rows', 'fit_fold', 'checkpoint_bytes', 'save_checkpoint', 'load_checkpoint',
+           'make_labels', 'WalkForwardResult', 'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed: int):
@@ -261,7 +261,9 @@ def curriculum_rows(tr: np.ndarray, tcfg, ep: int) -> np.ndarray:
 
 # %% ../nbs/10_training.ipynb #bab170cd
 def _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep) -> tuple:
-    "One step on the rows `b`: adds each group's gradient norm to `gsum`; (loss, clipped norm, targets, groups)."
+    """One step on the rows `b`: adds each group's gradient norm to `gsum`.
+
+    (loss, clipped norm, targets, groups, the step's P(up) detached)."""
     x, y, r, a, g = batch(b)
     with _autocast(device, tcfg):
         out = model(x, a)
@@ -280,25 +282,40 @@ def _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weig
     clip = tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf")
     gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
     opt.step()
-    return loss, gnorm, y, g
+    return loss, gnorm, y, g, out["p_up"].detach()
+
+# %% ../nbs/10_training.ipynb #09897211
+def _train_scores(ys: list, ps: list) -> dict:
+    "F1 and precision of the positive class at P(up) > 1/2 over an epoch's batches (targets `ys`, P(up) `ps`)."
+    if not ys:
+        return dict(train_f1=np.nan, train_precision=np.nan)
+    c = confusion(torch.cat(ys).float().cpu().numpy(), torch.cat(ps).float().cpu().numpy())
+    return dict(train_f1=c["f1"], train_precision=c["precision"])
 
 # %% ../nbs/10_training.ipynb #b01eb9d8
-def _train_epoch(model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep):
-    "Train over `batches`; the epoch's history row (losses, learning rate, gradient norms, rows per timestamp)."
+def _train_epoch(
+    model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep, primary=0
+):
+    """Train over `batches`; the epoch's history row.
+
+    Losses, training F1 and precision, learning rate, gradient norms, rows per timestamp."""
     model.train()
-    tot, gn, n, n_ts = 0.0, 0.0, 0, 0
+    tot, gn, n, n_ts, ys, ps = 0.0, 0.0, 0, 0, [], []
     gsum = dict.fromkeys(groups, 0.0)
     for b in batches:
-        loss, gnorm, y, g = _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep)
+        loss, gnorm, y, g, p = _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep)
         tot += loss.item() * len(y)
         gn = max(gn, float(gnorm))
         n += len(b)
         n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
+        ys.append(y[:, primary] if y.ndim == 2 else y)
+        ps.append(p[:, primary] if p.ndim == 2 else p)
         if per_batch:
             sched.step()
     return dict(
         epoch=ep,
         train_loss=tot / n,
+        **_train_scores(ys, ps),
         lr=opt.param_groups[0]["lr"],
         grad_norm=gn,
         train_rows=n,
@@ -308,7 +325,7 @@ def _train_epoch(model, batch, batches, opt, sched, per_batch, groups, tcfg, mcf
 
 # %% ../nbs/10_training.ipynb #bb602f90
 def _calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, primary: int = 0) -> dict:
-    "The calibration slice's loss, AUC, DirAcc and prediction scale; `targets`: its (y, r, groups)."
+    "The calibration slice's loss, AUC, DirAcc, F1, precision and prediction scale; `targets`: its (y, r, groups)."
     yc, rc, gc = targets
     one = lambda v: v[:, primary] if v.ndim == 2 else v  # the traded horizon's column
     p = _predict(model, batch, ca, device, tcfg.amp)
@@ -316,10 +333,13 @@ def _calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, prim
         ot = {k: torch.as_tensor(v) for k, v in p.items()}
         cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
     cm = classification_metrics(one(yc.numpy()), one(p["p_up"]), one(rc.numpy()))
+    cf = confusion(one(yc.numpy()), one(p["p_up"]))
     return dict(
         calib_loss=cl,
         calib_auc=cm["auc"],
         calib_dir_acc=cm["dir_acc"],
+        calib_f1=cf["f1"],
+        calib_precision=cf["precision"],
         pred_scale=float(np.std(one(p["mu"])) / max(float(one(rc).std()), 1e-12)),
     )
 
@@ -387,7 +407,9 @@ def fit_fold(
     bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
     for ep in bar:
         batches = draw(curriculum_rows(tr, tcfg, ep))  # a fresh random draw each epoch (training.samples_per_epoch)
-        h = _train_epoch(model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep)
+        h = _train_epoch(
+            model, batch, batches, opt, sched, per_batch, groups, tcfg, mcfg, device, pos_weight, desc, ep, primary
+        )
         if targets is not None:
             h.update(_calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, primary))
             if sched is not None and not per_batch:
@@ -408,38 +430,79 @@ def fit_fold(
     _warn_collapse(hist, best_epoch, desc)
     return model, hist, best_epoch
 
-# %% ../nbs/10_training.ipynb #af377f36
-def save_checkpoint(path, model, config: RunConfig, scaler: Scaler, meta: dict | None = None) -> Path:
-    "Write weights + config + scaler + meta atomically (loadable with weights_only=True)."
+# %% ../nbs/10_training.ipynb #95fbfbee
+def _model_state(model) -> dict:
+    "A model's saved state: a neural net's weights, or LightGBM's two boosters as zlib-compressed text (uint8)."
+    if isinstance(model, torch.nn.Module):
+        return dict(weights={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    pack = lambda m: torch.frombuffer(
+        bytearray(zlib.compress(m.booster_.model_to_string().encode())), dtype=torch.uint8
+    )
+    return dict(lgbm=dict(cls=pack(model.cls), reg=pack(model.reg), sigma=float(model.sigma)))
+
+# %% ../nbs/10_training.ipynb #348339e2
+def checkpoint_bytes(model, config: RunConfig, scaler: Scaler, meta: dict | None = None) -> bytes:
+    "A checkpoint's bytes: the model's state (`_model_state`), config, scaler and meta."
     state = dict(
-        weights={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        **_model_state(model),
         config=config.to_yaml(),
         scaler=dict(mean=torch.as_tensor(scaler.mean), std=torch.as_tensor(scaler.std)),
         meta=meta or {},
     )
     buf = io.BytesIO()
     torch.save(state, buf)
-    return atomic_write(path, buf.getvalue())
+    return buf.getvalue()
+
+# %% ../nbs/10_training.ipynb #e1fa7924
+def save_checkpoint(path, model, config: RunConfig, scaler: Scaler, meta: dict | None = None) -> Path:
+    "Write weights (or boosters) + config + scaler + meta atomically (loadable with weights_only=True)."
+    return atomic_write(path, checkpoint_bytes(model, config, scaler, meta))
+
+# %% ../nbs/10_training.ipynb #9ba91700
+class _Proba:
+    "A LightGBM classifier's booster read back, answering `predict_proba` as the classifier it was saved from."
+
+    def __init__(self, booster):
+        self.booster = booster
+
+    def predict_proba(self, X):
+        p = self.booster.predict(X)
+        return np.column_stack([1 - p, p])
+
+# %% ../nbs/10_training.ipynb #cc332c8c
+def _lightgbm_from(state: dict):
+    "A `LightGBMModel` that predicts as the saved one did, from its boosters' text."
+    import lightgbm as lgb
+
+    text = lambda t: zlib.decompress(t.numpy().tobytes()).decode()
+    m = models_mod.LightGBMModel()
+    m.cls, m.reg = _Proba(lgb.Booster(model_str=text(state["cls"]))), lgb.Booster(model_str=text(state["reg"]))
+    m.sigma = float(state["sigma"])
+    return m
 
 # %% ../nbs/10_training.ipynb #35af4395
 def load_checkpoint(path, device="cpu") -> dict:
-    "Load a checkpoint safely (weights_only=True); returns dict(model, config, scaler, meta)."
+    """Load a checkpoint safely (weights_only=True).
+
+    dict(model, config, scaler, meta, calibrator (the traded horizon's), calibrators (one per horizon))."""
     import yaml
 
     state = torch.load(path, map_location=device, weights_only=True)
     cfg = RunConfig.from_dict(yaml.safe_load(state["config"]))
     meta = state["meta"]
-    model = models_mod.build(
-        cfg.model,
-        meta["n_features"],
-        meta.get("n_assets", 0),
-        window=meta.get("window"),
-        n_horizons=len(meta.get("horizons", [0])),
-    )
-    model.load_state_dict(state["weights"])
-    model.eval()
+    if "lgbm" in state:
+        model = _lightgbm_from(state["lgbm"])
+    else:
+        n_h = len(meta.get("horizons", [0]))
+        model = models_mod.build(
+            cfg.model, meta["n_features"], meta.get("n_assets", 0), window=meta.get("window"), n_horizons=n_h
+        )
+        model.load_state_dict(state["weights"])
+        model.eval()
     sc = Scaler(state["scaler"]["mean"].numpy(), state["scaler"]["std"].numpy())
-    return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=Calibrator(**meta.get("calibrator", {})))
+    cals = [Calibrator(**d) for d in meta.get("calibrators", [meta.get("calibrator", {})])]
+    cal = Calibrator(**meta.get("calibrator", {}))
+    return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=cal, calibrators=cals)
 
 # %% ../nbs/10_training.ipynb #12e6cab2
 def make_labels(panel, lcfg) -> pd.DataFrame:
@@ -677,14 +740,27 @@ def _fit_neural(w: _WalkForwardData, f, batch, tr, ca, gen, pw, prev, progress, 
 
 # %% ../nbs/10_training.ipynb #d898cd2a
 def _fit_flat(w: _WalkForwardData, f, Xt, tr, ca, s_y) -> tuple:
-    "A fit/predict model trained on the fold's flattened windows: (model, history, best epoch, predict)."
+    """A fit/predict model trained on the fold's flattened windows: (model, history, best epoch, predict).
+
+    Its one history row holds the boosters' best iterations and the training and calibration F1 and precision."""
     c = w.c
     flat = lambda rows: w.ds.batch(Xt, rows).flatten(1).cpu().numpy()
     model = models_mod.build(c.model, w.feats.shape[1], len(w.ds.symbols), window=w.ds.window)
     model.kw["random_state"] = c.seed + f.k
     ca_x = flat(ca) if len(ca) else None
     model.fit(flat(tr), w.y[tr], w.r_fit[tr] / s_y, ca_x, w.y[ca], w.r_fit[ca] / s_y)
-    hist = [dict(epoch=1, **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()})]
+    score = lambda rows: confusion(w.y[rows], model.predict(flat(rows))["p_up"]) if len(rows) else {}
+    st, sc = score(tr), score(ca)
+    hist = [
+        dict(
+            epoch=1,
+            **{f"best_iteration_{k}": v for k, v in model.best_iteration.items()},
+            train_f1=st["f1"],
+            train_precision=st["precision"],
+            calib_f1=sc.get("f1", np.nan),
+            calib_precision=sc.get("precision", np.nan),
+        )
+    ]
     empty = dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
     return model, hist, 1, lambda rows: model.predict(flat(rows)) if len(rows) else empty
 
@@ -721,9 +797,10 @@ def _fold_predictions(w: _WalkForwardData, f, va: np.ndarray, p: dict, s_y, cals
     return pf
 
 # %% ../nbs/10_training.ipynb #eb02f9a8
-def _checkpoint_meta(w: _WalkForwardData, f, s_y, best_epoch: int, cal: Calibrator) -> dict:
-    "What a fold's checkpoint needs beside the weights, config and scaler."
+def _checkpoint_meta(w: _WalkForwardData, f, s_y, best_epoch: int, cals: list) -> dict:
+    "What a fold's checkpoint needs beside the model, config and scaler."
     return dict(
+        kind="torch" if models_mod.is_torch(w.c.model.name) else "lightgbm",
         n_features=w.feats.shape[1],
         n_assets=len(w.ds.symbols),
         window=w.ds.window,
@@ -733,8 +810,19 @@ def _checkpoint_meta(w: _WalkForwardData, f, s_y, best_epoch: int, cal: Calibrat
         best_epoch=best_epoch,
         columns=list(w.feats.columns),
         symbols=list(w.ds.symbols),
-        calibrator=cal.to_dict(),
+        calibrator=cals[w.j0].to_dict(),
+        calibrators=[c.to_dict() for c in cals],
+        train_end=str(w.uniq[f.train[-1]]),
+        val_start=str(w.uniq[f.val[0]]),
+        val_end=str(w.uniq[f.val[-1]]),
     )
+
+# %% ../nbs/10_training.ipynb #18f86938
+def _save_fold(checkpoint_dir, rel: str, data: bytes) -> Path:
+    "Write a fold's checkpoint as the file `rel` of the folder `checkpoint_dir`, listed in the folder's index."
+    from hnn_trading.runs import RunFolder
+
+    return RunFolder(checkpoint_dir, strict=False).write_file(rel, data)
 
 # %% ../nbs/10_training.ipynb #e71784aa
 def _fold_record(w: _WalkForwardData, f, rows: tuple, hist: list, best_epoch: int, cal, pw, m: dict) -> dict:
@@ -758,7 +846,7 @@ def _fold_record(w: _WalkForwardData, f, rows: tuple, hist: list, best_epoch: in
     )
 
 # %% ../nbs/10_training.ipynb #622da71a
-def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir) -> tuple:
+def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir, prefix: str = "") -> tuple:
     "Train, calibrate and predict one fold: (predictions, fold record, weights for the next fold)."
     c = w.c
     rows = tr, ca, va = _fold_rows(w, f)
@@ -779,9 +867,9 @@ def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir) 
     pf = _fold_predictions(w, f, va, p, s_y, cals)
     m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
     m |= skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
-    if checkpoint_dir is not None and neural:
-        meta = _checkpoint_meta(w, f, s_y, best_epoch, cals[w.j0])
-        save_checkpoint(Path(checkpoint_dir) / f"fold{f.k}.pt", model, c, scaler, meta)
+    if checkpoint_dir is not None:  # every model, as `prefix`fold{k}.pt
+        meta = _checkpoint_meta(w, f, s_y, best_epoch, cals)
+        _save_fold(checkpoint_dir, f"{prefix}fold{f.k}.pt", checkpoint_bytes(model, c, scaler, meta))
     return pf, _fold_record(w, f, rows, hist, best_epoch, cals[w.j0], pw, m), prev
 
 # %% ../nbs/10_training.ipynb #ea6c5b7e
@@ -793,11 +881,13 @@ def run_walk_forward(
     checkpoint_dir=None,
     on_fold=None,
     on_epoch=None,
+    checkpoint_prefix: str = "",
 ) -> WalkForwardResult:
     """Train over the splitter's folds; per fold metrics and diagnostics, out-of-fold predictions, optional checkpoints.
 
-    `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch (either may raise to stop,
-    e.g. to prune)."""
+    `checkpoint_dir`: save each fold's model there as `checkpoint_prefix`fold{k}.pt, listed in the folder's
+    artefact index. `on_fold(k, fold_dict)` after each fold and `on_epoch(k, history_row)` after each epoch
+    (either may raise to stop, e.g. to prune)."""
     c = config
     panel = before_holdout(panel, c.splits.test_size)  # the held-out test period is never part of a walk-forward
     _warn_learning_rate(c)
@@ -807,7 +897,7 @@ def run_walk_forward(
     out_folds, preds, prev = [], [], None
     wbar = tqdm(folds, desc=f"walk-forward {c.model.name}", disable=not show, leave=False)
     for f in wbar:
-        pf, fold, prev = _run_fold(w, f, prev, wbar if show else False, on_epoch, checkpoint_dir)
+        pf, fold, prev = _run_fold(w, f, prev, wbar if show else False, on_epoch, checkpoint_dir, checkpoint_prefix)
         preds.append(pf)
         out_folds.append(fold)
         if on_fold is not None:
@@ -817,11 +907,17 @@ def run_walk_forward(
 
 # %% ../nbs/10_training.ipynb #bf58924f
 def run_holdout(
-    config: RunConfig, panel: pd.DataFrame, progress: bool | None = None, exog: dict | None = None, checkpoint_dir=None
+    config: RunConfig,
+    panel: pd.DataFrame,
+    progress: bool | None = None,
+    exog: dict | None = None,
+    checkpoint_dir=None,
+    checkpoint_prefix: str = "",
 ) -> WalkForwardResult | None:
     """Train once on every bar before the held-out test period (`splits.test_size`) and predict it; None without one.
 
-    The last calib_size of those bars serve early stopping and calibration."""
+    The last calib_size of those bars serve early stopping and calibration; the model is saved as
+    `checkpoint_prefix`test/fold0.pt in `checkpoint_dir`."""
     ts = panel.index.get_level_values("timestamp")
     start = holdout_start(ts, config.splits.test_size)
     if start is None:
@@ -833,5 +929,6 @@ def run_holdout(
         panel,
         progress=progress,
         exog=exog,
-        checkpoint_dir=None if checkpoint_dir is None else Path(checkpoint_dir) / "test",
+        checkpoint_dir=checkpoint_dir,
+        checkpoint_prefix=checkpoint_prefix + "test/",
     )

@@ -83,3 +83,18 @@ def test_lightgbm_baseline_through_the_walk_forward():
     print(f"lightgbm: planted IC {truth['ic_idio']:.3f} -> OOF AUC {r.metrics['auc']:.3f}")
     assert r.metrics["auc"] > 0.5 + 4 * se(r.metrics["n"])
     assert r.folds[0]["history"][0]["best_iteration_cls"] >= 1
+
+def test_history_has_train_and_calibration_f1_and_precision_per_epoch():
+    """Issue 28 (deliverable 7): each epoch's row holds the training F1 and precision (from the training steps' outputs)
+    beside the calibration slice's, so the train-vs-validation F1 gap can be shown; LightGBM's one row has them too.
+    A net that memorises pure noise (many epochs, no patience) fits its training rows far better than the calibration
+    slice."""
+    panel = make_market(n_symbols=2, n_bars=900, signal_strength=0.0, seed=5)[0]
+    keys = ["train_f1", "train_precision", "calib_f1", "calib_precision"]
+    c = CFG.override({"splits.n_folds": 1, "model.name": "mlp", "model.hidden_dim": 256, "model.dropout": 0.0, "training.epochs": 25,
+                      "training.patience": 100, "training.learning_rate": 3e-3, "model.feature_window": 1})
+    h = pd.DataFrame(run_walk_forward(c, panel).folds[0]["history"])
+    assert h[keys].notna().all().all() and h[keys].apply(lambda s: s.between(0, 1)).all().all()
+    assert h["train_f1"].iloc[-3:].mean() > h["calib_f1"].iloc[-3:].mean() + 0.1, h[["train_f1", "calib_f1"]]
+    g = run_walk_forward(c.override({"model.name": "lightgbm", "model.lgbm_n_estimators": 50}), panel).folds[0]["history"]
+    assert len(g) == 1 and all(0 <= g[0][k] <= 1 for k in keys)
