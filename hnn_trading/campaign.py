@@ -260,7 +260,10 @@ def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict, folder=No
         )
         return cfg, srs
     sel.update(
-        chosen_by="stage 2: best Sharpe of the feasible strategy trials",
+        chosen_by="stage 2: best Sharpe of the stage-1 strategy (trial 0) and the feasible strategy trials",
+        stage1_strategy_sharpe=db.get("stage1_strategy_sharpe"),
+        stage1_strategy_trades=db.get("stage1_strategy_trades"),
+        strategy_chosen=db.get("chosen"),
         sharpe=db["best_sharpe"],
         dsr=db["dsr"],
         trials=db["n_trials"],
@@ -394,7 +397,7 @@ def run_campaign(
     worker processes (1: in this process)."""
     d = run_dir_for(output_dir, run_id or camp.name)
     (d / "hpo").mkdir(parents=True, exist_ok=True)
-    panel = load_data(camp.base.data)
+    panel = load_data(camp.base)  # the whole config: data.min_coverage is judged before the held-out period
     base = resolve_periods(camp.base, panel)
     exog = load_exog(base.data)
     url = storage or camp.storage or f"journal:///{(d / 'hpo' / 'studies.log').resolve()}"
