@@ -256,3 +256,20 @@ def test_permutation_importance_shuffles_only_the_folds_own_validation_rows(tmp_
     b = permutation_importance(ms, *oof_inputs(ms, late), n_repeats=2)
     pd.testing.assert_frame_equal(a[a.fold == 0].reset_index(drop=True), b[b.fold == 0].reset_index(drop=True))
     assert not a[a.fold == 1].importance.equals(b[b.fold == 1].importance)
+
+
+def test_hnn_data_audit_with_min_coverage_names_the_dropped_symbol(tmp_path):
+    "Journey: a folder of three symbols, one listed only in the held-out period; `hnn data audit` drops it, says so."
+    rng = np.random.default_rng(0)
+    T2 = pd.date_range("2021-01-01", periods=120, tz="UTC")
+    for s, times in [("FULL", T2), ("DIES", T2[:100]), ("LATE", T2[95:])]:
+        c = 100 * np.exp(np.cumsum(0.01 * rng.standard_normal(len(times))))
+        pd.DataFrame(dict(timestamp=times, open=c, high=c * 1.01, low=c * 0.99, close=c, volume=1000.0)).to_csv(
+            tmp_path / f"{s}.csv", index=False)
+    (tmp_path / "c.yaml").write_text(f"data:\n  source: {tmp_path}\n  min_coverage: 0.9\nsplits:\n  n_folds: 2\n"
+                                     "  val_block: 20\n  calib_size: 10\n  test_size: 30\n")
+    r = subprocess.run([str(BIN / "hnn"), "data", "audit", "c.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "dropped 1 of 3 symbols" in r.stderr and "LATE 0.0%" in r.stderr and "DIES" not in r.stderr
+    sym = r.stdout.split("symbol:")[1].split("summary:")[0]
+    assert "FULL" in sym and "DIES" in sym and "LATE" not in sym
