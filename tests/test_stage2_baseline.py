@@ -141,3 +141,27 @@ def test_an_absolute_threshold_base_and_the_fallback(runs):
     assert db["chosen"] == "the stage-1 strategy (trial 0)" and db["chosen_trial"] == 0
     assert db["best_sharpe"] == pytest.approx(sharpe) and db["stage1_strategy_trades"] == trades
     assert db["tradeable"] == 1 and db["n_trials"] == 5
+
+
+def test_shipped_stage2_spaces_hold_the_shipped_base_strategies():
+    """Fast: every shipped campaign's stage-2 space, and the default and demo stage-2 spaces under each shipped config,
+    hold the base strategy's values as they are (no range needs widening for trial 0)."""
+    from hnn_trading.config import RunConfig
+    from hnn_trading.hpo import base_strategy, containing
+    pairs = []
+    for f in sorted(Path(resource("configs/campaigns")).glob("*.yaml")):
+        camp = yaml.safe_load(f.read_text())
+        if camp.get("stage2"):
+            pairs.append((f.name, RunConfig.from_dict(camp["base"]), camp["stage2"]["space"]))
+    for f in sorted(Path(resource("configs")).glob("*.yaml")):
+        for sp in ("configs/search/stage2.yaml", "configs/search/demo_stage2.yaml"):
+            pairs.append((f.name, RunConfig.from_yaml(f), sp))
+    assert len(pairs) >= 8
+    for name, cfg, sp in pairs:
+        space = SearchSpace.from_yaml(resource(sp))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a widened range warns
+            wide, first = containing(space, base_strategy(cfg, space))
+        assert wide.params == space.params, (name, sp)
+        held = {k: v for k, v in base_strategy(cfg, space).items() if k in space.params and v is not None}
+        assert first == held, (name, sp, first, held)
