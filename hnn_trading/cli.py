@@ -9,17 +9,18 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['THREAD_VARS', 'subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter',
-           'build_parser', 'Interrupted', 'stop_signals', 'main', 'cmd_validate', 'cmd_run', 'cmd_demo', 'cmd_campaign',
-           'cmd_report', 'worker_env', 'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export',
-           'cmd_hpo_best']
+           'build_parser', 'Interrupted', 'stop_signals', 'main', 'cmd_validate', 'cmd_data_audit', 'cmd_run',
+           'cmd_demo', 'cmd_campaign', 'cmd_report', 'worker_env', 'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2',
+           'cmd_hpo_export', 'cmd_hpo_best', 'cmd_predict']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
 _GROUPS = {
     "data": dict(
-        help="check market data: validate OHLCV files",
+        help="check market data: validate OHLCV files, audit the labels",
         doc="Market data. `hnn data validate` loads OHLCV files as a run would and prints symbols, "
-        "bars, span and gaps, or the error naming file, row and column.",
+        "bars, span and gaps, or the error naming file, row and column; `hnn data audit` shows the labels a "
+        "config makes: class balance per fold, year and symbol, horizon, purge and overlap.",
     ),
     "hpo": dict(
         help="hyperparameter studies: stage1, worker, stage2, export, best",
@@ -320,6 +321,42 @@ def cmd_validate(ns):
     )
     return 0
 
+# %% ../nbs/19_cli.ipynb #d006bfbd
+def _audit_args(p):
+    p.add_argument("config", nargs="?", default=None, help="YAML run config (default: the built-in defaults)")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. --set labels.horizon=5 (repeatable)",
+    )
+    p.add_argument("--csv", default=None, help="also write the audit table to this CSV file")
+
+# %% ../nbs/19_cli.ipynb #9724c14f
+@subcommand(
+    "data audit",
+    "the labels a config makes: class balance per fold, held-out period, year and symbol; horizon, purge, overlap",
+    _audit_args,
+    examples="""
+hnn data audit configs/demo.yaml                           # the demo's labels, fold by fold
+hnn data audit configs/demo.yaml --set labels.horizon=5 --csv audit.csv   # another horizon, the table kept
+""",
+)
+def cmd_data_audit(ns):
+    "Audit the labels of a config's data: print each section of `labels.audit_table`, optionally write it as CSV."
+    from hnn_trading.config import RunConfig
+    from hnn_trading.labels import audit_table, audit_lines
+
+    cfg = (RunConfig.from_yaml(ns.config) if ns.config else RunConfig()).override(_set_values(ns.set))
+    tbl = audit_table(cfg)
+    for line in audit_lines(tbl):
+        print(line)
+    if ns.csv:
+        Path(ns.csv).parent.mkdir(parents=True, exist_ok=True)
+        tbl.to_csv(ns.csv, index=False)
+        print(f"table: {ns.csv}")
+    return 0
+
 # %% ../nbs/19_cli.ipynb #67a0424c
 def _set_values(pairs) -> dict:
     "Parse KEY=VALUE strings; values are YAML (numbers, true/false, lists), read as strictly as config files."
@@ -509,6 +546,20 @@ def _campaign_args(p):
     p.add_argument("--run-id", default=None, help="name of the campaign folder (default: the campaign's name)")
     p.add_argument("--no-report", action="store_true", help="skip the report notebooks")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="local worker processes per stage-1 study (default 1: trials run in this process); each gets "
+        "cores // N threads",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a value of the campaign's base config after --quick, e.g. --set data.start=2015-01-01 "
+        "(repeatable; a study's own overrides still win for the keys it sets)",
+    )
 
 # %% ../nbs/19_cli.ipynb #cdd534da
 def _campaign_line(camp, quick: bool) -> str:
@@ -563,18 +614,24 @@ def _print_campaign(res):
         "hnn campaign configs/campaigns/phase3.yaml --quick           "
         "# 143 synthetic hourly symbols with a planted signal; MLP, LSTM, GRU, ensemble\n"
         "hnn campaign configs/campaigns/lgbm_two_stage.yaml --quick   "
-        "# LightGBM on IC, then the strategy on Sharpe; 2018 held out"
+        "# LightGBM on IC, then the strategy on Sharpe; 2018 held out\n"
+        "hnn campaign configs/campaigns/phase3.yaml --quick --workers 2   "
+        "# each stage-1 study's trials in 2 local worker processes"
     ),
 )
 def cmd_campaign(ns):
     """Run (or resume: the studies live on a storage) a campaign file and print its results table, out of fold and
     on the held-out test."""
-    import optuna
+    import dataclasses, optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     from hnn_trading.campaign import Campaign, run_campaign
 
+    if ns.workers < 1:
+        raise ValueError(f"--workers {ns.workers}: at least 1")
     camp = Campaign.from_yaml(ns.file, quick=ns.quick)
+    if ns.set:
+        camp = dataclasses.replace(camp, base=camp.base.override(_set_values(ns.set)))
     print(_campaign_line(camp, ns.quick), flush=True)
     with _warnings_to_summary() as got:
         res = run_campaign(
@@ -584,6 +641,7 @@ def cmd_campaign(ns):
             storage=ns.storage,
             reports=not ns.no_report,
             progress=_progress(ns),
+            workers=ns.workers,
         )
     _print_campaign(res)
     got(res.run_dir)
@@ -921,15 +979,17 @@ def cmd_hpo_stage1(ns):
     from hnn_trading.hpo import enqueue_warm_start
     from hnn_trading.files import redact
     from hnn_trading.runs import run_dir_for
+    from hnn_trading.config import read_warm_start
 
     base, space = _stage1_inputs(ns)
+    sets = read_warm_start(ns.warm_start) if ns.warm_start else None  # a refused file leaves no study behind
     d = run_dir_for(ns.output_dir, ns.study)
     d.mkdir(parents=True, exist_ok=True)
     rel = Path(os.path.relpath(d)) if d.is_relative_to(Path.cwd()) else d
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
     st = _stage1_study(ns, base, space, storage, d)
-    if ns.warm_start:
-        print(f"enqueued {enqueue_warm_start(st, ns.warm_start, space)} warm-start parameter sets")
+    if sets is not None:
+        print(f"enqueued {enqueue_warm_start(st, sets, space)} warm-start parameter sets")
     left = max(ns.trials - _finished(st), 0)
     print(
         f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} "
@@ -1065,15 +1125,22 @@ def _stage2_row(ns, t, panel, space, d) -> dict:
         strategy_trials=len(s2.trials),
         tradeable_trials=db["tradeable"],
         best_params=db.get("best_params"),
+        stage1_strategy_sharpe=db.get("stage1_strategy_sharpe"),
+        stage1_strategy_trades=db.get("stage1_strategy_trades"),
+        chosen=db.get("chosen"),
+        chosen_trades=db.get("chosen_trades"),
     )
 
 # %% ../nbs/19_cli.ipynb #9e967d42
 def _print_stage2(ns, rows: list, space, base, path):
     "The stage-2 table, a line per trial with nothing to deflate, how to read it, and the next command."
     import pandas as pd
+    from hnn_trading.hpo import stage2_sentence
 
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
-        print(pd.DataFrame(rows).drop(columns=["best_params"]).to_string(index=False, na_rep="-"))
+        print(pd.DataFrame(rows).drop(columns=["best_params", "chosen"]).to_string(index=False, na_rep="-"))
+    for r in rows:
+        print(f"stage-1 trial {r['stage1_trial']}: " + stage2_sentence(r))
     for r in rows:
         if r["best_params"] is None:
             print(
@@ -1131,7 +1198,7 @@ def cmd_hpo_stage2(ns):
         raise ValueError(
             f"study {ns.study!r} has no complete stage-1 trial yet: run `hnn hpo stage1` or `hnn hpo worker` first"
         )
-    panel = load_data(base.data)
+    panel = load_data(base)
     try:
         rows = [_stage2_row(ns, t, panel, space, d) for t in top]
     except KeyboardInterrupt as e:  # the stage-2 study running wrote every trial it evaluated (`hpo.optimize_batched`)
@@ -1237,6 +1304,8 @@ def cmd_hpo_best(ns):
         return _best_ensemble(ns, sc)
     t = best.choose_trial(sc, ns.trial, ns.stage2)
     cfg, sel = best.chosen_config(sc, t, ns.stage2)
+    if ns.stage2:
+        print(best.stage2_table(sel).to_string())
     held = (
         "then trains once on every bar before the held-out test period "
         f"(splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
@@ -1290,4 +1359,108 @@ def _best_ensemble(ns, sc):
         )
     _print_result(res)
     got(res.run_dir)
+    return 0
+
+# %% ../nbs/19_cli.ipynb #d816f33a
+def _predict_args(p):
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", default=None, help="a run folder (reports/RUN_ID, from `hnn run`, `hnn hpo best`...)")
+    src.add_argument("--study", default=None, help="a stage-1 study's name (with --trial and --storage)")
+    p.add_argument("--trial", type=int, default=None, help="the trial number of --study (default: its best)")
+    p.add_argument(
+        "--storage",
+        default=os.environ.get("HNN_STORAGE"),
+        help="the study's storage URL (sqlite:///file.db, journal:///file.log, postgresql://...; default: "
+        "$HNN_STORAGE)",
+    )
+    p.add_argument(
+        "--data",
+        default=None,
+        help="a CSV/Parquet file or folder of bars to predict (default: the run's own held-out period)",
+    )
+    p.add_argument("--start", default=None, help="with --data: the first bar to predict (earlier ones: history)")
+    p.add_argument("--oof", action="store_true", help="predict the out-of-fold blocks, each by its fold's model")
+    p.add_argument(
+        "--out", default="predictions.parquet", help="predictions file, .parquet or .csv (default predictions.parquet)"
+    )
+
+# %% ../nbs/19_cli.ipynb #e2a8a686
+def _predict_source(ns) -> Path:
+    "The folder whose models `hnn predict` uses: --run, or the trial folder of --study/--trial on --storage."
+    from hnn_trading.predict import trial_dir
+
+    if ns.oof and ns.data:
+        raise ValueError("--oof predicts the folder's own out-of-fold blocks; leave out --data")
+    if ns.start and not ns.data:
+        raise ValueError("--start chooses the first bar of --data to predict; pass --data FILE")
+    if ns.run is not None:
+        if not Path(ns.run).is_dir():
+            raise FileNotFoundError(f"--run {ns.run}: no such run folder (relative paths start at {Path.cwd()})")
+        return Path(ns.run)
+    if not ns.storage:
+        raise ValueError("--study needs --storage URL (or $HNN_STORAGE)")
+    return trial_dir(ns.storage, ns.study, ns.trial)
+
+# %% ../nbs/19_cli.ipynb #673bd279
+def _write_table(df, out) -> Path:
+    "Write `df` to `out`, as CSV for a .csv name, else Parquet."
+    import io
+    from hnn_trading.files import atomic_write
+
+    if str(out).endswith(".csv"):
+        return atomic_write(out, df.to_csv(index=False))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return atomic_write(out, buf.getvalue())
+
+# %% ../nbs/19_cli.ipynb #27f434c4
+def _print_prediction(pr, folder):
+    "What was predicted, by which models, the history new bars had, and the metrics of the labelled predictions."
+    import pandas as pd
+
+    P, ms = pr.predictions, pr.models
+    t = pd.to_datetime(P["timestamp"])
+    kinds = f"{ms[0].config.model.name} fold model{'s' if len(ms) > 1 else ''} {', '.join(str(m.fold) for m in ms)}"
+    print(
+        f"{len(P):,} predictions, {P['symbol'].nunique()} symbols, {t.min()} to {t.max()} ({pr.source}), "
+        f"by the saved {kinds} of {folder}, without training"
+    )
+    if pr.history:
+        h = pd.DataFrame(pr.history).T
+        print(
+            f"history before the first predicted bar: {int(h.bars_before.min())} bars or more per symbol; the "
+            f"features and the {ms[0].window}-bar window needed {int(h.warmup_needed.max())}"
+        )
+    m = pr.metrics()
+    if m.empty:
+        print("no labels yet (the forward returns of these bars are not known): nothing to score")
+        return
+    with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
+        print(m.astype({"n": int}).to_string())
+
+# %% ../nbs/19_cli.ipynb #4c485bc3
+@subcommand(
+    "predict",
+    "predict with a run's or a trial's saved models, without training; score the predictions that have labels",
+    _predict_args,
+    examples="""
+hnn predict --run reports/my-run                                  # its held-out period again, from the checkpoints
+hnn predict --run reports/my-run --data data/ --out new.csv   # the bars of a folder, by the held-out fit
+hnn predict --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --out trial.parquet   # best trial
+""",
+)
+def cmd_predict(ns):
+    """Load the fold models a run or a stage-1 trial saved and predict the held-out period, the out-of-fold blocks or
+    new bars without training; write the predictions and print their metrics."""
+    from hnn_trading.predict import predict_folder
+
+    from hnn_trading.data import shipped_data
+
+    folder, data = _predict_source(ns), ns.data
+    if data and (copy := shipped_data(data)) is not None:
+        print(f"{data} not found here; predicting the shipped copy at {copy}")
+        data = copy
+    pr = predict_folder(folder, "oof" if ns.oof else "auto", data=data, start=ns.start)
+    _print_prediction(pr, folder)
+    print(f"predictions: {_write_table(pr.predictions, ns.out)}")
     return 0

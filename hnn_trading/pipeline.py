@@ -363,6 +363,11 @@ def _claim(d: Path, existing_ok: bool) -> tuple:
         return d, made
     return claim_run_dir(d), made  # never a folder another run is writing
 
+# %% ../nbs/18_pipeline.ipynb #c4e844b7
+def _own_walk_forward(c: RunConfig, panel: pd.DataFrame, progress, exog, d: Path):
+    "The run's walk-forward (on the bars before any held-out period), each fold's model saved in `d`/checkpoints/."
+    return run_walk_forward(c, panel, progress=progress, exog=exog, checkpoint_dir=d, checkpoint_prefix="checkpoints/")
+
 # %% ../nbs/18_pipeline.ipynb #687b986d
 def run(
     config: RunConfig,
@@ -400,9 +405,7 @@ def run(
             if members:  # each member is a run of its own; the weights come from their out-of-fold metrics
                 wf, tw, sub = _run_members(c, members, d, rf, progress, existing_ok, member_selections)
             else:  # on the bars before any held-out test period
-                wf = run_walk_forward(
-                    c, panel, progress=progress, exog=exog, checkpoint_dir=d, checkpoint_prefix="checkpoints/"
-                )
+                wf = _own_walk_forward(c, panel, progress, exog, d)
     except BaseException:
         if not existing_ok:
             _drop_unfinished(d, made)

@@ -498,3 +498,23 @@ def test_demo_bar_names_the_running_step_without_an_eta(tmp_path):
     assert {int(total) for _, total, _ in seen} == {len(steps)}
     assert not [l for l in lines if l.startswith("demo ") and ("<" in l or "?" in l or "it/s" in l or "s/it" in l)]   # no ETA, no rate
     assert "run folder:" in out.decode()
+
+# Issue 28: `hnn data audit` (any time) and `hnn predict` (after the run and the studies it reads) join the user's order.
+PHASES += ["data audit", "predict"]
+
+def test_predict_and_data_audit_journeys(journey):
+    "`hnn predict` reproduces the run's held-out predictions and the best trial's out-of-fold ones; `hnn data audit` prints its sections."
+    ws, log = journey
+    cols = ["mu", "sigma", "p_up", "p_up_raw"]
+    held = [e for e in _ran(log, "predict", "reports/my-run") if "--data" not in e["argv"]][0]
+    assert held["rc"] == 0 and "(held-out period)" in held["out"], held["err"][-2000:]
+    got, want = pd.read_parquet(ws/"predictions.parquet"), pd.read_parquet(ws/"reports"/"my-run"/"test_predictions.parquet")
+    assert len(got) == len(want) and np.abs(got[cols].values - want[cols].values).max() < 1e-6
+    new = _ran(log, "predict", "--data")[0]
+    assert new["rc"] == 0 and "history before the first predicted bar" in new["out"], new["err"][-2000:]
+    assert pd.read_csv(ws/"new.csv").timestamp.min() >= want.timestamp.min().isoformat()[:10]
+    trial = _ran(log, "predict", "hnn-stage1")[0]
+    assert trial["rc"] == 0 and "(out of fold)" in trial["out"], trial["err"][-2000:]
+    audit = _ran(log, "data audit")
+    assert audit and all(e["rc"] == 0 for e in audit) and (ws/"audit.csv").exists()
+    assert set(pd.read_csv(ws/"audit.csv").section) >= {"fold", "held-out", "year", "symbol", "summary"}
