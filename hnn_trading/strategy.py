@@ -40,14 +40,17 @@ _FMAX = float(np.finfo(np.float64).max)
 
 
 @njit(cache=True, nogil=True)
-def _ndtr(x):
-    "Standard normal CDF as scipy.special.ndtr computes it: erf near 0, erfc in the tails."
+def _ndtr2(x):
+    """(Phi(x), Phi(-x)), the standard normal CDF as scipy.special.ndtr computes it (erf near 0, erfc in the tails).
+
+    One erf or erfc for both: erf is odd and both tails share erfc(|x| / sqrt 2), so each equals its own ndtr call."""
     y = x * _SQRT1_2
     z = abs(y)
     if z < 1.0:
-        return 0.5 + 0.5 * math.erf(y)
+        e = math.erf(y)
+        return 0.5 + 0.5 * e, 0.5 + 0.5 * -e
     r = 0.5 * math.erfc(z)
-    return 1.0 - r if y > 0 else r
+    return (1.0 - r, r) if y > 0 else (r, 1.0 - r)
 
 # %% ../nbs/13_strategy.ipynb #61029679
 @njit(cache=True, nogil=True)
@@ -61,8 +64,9 @@ def _kelly_b(p, mu, sigma):
     "`kelly_binary` for one cell, operation for operation (sigma 0 and NaN give what NumPy gives)."
     d = mu / sigma
     pdf = math.exp(-(d * d) / 2.0) / _NORM_PDF_C
-    up = mu * _ndtr(d) + sigma * pdf
-    dn = sigma * pdf - mu * _ndtr(-d)
+    cdf, cdf_neg = _ndtr2(d)
+    up = mu * cdf + sigma * pdf
+    dn = sigma * pdf - mu * cdf_neg
     b = (up / _floor(p, 1e-12)) / _floor(dn / _floor(1 - p, 1e-12), 1e-300)
     return p - (1 - p) / b
 
