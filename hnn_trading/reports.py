@@ -308,7 +308,7 @@ _MIDNIGHT = re.compile(r"(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?(\+00:00|Z)?")
 # %% ../nbs/17_reports.ipynb #e6bd8e5a
 LABELS.update(
     {
-        "dir_acc_constant": "DirAcc of the constant (majority sign)",
+        "dir_acc_constant": "constant's DirAcc",
         "f1": "F1",
         "f1_skill": "F1 skill over always up",
         "recall_skill": "recall skill (informedness)",
@@ -448,7 +448,7 @@ def _verdict_html(d: Path) -> str:
         return (
             "<h2>Verdict</h2>"
             + tables
-            + "<p><small>Net of costs. A constant predictor scores AUC 0.5 and the DirAcc in its column (always "
+            + "<p><small>Net of costs. A constant predictor scores AUC 0.5 and the constant's DirAcc (always "
             "calling the period's majority sign). Out of fold: where every choice was made; deflated Sharpe: the "
             "probability that "
             "the true Sharpe ratio is above zero after accounting for every configuration tried in this run (models, "

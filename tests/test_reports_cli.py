@@ -34,7 +34,7 @@ def test_report_names_and_run_ids_cannot_escape(tmp_path):
     with pytest.raises(ReportError, match="invalid run id"): run_report("backtest_tearsheet", output_dir=tmp_path, run_id="../../x")
     with pytest.raises(ReportError, match="has no parameter 'colour'"): run_report("backtest_tearsheet", {"colour": "red"}, output_dir=tmp_path)
 
-@pytest.mark.parametrize("name", ["backtest_tearsheet", "model_evaluation", "distribution_shift", "overfitting", "hpo_study", "sharpe_correlation"])
+@pytest.mark.parametrize("name", ["backtest_tearsheet", "model_evaluation", "distribution_shift", "overfitting", "hpo_study", "sharpe_correlation", "feature_importance"])
 def test_papermill_runs_every_template_directly(quick_run, tmp_path, root, name):
     "Plain `papermill TEMPLATE OUT -p run_dir RUN`, no hnn_trading runner in between."
     out = tmp_path/"direct.ipynb"
