@@ -21,7 +21,7 @@ projection as scaled from that fraction.
 Asserts nothing about time.
 """
 
-import argparse, os, sys, tempfile, time, warnings
+import argparse, os, resource, sys, tempfile, time, warnings
 
 
 def _args():
@@ -50,6 +50,12 @@ def _params(space, hidden):
         else:
             out[k] = (p["low"] + p["high"]) / 2 if p["type"] == "float" else int((p["low"] + p["high"]) // 2)
     return out
+
+
+def _cpu() -> float:
+    "CPU seconds (user + system) this process and its threads used so far."
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def hms(s):
@@ -101,9 +107,9 @@ def main():
     st.enqueue_trial(params)
     with tempfile.TemporaryDirectory() as d:
         obj = make_objective(b, panel, space, d, exog=exog)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), _cpu()
         st.optimize(obj, n_trials=1)
-        wall = time.perf_counter() - t1
+        wall, cpu = time.perf_counter() - t1, _cpu() - c1
     tr = st.trials[0]
     if tr.state.name != "COMPLETE":
         sys.exit(f"the trial ended {tr.state.name}: {tr.user_attrs.get('fail_reason', tr.system_attrs)}")
@@ -111,9 +117,17 @@ def main():
     ep = [f.get("epochs_run") for f in folds]
     n_tr = sum((f.get("n_train") or 0) * (f.get("epochs_run") or 0) for f in folds)
     print(
-        f"\ntrial: {wall:,.0f} s ({hms(wall)}) after {t_data:,.0f} s of data; epochs run per fold {ep}; "
-        f"{n_tr:,} windows trained; score {tr.value:.4f}; load average {os.getloadavg()[0]:.2f} at the end"
+        f"\ntrial: {wall:,.0f} s wall ({hms(wall)}), {cpu:,.0f} CPU s, after {t_data:,.0f} s of data; epochs run per "
+        f"fold {ep}; {n_tr:,} windows trained; score {tr.value:.4f}; load average {os.getloadavg()[0]:.2f} at the end"
     )
+    busy = wall > 1.15 * cpu / threads  # the cores were shared: the wall time says more about the load than the trial
+    if busy:
+        print(
+            f"THE MACHINE WAS LOADED: {cpu / wall:.2f} of {threads} cores on average. On {threads} idle cores the trial "
+            f"would take between {hms(cpu / threads)} (its CPU time spread over {threads} threads, perfect scaling) and "
+            f"{hms(cpu)} (no scaling); the projection below uses the upper figure, {hms(cpu)}"
+        )
+        wall = cpu
     frac = 1.0
     if a.epochs and a.epochs < full_epochs:
         frac = a.epochs / full_epochs

@@ -74,3 +74,17 @@ def test_every_template_renders_on_a_lightgbm_run(lgbm, name):
         assert "Study <strong>lg</strong>" in body and "2 trials" in body
     if name == "sharpe_correlation":  # an IC study's score is its IC, not the AUC/DirAcc blend
         assert "objective <strong>ic</strong>" in body
+
+
+def test_hpo_study_reads_a_pareto_study(tmp_path):
+    "A two-objective study (configs/search/pareto.yaml makes one) is read on its first objective; it was refused."
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    st = optuna.create_study(study_name="p", storage=url, directions=["maximize", "maximize"])
+    st.set_metric_names(["score", "sharpe"])
+    st.optimize(lambda t: (t.suggest_float("model.dropout", 0, 0.5), -t.suggest_float("x", 0, 1)), n_trials=4)
+    _hnn(["report", "hpo_study", "-p", "storage", url, "-p", "study", "p", "--output-dir", "out", "--run-id", "p"], tmp_path)
+    body = (tmp_path / "out/p/hpo_study.html").read_text()
+    best = max(st.trials, key=lambda t: t.values[0])
+    assert "2 objectives (score, sharpe); read here: the first" in body and f"best value <strong>{best.values[0]:.4f}</strong>" in body
