@@ -73,13 +73,17 @@ def _kelly_b(p, mu, sigma):
 # %% ../nbs/13_strategy.ipynb #a62c1a12
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _size(p, mu, sigma, code, clip, lam, long_only):
-    "The signed fraction of a non-NaN `p` the gate let through, by rule `code` (mu, sigma read by Kelly rules only)."
+    """The signed fraction of a non-NaN `p` the gate let through, by rule `code` (mu, sigma read by Kelly rules only).
+
+    Every rule sizes a short when p < 1/2 and nothing at 1/2, so a long-only book evaluates no Kelly formula there."""
     if code == FIXED:
         f = 1.0 if p > 0.5 else (-1.0 if p < 0.5 else 0.0)  # np.sign(p - 0.5)
     elif code == CONFIDENCE:
         f = min(max(2 * p - 1, -clip), clip)
     else:
         side = np.sign(p - 0.5)
+        if long_only and side <= 0:
+            return 0.0
         if code == KELLY_BINARY:
             k = _kelly_b(p, mu, sigma) if side > 0 else -_kelly_b(1 - p, -mu, sigma)
         else:
