@@ -621,17 +621,19 @@ def containing(space: SearchSpace, values: dict) -> tuple:
 # %% ../nbs/15_hpo.ipynb #95d59571
 def enqueue_baseline(study, objective, space: SearchSpace, params: dict) -> bool:
     """Evaluate the stage-1 strategy as the study's next trial (trial 0 of a new study) unless it holds it already:
-    enqueued with `params` and the `BASELINE` mark, asked and told here. True when it ran."""
+    enqueued with `params` and the `BASELINE` mark, asked and told here, signals held meanwhile (`HeldSignals`). True
+    when it ran."""
     if any(t.user_attrs.get(BASELINE) for t in completed(study)):
         return False
-    study.enqueue_trial(params, user_attrs={BASELINE: True})
-    with warnings.catch_warnings():  # one trial, told at once: a storage's heartbeat has nothing to watch
-        warnings.filterwarnings("ignore", message="Heartbeat of storage")
-        t = study.ask({k: d for k, d in space.distributions().items() if k in params})
-    state, value, err = _run_trial(objective, t)
-    study.tell(t, value, state=state)
-    if err is not None:
-        raise err
+    with HeldSignals():  # a stop waits for trial 0 to be told (never left RUNNING), then is given
+        study.enqueue_trial(params, user_attrs={BASELINE: True})
+        with warnings.catch_warnings():  # one trial, told at once: a storage's heartbeat has nothing to watch
+            warnings.filterwarnings("ignore", message="Heartbeat of storage")
+            t = study.ask({k: d for k, d in space.distributions().items() if k in params})
+        state, value, err = _run_trial(objective, t)
+        study.tell(t, value, state=state)
+        if err is not None:
+            raise err
     return True
 
 # %% ../nbs/15_hpo.ipynb #dafd2990
