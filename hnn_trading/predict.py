@@ -183,7 +183,9 @@ def _bars(folder, m: FoldModel, data=None) -> tuple:
     new = cfg.override({"data.source": str(p.resolve()), "data.start": None, "data.end": None})
     if hasattr(new.data, "min_coverage"):  # new bars: the model's symbols are checked, not their coverage
         new = new.override({"data.min_coverage": None})
-    return load_data(new), load_exog(new.data)
+    panel = load_data(new)
+    panel.attrs.pop("exog", None)  # series found beside the bars: the model uses only its config's data.exog
+    return panel, load_exog(new.data)
 
 # %% ../nbs/18e_predict.ipynb #3b8dc262
 def _workspace(m: FoldModel, panel: pd.DataFrame, exog: dict):
