@@ -773,16 +773,18 @@ def stage1_strategy(done: list, best) -> dict:
 
 # %% ../nbs/15_hpo.ipynb #c3f2f6a5
 def stage2_sentence(r: dict) -> str:
-    "One line: the stage-1 strategy's Sharpe and trades on the selection period, and the choice against it."
+    """One line: the stage-1 strategy's Sharpe and trades on the selection period, and the choice against it, from
+    `deflated_best`'s record, a stage2.json row, or a run's selection record (`best.selection`, a campaign's)."""
     f = lambda v: "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.4f}"
-    s1 = r.get("stage1_strategy_sharpe")
-    if r.get("chosen") is None:
-        return f"the stage-1 strategy: Sharpe {f(s1)} ({r.get('stage1_strategy_trades')} trades); nothing chosen"
-    how = "kept: no strategy trial beat it" if r["chosen"].startswith("the stage-1") else f"beaten by {r['chosen']}"
+    g = lambda *ks: next((r[k] for k in ks if r.get(k) is not None), None)
+    s1 = f"the stage-1 strategy: Sharpe {f(r.get('stage1_strategy_sharpe'))} ({r.get('stage1_strategy_trades')} trades)"
+    chosen = g("chosen", "strategy_chosen")
+    if chosen is None:
+        return s1 + "; nothing chosen"
+    how = "kept: no strategy trial beat it" if chosen.startswith("the stage-1") else f"beaten by {chosen}"
     return (
-        f"the stage-1 strategy: Sharpe {f(s1)} ({r.get('stage1_strategy_trades')} trades) on the selection period, "
-        f"{how}; chosen Sharpe {f(r.get('best_sharpe'))} ({r.get('chosen_trades')} trades), "
-        f"deflated {f(r.get('deflated_sharpe', r.get('dsr')))}"
+        f"{s1} on the selection period, {how}; chosen Sharpe {f(g('best_sharpe', 'sharpe'))} "
+        f"({g('chosen_trades', 'trades')} trades), deflated {f(g('deflated_sharpe', 'dsr_stage2', 'dsr'))}"
     )
 
 # %% ../nbs/15_hpo.ipynb #a52f0e1f
