@@ -26,10 +26,16 @@ import argparse, os, resource, sys, tempfile, time, warnings
 
 def _args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--campaign", default="configs/campaigns/phase3.yaml", help="campaign file (default: the shipped phase3)")
-    ap.add_argument("--study", default="lstm", help="which of the campaign's studies (its model); default lstm, the costliest")
+    ap.add_argument(
+        "--campaign", default="configs/campaigns/phase3.yaml", help="campaign file (default: the shipped phase3)"
+    )
+    ap.add_argument(
+        "--study", default="lstm", help="which of the campaign's studies (its model); default lstm, the costliest"
+    )
     ap.add_argument("--hidden", type=int, default=None, help="model.hidden_dim (default: the space's largest)")
-    ap.add_argument("--epochs", type=int, default=None, help="epochs per fold (default: the campaign's; fewer: a stated fraction)")
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="epochs per fold (default: the campaign's; fewer: a stated fraction)"
+    )
     ap.add_argument("--threads", type=int, default=None, help="torch/OMP threads (default: OMP_NUM_THREADS, else 2)")
     ap.add_argument("--workers", type=int, default=2, help="workers sharing the cores, for the second projection")
     return ap.parse_args()
@@ -145,7 +151,9 @@ def main():
         f"costed as this one, {a.study} at hidden {params.get('model.hidden_dim')}, no pruning):"
     )
     print(f"  {n_trials} study trials + {refits} re-runs with the held-out fit: {hms((n_trials + refits) * trial)}")
-    print(f"  stage 2 ({camp.stage2 and camp.stage2['trials']} trials x {len(camp.studies)}, from docs/speed.md): {hms(stage2)}")
+    print(
+        f"  stage 2 ({camp.stage2 and camp.stage2['trials']} trials x {len(camp.studies)}, from docs/speed.md): {hms(stage2)}"
+    )
     print(f"  the campaign, 1 worker at {threads} threads: {hms(one)}   (target <= 24 h on 2 cores)")
     print(
         "  with --workers N on the same cores, each worker gets cores // N threads: the total is about the same "

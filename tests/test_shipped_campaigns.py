@@ -60,7 +60,9 @@ def test_a_shipped_campaign_completes_with_its_own_templates(tmp_path, file):
         assert list(R.loc[period].index[: len(rows)]) == rows, (period, list(R.loc[period].index))
         assert R.loc[period].loc[rows[:-1], "sharpe"].notna().all(), period
     info = json.loads((d / "studies.json").read_text())
-    assert set(info["selection"]) == set(camp.studies) and info["main"] == ("ensemble" if "ensemble" in rows else rows[0])
+    assert set(info["selection"]) == set(camp.studies) and info["main"] == (
+        "ensemble" if "ensemble" in rows else rows[0]
+    )
     assert info["n_configurations"] >= sum(s["trials"] for s in camp.studies.values())
     assert info["out_of_fold"]["bars"] > 0 and info["held_out_test"]["bars"] > 0
     for name, sel in info["selection"].items():

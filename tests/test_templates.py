@@ -49,12 +49,35 @@ def lgbm(tmp_path_factory):
     (ws / "lgbm.yaml").write_text(CONFIG)
     _hnn(["run", "--config", "lgbm.yaml", "--run-id", "lgbm", "--output-dir", "reports", "--no-report", "--quiet"], ws)
     space = str(ROOT / "configs/search/lgbm_ic.yaml")
-    _hnn(["hpo", "stage1", "--config", "lgbm.yaml", "--space", space, "--trials", "2", "--study", "lg", "--output-dir", "hpo"], ws)
+    _hnn(
+        [
+            "hpo",
+            "stage1",
+            "--config",
+            "lgbm.yaml",
+            "--space",
+            space,
+            "--trials",
+            "2",
+            "--study",
+            "lg",
+            "--output-dir",
+            "hpo",
+        ],
+        ws,
+    )
     return ws, ws / "reports/lgbm", "sqlite:///hpo/lg/study.db", "lg"
 
 
 def test_the_templates_are_found():
-    assert {"backtest_tearsheet", "model_evaluation", "overfitting", "hpo_study", "distribution_shift", "sharpe_correlation"} <= set(TEMPLATES)
+    assert {
+        "backtest_tearsheet",
+        "model_evaluation",
+        "overfitting",
+        "hpo_study",
+        "distribution_shift",
+        "sharpe_correlation",
+    } <= set(TEMPLATES)
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
@@ -84,7 +107,13 @@ def test_hpo_study_reads_a_pareto_study(tmp_path):
     st = optuna.create_study(study_name="p", storage=url, directions=["maximize", "maximize"])
     st.set_metric_names(["score", "sharpe"])
     st.optimize(lambda t: (t.suggest_float("model.dropout", 0, 0.5), -t.suggest_float("x", 0, 1)), n_trials=4)
-    _hnn(["report", "hpo_study", "-p", "storage", url, "-p", "study", "p", "--output-dir", "out", "--run-id", "p"], tmp_path)
+    _hnn(
+        ["report", "hpo_study", "-p", "storage", url, "-p", "study", "p", "--output-dir", "out", "--run-id", "p"],
+        tmp_path,
+    )
     body = (tmp_path / "out/p/hpo_study.html").read_text()
     best = max(st.trials, key=lambda t: t.values[0])
-    assert "2 objectives (score, sharpe); read here: the first" in body and f"best value <strong>{best.values[0]:.4f}</strong>" in body
+    assert (
+        "2 objectives (score, sharpe); read here: the first" in body
+        and f"best value <strong>{best.values[0]:.4f}</strong>" in body
+    )
