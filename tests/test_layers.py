@@ -65,3 +65,96 @@ def test_the_detector_sees_cycles():
     assert cycles({"hpo": {"pipeline"}, "pipeline": {"hpo", "data"}, "data": set()}) == [["hpo", "pipeline", "hpo"]]
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
     assert cycles({"a": {"b", "c"}, "b": {"c"}, "c": set()}) == []
+
+
+# The Hermite layers' maths, written out as they were before the fused series (issue #29, the model at its floor):
+# the stacked basis by recurrence, (B * c).sum(-1), the derivative basis by cat, the sign applied to h. The product's
+# HermiteActivation / SymmetricHermiteBlock / HermiteNet must give the same outputs and gradients on random inputs.
+import math, pytest, torch
+from hnn_trading.hermite import HermiteActivation, SymmetricHermiteBlock
+from hnn_trading.config import ModelConfig, RunConfig
+from hnn_trading.models import build
+from hnn_trading.losses import composite_loss
+
+def ref_basis(x, degree, version, normalized):
+    B = [torch.ones_like(x)]
+    if degree >= 1:
+        phys = version == "physicist"
+        B.append((math.sqrt(2) if normalized else 2.0) * x if phys else x)
+        for n in range(1, degree):
+            if normalized: nxt = ((math.sqrt(2) if phys else 1.0) * x * B[n] - math.sqrt(n) * B[n - 1]) / math.sqrt(n + 1)
+            else: nxt = (2 * x * B[n] - 2 * n * B[n - 1]) if phys else (x * B[n] - n * B[n - 1])
+            B.append(nxt)
+    return torch.stack(B, dim=-1)
+
+def ref_activation(act, z):
+    "(h, h') of a HermiteActivation's parameters by the old arithmetic."
+    if act.preset == "default":
+        t = torch.tanh(z / act.kappa); u = act.kappa * t; du = 1 - t * t
+    else:
+        u = z.clamp(-10, 10); du = ((z > -10) & (z < 10)).to(z.dtype)
+    norm_ = act.preset == "default"
+    B = ref_basis(u, act.degree, act.version, norm_)
+    c = act.c.to(z.dtype)
+    h = (B * c).sum(-1) + act.d0 + act.d1 * z
+    n = torch.arange(1, act.degree + 1, dtype=B.dtype)
+    phys = act.version == "physicist"
+    k = (torch.sqrt(2 * n) if phys else torch.sqrt(n)) if norm_ else ((2 * n) if phys else n)
+    dB = torch.cat([torch.zeros_like(B[..., :1]), k * B[..., :-1]], dim=-1)
+    return h, (dB * c).sum(-1) * du + act.d1
+
+def ref_block(blk, s):
+    h, dh = ref_activation(blk.act, s @ blk.W.T)
+    return blk.scale * (blk.sign * h) @ blk.W + blk.bias, blk.scale * (blk.sign * dh) @ (blk.W**2).sum(1)
+
+def grads(outs, params, seed=1):
+    "Gradients of a fixed random linear functional of `outs` with respect to `params`."
+    g = torch.Generator().manual_seed(seed)
+    total = sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs)
+    return torch.autograd.grad(total, params, allow_unused=True, retain_graph=True)
+
+def assert_same(a, b, tol):
+    for x, y in zip(a, b):
+        if x is None or y is None: assert x is None and y is None; continue
+        assert torch.allclose(x, y, rtol=tol, atol=tol * max(1.0, float(y.abs().max()))), float((x - y).abs().max())
+
+CASES = [(p, v, d) for p in ("default", "legacy") for v in ("probabilist", "physicist") for d in (0, 1, 2, 3, 7)]
+
+@pytest.mark.parametrize("preset,version,degree", CASES)
+def test_hermite_block_matches_the_reference_maths(preset, version, degree):
+    "Outputs and every gradient (input, W, bias, c, d0, d1) equal the old arithmetic's: 1e-6 in float64 and float32."
+    for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-6)):
+        torch.manual_seed(degree)
+        blk = SymmetricHermiteBlock(9, 5, 3, 2, degree, version, preset).to(dtype)
+        if preset == "default":
+            with torch.no_grad(): blk.act.d0.normal_(); blk.act.d1.normal_()
+        s = (3 * torch.randn(17, 9, dtype=dtype)).requires_grad_()
+        ps = [s] + [p for p in blk.parameters()]
+        new, ref = blk(s), ref_block(blk, s)
+        assert_same(new, ref, tol)
+        assert_same(grads(new, ps), grads(ref, ps), tol)
+
+@pytest.mark.parametrize("preset", ["default", "legacy"])
+def test_hermite_activation_matches_the_reference_maths(preset):
+    "h alone (no derivative asked) and (h, h') with 3-d inputs, large |z| (the legacy clamp) included."
+    act = HermiteActivation(6, 7, "probabilist", preset).double()
+    z = (6 * torch.randn(4, 3, 6, dtype=torch.float64)).requires_grad_()
+    ps = [z] + list(act.parameters())
+    h_ref, dh_ref = ref_activation(act, z)
+    assert_same([act(z)], [h_ref], 1e-10)
+    assert_same(grads([act(z)], ps), grads([h_ref], ps), 1e-10)
+    assert_same(grads(act(z, with_derivative=True), ps), grads([h_ref, dh_ref], ps), 1e-10)
+
+def test_hermitenet_step_matches_the_reference_maths(monkeypatch):
+    "The whole legacy HermiteNet (LSTM encoder, block, trunk, heads, loss): loss and gradients equal the reference's."
+    cfg = ModelConfig(name="hermite", feature_window=12, hermite_preset="legacy", prob_source="legacy_pdf", use_lstm=True,
+                      lstm_hidden=8, hermite_hidden_dim=6, hermite_degree=7, hermite_maps_a=5, hermite_maps_b=1)
+    torch.manual_seed(0)
+    m = build(cfg, 5).double().eval(); tc = RunConfig().training
+    x = torch.randn(32, 12, 5, dtype=torch.float64); y = (torch.rand(32) > 0.5).double(); r = torch.randn(32, dtype=torch.float64)
+    ps = list(m.parameters())
+    loss = composite_loss(m(x), y, r, tc, cfg); g_new = torch.autograd.grad(loss, ps)
+    monkeypatch.setattr(type(m.block), "forward", lambda self, s: ref_block(self, s))
+    loss_ref = composite_loss(m(x), y, r, tc, cfg); g_ref = torch.autograd.grad(loss_ref, ps)
+    assert abs(float(loss - loss_ref)) <= 1e-10 * max(1.0, abs(float(loss_ref)))
+    assert_same(g_new, g_ref, 1e-10)
