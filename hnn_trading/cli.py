@@ -1420,7 +1420,10 @@ def _print_prediction(pr, folder):
 
     P, ms = pr.predictions, pr.models
     t = pd.to_datetime(P["timestamp"])
-    kinds = f"{ms[0].config.model.name} fold model{'s' if len(ms) > 1 else ''} {', '.join(str(m.fold) for m in ms)}"
+    names = " + ".join(dict.fromkeys(m.config.model.name for m in ms))  # an ensemble's members
+    kinds = f"{names} model{'s' if len(ms) > 1 else ''} of fold{'s' if len(ms) > 1 else ''} " + ", ".join(
+        dict.fromkeys(str(m.fold) for m in ms)
+    )
     print(
         f"{len(P):,} predictions, {P['symbol'].nunique()} symbols, {t.min()} to {t.max()} ({pr.source}), "
         f"by the saved {kinds} of {folder}, without training"

@@ -221,16 +221,14 @@ def _rows_between(w, lo, hi=None) -> np.ndarray:
     m = w.ds.valid & np.asarray(t >= lo) & (np.asarray(t <= hi) if hi is not None else True)
     return np.flatnonzero(m)
 
+# %% ../nbs/18e_predict.ipynb #469e5894
+_SPANS = ("train_start", "train_end", "val_start", "val_end", "n_train", "n_calib", "n_val")  # a fold record's spans
+
 # %% ../nbs/18e_predict.ipynb #e067a10e
 def _choose(folder, which: str) -> tuple:
     "(models, which) for `which` auto/test/oof: auto is the held-out fit when the folder has it."
     if which not in ("auto", "test", "oof"):
         raise ValueError(f"which={which!r}: 'auto', 'test' (the held-out period) or 'oof' (out of fold)")
-    if (Path(folder) / "ensemble.json").exists():
-        raise ValueError(
-            f"{folder} is an ensemble run: its members' models are in {Path(folder) / 'models'}/<name>; "
-            "predict with one of them"
-        )
     if which == "auto":
         which = "test" if RunFolder(folder, strict=False).checkpoints("test") else "oof"
     ms = load_models(folder, which)
@@ -257,6 +255,8 @@ def _new_rows(w, m: FoldModel, start=None) -> np.ndarray:
 def predict_folder(folder, which: str = "auto", data=None, start=None) -> Prediction:
     """Predict with the saved models of a run or trial folder, without training: the held-out period (`which='test'`),
     the out-of-fold blocks ('oof'), or the bars of `data` from `start` on (see above)."""
+    if (Path(folder) / "ensemble.json").exists():
+        return _ensemble_prediction(folder, which, data, start)
     ms, which = _choose(folder, which)
     panel, exog = _bars(folder, ms[0], data)
     if data is not None:
@@ -271,6 +271,26 @@ def predict_folder(folder, which: str = "auto", data=None, start=None) -> Predic
     parts = [_fold_frame(w, m, _rows_between(w, m.val_start, m.val_end)) for m in ms]
     what = "held-out period" if which == "test" else "out of fold"
     return Prediction(pd.concat(parts, ignore_index=True), what, ms, {})
+
+# %% ../nbs/18e_predict.ipynb #d7e48805
+def _ensemble_prediction(folder, which: str, data=None, start=None) -> Prediction:
+    "An ensemble run's prediction: its members' (`predict_folder` of models/<name>), combined as the run combined them."
+    from hnn_trading.ensemble import ensemble_result
+    from hnn_trading.training import WalkForwardResult
+
+    rf = RunFolder(folder)
+    info = rf.read_json("ensemble")
+    first = Path(folder) / "models" / next(iter(info["members"]))
+    if which == "auto":
+        which = "test" if RunFolder(first, strict=False).checkpoints("test") else "oof"
+    subs = {k: predict_folder(Path(folder) / "models" / k, which, data, start) for k in info["members"]}
+    oof = which == "oof" and data is None
+    w = {int(k): v for k, v in info["fold_weights"].items()} if oof else info["weights"]
+    folds = lambda P: [{"fold": k, **dict.fromkeys(_SPANS)} for k in sorted(P["fold"].unique())]
+    res = {k: WalkForwardResult(folds(p.predictions), p.predictions, {}) for k, p in subs.items()}
+    P = ensemble_result(res, w, rf.config).predictions
+    one = next(iter(subs.values()))
+    return Prediction(P, one.source, [m for p in subs.values() for m in p.models], one.history)
 
 # %% ../nbs/18e_predict.ipynb #5070ccb8
 def trial_dir(storage: str, study: str, number: int | None = None) -> Path:

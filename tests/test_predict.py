@@ -149,3 +149,17 @@ def test_a_trials_models_give_its_out_of_fold_predictions(tmp_path):
         trial = [p for p in (tmp_path / "reports" / "hpo").rglob("trial_0000") if name in str(p)][0]
         _same(pd.read_parquet(tmp_path / f"{name}.parquet"), pd.read_parquet(trial / "predictions.parquet"))
         assert "no trial 5" in _one_line(_hnn(["predict", "--storage", url, "--study", name, "--trial", "5"], tmp_path))
+
+
+def test_an_ensemble_run_predicts_as_its_members_combined(tmp_path):
+    "An ensemble's members predict from their own models; combined with the weights the run recorded, they give its predictions."
+    cfg = {**BASE, "model": {**BASE["model"], "name": "mlp"}, "ensemble": {"models": ["mlp", "lightgbm"]}}
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
+    r = _hnn(["run", "--config", "cfg.yaml", "--run-id", "e", "--no-report", "--quiet"], tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    d = tmp_path / "reports" / "e"
+    for flags, want in (([], "test_predictions.parquet"), (["--oof"], "predictions.parquet")):
+        r = _hnn(["predict", "--run", "reports/e", *flags, "--out", "p.parquet"], tmp_path)
+        assert r.returncode == 0, r.stderr[-3000:]
+        assert "mlp + lightgbm models" in r.stdout, r.stdout
+        _same(pd.read_parquet(tmp_path / "p.parquet"), pd.read_parquet(d / want))
