@@ -109,7 +109,9 @@ def main():
     b = resolve_periods(base, panel)
     exog = load_exog(b.data)
     t_data = time.perf_counter() - t0
-    st = optuna.create_study(direction="maximize")  # no pruner: the trial runs every epoch early stopping allows
+    st = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.NopPruner()
+    )  # every epoch early stopping allows
     st.enqueue_trial(params)
     with tempfile.TemporaryDirectory() as d:
         obj = make_objective(b, panel, space, d, exog=exog)

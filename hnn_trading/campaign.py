@@ -404,6 +404,7 @@ def run_campaign(
     chosen, selection, srs, made, counts = {}, {}, [], {}, {}
     for name, spec in camp.studies.items():
         chosen[name], selection[name], s = _study(camp, name, spec, base, panel, url, d, exog, made, progress, workers)
+        selection[name]["storage"] = redact(url)  # the chosen run's reports find its studies (overfitting: stage 2)
         srs, counts[name] = srs + list(s), len(s)
     runs, main = _rerun_chosen(camp, base, chosen, _with_count(selection, srs, counts), d, reports, progress)
     R, n_configurations = _results(runs, main, base, srs)
