@@ -518,3 +518,18 @@ def test_predict_and_data_audit_journeys(journey):
     audit = _ran(log, "data audit")
     assert audit and all(e["rc"] == 0 for e in audit) and (ws/"audit.csv").exists()
     assert set(pd.read_csv(ws/"audit.csv").section) >= {"fold", "held-out", "year", "symbol", "summary"}
+
+def test_data_audit_and_campaign_flags_on_their_own(tmp_path):
+    "Fast checks of the issue-28 plumbing without the whole journey: `hnn data audit` on a synthetic market, the campaign's --workers and --set refused in one line."
+    (tmp_path/"c.yaml").write_text(yaml.safe_dump({"data": {"source": "synthetic", "synthetic": {"n_symbols": 2, "n_bars": 800, "seed": 1}, "periods_per_year": 6048},
+                                                    "splits": {"n_folds": 2, "val_block": 150, "calib_size": 100, "test_size": 150}}))
+    r = _hnn(["data", "audit", "c.yaml", "--set", "labels.horizon=3", "--csv", "out/audit.csv"], tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert all(s in r.stdout for s in ("fold:", "held-out:", "year:", "symbol:")), r.stdout
+    t = pd.read_csv(tmp_path/"out/audit.csv")
+    assert {"fold", "held-out", "summary"} <= set(t.section) and (t[t.section == "fold"].n > 0).all()
+    shutil.copytree(ROOT/"configs", tmp_path/"configs")
+    for extra, said in ((["--workers", "0"], "--workers 0"), (["--set", "data.nonsense=1"], "nonsense")):
+        r = _hnn(["campaign", "configs/campaigns/lgbm_two_stage.yaml", "--quick", *extra], tmp_path, timeout=300)
+        assert r.returncode == 1 and said in r.stderr and len(r.stderr.strip().splitlines()) == 1, (r.stdout[-500:], r.stderr[-1500:])
+    assert not (tmp_path/"reports").exists()

@@ -163,3 +163,18 @@ def test_an_ensemble_run_predicts_as_its_members_combined(tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         assert "mlp + lightgbm models" in r.stdout, r.stdout
         _same(pd.read_parquet(tmp_path / "p.parquet"), pd.read_parquet(d / want))
+
+
+def test_a_multi_horizon_trials_models_reproduce_every_horizon(tmp_path):
+    "Several horizons: each head's calibrator and target scale are saved; predict_folder gives every horizon's columns again."
+    from hnn_trading.config import RunConfig
+    from hnn_trading.data import load_data
+    from hnn_trading.predict import predict_folder
+    from hnn_trading.training import run_walk_forward
+    c = RunConfig.from_dict({**BASE, "model": {**BASE["model"], "name": "mlp"}, "labels": {"horizons": [1, 4], "horizon": 4}})
+    wf = run_walk_forward(c, load_data(c), checkpoint_dir=tmp_path)
+    got = predict_folder(tmp_path, "oof").predictions
+    hcols = [f"{k}_h{h}" for h in (1, 4) for k in ("mu", "sigma", "p_up")]
+    assert set(hcols) <= set(got.columns)
+    assert np.abs(got[COLS + hcols].values - wf.predictions[COLS + hcols].values).max() < 1e-6
+    pd.testing.assert_frame_equal(got[["label_h1", "label_h4", "fwd_return_h4"]], wf.predictions[["label_h1", "label_h4", "fwd_return_h4"]])
