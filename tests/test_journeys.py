@@ -370,7 +370,7 @@ def test_campaigns_run_from_one_command(journey):
     assert all(abs(ens["weights"][k] - edge[k] / sum(edge.values())) < 1e-12 for k in m)   # F1 out of fold, never the held-out period
     for k in ("mlp", "lstm", "gru"):
         st = _study(ws, f"journal:///reports/phase3/hpo/studies.log", f"phase3-{k}")
-        assert st.metric_names == ["f1"] and "held out" in st.user_attrs["description"]
+        assert st.metric_names == ["recall_skill"] and "held out" in st.user_attrs["description"]
         assert json.loads((ph/f"models/{k}/selection.json").read_text())["study"] == f"phase3-{k}"
     mlp = _study(ws, "journal:///reports/phase3/hpo/studies.log", "phase3-mlp")
     for k in ("lstm", "gru"):                                                      # screened: each starts from the MLP study's best settings
