@@ -1376,7 +1376,9 @@ def _predict_args(p):
     p.add_argument(
         "--data",
         default=None,
-        help="a CSV/Parquet file or folder of bars to predict (default: the run's own held-out period)",
+        help="a CSV/Parquet file or folder of bars to predict (default: the run's own held-out period); bars after "
+        "the model's training are predicted, each symbol needing before its first one the feature set's warm-up "
+        "(33 bars for core23) plus model.feature_window - 1 bars of history",
     )
     p.add_argument("--start", default=None, help="with --data: the first bar to predict (earlier ones: history)")
     p.add_argument("--oof", action="store_true", help="predict the out-of-fold blocks, each by its fold's model")
