@@ -141,10 +141,13 @@ for jobs in (1, base.hpo.stage2_jobs):
             t0 = time.perf_counter()
             try: return inner(trial)
             finally: spent.append(time.perf_counter() - t0)
-        t0 = time.perf_counter(); optimize_batched(st, obj, N_TRIALS, space, jobs); dt = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time(); optimize_batched(st, obj, N_TRIALS, space, jobs)
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         done = [x for x in st.trials if x.state == optuna.trial.TrialState.COMPLETE]
         print(f"  jobs {jobs}: {N_TRIALS} trials in {dt:.1f} s ({dt / 60:.2f} min, {dt / N_TRIALS * 1e3:.0f} ms per trial; a trial's objective "
               f"{np.median(spent) * 1e3:.0f} ms median); scaled to 2,500 trials {dt / N_TRIALS * 2500 / 60:.2f} min "
               f"(target <= 90 s: {'ok' if dt / N_TRIALS * 2500 <= 90 else 'MISSED'}); the objective / simulate's median in part 2: "
-              f"{np.median(spent) / np.median(sim_all):.2f} (target <= 1.5); best Sharpe {st.best_value:.2f}, {len(done)} complete", flush=True)
+              f"{np.median(spent) / np.median(sim_all):.2f} (target <= 1.5); best Sharpe {st.best_value:.2f}, {len(done)} complete; "
+              f"CPU time {cpu:.1f} s ({cpu / N_TRIALS * 1e3:.0f} ms per trial, all threads: on a loaded machine, what the trials "
+              f"would take on one free core)", flush=True)
 print("load:", load())
