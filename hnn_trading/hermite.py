@@ -64,6 +64,92 @@ def init_coefficients(degree: int) -> torch.Tensor:
     c = torch.tensor([0.66549] + [n**-1.5 for n in range(1, degree + 1)]) * math.sqrt(6) / math.pi
     return c
 
+# %% ../nbs/07_hermite.ipynb #6535cadd
+def _derivative_factors(degree: int, version: str, normalized: bool) -> list:
+    "k_1..k_degree with B_n' = k_n B_(n-1)."
+    phys = version == "physicist"
+    return [
+        (math.sqrt(2 * n) if phys else math.sqrt(n)) if normalized else (2 * n if phys else n)
+        for n in range(1, degree + 1)
+    ]
+
+# %% ../nbs/07_hermite.ipynb #d841d309
+def _basis_terms(x: torch.Tensor, degree: int, version: str, normalized: bool):
+    "B_1(x)..B_degree(x) one at a time (B_0 = 1), by `hermite_basis`'s recurrence, nothing stacked."
+    phys = version == "physicist"
+    ax = ((math.sqrt(2) if normalized else 2.0) * x) if phys else x
+    prev, B = None, ax
+    for n in range(1, degree + 1):
+        yield B
+        if n == degree:
+            return
+        b = math.sqrt(n) if normalized else (2 * n if phys else n)
+        nxt = ax * B
+        nxt = nxt.sub_(b) if prev is None else nxt.sub_(prev, alpha=b)
+        if normalized:
+            nxt = nxt.div_(math.sqrt(n + 1))
+        prev, B = B, nxt
+
+# %% ../nbs/07_hermite.ipynb #57f35bbc
+def _unit_sum(a: torch.Tensor, b: torch.Tensor | None, c: torch.Tensor) -> torch.Tensor:
+    "sum of a * b (b None: of a) over all but the unit axis of c: (degree+1,) shared, or (units, degree+1)."
+    if c.dim() == 1:
+        return a.sum() if b is None else torch.dot(a.reshape(-1), b.reshape(-1))
+    return (a if b is None else a * b).reshape(-1, c.shape[0]).sum(0)
+
+# %% ../nbs/07_hermite.ipynb #5184aa89
+def _series(u: torch.Tensor, c: torch.Tensor, version: str, normalized: bool) -> tuple:
+    "(p(u), p'(u)) for p = sum_n c_n B_n, term by term."
+    degree = c.shape[-1] - 1
+    ck = c[..., 1:] * torch.tensor(_derivative_factors(degree, version, normalized), dtype=c.dtype, device=c.device)
+    if degree == 0:
+        return torch.zeros_like(u).add_(c[..., 0]), torch.zeros_like(u)
+    for n, B in enumerate(_basis_terms(u, degree, version, normalized), 1):
+        P = torch.addcmul(c[..., 0], B, c[..., 1]) if n == 1 else P.addcmul_(B, c[..., n])
+        if n < degree:
+            D = torch.addcmul(ck[..., 0], B, ck[..., 1]) if n == 1 else D.addcmul_(B, ck[..., n])
+    return P, (torch.zeros_like(u).add_(ck[..., 0]) if degree == 1 else D)
+
+# %% ../nbs/07_hermite.ipynb #1b0339dc
+def _series_grads(u, c, D, gP, gD, version: str, normalized: bool) -> tuple:
+    "(d/du, d/dc) of the series given the gradients gP, gD of p(u), p'(u) (None: unused); D = p'(u)."
+    degree = c.shape[-1] - 1
+    k = _derivative_factors(degree, version, normalized)
+    kt = torch.tensor(k, dtype=c.dtype, device=c.device)
+    c2 = c[..., 2:] * (kt[1:] * kt[:-1])  # c_n k_n k_(n-1): p'' in B_(n-2)
+    zero = torch.zeros(c.shape[:-1], dtype=c.dtype, device=c.device)
+    gc, prev = [zero if gP is None else _unit_sum(gP, None, c)], None  # prev: B_(n-1), None for B_0 = 1
+    D2 = torch.zeros_like(u).add_(c2[..., 0]) if degree == 2 else None
+    for n, B in enumerate(_basis_terms(u, degree, version, normalized), 1):
+        g = zero if gP is None else _unit_sum(gP, B, c)
+        if gD is not None:
+            g = g + k[n - 1] * _unit_sum(gD, prev, c)
+            if n <= degree - 2:
+                D2 = torch.addcmul(c2[..., 0], B, c2[..., 1]) if n == 1 else D2.addcmul_(B, c2[..., n])
+        gc.append(g)
+        prev = B
+    gu = None if gP is None else gP * D
+    if gD is not None and degree >= 2:
+        gu = gD * D2 if gu is None else gu.addcmul_(gD, D2)
+    return (torch.zeros_like(u) if gu is None else gu), torch.stack(gc, -1)
+
+# %% ../nbs/07_hermite.ipynb #e15fc0a1
+class _HermiteSeries(torch.autograd.Function):
+    "p(u) = sum_n c_n B_n(u) and p'(u) without stacking the basis; the backward recomputes it."
+
+    @staticmethod
+    def forward(ctx, u, c, version, normalized):
+        P, D = _series(u, c, version, normalized)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(u, c, D)
+        ctx.args = version, normalized
+        return P, D
+
+    @staticmethod
+    def backward(ctx, gP, gD):
+        u, c, D = ctx.saved_tensors
+        return *_series_grads(u, c, D, gP, gD, *ctx.args), None, None
+
 # %% ../nbs/07_hermite.ipynb #84db861c
 class HermiteActivation(nn.Module):
     "Per-unit Hermite activation h(z) (default preset) or the old shared one (legacy); optionally returns h'(z)."
@@ -92,14 +178,11 @@ class HermiteActivation(nn.Module):
         else:
             u = z.clamp(-10, 10)
             du = ((z > -10) & (z < 10)).to(z.dtype)
-        norm_ = self.preset == "default"
-        B = hermite_basis(u, self.degree, self.version, norm_)
-        c = self.c.to(z.dtype)
-        h = (B * c).sum(-1) + self.d0 + self.d1 * z
+        P, D = _HermiteSeries.apply(u, self.c.to(z.dtype), self.version, self.preset == "default")
+        h = P + self.d0 + self.d1 * z
         if not with_derivative:
             return h
-        dB = hermite_basis_derivative(u, self.degree, self.version, norm_, basis=B)
-        return h, (dB * c).sum(-1) * du + self.d1
+        return h, D * du + self.d1
 
 # %% ../nbs/07_hermite.ipynb #44b22564
 class SymmetricHermiteBlock(nn.Module):
@@ -127,8 +210,8 @@ class SymmetricHermiteBlock(nn.Module):
     def forward(self, s: torch.Tensor):
         "Returns (F(s), trace of dF/ds)."
         h, dh = self.act(s @ self.W.T, with_derivative=True)
-        Fs = self.scale * (self.sign * h) @ self.W + self.bias
-        trJ = self.scale * (self.sign * dh) @ (self.W**2).sum(1)
+        Fs = self.scale * (h @ (self.sign[:, None] * self.W)) + self.bias  # sign * h: the same products, one pass less
+        trJ = self.scale * (dh @ (self.sign * (self.W**2).sum(1)))
         return Fs, trJ
 
 # %% ../nbs/07_hermite.ipynb #80bea3a7
