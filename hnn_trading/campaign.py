@@ -264,6 +264,7 @@ def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict, folder=No
         stage1_strategy_sharpe=db.get("stage1_strategy_sharpe"),
         stage1_strategy_trades=db.get("stage1_strategy_trades"),
         strategy_chosen=db.get("chosen"),
+        chosen_trades=db.get("chosen_trades"),
         sharpe=db["best_sharpe"],
         dsr=db["dsr"],
         trials=db["n_trials"],
