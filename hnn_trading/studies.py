@@ -459,7 +459,7 @@ def sharpe_correlation(study) -> dict:
     out = dict(
         n_trials=len(df),
         nan_sharpe_share=float(df["sharpe"].isna().mean()),
-        score_uses="auc_fold_mean, dir_acc_fold_mean",
+        score_uses=study.user_attrs.get("objective", "not recorded on the study"),  # the objective the study ranks by
     )
     for c in ("auc_fold_mean", "dir_acc_fold_mean", "auc_pooled", "score"):
         x = ok.dropna(subset=[c])
