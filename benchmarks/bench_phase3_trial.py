@@ -123,7 +123,8 @@ def main():
         sys.exit(f"the trial ended {tr.state.name}: {tr.user_attrs.get('fail_reason', tr.system_attrs)}")
     folds = tr.user_attrs.get("folds", [])
     ep = [f.get("epochs_run") for f in folds]
-    n_tr = sum((f.get("n_train") or 0) * (f.get("epochs_run") or 0) for f in folds)
+    spe = t.samples_per_epoch or float("inf")  # each epoch draws at most this many of a fold's training windows
+    n_tr = int(sum(min(f.get("n_train") or 0, spe) * (f.get("epochs_run") or 0) for f in folds))
     print(
         f"\ntrial: {wall:,.0f} s wall ({hms(wall)}), {cpu:,.0f} CPU s, after {t_data:,.0f} s of data; epochs run per "
         f"fold {ep}; {n_tr:,} windows trained; score {tr.value:.4f}; load average {os.getloadavg()[0]:.2f} at the end"
