@@ -81,14 +81,14 @@ def _size(p, mu, sigma, code, clip, lam, long_only):
     elif code == CONFIDENCE:
         f = min(max(2 * p - 1, -clip), clip)
     else:
-        side = np.sign(p - 0.5)
-        if long_only and side <= 0:
+        if long_only and not p > 0.5:
             return 0.0
         if code == KELLY_BINARY:
-            k = _kelly_b(p, mu, sigma) if side > 0 else -_kelly_b(1 - p, -mu, sigma)
+            k = _kelly_b(p, mu, sigma) if p > 0.5 else -_kelly_b(1 - p, -mu, sigma)
         else:
             k = lam * mu / (sigma * sigma)
-        f = min(max(k, -clip), clip) if np.sign(k) == side else 0.0  # against the gate's side: no trade
+        on_side = (k > 0) if p > 0.5 else ((k < 0) if p < 0.5 else (k == 0))  # np.sign(k) == np.sign(p - 0.5), faster
+        f = min(max(k, -clip), clip) if on_side else 0.0  # against the gate's side: no trade
         f = 0.0 if np.isnan(f) else min(max(f, -_FMAX), _FMAX)  # np.nan_to_num's rule
     return max(f, 0.0) if long_only else f
 
