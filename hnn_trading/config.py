@@ -777,10 +777,22 @@ class EnsembleConfig(Section):
     )
     weighting: str = setting(
         "mean",
-        choices=["mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic"],
+        choices=[
+            "mean",
+            "auc",
+            "dir_acc",
+            "f1",
+            "f1_skill",
+            "recall_skill",
+            "ic",
+            "rank_ic",
+            "daily_ic",
+            "daily_rank_ic",
+        ],
         help=(
             "member weights: equal, or each member's out-of-fold metric above no skill (never the held-out "
-            "period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged"
+            "period's); daily_*: the IC or rank-IC of each bar's cross-section, averaged; f1_skill, "
+            "recall_skill: F1 over always up, informedness (raw f1 rewards a member that calls up most of the time)"
         ),
     )
 

@@ -13,7 +13,7 @@ from .training import WalkForwardResult
 __all__ = ['WEIGHTINGS', 'member_weights', 'combine', 'walk_forward_weights', 'ensemble_result']
 
 # %% ../nbs/14c_ensemble.ipynb #b8c36f90
-WEIGHTINGS = ("mean", "auc", "dir_acc", "f1", "ic", "rank_ic", "daily_ic", "daily_rank_ic")
+WEIGHTINGS = ("mean", "auc", "dir_acc", "f1", "f1_skill", "recall_skill", "ic", "rank_ic", "daily_ic", "daily_rank_ic")
 
 # %% ../nbs/14c_ensemble.ipynb #72fafc5f
 def _check_weighting(weighting):
