@@ -158,13 +158,9 @@ def screened(study, space: SearchSpace, top_k: int) -> list:
 def _with_workers(study, url: str, trials: int, workers: int, seed: int):
     """Run a campaign study's missing trials (up to `trials` finished) in `workers` local `hnn hpo worker` processes
     on the storage `url`; a one-line error when a worker failed."""
-    from types import SimpleNamespace
-    from .cli import _start_workers
+    from .hpo import start_workers
 
-    ns = SimpleNamespace(
-        study=study.study_name, heartbeat=10, no_prune=False, trials=trials, seed=seed, workers=workers
-    )
-    codes = _start_workers(ns, url, study, None)
+    codes = start_workers(url, study, trials, workers, seed)
     if any(codes):
         raise RuntimeError(
             f"study {study.study_name}: {sum(1 for c in codes if c)} of {len(codes)} workers failed "

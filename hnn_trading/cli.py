@@ -8,10 +8,10 @@ import argparse, contextlib, os, signal, sys, textwrap, threading, time
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['THREAD_VARS', 'subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter',
-           'build_parser', 'Interrupted', 'stop_signals', 'main', 'cmd_validate', 'cmd_data_audit', 'cmd_run',
-           'cmd_demo', 'cmd_campaign', 'cmd_report', 'worker_env', 'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2',
-           'cmd_hpo_export', 'cmd_hpo_best', 'cmd_predict']
+__all__ = ['subcommand', 'commands', 'groups', 'group_examples', 'layout_examples', 'HelpFormatter', 'build_parser',
+           'Interrupted', 'stop_signals', 'main', 'cmd_validate', 'cmd_data_audit', 'cmd_run', 'cmd_demo',
+           'cmd_campaign', 'cmd_report', 'cmd_hpo_stage1', 'cmd_hpo_worker', 'cmd_hpo_stage2', 'cmd_hpo_export',
+           'cmd_hpo_best', 'cmd_predict']
 
 # %% ../nbs/19_cli.ipynb #e293fae8
 _COMMANDS: dict = {}
@@ -808,21 +808,15 @@ def _stage1_args(p):
     )
     _worker_opts(p)
 
-# %% ../nbs/19_cli.ipynb #a388c5aa
-def _finished(st) -> int:
-    "Trials that ran to an end (complete or pruned): what --trials counts."
-    from optuna.trial import TrialState
-
-    return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-
 # %% ../nbs/19_cli.ipynb #44b9a686
 def _kept(st, trials: int | None = None) -> str:
     "What a study holds after a stop: trials finished (of `trials`), any still RUNNING, and how to go on."
     from optuna.trial import TrialState
+    from hnn_trading.hpo import finished_trials
 
     try:
         running = len(st.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-        n = _finished(st)
+        n = finished_trials(st)
     except Exception as e:  # the storage is away: say so, the stop still ends the command
         return f"study {st.study_name}: its storage could not be read ({type(e).__name__}: {e})"
     of = f" of {trials}" if trials is not None else ""
@@ -859,58 +853,6 @@ def _stage1_inputs(ns) -> tuple:
     if ns.seed is None:
         ns.seed = h.sampler_seed
     return base, space
-
-# %% ../nbs/19_cli.ipynb #a61dc2fd
-THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-
-
-def worker_env(
-    env: dict,  # the environment the workers inherit
-    workers: int,  # local worker processes sharing this machine
-    cores: int | None = None,  # cores to share (default: the ones this process may run on)
-) -> dict:
-    "The workers' environment: each gets cores // workers threads (at least 1), unless a thread count is set."
-    if any(v in env for v in THREAD_VARS):
-        return env
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n = str(max(1, cores // max(1, workers)))
-    return {**env, **{v: n for v in THREAD_VARS}}
-
-# %% ../nbs/19_cli.ipynb #6a0ceaf5
-def _stop_workers(procs: list, signum: int):
-    """Pass the signal that stopped `hnn hpo stage1` on to its workers still running (a Ctrl-C in a terminal reached
-    them already: they ignore the repeat) and wait for each to fail or finish its trial and end."""
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signum)
-    for p in procs:
-        p.wait()
-
-# %% ../nbs/19_cli.ipynb #a78b7f88
-def _start_workers(ns, storage: str, st, base) -> list:
-    """Run local `hnn hpo worker` processes sharing the trials still missing; their exit codes. Stopped by a signal,
-    it passes the signal on to them and waits for each to end (`_stop_workers`)."""
-    import subprocess, shutil
-
-    exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
-    if exe is None:
-        raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
-    env = worker_env(dict(os.environ, HNN_STORAGE=storage), ns.workers)  # the URL stays off the process list
-    cmd = [exe, "hpo", "worker", "--study", ns.study, "--heartbeat", str(ns.heartbeat)]
-    cmd += ["--no-prune"] if ns.no_prune else []
-    left, seed = max(ns.trials - _finished(st), 0), ns.seed if ns.seed is not None else base.seed
-    share = [left // ns.workers + (i < left % ns.workers) for i in range(ns.workers)]
-    seed += _finished(st)
-    procs = []
-    try:
-        for i, n in enumerate(share):
-            if n > 0:
-                procs.append(subprocess.Popen(cmd + ["--trials", str(n), "--seed", str(seed + i)], env=env))
-        return [p.wait() for p in procs]
-    except KeyboardInterrupt as e:
-        _stop_workers(procs, getattr(e, "signum", signal.SIGINT))
-        raise
 
 # %% ../nbs/19_cli.ipynb #eda8a3af
 def _stage1_summary(st, space):
@@ -976,7 +918,7 @@ def cmd_hpo_stage1(ns):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    from hnn_trading.hpo import enqueue_warm_start
+    from hnn_trading.hpo import enqueue_warm_start, finished_trials, start_workers
     from hnn_trading.files import redact
     from hnn_trading.runs import run_dir_for
     from hnn_trading.config import read_warm_start
@@ -990,7 +932,7 @@ def cmd_hpo_stage1(ns):
     st = _stage1_study(ns, base, space, storage, d)
     if sets is not None:
         print(f"enqueued {enqueue_warm_start(st, sets, space)} warm-start parameter sets")
-    left = max(ns.trials - _finished(st), 0)
+    left = max(ns.trials - finished_trials(st), 0)
     print(
         f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} "
         f"trials finished, {left} to run on {ns.workers} worker(s); artefacts in {rel}"
@@ -1002,7 +944,8 @@ def cmd_hpo_stage1(ns):
         )
         return 0
     try:
-        codes = _start_workers(ns, storage, st, base)
+        seed = ns.seed if ns.seed is not None else base.seed
+        codes = start_workers(storage, st, ns.trials, ns.workers, seed, ns.heartbeat, ns.no_prune)
     except KeyboardInterrupt as e:
         e.kept = _kept(st, ns.trials)
         raise

@@ -104,6 +104,7 @@ def _series(u: torch.Tensor, c: torch.Tensor, version: str, normalized: bool) ->
     ck = c[..., 1:] * torch.tensor(_derivative_factors(degree, version, normalized), dtype=c.dtype, device=c.device)
     if degree == 0:
         return torch.zeros_like(u).add_(c[..., 0]), torch.zeros_like(u)
+    P = D = None  # the running sums, started at the first term
     for n, B in enumerate(_basis_terms(u, degree, version, normalized), 1):
         P = torch.addcmul(c[..., 0], B, c[..., 1]) if n == 1 else P.addcmul_(B, c[..., n])
         if n < degree:

@@ -40,12 +40,13 @@ from hnn_trading.studies import (
 )
 
 # %% auto #0
-__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'SKILL', 'STOP_SIGNALS', 'PENALTY', 'GATES', 'BASELINE', 'SearchSpace', 'describe',
-           'save_context', 'load_context', 'enqueue_warm_start', 'TrialProgress', 'fold_score', 'stage1_score',
-           'fold_means', 'pruning_callbacks', 'stage1_objective', 'HeldSignals', 'stage2_objective', 'base_strategy',
-           'containing', 'enqueue_baseline', 'optimize_batched', 'deflated_best', 'stage1_strategy', 'stage2_sentence',
-           'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective', 'optimize_held',
-           'optimize_surviving', 'run_worker']
+__all__ = ['OBJECTIVES', 'FOLD_METRICS', 'SKILL', 'STOP_SIGNALS', 'PENALTY', 'GATES', 'BASELINE', 'THREAD_VARS', 'SearchSpace',
+           'describe', 'save_context', 'load_context', 'enqueue_warm_start', 'TrialProgress', 'fold_score',
+           'stage1_score', 'fold_means', 'pruning_callbacks', 'stage1_objective', 'HeldSignals', 'stage2_objective',
+           'base_strategy', 'containing', 'enqueue_baseline', 'optimize_batched', 'deflated_best', 'stage1_strategy',
+           'stage2_sentence', 'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective',
+           'optimize_held', 'optimize_surviving', 'run_worker', 'finished_trials', 'worker_env', 'stop_workers',
+           'start_workers']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -1201,3 +1202,65 @@ def _say_trial(study, t):
         )
     else:
         print(f"{tag}: {t.state.name.lower()}" + (f" ({ua['fail_reason']})" if "fail_reason" in ua else ""), flush=True)
+
+# %% ../nbs/15_hpo.ipynb #a388c5aa
+def finished_trials(st) -> int:
+    "Trials that ran to an end (complete or pruned): what --trials counts."
+    from optuna.trial import TrialState
+
+    return len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
+
+# %% ../nbs/15_hpo.ipynb #a61dc2fd
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def worker_env(
+    env: dict,  # the environment the workers inherit
+    workers: int,  # local worker processes sharing this machine
+    cores: int | None = None,  # cores to share (default: the ones this process may run on)
+) -> dict:
+    "The workers' environment: each gets cores // workers threads (at least 1), unless a thread count is set."
+    if any(v in env for v in THREAD_VARS):
+        return env
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    n = str(max(1, cores // max(1, workers)))
+    return {**env, **{v: n for v in THREAD_VARS}}
+
+# %% ../nbs/15_hpo.ipynb #6a0ceaf5
+def stop_workers(procs: list, signum: int):
+    """Pass the signal that stopped `hnn hpo stage1` or a campaign on to its workers still running (a Ctrl-C reached
+    them already: they ignore the repeat) and wait for each to fail or finish its trial and end."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signum)
+    for p in procs:
+        p.wait()
+
+# %% ../nbs/15_hpo.ipynb #a78b7f88
+def start_workers(
+    storage: str, st, trials: int, workers: int, seed: int, heartbeat: float = 10, no_prune: bool = False
+) -> list:
+    """Run `workers` local `hnn hpo worker` processes sharing the trials of study `st` still missing (up to `trials`
+    finished) on `storage`; their exit codes. Stopped by a signal, it passes the signal on to them and waits for each
+    to end (`stop_workers`)."""
+    import subprocess, shutil
+
+    exe = shutil.which("hnn", path=str(Path(sys.executable).parent)) or shutil.which("hnn")
+    if exe is None:
+        raise RuntimeError("the `hnn` command is not installed next to this Python; run `make setup`")
+    env = worker_env(dict(os.environ, HNN_STORAGE=storage), workers)  # the URL stays off the process list
+    cmd = [exe, "hpo", "worker", "--study", st.study_name, "--heartbeat", str(heartbeat)]
+    cmd += ["--no-prune"] if no_prune else []
+    done = finished_trials(st)
+    left, seed = max(trials - done, 0), seed + done
+    share = [left // workers + (i < left % workers) for i in range(workers)]
+    procs = []
+    try:
+        for i, n in enumerate(share):
+            if n > 0:
+                procs.append(subprocess.Popen(cmd + ["--trials", str(n), "--seed", str(seed + i)], env=env))
+        return [p.wait() for p in procs]
+    except KeyboardInterrupt as e:
+        stop_workers(procs, getattr(e, "signum", signal.SIGINT))
+        raise

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'audit_table', 'audit_lines']
+__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'make_labels', 'audit_table', 'audit_lines']
 
 # %% ../nbs/04_labels.ipynb #0d61cc9d
 KINDS = ("direction", "forward_return", "triple_barrier")
@@ -150,13 +150,21 @@ def _rate_rows(section: str, pos: pd.Series, keys) -> list:
     g = pos.dropna().groupby(np.asarray(keys)[pos.notna().values])
     return [dict(section=section, item=str(k), n=int(len(v)), pos_rate=float(v.mean())) for k, v in g]
 
+# %% ../nbs/04_labels.ipynb #12e6cab2
+def make_labels(panel, lcfg) -> pd.DataFrame:
+    "The labels a LabelConfig describes (attrs['horizon'] is the purge they need)."
+    if lcfg.kind == "triple_barrier":
+        return make(
+            panel, "triple_barrier", profit_target=lcfg.profit_target, stop_loss=lcfg.stop_loss, max_hold=lcfg.max_hold
+        )
+    return make(panel, lcfg.kind, lcfg.horizon)
+
 # %% ../nbs/04_labels.ipynb #9da22ea6
 def _config_labels(config, panel):
     """The labels of `config` as a run makes them: on the bars before the held-out period alone (its last labels
     unknown, their future held out), and on the whole panel for the held-out bars; and which rows are held out."""
     from hnn_trading.data import load_data
     from hnn_trading.splits import holdout_start
-    from hnn_trading.training import make_labels
 
     panel = load_data(config) if panel is None else panel
     lab = make_labels(panel, config.labels)

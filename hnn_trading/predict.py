@@ -18,9 +18,9 @@ from hnn_trading.training import (
     Calibrator,
     load_checkpoint,
     resolve_device,
-    _predict,
-    _prepare_walk_forward,
-    _fold_predictions,
+    predict_rows,
+    prepare_walk_forward,
+    fold_predictions,
 )
 
 # %% auto #0
@@ -91,7 +91,7 @@ def _outputs(m: FoldModel, ds: WindowDataset, Xt: torch.Tensor, A: torch.Tensor,
             return dict(mu=np.zeros(0), sigma=np.zeros(0), logit=np.zeros(0), p_up=np.zeros(0))
         return m.model.predict(ds.batch(Xt, rows).flatten(1).cpu().numpy())
     batch = lambda r: (ds.batch(Xt, r), None, None, A[torch.as_tensor(r, device=device)], None)
-    return _predict(m.model.to(device), batch, rows, device, m.config.training.amp)
+    return predict_rows(m.model.to(device), batch, rows, device, m.config.training.amp)
 
 # %% ../nbs/18e_predict.ipynb #03751a8d
 def _check_columns(m: FoldModel, feats: pd.DataFrame):
@@ -190,17 +190,17 @@ def _bars(folder, m: FoldModel, data=None) -> tuple:
 # %% ../nbs/18e_predict.ipynb #3b8dc262
 def _workspace(m: FoldModel, panel: pd.DataFrame, exog: dict):
     "The walk-forward's shared data for `panel` under the model's config, its features checked against the model's."
-    w = _prepare_walk_forward(m.config, panel, exog)
+    w = prepare_walk_forward(m.config, panel, exog)
     _check_columns(m, w.feats)
     w.A = _asset_ids(m, w.ds, w.device)
     return w
 
 # %% ../nbs/18e_predict.ipynb #54046dea
 def _fold_frame(w, m: FoldModel, rows: np.ndarray) -> pd.DataFrame:
-    "Model `m`'s predictions of panel `rows`, in the columns the walk-forward writes (`training._fold_predictions`)."
+    "Model `m`'s predictions of panel `rows`, in the columns the walk-forward writes (`training.fold_predictions`)."
     s_y = np.asarray(m.meta["s_y"], float) if w.hs else m.meta["s_y"]
     p = _outputs(m, w.ds, w.ds.tensor(m.scaler, w.device), w.A, rows, w.device)
-    return _fold_predictions(w, type("Fold", (), {"k": m.fold})(), rows, p, s_y, m.calibrators)
+    return fold_predictions(w, type("Fold", (), {"k": m.fold})(), rows, p, s_y, m.calibrators)
 
 # %% ../nbs/18e_predict.ipynb #092eec58
 def _history(w, rows: np.ndarray) -> dict:

@@ -13,6 +13,7 @@ from tqdm.auto import tqdm
 from .config import RunConfig
 from .files import atomic_write
 from . import features as feats_mod, labels as labels_mod, models as models_mod
+from .labels import make_labels  # the labels a LabelConfig describes
 from .splits import RollingOriginSplitter, holdout_start, before_holdout
 from .datasets import Scaler, time_positions, WindowDataset
 from .metrics import classification_metrics, skill_metrics, log_loss, walk_forward_metrics, confusion
@@ -20,9 +21,10 @@ from .losses import composite_loss, auto_pos_weight
 
 # %% auto #0
 __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
-           'make_scheduler', 'Calibrator', 'fit_calibrator', 'timestamp_batches', 'row_batches', 'layer_group',
-           'epoch_batches', 'curriculum_rows', 'fit_fold', 'checkpoint_bytes', 'save_checkpoint', 'load_checkpoint',
-           'make_labels', 'WalkForwardResult', 'run_walk_forward', 'run_holdout']
+           'make_scheduler', 'Calibrator', 'fit_calibrator', 'predict_rows', 'timestamp_batches', 'row_batches',
+           'layer_group', 'epoch_batches', 'curriculum_rows', 'fit_fold', 'checkpoint_bytes', 'save_checkpoint',
+           'load_checkpoint', 'WalkForwardResult', 'prepare_walk_forward', 'fold_predictions', 'run_walk_forward',
+           'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed: int):
@@ -182,7 +184,7 @@ def _autocast(device, tcfg):
     )
 
 # %% ../nbs/10_training.ipynb #655c2d11
-def _predict(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192):
+def predict_rows(model, batch, rows, device=torch.device("cpu"), amp=False, bs=8192):
     "Model outputs (numpy) for panel `rows`, in batches."
     model.eval()
     outs = []
@@ -328,7 +330,7 @@ def _calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, prim
     "The calibration slice's loss, AUC, DirAcc, F1, precision and prediction scale; `targets`: its (y, r, groups)."
     yc, rc, gc = targets
     one = lambda v: v[:, primary] if v.ndim == 2 else v  # the traded horizon's column
-    p = _predict(model, batch, ca, device, tcfg.amp)
+    p = predict_rows(model, batch, ca, device, tcfg.amp)
     with torch.no_grad():
         ot = {k: torch.as_tensor(v) for k, v in p.items()}
         cl = composite_loss(ot, yc, rc, tcfg, mcfg, pos_weight, gc.cpu() if gc is not None else None).item()
@@ -504,15 +506,6 @@ def load_checkpoint(path, device="cpu") -> dict:
     cal = Calibrator(**meta.get("calibrator", {}))
     return dict(model=model, config=cfg, scaler=sc, meta=meta, calibrator=cal, calibrators=cals)
 
-# %% ../nbs/10_training.ipynb #12e6cab2
-def make_labels(panel, lcfg) -> pd.DataFrame:
-    "The labels a LabelConfig describes (attrs['horizon'] is the purge they need)."
-    if lcfg.kind == "triple_barrier":
-        return labels_mod.make(
-            panel, "triple_barrier", profit_target=lcfg.profit_target, stop_loss=lcfg.stop_loss, max_hold=lcfg.max_hold
-        )
-    return labels_mod.make(panel, lcfg.kind, lcfg.horizon)
-
 # %% ../nbs/10_training.ipynb #9cbe9c1c
 def _horizon_targets(c, panel, labs) -> tuple:
     """The targets of several `labels.horizons`; ([], None, None, None, 0) with one.
@@ -636,7 +629,7 @@ def _label_targets(c: RunConfig, labs: pd.DataFrame) -> tuple:
     return y, r, r_fit
 
 # %% ../nbs/10_training.ipynb #5cea2990
-def _prepare_walk_forward(c: RunConfig, panel: pd.DataFrame, exog: dict | None) -> _WalkForwardData:
+def prepare_walk_forward(c: RunConfig, panel: pd.DataFrame, exog: dict | None) -> _WalkForwardData:
     "Features, windows, labels, targets and timestamp positions of `panel`, once for every fold."
     feats = feats_mod.check_features(
         feats_mod.build(panel, c.features.set, exog=exog, cs_norm=c.features.cs_norm), panel
@@ -736,7 +729,7 @@ def _fit_neural(w: _WalkForwardData, f, batch, tr, ca, gen, pw, prev, progress, 
         primary=w.j0,
         on_epoch=None if on_epoch is None else (lambda h, k=f.k: on_epoch(k, h)),
     )
-    return model, hist, best_epoch, lambda rows: _predict(model, batch, rows, w.device, c.training.amp)
+    return model, hist, best_epoch, lambda rows: predict_rows(model, batch, rows, w.device, c.training.amp)
 
 # %% ../nbs/10_training.ipynb #d898cd2a
 def _fit_flat(w: _WalkForwardData, f, Xt, tr, ca, s_y) -> tuple:
@@ -773,7 +766,7 @@ def _fold_calibrators(w: _WalkForwardData, pc: dict | None, ca: np.ndarray) -> l
     return [fit_calibrator(pc["p_up"][:, j], w.YH[ca, j], kind) if len(ca) else Calibrator() for j in range(len(w.hs))]
 
 # %% ../nbs/10_training.ipynb #39c871a0
-def _fold_predictions(w: _WalkForwardData, f, va: np.ndarray, p: dict, s_y, cals: list) -> pd.DataFrame:
+def fold_predictions(w: _WalkForwardData, f, va: np.ndarray, p: dict, s_y, cals: list) -> pd.DataFrame:
     "The validation block's predictions: the traded horizon's in the usual columns, each horizon's in its own."
     j0 = w.j0
     p1, s1 = ({k: v[:, j0] for k, v in p.items()}, s_y[j0]) if w.hs else (p, s_y)
@@ -864,7 +857,7 @@ def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir, 
         model, hist, best_epoch, predict = _fit_flat(w, f, Xt, tr, ca, s_y)
     pc, p = predict(ca) if len(ca) else None, predict(va)
     cals = _fold_calibrators(w, pc, ca)
-    pf = _fold_predictions(w, f, va, p, s_y, cals)
+    pf = fold_predictions(w, f, va, p, s_y, cals)
     m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
     m |= skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
     if checkpoint_dir is not None:  # every model, as `prefix`fold{k}.pt
@@ -891,7 +884,7 @@ def run_walk_forward(
     c = config
     panel = before_holdout(panel, c.splits.test_size)  # the held-out test period is never part of a walk-forward
     _warn_learning_rate(c)
-    w = _prepare_walk_forward(c, panel, exog)
+    w = prepare_walk_forward(c, panel, exog)
     folds = _walk_forward_splitter(w).split(len(w.uniq))
     show = c.training.progress if progress is None else progress
     out_folds, preds, prev = [], [], None
