@@ -19,7 +19,7 @@ def _campaign(ws:Path, strength:float) -> pd.DataFrame:
     d["base"]["report"] = {"templates": []}
     d["studies"] = {k: dict(v, trials=2) for k, v in d["studies"].items()}
     d["stage2"]["trials"] = 40; d.pop("quick")
-    ws.mkdir(parents=True); (ws/"camp.yaml").write_text(yaml.safe_dump(d))
+    ws.mkdir(parents=True); (ws/"camp.yaml").write_text(yaml.safe_dump(d, sort_keys=False))   # the studies in their order: screens name an earlier one
     env = dict(os.environ, OMP_NUM_THREADS="1", PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     r = subprocess.run([str(BIN/"hnn"), "campaign", "camp.yaml", "--no-report", "--quiet"], cwd=ws, env=env, capture_output=True, text=True, timeout=3000)
     assert r.returncode == 0, r.stderr[-3000:]
