@@ -931,7 +931,11 @@ def cmd_hpo_stage1(ns):
     storage = ns.storage or (f"journal:///{rel}/study.log" if ns.workers > 1 else f"sqlite:///{rel}/study.db")
     st = _stage1_study(ns, base, space, storage, d)
     if sets is not None:
-        print(f"enqueued {enqueue_warm_start(st, sets, space)} warm-start parameter sets")
+        n = enqueue_warm_start(st, sets, space)
+        print(
+            f"enqueued {n} of {len(sets)} warm-start parameter sets"
+            + ("" if n else ": none sets a key this space searches")
+        )
     left = max(ns.trials - finished_trials(st), 0)
     print(
         f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} "
@@ -1369,6 +1373,10 @@ def _print_prediction(pr, folder):
     kinds = f"{names} model{'s' if len(ms) > 1 else ''} of fold{'s' if len(ms) > 1 else ''} " + ", ".join(
         dict.fromkeys(str(m.fold) for m in ms)
     )
+    if "held-out" in pr.source:  # the held-out fit: trained on every bar before the held-out period
+        kinds = f"{names} model{'s' if len(ms) > 1 else ''} fitted on every bar before the held-out period"
+    elif len(ms) == 1:
+        kinds += f" (fitted on the bars before {ms[0].val_start})"
     print(
         f"{len(P):,} predictions, {P['symbol'].nunique()} symbols, {t.min()} to {t.max()} ({pr.source}), "
         f"by the saved {kinds} of {folder}, without training"
@@ -1383,6 +1391,9 @@ def _print_prediction(pr, folder):
     if m.empty:
         print("no labels yet (the forward returns of these bars are not known): nothing to score")
         return
+    print(
+        "scored with P(up) > 1/2 called up; 'f1 always up': what calling every bar up scores; f1_skill: skill over it"
+    )
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
         print(m.astype({"n": int}).to_string())
 

@@ -220,12 +220,15 @@ def load_context(storage: str, name: str):
 # %% ../nbs/15_hpo.ipynb #87255e62
 def enqueue_warm_start(study, path, space: SearchSpace | None = None) -> int:
     """Enqueue parameter sets (only keys the space samples) from a warm-start file (`config.read_warm_start`: a file
-    here or a shipped one, every set checked) or a list of sets; returns how many were queued."""
+    here or a shipped one, every set checked) or a list of sets; returns how many were queued (a set none of whose
+    keys the space samples is not)."""
     sets = read_warm_start(path) if isinstance(path, (str, os.PathLike)) else path
     n = 0
     for p in sets:
         if space is not None:
             p = {k: v for k, v in p.items() if k in space.params}
+        if not p:  # none of its keys is searched here: it would run the sampler's own first trial
+            continue
         study.enqueue_trial(p, skip_if_exists=True)
         n += 1
     return n

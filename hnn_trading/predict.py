@@ -13,7 +13,7 @@ from .config import RunConfig
 from .datasets import Scaler, WindowDataset
 from .runs import RunFolder
 from .splits import before_holdout
-from .metrics import classification_metrics, confusion, pr_auc
+from .metrics import classification_metrics, confusion, pr_auc, constant_scores, f1_skill
 from hnn_trading.training import (
     Calibrator,
     load_checkpoint,
@@ -146,8 +146,8 @@ class Prediction:
 
 # %% ../nbs/18e_predict.ipynb #21ad2a69
 def prediction_metrics(P: pd.DataFrame) -> pd.DataFrame:
-    """AUC, PR-AUC, log-loss, accuracy, F1, precision, recall, positive rate and n of labelled predictions (P(up) > 1/2
-    called up), per fold and over all; empty without labels."""
+    """AUC, PR-AUC, log-loss, accuracy, F1, precision, recall, always up's F1 and the skill over it, positive rate and
+    n of labelled predictions (P(up) > 1/2 called up), per fold and over all; empty without labels."""
     P = P[P["label"].notna()]
 
     def row(g):
@@ -160,6 +160,8 @@ def prediction_metrics(P: pd.DataFrame) -> pd.DataFrame:
             "f1": c["f1"],
             "precision": c["precision"],
             "recall": c["recall"],
+            "f1 always up": constant_scores(g["label"])["f1"],  # what calling every bar up scores
+            "f1_skill": f1_skill(g["label"], g["p_up"]),
             "pos_rate": m["pos_rate"],
             "n": m["n"],
         }

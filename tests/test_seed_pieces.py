@@ -178,11 +178,16 @@ def test_hpo_stage1_refuses_a_bad_warm_start_before_making_a_study(tmp_path):
 
 def test_hpo_stage1_reads_the_shipped_warm_start_by_its_bare_name_outside_a_checkout(tmp_path):
     import optuna
-    r = _stage1(tmp_path, "--warm-start", "warm_start.yaml")
-    assert r.returncode == 0 and "enqueued 1 warm-start parameter sets" in r.stdout, r.stderr[-2000:]
+    r = subprocess.run([str(BIN / "hnn"), "hpo", "stage1", "--workers", "0", "--warm-start", "warm_start.yaml"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)   # the shipped HermiteNet space
+    assert r.returncode == 0 and "enqueued 1 of 1 warm-start parameter sets" in r.stdout, r.stderr[-2000:]
     (db,) = tmp_path.rglob("study.db")
     st = optuna.load_study(study_name="hnn-stage1", storage=f"sqlite:///{db}")
     assert [t.state.name for t in st.trials] == ["WAITING"]
+    r = _stage1(tmp_path, "--study", "quick", "--warm-start", "warm_start.yaml")   # --quick's MLP space searches none of its keys
+    assert r.returncode == 0 and "enqueued 0 of 1 warm-start parameter sets: none sets a key" in r.stdout, r.stdout
+    st = optuna.load_study(study_name="quick", storage=f"sqlite:///{tmp_path}/reports/hpo/quick/study.db")
+    assert st.trials == []
 
 
 # --- permutation feature importance on out-of-fold predictions -----------------------------------------------------
