@@ -630,7 +630,7 @@ def heldout_thresholds(oof: pd.DataFrame, test: pd.DataFrame, threshold: float =
     go, gt = threshold_grid(o["label"], o["p_up"], thresholds), threshold_grid(t["label"], t["p_up"], thresholds)
     roles = {
         "strategy threshold": float(threshold),
-        "F1-best out of fold (chosen)": go.attrs["best_f1_threshold"],
+        "F1-best out of fold (no hindsight)": go.attrs["best_f1_threshold"],
         "F1-best on the test (hindsight, not chosen)": gt.attrs["best_f1_threshold"],
     }
     rows = []

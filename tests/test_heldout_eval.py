@@ -36,7 +36,7 @@ def test_heldout_tables_by_hand_and_blind_to_the_test():
     )
     chosen = threshold_grid(oof["label"], oof["p_up"]).attrs["best_f1_threshold"]
     assert T.attrs["chosen"] == chosen
-    r = T.loc[("F1-best out of fold (chosen)", "held-out test")]
+    r = T.loc[("F1-best out of fold (no hindsight)", "held-out test")]
     assert r["f1"] == pytest.approx(skm.f1_score(yt, pt > chosen), abs=1e-12)
     assert r["f1_skill"] == pytest.approx(f1_skill(yt, pt, chosen), abs=1e-12)
     hind = T.loc[("F1-best on the test (hindsight, not chosen)", "held-out test")]
@@ -111,7 +111,7 @@ def test_model_evaluation_heldout_section_and_no_lookahead(run_with_test, tmp_pa
     a = run_report("model_evaluation", {"run_dir": str(run_with_test)}, run_dir=run_with_test, html=False)["notebook"]
     held = _held(a)
     assert "## Held-out test" in held and "Thresholds" in held and "hindsight" in held
-    assert "F1-best out of fold (chosen)" in held and "constant, held-out test" in held
+    assert "F1-best out of fold (no hindsight)" in held and "constant, held-out test" in held
     d = tmp_path / "perturbed"
     shutil.copytree(run_with_test, d)
     rf = RunFolder(d)
