@@ -1345,6 +1345,10 @@ def _predict_source(ns) -> Path:
     if ns.run is not None:
         if not Path(ns.run).is_dir():
             raise FileNotFoundError(f"--run {ns.run}: no such run folder (relative paths start at {Path.cwd()})")
+        if not (Path(ns.run) / "config.yaml").is_file():
+            raise ValueError(
+                f"--run {ns.run}: not a run folder (no config.yaml); `hnn run` writes one, e.g. reports/my-run"
+            )
         return Path(ns.run)
     if not ns.storage:
         raise ValueError("--study needs --storage URL (or $HNN_STORAGE)")

@@ -112,6 +112,7 @@ def test_bad_input_says_what_in_one_line(made):
 
     ws, d = made
     assert "no such run folder" in _one_line(_hnn(["predict", "--run", "reports/nope"], ws))
+    assert "not a run folder" in _one_line(_hnn(["predict", "--run", "reports"], ws))   # a folder, but no run's config
     bare = ws / "reports" / "bare"
     shutil.copytree(d, bare, ignore=shutil.ignore_patterns("checkpoints"))
     assert "no held-out model" not in (e := _one_line(_hnn(["predict", "--run", "reports/bare"], ws))) and "no fold models" in e
