@@ -425,6 +425,25 @@ def show(df, by: str = "columns", index: bool = True):
     )  # names from data are text, not markup
     display(st if index else st.hide(axis="index"))
 
+# %% ../nbs/17_reports.ipynb #7434a81e
+def _constant_note(v) -> str:
+    "The verdict footnote's sentence on what a constant predictor scores, where the table shows AUC or DirAcc."
+    if not {"auc", "dir_acc"} & set(v.columns):
+        return ""
+    return "A constant predictor scores AUC 0.5 and the constant's DirAcc (always calling the period's majority sign). "
+
+# %% ../nbs/17_reports.ipynb #36949ded
+def _count_note(d: Path) -> str:
+    "The verdict footnote's count of configurations, from a demo's or campaign's studies.json (empty elsewhere)."
+    r = RunFolder(d, strict=False)
+    n = r.studies.get("n_configurations") if r.has("studies") else None
+    if not n:
+        return ""
+    return (
+        f"Here that is {n} configurations: every stage-1 and stage-2 trial of the studies behind these models; a "
+        "chosen model re-run with its held-out fit repeats a configuration already counted. "
+    )
+
 # %% ../nbs/17_reports.ipynb #c37bcc73
 def _verdict_html(d: Path) -> str:
     """The verdict table of a run, formatted by `readable`.
@@ -448,11 +467,13 @@ def _verdict_html(d: Path) -> str:
         return (
             "<h2>Verdict</h2>"
             + tables
-            + "<p><small>Net of costs. A constant predictor scores AUC 0.5 and the constant's DirAcc (always "
-            "calling the period's majority sign). Out of fold: where every choice was made; deflated Sharpe: the "
-            "probability that "
+            + "<p><small>Net of costs. "
+            + _constant_note(v)
+            + "Out of fold: where every choice was made; deflated Sharpe: the probability that "
             "the true Sharpe ratio is above zero after accounting for every configuration tried in this run (models, "
-            "stage-1 and stage-2 trials). Held-out test: the period no choice saw, evaluated once; its deflated Sharpe "
+            "stage-1 and stage-2 trials). "
+            + _count_note(d)
+            + "Held-out test: the period no choice saw, evaluated once; its deflated Sharpe "
             "accounts for the rows looked at there. "
             "Buy-and-hold and external benchmarks were not chosen by anything: theirs is the PSR.</small></p>"
         )
@@ -625,6 +646,11 @@ def _ul(heading: str, items: list) -> list:
     "An <h2> heading and a list of `items` (HTML), as lines of a page."
     return [f"<h2>{heading}</h2><ul>"] + [f"<li>{x}</li>" for x in items] + ["</ul>"]
 
+# %% ../nbs/17_reports.ipynb #189a122b
+def _run_reports(run: Path) -> list:
+    "A run folder's rendered report pages (not its index)."
+    return sorted(p for p in Path(run).glob("*.html") if p.name != "index.html")
+
 # %% ../nbs/17_reports.ipynb #7c40adcb
 def _index_links(d: Path, f: dict) -> list:
     "The index page's lists: reports (and the tearsheet), a campaign's runs, failed reports, figures, artefacts."
@@ -638,8 +664,10 @@ def _index_links(d: Path, f: dict) -> list:
             '<a href="tearsheet.html">quantstats tearsheet</a> (returns, drawdowns, rolling statistics against '
             "buy-and-hold)"
         )
-    body = _ul("Reports", reports)
     subs = sorted(d.glob("models/*/index.html"))  # a campaign's or an ensemble's runs, each with its own page
+    if not reports:  # a campaign: its runs' reports
+        reports = [a(h, f"{p.parent.name}: {h.stem.replace('_', ' ')}") for p in subs for h in _run_reports(p.parent)]
+    body = _ul("Reports", reports) if reports else []
     if subs:
         body += _ul("Runs", [a(p, p.parent.name) for p in subs])
     if f["failed"]:

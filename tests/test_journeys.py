@@ -382,6 +382,10 @@ def test_campaigns_run_from_one_command(journey):
     assert list(grid.index) == [0.5, 0.52, 0.54, 0.56, 0.58, 0.6]
     out = _ran(log, "campaign", "configs/campaigns/phase3.yaml")[0]["out"]
     assert "Held-out test" in out and "shown, not chosen from" in out
+    page = (ph/"index.html").read_text()                                          # the campaign's page: its runs' reports, its count
+    assert "<h2>Reports</h2><ul>\n</ul>" not in page and 'href="models/mlp/model_evaluation.html"' in page
+    n = json.loads((ph/"studies.json").read_text())["n_configurations"]
+    assert f"Here that is {n} configurations" in page
     lg = ws/"reports/lgbm_two_stage"
     R = pd.read_csv(lg/"results.csv", index_col=[0, 1])
     assert list(R.loc["held-out test"].index) == ["lightgbm", "buy and hold", "sp500 (external)"]
