@@ -249,6 +249,7 @@ def _campaign_stage2(camp, name, s1, best, cfg, panel, url, sel: dict, folder=No
     about = f"stage 2 on {s1.study_name} trial {best.number}'s out-of-fold predictions; " + describe(sp2, cfg)
     s2, db = stage2_search(f"{camp.name}-{name}-stage2", url, cfg, panel, P, sp2, camp.stage2["trials"], about)
     srs = [np.nan_to_num(t.user_attrs.get("sr_per_bar", np.nan)) for t in completed(s2)]
+    sel["stage2_study"] = s2.study_name  # `runs.run_studies` finds it here
     if db["best_params"] is None:
         sel["stage2"] = (
             f"no strategy trial of {db['n_trials']} traded at least {sp2.min_trades} times: "
@@ -327,9 +328,10 @@ def _rerun_chosen(camp, base, chosen: dict, selection: dict, d, reports, progres
     return runs, next(iter(runs.values()))
 
 # %% ../nbs/18c_campaign.ipynb #540ffa62
-def _results(runs: dict, main, base, srs: list) -> tuple:
+def _results(runs: dict, main, base, srs: list, chosen=()) -> tuple:
     """(results table out of fold and on the held-out test, configurations counted): the runs, buy-and-hold and the
-    external benchmark, the runs deflated by every configuration's per-bar Sharpe."""
+    external benchmark, the runs deflated by every configuration's per-bar Sharpe. A re-run of a `chosen`
+    configuration (with its held-out fit) is no new configuration: its trial is counted; an ensemble of them is."""
     oof, test = {}, {}
     for k, r in runs.items():
         a, b = _rows(r, k)
@@ -343,7 +345,7 @@ def _results(runs: dict, main, base, srs: list) -> tuple:
         oof[f"{base.backtest.benchmark} (external)"] = (ext.metrics, ext.returns.values)
     if e2 is not None:
         test[f"{base.backtest.benchmark} (external)"] = (e2.metrics, e2.returns.values)
-    srs_all = srs + [moments(r)["sr"] for k, (m, r) in oof.items() if k in runs]
+    srs_all = srs + [moments(r)["sr"] for k, (m, r) in oof.items() if k in runs and k not in chosen]
     looked = [moments(r)["sr"] for k, (m, r) in test.items() if k in runs]
     R = pd.concat(
         {
@@ -404,7 +406,7 @@ def run_campaign(
         selection[name]["storage"] = redact(url)  # the chosen run's reports find its studies (overfitting: stage 2)
         srs, counts[name] = srs + list(s), len(s)
     runs, main = _rerun_chosen(camp, base, chosen, _with_count(selection, srs, counts), d, reports, progress)
-    R, n_configurations = _results(runs, main, base, srs)
+    R, n_configurations = _results(runs, main, base, srs, chosen)
     grid = threshold_grid_test(main, camp.threshold_grid) if camp.threshold_grid and main.test else None
     main_name = "ensemble" if "ensemble" in runs else next(iter(runs))
     _write_campaign(

@@ -584,8 +584,9 @@ def _print_campaign(res):
     o = info["out_of_fold"]
     print(
         f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made "
-        f"(DSR deflates by all {info['n_configurations']} "
-        "configurations tried; buy-and-hold and benchmarks, chosen by nothing, get their PSR)"
+        f"(DSR deflates by all {info['n_configurations']} configurations tried: every stage-1 and stage-2 trial"
+        " (and an ensemble); the chosen model's re-run with its held-out fit repeats a counted trial, not counted"
+        " again; buy-and-hold and benchmarks, chosen by nothing, get their PSR)"
     )
     print(readable(R.loc["out of fold"]).to_string())
     if "held-out test" in R.index.get_level_values(0):
@@ -1098,6 +1099,12 @@ def _print_stage2(ns, rows: list, space, base, path):
         "these Sharpe ratios are chosen on the out-of-fold period they are measured on: read the deflated Sharpe "
         "(every strategy trial counted), not the best Sharpe"
     )
+    n = ", ".join(str(r["strategy_trials"]) for r in rows)
+    print(
+        f"each deflated Sharpe here counts its own stage-2 search ({n} strategy trials); `hnn hpo best --stage2` "
+        "deflates the chosen one over every configuration of the study (its stage-1 trials and all their strategy "
+        "trials), so it is usually lower: more looks"
+    )
     if base.splits.test_size is None:
         print(
             "no held-out test period (set splits.test_size): "
@@ -1229,6 +1236,20 @@ def _print_periods(res):
     print("\n" + period_heading(t) + ":")
     print(readable(t.set_index(["configuration", "period"])).to_string())
 
+# %% ../nbs/19_cli.ipynb #d3473448
+def _stage2_text(t) -> str:
+    "The stage-1 strategy against the chosen one, Sharpe to 4 decimals, trades as counts, '-' where none."
+    num = lambda v, fmt: "-" if v is None or v != v else format(v, fmt)
+    return t.to_string(formatters=dict(sharpe=lambda v: num(v, ".4f"), trades=lambda v: num(v, ".0f")))
+
+# %% ../nbs/19_cli.ipynb #90782777
+def _dsr_count(sel: dict) -> str:
+    "One sentence: the configurations the run's deflated Sharpe counts, and why `hnn hpo stage2`'s differs."
+    by = ", ".join(f"{k}: {v}" for k, v in (sel.get("configurations") or {}).items())
+    s2, n = sel.get("dsr_stage2"), sel.get("trials")
+    why = f"; `hnn hpo stage2` showed {s2:.4f} over its own {n} strategy trials: fewer looks" if s2 is not None else ""
+    return f"the deflated Sharpe counts all {sel.get('n_configurations')} configurations the study tried ({by}){why}"
+
 # %% ../nbs/19_cli.ipynb #04675e82
 @subcommand(
     "hpo best",
@@ -1252,7 +1273,7 @@ def cmd_hpo_best(ns):
     t = best.choose_trial(sc, ns.trial, ns.stage2)
     cfg, sel = best.chosen_config(sc, t, ns.stage2)
     if ns.stage2:
-        print(best.stage2_table(sel).to_string())
+        print(_stage2_text(best.stage2_table(sel)))
     held = (
         "then trains once on every bar before the held-out test period "
         f"(splits.test_size = {cfg.splits.test_size}) and evaluates it there, once"
@@ -1277,6 +1298,7 @@ def cmd_hpo_best(ns):
     _print_result(res)
     got(res.run_dir)
     _print_periods(res)
+    print(_dsr_count(sel))
     return 0
 
 # %% ../nbs/19_cli.ipynb #d43ebf3f

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'make_labels', 'audit_table', 'audit_lines']
+__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'make_labels', 'scored_rows', 'audit_table', 'audit_lines']
 
 # %% ../nbs/04_labels.ipynb #0d61cc9d
 KINDS = ("direction", "forward_return", "triple_barrier")
@@ -228,24 +228,53 @@ def _summary_rows(config, lab, a: dict, purge: int) -> list:
         rows.append(row(f"barrier: {k}", int(v), "which barrier decided the label"))
     return rows
 
+# %% ../nbs/04_labels.ipynb #0cf27202
+def scored_rows(config, panel: pd.DataFrame, test: np.ndarray) -> np.ndarray:
+    "Which rows of `panel` a run scores (a label and a complete feature window); `test`: the held-out rows."
+    from hnn_trading.data import load_exog
+    from hnn_trading.training import prepare_walk_forward
+
+    exog, out = load_exog(config.data), np.zeros(len(panel), bool)
+    out[~test] = prepare_walk_forward(config, panel[~test], exog).usable
+    if test.any():
+        out[test] = prepare_walk_forward(config, panel, exog).usable[test]
+    return out
+
+# %% ../nbs/04_labels.ipynb #bb7170ea
+def _unscored_row(y: pd.Series, scored: np.ndarray) -> dict:
+    "The summary row of the labelled rows the run cannot score."
+    return dict(
+        section="summary",
+        item="labelled, not scored",
+        n=int((y.notna().values & ~scored).sum()),
+        pos_rate=np.nan,
+        note="no complete feature window (warm-up or a missing feature): not in the fold and held-out rows",
+    )
+
 # %% ../nbs/04_labels.ipynb #e4896640
 def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
     """The label audit of a RunConfig: class balance per fold part, held-out period, year and symbol, and the
-    horizon/overlap/purge/NaN summary (columns section, item, n, pos_rate, note). `panel`: default load_data(config)."""
+    horizon/overlap/purge/NaN summary (columns section, item, n, pos_rate, note). `panel`: default load_data(config).
+    The fold and held-out rows count the labelled rows the run scores (`scored_rows`); year and symbol every label."""
+    from hnn_trading.data import load_data
+
+    panel = load_data(config) if panel is None else panel
     lab, t, test = _config_labels(config, panel)
     y = lab["label"]
     pos = (y > 0).astype(float).where(y.notna()) if config.labels.kind == "forward_return" else y
-    rows, folds, uniq, purge = _fold_rows(config, lab, t, test, pos)
+    scored = scored_rows(config, panel, test)
+    rows, folds, uniq, purge = _fold_rows(config, lab, t, test, pos.where(scored))
     a = audit(lab[~test], folds, uniq)  # raises if a label is known later than its horizon allows
     a["unknown"] = int(y.isna().sum())
     if test.any():
         fmt = _span_format(t)
         span = f"{t[test].min():{fmt}} .. {t[test].max():{fmt}}"
-        rows += [dict(r, note=span) for r in _rate_rows("held-out", pos[test], np.full(test.sum(), "test"))]
+        held = _rate_rows("held-out", pos.where(scored)[test], np.full(test.sum(), "test"))
+        rows += [dict(r, note=span) for r in held]
     years = pd.DatetimeIndex(t).year.astype(str)
     rows += _rate_rows("year", pos[~test], years[~test])
     rows += _rate_rows("symbol", pos[~test], lab.index.get_level_values("symbol")[~test])
-    rows += _summary_rows(config, lab, a, purge)
+    rows += _summary_rows(config, lab, a, purge) + [_unscored_row(y, scored)]
     return pd.DataFrame(rows, columns=["section", "item", "n", "pos_rate", "note"]).fillna({"note": ""})
 
 # %% ../nbs/04_labels.ipynb #588a1aec

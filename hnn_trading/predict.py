@@ -190,12 +190,41 @@ def _bars(folder, m: FoldModel, data=None) -> tuple:
     return panel, load_exog(new.data)
 
 # %% ../nbs/18e_predict.ipynb #3b8dc262
-def _workspace(m: FoldModel, panel: pd.DataFrame, exog: dict):
-    "The walk-forward's shared data for `panel` under the model's config, its features checked against the model's."
-    w = prepare_walk_forward(m.config, panel, exog)
+def _workspace(m: FoldModel, panel: pd.DataFrame, exog: dict, data=None):
+    """The walk-forward's shared data for `panel` under the model's config, its features checked against the model's;
+    new bars (`data`) too few for any complete feature row say how many the model needs."""
+    try:
+        w = prepare_walk_forward(m.config, panel, exog)
+    except ValueError as e:
+        if data is None or "NaN on every bar" not in str(e):
+            raise
+        raise ValueError(_too_few(m, panel, data)) from None
     _check_columns(m, w.feats)
     w.A = _asset_ids(m, w.ds, w.device)
     return w
+
+# %% ../nbs/18e_predict.ipynb #a99f70a5
+def _warmup(m: FoldModel) -> int:
+    "Bars before the first complete row of the model's features on the run's own bars (the most of any symbol)."
+    from hnn_trading.data import load_data, load_exog
+    from hnn_trading import features as feats_mod
+
+    c = m.config
+    F = feats_mod.build(load_data(c), c.features.set, exog=load_exog(c.data), cs_norm=c.features.cs_norm)
+    done = F.notna().all(axis=1).groupby(level="symbol", sort=False)
+    return int(max(int(np.argmax(s.values)) if s.any() else len(s) for _, s in done))
+
+# %% ../nbs/18e_predict.ipynb #76040fca
+def _too_few(m: FoldModel, panel: pd.DataFrame, data) -> str:
+    "One line: the bars per symbol the saved model's features and window need, and the bars the file has."
+    n = panel.groupby(level="symbol", sort=False).size()
+    need = _warmup(m) + m.window
+    return (
+        f"--data {data}: {n.max():,} bars per symbol at most ({n.idxmin()}: {n.min():,}), too few for the saved model: "
+        f"its features ({m.config.features.set!r}, fixed when it was trained) need {need - m.window} bars of warm-up "
+        f"and its window {m.window} bar{'s' * (m.window != 1)}, so at least {need} bars per symbol before the first "
+        "bar to predict"
+    )
 
 # %% ../nbs/18e_predict.ipynb #54046dea
 def _fold_frame(w, m: FoldModel, rows: np.ndarray) -> pd.DataFrame:
@@ -263,7 +292,7 @@ def predict_folder(folder, which: str = "auto", data=None, start=None) -> Predic
     panel, exog = _bars(folder, ms[0], data)
     if data is not None:
         m = ms[-1]  # the latest: the held-out fit, else the last fold's
-        w = _workspace(m, panel, exog)
+        w = _workspace(m, panel, exog, data)
         rows = _new_rows(w, m, start)
         P = _fold_frame(w, m, rows)
         return Prediction(P, str(data), [m], _history(w, rows))

@@ -574,16 +574,19 @@ def write_study_pointer(run_dir, storage: str, **stages) -> Path:
 
 # %% ../nbs/16b_runs.ipynb #a43af6ab
 def run_studies(run_dir, storage: str = "", study: str = "", stage: str = "stage1") -> tuple[str, str]:
-    "(storage URL, study name): the ones given, else those the demo recorded in run_dir/hpo/study.json for `stage`."
+    """(storage URL, study name): the ones given, else those a demo recorded in run_dir/hpo/study.json for `stage`, else
+    those a campaign recorded in run_dir/studies.json (`study` names one of a campaign's studies)."""
     if storage:
         if not study:
             raise ValueError("pass -p study NAME with -p storage")
         return storage, study
     f = Path(run_dir or ".") / FILES["study"]
+    if run_dir and not f.exists() and (Path(run_dir) / FILES["studies"]).exists():
+        return _campaign_study(run_dir, study, stage)
     if not run_dir or not f.exists():
         raise ValueError(
             "no study: pass -p storage URL -p study NAME (e.g. sqlite:///studies.db), "
-            "or -p run_dir of a demo run (it records its studies in hpo/study.json)"
+            "or -p run_dir of a demo run (hpo/study.json) or of a campaign (studies.json)"
         )
     info = RunFolder(run_dir, strict=False).read_json("study")  # checked like every artefact
     if stage not in info:
@@ -591,3 +594,26 @@ def run_studies(run_dir, storage: str = "", study: str = "", stage: str = "stage
     path = Path(info["storage"])
     path = path if path.is_absolute() else f.parent / path
     return f"journal:///{path.resolve()}", info[stage]
+
+# %% ../nbs/16b_runs.ipynb #efc3b44d
+def _campaign_study(run_dir, study: str = "", stage: str = "stage1") -> tuple[str, str]:
+    "(storage URL, study name) of `stage` of one study of the campaign folder `run_dir`, from its studies.json."
+    rf = RunFolder(run_dir, strict=False)
+    info, p = rf.read_json("studies"), rf.path("studies")
+    sel = (info.get("selection") or {}) if isinstance(info, dict) else {}
+    hit = {k: v for k, v in sel.items() if study in (k, v.get("study"))} if study else sel
+    if len(hit) != 1:
+        why = f"no study {study!r}" if study else f"{len(sel)} studies"
+        raise ValueError(
+            f"{p} holds {why}: {', '.join(sel) or 'none'}; name one with -p study NAME (e.g. {next(iter(sel), 'NAME')})"
+        )
+    (key, s), url = next(iter(hit.items())), next(iter(hit.values())).get("storage") or info.get("storage", "")
+    name = s.get("study") if stage == "stage1" else s.get("stage2_study") if stage == "stage2" else None
+    if not name:
+        raise ValueError(f"{p}: campaign study {key!r} records no {stage!r} study (stage1, or stage2 when it ran one)")
+    if "***@" in url:
+        raise ValueError(f"{p}: the storage {url} hides its password; pass -p storage URL -p study {name}")
+    moved = rf.dir / "hpo" / Path(url[len("journal:///") :]).name  # the journal inside a campaign folder moved with it
+    if url.startswith("journal:///") and not Path(url[len("journal:///") :]).exists() and moved.exists():
+        url = f"journal:///{moved.resolve()}"
+    return url, name
