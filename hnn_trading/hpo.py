@@ -670,6 +670,45 @@ def _tell_batch(mem, study, cur: list, futs: list, best) -> tuple:
             best = value
     return len(cur), best
 
+# %% ../nbs/15_hpo.ipynb #9c652e3b
+class _CachedTPE(optuna.samplers.TPESampler):
+    """A TPE sampler sharing `sampler`'s settings and random state, converting each finished trial's parameters to
+    TPE's internal values once (keyed by the trial object, which a finished trial keeps): the same samples."""
+
+    def __init__(self, sampler: optuna.samplers.TPESampler):
+        self.__dict__.update(sampler.__dict__)  # the same settings and the same random state objects
+        self._rows = {}
+
+    def _get_internal_repr(self, trials, search_space, study) -> dict:
+        cache, rows = self._rows.setdefault(tuple(search_space.items()), {}), []
+        for t in trials:
+            hit = cache.get(id(t))
+            if hit is None or hit[0] is not t:
+                ps = self._get_params(t, study)
+                row = (
+                    tuple(d.to_internal_repr(ps[k]) for k, d in search_space.items())
+                    if search_space.keys() <= ps.keys()
+                    else None
+                )
+                hit = (t, row)
+                if t.state.is_finished():
+                    cache[id(t)] = hit
+            if hit[1] is not None:
+                rows.append(hit[1])
+        cols = list(zip(*rows)) if rows else [[] for _ in search_space]
+        return {k: np.asarray(c) for k, c in zip(search_space, cols)}
+
+# %% ../nbs/15_hpo.ipynb #52be4491
+def _fast_sampler(sampler):
+    """`sampler`, or a `_CachedTPE` of it when it is a plain `TPESampler` whose `_get_internal_repr` this module
+    knows (Optuna 4.x-5.x)."""
+    import inspect
+
+    tpe = optuna.samplers.TPESampler
+    known = list(inspect.signature(getattr(tpe, "_get_internal_repr", lambda: 0)).parameters)
+    ok = type(sampler) is tpe and known == ["self", "trials", "search_space", "study"] and hasattr(tpe, "_get_params")
+    return _CachedTPE(sampler) if ok else sampler
+
 # %% ../nbs/15_hpo.ipynb #feec4843
 def optimize_batched(
     study, objective, n_trials: int, space: SearchSpace, jobs: int = 2, flush: int = 250, progress: bool | None = None
@@ -687,7 +726,8 @@ def optimize_batched(
     from concurrent.futures import ThreadPoolExecutor
 
     dists, jobs = space.distributions(), max(1, jobs)
-    mem = optuna.create_study(directions=study.directions, sampler=study.sampler, pruner=optuna.pruners.NopPruner())
+    sampler = _fast_sampler(study.sampler)  # the same samples, each past trial converted once
+    mem = optuna.create_study(directions=study.directions, sampler=sampler, pruner=optuna.pruners.NopPruner())
     done = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     mem.add_trials(done)
     kept = len(done)
