@@ -486,9 +486,20 @@ class _Optimiser(Section):
         lo=0.0,
         hi=1.0,
         help=(
-            "early stopping: an epoch improves only if the calibration loss falls by more than this share of "
-            "the best so far (0.001: 0.1%); at small learning rates the loss creeps down every epoch and "
-            "patience never runs out without it"
+            "early stopping: an epoch improves only if the monitored value (`stop_on`) beats the best so far "
+            "by more than this share of it (0.001: 0.1%); with stop_on 'loss' at small learning rates the loss "
+            "creeps down every epoch and patience never runs out without it"
+        ),
+    )
+    stop_on: str = setting(
+        "score",
+        choices=["score", "loss"],
+        help=(
+            "what early stopping watches on the calibration slice (it precedes the validation block): "
+            "'score' the study's own score 0.7 x AUC + 0.3 x DirAcc (an epoch improves only if it is higher "
+            "than the best; the kept weights are the first best epoch's; the calibration loss where the slice "
+            "has one class), 'loss' the composite loss (before issue 29 the only rule: at small learning "
+            "rates it falls every epoch and never stops)"
         ),
     )
 

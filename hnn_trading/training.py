@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_training.ipynb #b508fec0
 from __future__ import annotations
-import copy, ctypes, io, math, os, warnings, zlib
+import ctypes, io, math, os, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -22,9 +22,9 @@ from .losses import composite_loss, auto_pos_weight
 # %% auto #0
 __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
            'make_scheduler', 'Calibrator', 'fit_calibrator', 'predict_rows', 'timestamp_batches', 'row_batches',
-           'layer_group', 'epoch_batches', 'curriculum_rows', 'fit_fold', 'checkpoint_bytes', 'save_checkpoint',
-           'load_checkpoint', 'WalkForwardResult', 'prepare_walk_forward', 'fold_predictions', 'run_walk_forward',
-           'run_holdout']
+           'layer_group', 'epoch_batches', 'curriculum_rows', 'stop_value', 'fit_fold', 'checkpoint_bytes',
+           'save_checkpoint', 'load_checkpoint', 'WalkForwardResult', 'prepare_walk_forward', 'fold_predictions',
+           'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed: int):
@@ -261,30 +261,33 @@ def curriculum_rows(tr: np.ndarray, tcfg, ep: int) -> np.ndarray:
     frac = tcfg.curriculum + (1 - tcfg.curriculum) * ((ep - 1) / max(1, tcfg.epochs - 1))
     return tr[int(round((1 - frac) * len(tr))) :] if frac < 1 else tr
 
-# %% ../nbs/10_training.ipynb #bab170cd
-def _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep) -> tuple:
-    """One step on the rows `b`: adds each group's gradient norm to `gsum`.
+# %% ../nbs/10_training.ipynb #57bb208c
+def _clip_grads(groups: dict, clip: float) -> tuple:
+    """Each group's gradient norm and the total norm (tensors, before clipping), from one pass over the gradients.
 
-    (loss, clipped norm, targets, groups, the step's P(up) detached)."""
+    Then clips the gradients to the total norm `clip` (0: off) as `clip_grad_norm_` does."""
+    grads = {k: [q.grad for q in ps if q.grad is not None] for k, ps in groups.items()}
+    sq = {k: torch.stack(torch._foreach_norm(g)).square().sum() for k, g in grads.items() if g}
+    total = torch.stack(list(sq.values())).sum().sqrt() if sq else torch.zeros(())
+    if clip > 0 and sq:
+        torch._foreach_mul_([g for gs in grads.values() for g in gs], torch.clamp(clip / (total + 1e-6), max=1.0))
+    return {k: v.sqrt() for k, v in sq.items()}, total
+
+# %% ../nbs/10_training.ipynb #bab170cd
+def _train_step(model, b, batch, opt, groups, tcfg, mcfg, device, pos_weight) -> tuple:
+    """One step on the rows `b`: (loss, group norms, total norm before clipping, targets, groups, P(up)).
+
+    Tensors all, detached: nothing waits for a Python number."""
     x, y, r, a, g = batch(b)
     with _autocast(device, tcfg):
         out = model(x, a)
     out = {k: (v.float() if v is not None else None) for k, v in out.items()}
     loss = composite_loss(out, y, r, tcfg, mcfg, pos_weight, g)
-    if not torch.isfinite(loss):
-        raise FloatingPointError(
-            f"{desc} epoch {ep}: loss is {loss.item()} (NaN/inf); lower training.learning_rate or check the inputs"
-        )
     opt.zero_grad(set_to_none=True)
     loss.backward()
-    for k, ps in groups.items():  # before clipping: what each part of the net receives
-        gr = [q.grad for q in ps if q.grad is not None]
-        if gr:
-            gsum[k] += float(torch.linalg.vector_norm(torch.stack(torch._foreach_norm(gr))))
-    clip = tcfg.gradient_clip if tcfg.gradient_clip > 0 else float("inf")
-    gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    norms, total = _clip_grads(groups, tcfg.gradient_clip)
     opt.step()
-    return loss, gnorm, y, g, out["p_up"].detach()
+    return loss.detach(), norms, total, y, g, out["p_up"].detach()
 
 # %% ../nbs/10_training.ipynb #09897211
 def _train_scores(ys: list, ps: list) -> dict:
@@ -300,29 +303,36 @@ def _train_epoch(
 ):
     """Train over `batches`; the epoch's history row.
 
-    Losses, training F1 and precision, learning rate, gradient norms, rows per timestamp."""
+    Losses, training F1 and precision, learning rate, gradient norms (each group's mean over the steps, the largest
+    total), rows per timestamp; the per-step values are tensors, read once at the end."""
     model.train()
-    tot, gn, n, n_ts, ys, ps = 0.0, 0.0, 0, 0, [], []
-    gsum = dict.fromkeys(groups, 0.0)
+    losses, totals, n, n_ts, ys, ps = [], [], 0, 0, [], []
+    gsum = {k: [] for k in groups}
     for b in batches:
-        loss, gnorm, y, g, p = _train_step(model, b, batch, opt, groups, gsum, tcfg, mcfg, device, pos_weight, desc, ep)
-        tot += loss.item() * len(y)
-        gn = max(gn, float(gnorm))
+        loss, norms, total, y, g, p = _train_step(model, b, batch, opt, groups, tcfg, mcfg, device, pos_weight)
+        losses.append(loss * len(y))
+        totals.append(total)
+        [gsum[k].append(v) for k, v in norms.items()]
         n += len(b)
         n_ts += int(torch.unique(g).numel()) if g is not None else len(b)
         ys.append(y[:, primary] if y.ndim == 2 else y)
         ps.append(p[:, primary] if p.ndim == 2 else p)
         if per_batch:
             sched.step()
+    train_loss = float(torch.stack(losses).sum()) / n
+    if not math.isfinite(train_loss):
+        raise FloatingPointError(
+            f"{desc} epoch {ep}: loss is {train_loss} (NaN/inf); lower training.learning_rate or check the inputs"
+        )
     return dict(
         epoch=ep,
-        train_loss=tot / n,
+        train_loss=train_loss,
         **_train_scores(ys, ps),
         lr=opt.param_groups[0]["lr"],
-        grad_norm=gn,
+        grad_norm=float(torch.stack(totals).max()),
         train_rows=n,
         rows_per_timestamp=n / max(n_ts, 1),
-        **{f"grad_norm_{k}": v / len(batches) for k, v in gsum.items()},
+        **{f"grad_norm_{k}": float(torch.stack(v).sum()) / len(batches) for k, v in gsum.items() if v},
     )
 
 # %% ../nbs/10_training.ipynb #bb602f90
@@ -355,8 +365,53 @@ def _calib_targets(batch, ca) -> tuple | None:
 
 # %% ../nbs/10_training.ipynb #67bbb66d
 def _improved(loss: float, best: float, min_delta: float) -> bool:
-    "Whether a calibration loss beats the best by more than `min_delta` of it (a share)."
+    "Whether a monitored value (lower is better) beats the best by more than `min_delta` of it (a share)."
     return loss < best - max(1e-7, min_delta * abs(best) if math.isfinite(best) else 0.0)
+
+# %% ../nbs/10_training.ipynb #7fb2fe16
+def stop_value(h: dict, stop_on: str = "score") -> float:
+    "What early stopping minimises in an epoch's history row `h`: minus the calibration score, or the calibration loss."
+    if stop_on == "loss":
+        return h["calib_loss"]
+    s = 0.7 * h["calib_auc"] + 0.3 * h["calib_dir_acc"]
+    return -s if np.isfinite(s) else math.inf
+
+# %% ../nbs/10_training.ipynb #049831e5
+def _stop_rule(tcfg, targets, primary: int = 0) -> str:
+    "`training.stop_on`, or 'loss' where the calibration slice's traded labels hold one class (no AUC)."
+    y = targets[0].numpy()
+    y = y[:, primary] if y.ndim == 2 else y
+    return tcfg.stop_on if len(np.unique(y[~np.isnan(y)])) == 2 else "loss"
+
+# %% ../nbs/10_training.ipynb #c73fca93
+def _snapshot(model, into: dict | None = None) -> dict:
+    "The model's state copied: into `into`'s tensors when given (reused), else into new ones."
+    sd = model.state_dict()
+    if into is None:
+        return {k: v.detach().clone() for k, v in sd.items()}
+    for k, v in sd.items():
+        into[k].copy_(v)
+    return into
+
+# %% ../nbs/10_training.ipynb #9e1e17a7
+@dataclass
+class _Stopper:
+    "Early stopping's state: the rule, the best monitored value, its epoch and weights, the epochs since."
+
+    rule: str
+    min_delta: float
+    best: float = math.inf
+    epoch: int = 0
+    state: dict | None = None
+    bad: int = 0
+
+    def update(self, model, h: dict) -> None:
+        "Score the epoch's history row `h`; keep the weights of a better epoch."
+        v = stop_value(h, self.rule)
+        if _improved(v, self.best, self.min_delta):
+            self.best, self.epoch, self.bad, self.state = v, h["epoch"], 0, _snapshot(model, self.state)
+        else:
+            self.bad += 1
 
 # %% ../nbs/10_training.ipynb #045ac138
 def _show_epoch(bar, outer, h: dict, desc: str, ep: int, epochs: int):
@@ -403,10 +458,11 @@ def fit_fold(
     draw, steps = epoch_batches(tr, tcfg, gen, tpos)
     sched, per_batch = make_scheduler(opt, tcfg, steps)
     groups = _param_groups(model)
-    best, best_state, best_epoch, bad, hist = math.inf, None, 0, 0, []
     targets = _calib_targets(batch, ca)
+    stop = _Stopper(_stop_rule(tcfg, targets, primary) if targets is not None else "loss", tcfg.min_delta)
     outer = progress if hasattr(progress, "set_postfix") else None  # the walk-forward's fold bar shows the epoch
     bar = tqdm(range(1, tcfg.epochs + 1), desc=desc, disable=outer is not None or not progress, leave=False)
+    hist = []
     for ep in bar:
         batches = draw(curriculum_rows(tr, tcfg, ep))  # a fresh random draw each epoch (training.samples_per_epoch)
         h = _train_epoch(
@@ -416,19 +472,16 @@ def fit_fold(
             h.update(_calib_epoch(model, batch, ca, targets, tcfg, mcfg, device, pos_weight, primary))
             if sched is not None and not per_batch:
                 sched.step(h["calib_loss"])
-            if _improved(h["calib_loss"], best, tcfg.min_delta):
-                best, best_state, best_epoch, bad = h["calib_loss"], copy.deepcopy(model.state_dict()), ep, 0
-            else:
-                bad += 1
-        else:
-            best_state, best_epoch = copy.deepcopy(model.state_dict()), ep
+            stop.update(model, h)
         hist.append(h)
         if on_epoch is not None:
             on_epoch(h)
         _show_epoch(bar, outer, h, desc, ep, tcfg.epochs)
-        if bad >= tcfg.patience:
+        if stop.bad >= tcfg.patience:
             break
-    model.load_state_dict(best_state)
+    if stop.state is not None:  # else: no calibration rows (or no score), the last epoch's weights
+        model.load_state_dict(stop.state)
+    best_epoch = stop.epoch or len(hist)
     _warn_collapse(hist, best_epoch, desc)
     return model, hist, best_epoch
 
@@ -758,12 +811,17 @@ def _fit_flat(w: _WalkForwardData, f, Xt, tr, ca, s_y) -> tuple:
     return model, hist, 1, lambda rows: model.predict(flat(rows)) if len(rows) else empty
 
 # %% ../nbs/10_training.ipynb #e30a104a
-def _fold_calibrators(w: _WalkForwardData, pc: dict | None, ca: np.ndarray) -> list:
-    "A calibrator per horizon (one without several), fitted on the calibration slice's predictions `pc`."
-    kind = w.c.training.calibration
+def _fold_calibrators(w: _WalkForwardData, predict, ca: np.ndarray) -> list:
+    """A calibrator per horizon (one without several), fitted on the calibration slice's predictions.
+
+    `predict(rows)` gives them; with `training.calibration: none` (or no calibration rows) nothing is predicted."""
+    kind, n = w.c.training.calibration, max(1, len(w.hs))
+    if kind == "none" or not len(ca):
+        return [Calibrator() for _ in range(n)]
+    pc = predict(ca)
     if not w.hs:
-        return [fit_calibrator(pc["p_up"], w.y[ca], kind) if len(ca) else Calibrator()]
-    return [fit_calibrator(pc["p_up"][:, j], w.YH[ca, j], kind) if len(ca) else Calibrator() for j in range(len(w.hs))]
+        return [fit_calibrator(pc["p_up"], w.y[ca], kind)]
+    return [fit_calibrator(pc["p_up"][:, j], w.YH[ca, j], kind) for j in range(len(w.hs))]
 
 # %% ../nbs/10_training.ipynb #39c871a0
 def fold_predictions(w: _WalkForwardData, f, va: np.ndarray, p: dict, s_y, cals: list) -> pd.DataFrame:
@@ -852,11 +910,10 @@ def _run_fold(w: _WalkForwardData, f, prev, progress, on_epoch, checkpoint_dir, 
     neural = models_mod.is_torch(c.model.name)
     if neural:
         model, hist, best_epoch, predict = _fit_neural(w, f, batch, tr, ca, gen, pw, prev, progress, on_epoch)
-        prev = copy.deepcopy(model.state_dict())
+        prev = _snapshot(model) if c.training.warm_start_folds else None
     else:  # fit/predict models on the flattened window
         model, hist, best_epoch, predict = _fit_flat(w, f, Xt, tr, ca, s_y)
-    pc, p = predict(ca) if len(ca) else None, predict(va)
-    cals = _fold_calibrators(w, pc, ca)
+    p, cals = predict(va), _fold_calibrators(w, predict, ca)
     pf = fold_predictions(w, f, va, p, s_y, cals)
     m = classification_metrics(pf["label"], pf["p_up"], pf["fwd_return"])
     m |= skill_metrics(pf["label"], pf["p_up"], pf["mu"], pf["fwd_return"])
