@@ -241,15 +241,13 @@ def scored_rows(config, panel: pd.DataFrame, test: np.ndarray) -> np.ndarray:
     return out
 
 # %% ../nbs/04_labels.ipynb #bb7170ea
-def _unscored_row(y: pd.Series, scored: np.ndarray) -> dict:
-    "The summary row of the labelled rows the run cannot score."
-    return dict(
-        section="summary",
-        item="labelled, not scored",
-        n=int((y.notna().values & ~scored).sum()),
-        pos_rate=np.nan,
-        note="no complete feature window (warm-up or a missing feature): not in the fold and held-out rows",
-    )
+def _unscored_row(y: pd.Series, scored: np.ndarray, why: str = "") -> dict:
+    "The summary row of the labelled rows the run cannot score (all of them, and `why`, when it cannot build features)."
+    note = "no complete feature window (warm-up or a missing feature): not in the fold and held-out rows"
+    if why:
+        note = f"a run would stop: {why[:160]}; the fold and held-out rows count every label"
+    n = int(y.notna().sum()) if why else int((y.notna().values & ~scored).sum())
+    return dict(section="summary", item="labelled, not scored", n=n, pos_rate=np.nan, note=note)
 
 # %% ../nbs/04_labels.ipynb #e4896640
 def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -262,7 +260,10 @@ def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
     lab, t, test = _config_labels(config, panel)
     y = lab["label"]
     pos = (y > 0).astype(float).where(y.notna()) if config.labels.kind == "forward_return" else y
-    scored = scored_rows(config, panel, test)
+    try:
+        scored, why = scored_rows(config, panel, test), ""
+    except ValueError as e:  # features a run cannot build (it would stop): the labels' own counts, and why
+        scored, why = y.notna().values, str(e)
     rows, folds, uniq, purge = _fold_rows(config, lab, t, test, pos.where(scored))
     a = audit(lab[~test], folds, uniq)  # raises if a label is known later than its horizon allows
     a["unknown"] = int(y.isna().sum())
@@ -274,7 +275,7 @@ def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
     years = pd.DatetimeIndex(t).year.astype(str)
     rows += _rate_rows("year", pos[~test], years[~test])
     rows += _rate_rows("symbol", pos[~test], lab.index.get_level_values("symbol")[~test])
-    rows += _summary_rows(config, lab, a, purge) + [_unscored_row(y, scored)]
+    rows += _summary_rows(config, lab, a, purge) + [_unscored_row(y, scored, why)]
     return pd.DataFrame(rows, columns=["section", "item", "n", "pos_rate", "note"]).fillna({"note": ""})
 
 # %% ../nbs/04_labels.ipynb #588a1aec
