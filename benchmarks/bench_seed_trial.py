@@ -12,6 +12,7 @@ Each run is a fresh process (the allocator, denormal and thread settings are per
              before #17
   default    the product's defaults (tune_allocator + flush_denormals on every OpenMP thread)
   min_delta  default + training.min_delta 0.002 and patience 3: early stopping needs a 0.2% better calibration loss
+  loss       default but early stopping on the calibration loss (training.stop_on loss), the rule before issue 29
 and prints, per run and then per variant, the median and min-max of wall time, epochs, samples trained, samples/s,
 minor page faults and the pooled out-of-fold AUC. Each variant runs at every thread count of `--threads` (torch threads
 and OMP/MKL/OpenBLAS threads alike), and each side prints its runtime in the first round: torch version, intra-op and
@@ -54,6 +55,7 @@ VARIANTS = {
     "glibc": ({"HNN_MALLOC": "system"}, {}, True),
     "default": ({}, {}, False),
     "min_delta": ({}, {"training.min_delta": 2e-3, "training.patience": 3}, False),
+    "loss": ({}, {"training.stop_on": "loss"}, False),
 }
 SEED_V4 = {
     "model.name": "hermite",
@@ -271,7 +273,7 @@ def main():
         "--variants",
         default="glibc,default,min_delta",
         help="comma-separated, run in this order each round: glibc (allocator defaults, flush-to-zero on the calling "
-        "thread only), default, min_delta (0.002, patience 3)",
+        "thread only), default, min_delta (0.002, patience 3), loss (stop_on loss)",
     )
     ap.add_argument(
         "--threads", default="2", help="comma-separated thread counts, each variant runs at each (e.g. 1,2)"
