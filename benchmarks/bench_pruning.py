@@ -11,10 +11,18 @@ final scores over the trials both completed, how many of the reference's top 5 c
 Then a 2,500-trial study projected from the measured time per trial (an underestimate of pruning's share: Hyperband prunes
 more of a long study than of K trials), against the target (<= 12 hours on 2 cores).
 
-    python benchmarks/bench_pruning.py [K] [--data FILE]
+With --stopping, the early-stopping pair of issue 29 instead, both unpruned, on the same K parameter sets:
+  loss rule    training.stop_on loss, min_delta 0: the rule before issue 29 (the calibration loss; at small learning rates
+               it falls every epoch and patience never runs out)
+  default      today's default (training.stop_on score: 0.7 x AUC + 0.3 x DirAcc on the calibration slice)
+The two run interleaved, set by set, each trial's line printed as it ends; then per rule the epochs trained, wall and CPU
+seconds (this process, all threads), and against the loss rule: the Spearman correlation of the final trial scores, the
+overlap of the top 10 and top 20, and whether the winner is the same. The load average is printed at the start and end.
+
+    python benchmarks/bench_pruning.py [K] [--data FILE] [--stopping] [--threads 2]
 Prints figures; asserts nothing about time.
 """
-import argparse, sys, tempfile, time, warnings
+import argparse, os, sys, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, optuna, torch
 from scipy.stats import spearmanr
@@ -46,14 +54,58 @@ def run(name, cfg, panel, space, sets, d):
     print(f"  {name:12s} {wall:7.0f} s  {sum(epochs.values()):5d} epochs trained  {pruned:2d} of {len(sets)} pruned  best {max(vals.values()):.4f}", flush=True)
     return dict(wall=wall, epochs=sum(epochs.values()), vals=vals, pruned=pruned)
 
+STOPPING = {"loss rule": {"hpo.pruner": "none", "training.stop_on": "loss", "training.min_delta": 0.0},
+            "default": {"hpo.pruner": "none"}}
+
+def overlap(a, b, n):
+    "How many of `a`'s top n trials are in `b`'s top n (over the sets both completed)."
+    top = lambda v: set(sorted(v, key=v.get, reverse=True)[:n])
+    return len(top(a) & top(b))
+
+def stopping(base, panel, space, sets, d):
+    "The loss rule and today's default, both unpruned, interleaved set by set; the comparison."
+    print(f"load average {os.getloadavg()[0]:.2f}; {len(sets)} sets, {torch.get_num_threads()} torch threads", flush=True)
+    sts, objs, res = {}, {}, {n: dict(wall=0.0, cpu=0.0, epochs=0, vals={}) for n in STOPPING}
+    for n, o in STOPPING.items():
+        cfg = base.override(o); key = n.replace(" ", "_")
+        sts[n] = make_study(key, f"sqlite:///{d}/{key}.db", len(sets), 0, space.directions, prune=False, hpo=cfg.hpo)
+        for p in sets: sts[n].enqueue_trial(p)
+        objs[n] = stage1_objective(cfg, panel, space, Path(d)/key)
+    for i in range(len(sets)):
+        for n, st in sts.items():
+            w0, c0 = time.perf_counter(), time.process_time(); st.optimize(objs[n], n_trials=1)
+            w, c, t = time.perf_counter() - w0, time.process_time() - c0, st.trials[i]  # enqueued: trial i is set i
+            r = res[n]; r["wall"] += w; r["cpu"] += c; r["epochs"] += t.last_step or 0
+            if t.value is not None: r["vals"][i] = t.value
+            print(f"  set {i:3d} {n:10s} {t.last_step or 0:4d} epochs {w:6.1f} s wall {c:6.1f} s CPU  score {t.value}", flush=True)
+        if i >= 2: compare(res, i + 1)  # so far: a run cut short still says something
+
+def compare(res, k):
+    "Per rule its epochs, wall and CPU seconds; against the loss rule: Spearman, top-10/20 overlap, same winner."
+    ref, new = res["loss rule"]["vals"], res["default"]["vals"]
+    both = sorted(set(ref) & set(new)); a, b = {i: ref[i] for i in both}, {i: new[i] for i in both}
+    print(f"after {k} sets (load average {os.getloadavg()[0]:.2f}), {len(both)} completed by both:")
+    for n, r in res.items():
+        print(f"  {n:10s} {r['epochs']:6d} epochs {r['wall']:8.0f} s wall {r['cpu']:8.0f} s CPU  best {max(r['vals'].values()):.4f}")
+    rho = spearmanr([a[i] for i in both], [b[i] for i in both])[0] if len(both) > 2 else float("nan")
+    print(f"  default / loss rule: epochs {res['default']['epochs'] / max(1, res['loss rule']['epochs']):.2f}x, CPU "
+          f"{res['default']['cpu'] / res['loss rule']['cpu']:.2f}x; Spearman of the scores {rho:.3f}; top-10 overlap "
+          f"{overlap(a, b, 10)}/{min(10, len(both))}, top-20 {overlap(a, b, 20)}/{min(20, len(both))}; same winner: "
+          f"{max(a, key=a.get) == max(b, key=b.get)}; mean score {np.mean(list(a.values())):.4f} -> {np.mean(list(b.values())):.4f}",
+          flush=True)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("k", nargs="?", type=int, default=24, help="parameter sets (trials per study)")
     ap.add_argument("--data", default=None)
+    ap.add_argument("--stopping", action="store_true", help="the early-stopping pair (loss rule, default) instead")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads")
     a = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     space = SearchSpace.from_yaml(ROOT/"configs/search/stage1.yaml"); sets = draw(space, a.k)
     base = seed_config(a.data); panel = seed_panel(base)
+    if a.stopping:
+        with tempfile.TemporaryDirectory() as d: return stopping(base, panel, space, sets, d)
     studies = {"none": base.override({"hpo.pruner": "none"}), "hyperband": base,
                "+warm start": base.override({"training.warm_start_folds": True})}
     print(f"{a.k} parameter sets of the seeds' stage-1 space on the old system's workload, the same sets in each study:")
