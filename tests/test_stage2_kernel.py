@@ -603,3 +603,21 @@ def test_the_kernel_does_not_look_ahead():
     closed = lambda s: s.trades[s.trades["exit_bar"] <= k]
     assert np.array_equal(closed(a), closed(b)) and len(closed(a)) > 5
     assert not np.array_equal(a.equity[k + 1:], b.equity[k + 1:])
+
+
+@pytest.mark.parametrize("long_only", [True, False])
+def test_branch_free_kelly_fractional_equals_the_gated_loop(long_only):
+    """`_frac_loop` (kelly_fractional evaluated on every cell, kept where the gate is open) gives bit for bit what the
+    gated loop gives (`_gate_loop` with the rule's code), signs of zero included, on NaN p, p = 1/2, sigma 0, NaN mu."""
+    from hnn_trading.strategy import _frac_loop, _gate_loop, KELLY_FRACTIONAL
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    p, mu, sg = rng.uniform(0, 1, n), rng.normal(0, 1e-3, n), rng.uniform(0, 0.02, n)
+    p[::97], p[::101], mu[::89], sg[::83], mu[::79] = np.nan, 0.5, np.nan, 0.0, 0.0
+    for lo in (0.0, 0.1, 0.3):
+        a, b = np.zeros(n), np.zeros(n)
+        _gate_loop(p, mu, sg, lo, KELLY_FRACTIONAL, 0.7, 0.5, long_only, 0.05, a)
+        _frac_loop(p, mu, sg, lo, 0.7, 0.5, long_only, 0.05, b)
+        assert np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b))
+        assert (a != 0).sum() > 100
