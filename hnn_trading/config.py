@@ -496,7 +496,8 @@ class _Optimiser(Section):
         choices=["score", "loss"],
         help=(
             "what early stopping watches on the calibration slice (it precedes the validation block): "
-            "'score' the study's own score 0.7 x AUC + 0.3 x DirAcc (an epoch improves only if it is higher "
+            "'score' the stage-1 score 0.7 x AUC + 0.3 x DirAcc, whatever the study's objective "
+            "(an epoch improves only if it is higher "
             "than the best; the kept weights are the first best epoch's; the calibration loss where the slice "
             "has one class), 'loss' the composite loss (before issue 29 the only rule: at small learning "
             "rates it falls every epoch and never stops)"
