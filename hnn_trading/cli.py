@@ -1376,6 +1376,16 @@ def _predict_source(ns) -> Path:
         raise ValueError("--study needs --storage URL (or $HNN_STORAGE)")
     return trial_dir(ns.storage, ns.study, ns.trial)
 
+# %% ../nbs/19_cli.ipynb #a971e402
+def _out_outside(out, folder: Path):
+    "Refuse an --out inside the folder whose models predict: a run's or a trial's files are data, never written to."
+    o, f = Path(out).resolve(), Path(folder).resolve()
+    if f == o or f in o.parents:
+        raise ValueError(
+            f"--out {out} is inside {folder}, whose files hnn predict only reads (it would replace the folder's own "
+            f"{Path(out).name}); write elsewhere, e.g. --out {f.parent / (f.name + '_' + Path(out).name)}"
+        )
+
 # %% ../nbs/19_cli.ipynb #673bd279
 def _write_table(df, out) -> Path:
     "Write `df` to `out`, as CSV for a .csv name, else Parquet."
@@ -1442,6 +1452,7 @@ def cmd_predict(ns):
     from hnn_trading.data import shipped_data
 
     folder, data = _predict_source(ns), ns.data
+    _out_outside(ns.out, folder)
     if data and (copy := shipped_data(data)) is not None:
         print(f"{data} not found here; predicting the shipped copy at {copy}")
         data = copy

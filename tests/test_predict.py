@@ -111,6 +111,9 @@ def test_bad_input_says_what_in_one_line(made):
     from hnn_trading.synthetic import make_market
 
     ws, d = made
+    before = (d / "predictions.parquet").read_bytes()
+    e = _one_line(_hnn(["predict", "--run", "."], d))                            # the default --out is the run's own file's name
+    assert "inside" in e and (d / "predictions.parquet").read_bytes() == before   # a run's files are read, never replaced
     assert "no such run folder" in _one_line(_hnn(["predict", "--run", "reports/nope"], ws))
     assert "not a run folder" in _one_line(_hnn(["predict", "--run", "reports"], ws))   # a folder, but no run's config
     bare = ws / "reports" / "bare"
