@@ -1257,7 +1257,7 @@ def _dsr_count(sel: dict) -> str:
     _best_args,
     examples=(
         "hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --stage2 "
-        "--run-id best   # the best deflated Sharpe, with its stage-2 strategy\n"
+        "--run-id best   # after `hnn hpo stage2`: the best deflated Sharpe, with its stage-2 strategy\n"
         "hnn hpo best --storage journal:///reports/hpo/hnn-stage1/study.log --study hnn-stage1 --ensemble 2 "
         "--run-id top2   # the 2 best trials and their ensemble"
     ),
