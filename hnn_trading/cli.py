@@ -582,10 +582,11 @@ def _print_campaign(res):
 
     R, info = res.results, RunFolder(res.run_dir, strict=False).read_json("studies")
     o = info["out_of_fold"]
+    ens = ", and the ensemble" if "ensemble" in R.loc["out of fold"].index else ""
     print(
         f"\nOut of fold, {o['start'][:16]} to {o['end'][:16]}, net of costs: where every choice was made "
         f"(DSR deflates by all {info['n_configurations']} configurations tried: every stage-1 and stage-2 trial"
-        " (and an ensemble); the chosen model's re-run with its held-out fit repeats a counted trial, not counted"
+        f"{ens}; the chosen model's re-run with its held-out fit repeats a counted trial, not counted"
         " again; buy-and-hold and benchmarks, chosen by nothing, get their PSR)"
     )
     print(readable(R.loc["out of fold"]).to_string())

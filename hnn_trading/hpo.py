@@ -393,7 +393,7 @@ def pruning_callbacks(trial, objective: str = "stage1") -> tuple:
             trial.report(float(v), step[0])
         if trial.should_prune():
             why = (
-                f"stopped by the pruner {where}, after {step[0]} epochs: "
+                f"stopped by the pruner {where}, after {step[0]} epochs in all: "
                 f"its running score {v:.4f} trailed the trials that reached that step"
             )
             trial.set_user_attr("fail_reason", why)
