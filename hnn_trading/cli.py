@@ -346,9 +346,10 @@ def cmd_data_audit(ns):
     "Audit the labels of a config's data: print each section of `labels.audit_table`, optionally write it as CSV."
     from hnn_trading.config import RunConfig
     from hnn_trading.labels import audit_table, audit_lines
+    from hnn_trading.training import scored_rows
 
     cfg = (RunConfig.from_yaml(ns.config) if ns.config else RunConfig()).override(_set_values(ns.set))
-    tbl = audit_table(cfg)
+    tbl = audit_table(cfg, scorer=scored_rows)
     for line in audit_lines(tbl):
         print(line)
     if ns.csv:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'make_labels', 'scored_rows', 'audit_table', 'audit_lines']
+__all__ = ['KINDS', 'make', 'triple_barrier', 'audit', 'make_labels', 'audit_table', 'audit_lines']
 
 # %% ../nbs/04_labels.ipynb #0d61cc9d
 KINDS = ("direction", "forward_return", "triple_barrier")
@@ -228,18 +228,6 @@ def _summary_rows(config, lab, a: dict, purge: int) -> list:
         rows.append(row(f"barrier: {k}", int(v), "which barrier decided the label"))
     return rows
 
-# %% ../nbs/04_labels.ipynb #0cf27202
-def scored_rows(config, panel: pd.DataFrame, test: np.ndarray) -> np.ndarray:
-    "Which rows of `panel` a run scores (a label and a complete feature window); `test`: the held-out rows."
-    from hnn_trading.data import load_exog
-    from hnn_trading.training import prepare_walk_forward
-
-    exog, out = load_exog(config.data), np.zeros(len(panel), bool)
-    out[~test] = prepare_walk_forward(config, panel[~test], exog).usable
-    if test.any():
-        out[test] = prepare_walk_forward(config, panel, exog).usable[test]
-    return out
-
 # %% ../nbs/04_labels.ipynb #bb7170ea
 def _unscored_row(y: pd.Series, scored: np.ndarray, why: str = "") -> dict:
     "The summary row of the labelled rows the run cannot score (all of them, and `why`, when it cannot build features)."
@@ -250,10 +238,12 @@ def _unscored_row(y: pd.Series, scored: np.ndarray, why: str = "") -> dict:
     return dict(section="summary", item="labelled, not scored", n=n, pos_rate=np.nan, note=note)
 
 # %% ../nbs/04_labels.ipynb #e4896640
-def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
+def audit_table(config, panel: pd.DataFrame | None = None, scorer=None) -> pd.DataFrame:
     """The label audit of a RunConfig: class balance per fold part, held-out period, year and symbol, and the
     horizon/overlap/purge/NaN summary (columns section, item, n, pos_rate, note). `panel`: default load_data(config).
-    The fold and held-out rows count the labelled rows the run scores (`scored_rows`); year and symbol every label."""
+    The fold and held-out rows count the labelled rows the run scores, as `scorer(config, panel, test)` says
+    (`training.scored_rows`, which `hnn data audit` and model_evaluation pass); without one, every label. Year and
+    symbol count every label."""
     from hnn_trading.data import load_data
 
     panel = load_data(config) if panel is None else panel
@@ -261,7 +251,7 @@ def audit_table(config, panel: pd.DataFrame | None = None) -> pd.DataFrame:
     y = lab["label"]
     pos = (y > 0).astype(float).where(y.notna()) if config.labels.kind == "forward_return" else y
     try:
-        scored, why = scored_rows(config, panel, test), ""
+        scored, why = (scorer(config, panel, test) if scorer else y.notna().values), ""
     except ValueError as e:  # features a run cannot build (it would stop): the labels' own counts, and why
         scored, why = y.notna().values, str(e)
     rows, folds, uniq, purge = _fold_rows(config, lab, t, test, pos.where(scored))

@@ -23,8 +23,8 @@ from .losses import composite_loss, auto_pos_weight
 __all__ = ['MALLOC', 'seed_everything', 'resolve_device', 'tune_allocator', 'denormals_flushed', 'flush_denormals', 'tune_cpu',
            'make_scheduler', 'Calibrator', 'fit_calibrator', 'predict_rows', 'timestamp_batches', 'row_batches',
            'layer_group', 'epoch_batches', 'curriculum_rows', 'stop_value', 'fit_fold', 'checkpoint_bytes',
-           'save_checkpoint', 'load_checkpoint', 'WalkForwardResult', 'prepare_walk_forward', 'fold_predictions',
-           'run_walk_forward', 'run_holdout']
+           'save_checkpoint', 'load_checkpoint', 'WalkForwardResult', 'prepare_walk_forward', 'scored_rows',
+           'fold_predictions', 'run_walk_forward', 'run_holdout']
 
 # %% ../nbs/10_training.ipynb #803cb3ec
 def seed_everything(seed: int):
@@ -699,6 +699,17 @@ def prepare_walk_forward(c: RunConfig, panel: pd.DataFrame, exog: dict | None) -
     return _WalkForwardData(
         c, feats, ds, y, r, r_fit, hs, RH, FH, YH, j0, horizon, tpos, uniq, device, ts_col, sym_col, A, G
     )
+
+# %% ../nbs/10_training.ipynb #9aac2bb2
+def scored_rows(config, panel: pd.DataFrame, test: np.ndarray) -> np.ndarray:
+    "Which rows of `panel` a run scores (a label and a complete feature window); `test`: the held-out rows."
+    from hnn_trading.data import load_exog
+
+    exog, out = load_exog(config.data), np.zeros(len(panel), bool)
+    out[~test] = prepare_walk_forward(config, panel[~test], exog).usable
+    if test.any():
+        out[test] = prepare_walk_forward(config, panel, exog).usable[test]
+    return out
 
 # %% ../nbs/10_training.ipynb #d6383921
 def _walk_forward_splitter(w: _WalkForwardData) -> RollingOriginSplitter:
