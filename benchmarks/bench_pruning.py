@@ -19,7 +19,15 @@ The two run interleaved, set by set, each trial's line printed as it ends; then 
 seconds (this process, all threads), and against the loss rule: the Spearman correlation of the final trial scores, the
 overlap of the top 10 and top 20, and whether the winner is the same. The load average is printed at the start and end.
 
-    python benchmarks/bench_pruning.py [K] [--data FILE] [--stopping] [--threads 2]
+`--signal S` sets the synthetic market's planted signal (default 0.05, the workload's). `--workload demo` swaps the old
+system's workload for a cheaper one with a signal the models can learn: configs/demo.yaml and its stage-1 space
+(configs/search/demo_stage1.yaml: HermiteNet degree, width, dropout, learning rate) on a synthetic daily market of 4
+symbols x 2,520 bars with a planted signal (`--signal`, default there 0.3; no held-out period). `--noise-floor` adds a
+third study to the --stopping pair: the loss rule again with another training seed, so the rank agreement between the
+two rules can be read against the agreement of one rule with itself when only the training noise differs.
+
+    python benchmarks/bench_pruning.py [K] [--data FILE | --signal 0.2] [--workload seed|demo] [--stopping [--noise-floor]]
+        [--threads 2]
 Prints figures; asserts nothing about time.
 """
 import argparse, os, sys, tempfile, time, warnings
@@ -28,6 +36,8 @@ import numpy as np, optuna, torch
 from scipy.stats import spearmanr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_seed_trial import seed_config, seed_panel
+from hnn_trading.config import RunConfig
+from hnn_trading.data import load_data
 from hnn_trading.hpo import SearchSpace, stage1_objective
 from hnn_trading.studies import make_study, completed
 warnings.filterwarnings("ignore"); optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -62,12 +72,13 @@ def overlap(a, b, n):
     top = lambda v: set(sorted(v, key=v.get, reverse=True)[:n])
     return len(top(a) & top(b))
 
-def stopping(base, panel, space, sets, d):
-    "The loss rule and today's default, both unpruned, interleaved set by set; the comparison."
+def stopping(base, panel, space, sets, d, floor=False):
+    "The loss rule and today's default (and with `floor` the loss rule on another seed), unpruned, interleaved set by set."
     print(f"load average {os.getloadavg()[0]:.2f}; {len(sets)} sets, {torch.get_num_threads()} torch threads", flush=True)
-    sts, objs, res = {}, {}, {n: dict(wall=0.0, cpu=0.0, epochs=0, vals={}) for n in STOPPING}
-    for n, o in STOPPING.items():
-        cfg = base.override(o); key = n.replace(" ", "_")
+    rules = {**STOPPING, **({"loss seed+1": {**STOPPING["loss rule"], "seed": base.seed + 1}} if floor else {})}
+    sts, objs, res = {}, {}, {n: dict(wall=0.0, cpu=0.0, epochs=0, vals={}) for n in rules}
+    for n, o in rules.items():
+        cfg = base.override(o); key = n.replace(" ", "_").replace("+", "p")
         sts[n] = make_study(key, f"sqlite:///{d}/{key}.db", len(sets), 0, space.directions, prune=False, hpo=cfg.hpo)
         for p in sets: sts[n].enqueue_trial(p)
         objs[n] = stage1_objective(cfg, panel, space, Path(d)/key)
@@ -82,14 +93,19 @@ def stopping(base, panel, space, sets, d):
 
 def compare(res, k):
     "Per rule its epochs, wall and CPU seconds; against the loss rule: Spearman, top-10/20 overlap, same winner."
-    ref, new = res["loss rule"]["vals"], res["default"]["vals"]
-    both = sorted(set(ref) & set(new)); a, b = {i: ref[i] for i in both}, {i: new[i] for i in both}
-    print(f"after {k} sets (load average {os.getloadavg()[0]:.2f}), {len(both)} completed by both:")
+    print(f"after {k} sets (load average {os.getloadavg()[0]:.2f}):")
     for n, r in res.items():
-        print(f"  {n:10s} {r['epochs']:6d} epochs {r['wall']:8.0f} s wall {r['cpu']:8.0f} s CPU  best {max(r['vals'].values()):.4f}")
+        print(f"  {n:11s} {r['epochs']:6d} epochs {r['wall']:8.0f} s wall {r['cpu']:8.0f} s CPU  best {max(r['vals'].values()):.4f}")
+    for n in [n for n in res if n != "loss rule"]:
+        agree(res, n)
+
+def agree(res, n):
+    "How study `n` ranks the sets both it and the loss rule completed, against the loss rule."
+    ref, new = res["loss rule"]["vals"], res[n]["vals"]
+    both = sorted(set(ref) & set(new)); a, b = {i: ref[i] for i in both}, {i: new[i] for i in both}
     rho = spearmanr([a[i] for i in both], [b[i] for i in both])[0] if len(both) > 2 else float("nan")
-    print(f"  default / loss rule: epochs {res['default']['epochs'] / max(1, res['loss rule']['epochs']):.2f}x, CPU "
-          f"{res['default']['cpu'] / res['loss rule']['cpu']:.2f}x; Spearman of the scores {rho:.3f}; top-10 overlap "
+    print(f"  {n} / loss rule ({len(both)} sets): epochs {res[n]['epochs'] / max(1, res['loss rule']['epochs']):.2f}x, CPU "
+          f"{res[n]['cpu'] / res['loss rule']['cpu']:.2f}x; Spearman of the scores {rho:.3f}; top-10 overlap "
           f"{overlap(a, b, 10)}/{min(10, len(both))}, top-20 {overlap(a, b, 20)}/{min(20, len(both))}; same winner: "
           f"{max(a, key=a.get) == max(b, key=b.get)}; mean score {np.mean(list(a.values())):.4f} -> {np.mean(list(b.values())):.4f}",
           flush=True)
@@ -100,12 +116,25 @@ def main():
     ap.add_argument("--data", default=None)
     ap.add_argument("--stopping", action="store_true", help="the early-stopping pair (loss rule, default) instead")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
+    ap.add_argument("--signal", type=float, default=None, help="the synthetic market's planted signal (no --data)")
+    ap.add_argument("--workload", choices=("seed", "demo"), default="seed", help="the old system's (default) or the demo's")
+    ap.add_argument("--noise-floor", action="store_true", help="with --stopping: the loss rule again on another seed")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    space = SearchSpace.from_yaml(ROOT/"configs/search/stage1.yaml"); sets = draw(space, a.k)
-    base = seed_config(a.data); panel = seed_panel(base)
+    if a.workload == "demo":
+        space = SearchSpace.from_yaml(ROOT/"configs/search/demo_stage1.yaml")
+        syn = dict(n_symbols=4, n_bars=2520, freq="1D", signal_strength=0.3 if a.signal is None else a.signal, seed=0)
+        base = RunConfig.from_yaml(ROOT/"configs/demo.yaml").override(
+            {"data.source": "synthetic", "data.synthetic": syn, "splits.test_size": None})
+        panel = load_data(base.data)
+    else:
+        space = SearchSpace.from_yaml(ROOT/"configs/search/stage1.yaml")
+        syn = {} if a.signal is None else {"data.synthetic": dict(n_symbols=1, n_bars=1500, freq="1h", signal_strength=a.signal, seed=0)}
+        base = seed_config(a.data, syn); panel = seed_panel(base)
+    sets = draw(space, a.k)
+    print(f"workload {a.workload}; data: {a.data or 'synthetic'}; signal {a.signal if a.signal is not None else 'default'}", flush=True)
     if a.stopping:
-        with tempfile.TemporaryDirectory() as d: return stopping(base, panel, space, sets, d)
+        with tempfile.TemporaryDirectory() as d: return stopping(base, panel, space, sets, d, a.noise_floor)
     studies = {"none": base.override({"hpo.pruner": "none"}), "hyperband": base,
                "+warm start": base.override({"training.warm_start_folds": True})}
     print(f"{a.k} parameter sets of the seeds' stage-1 space on the old system's workload, the same sets in each study:")

@@ -542,9 +542,9 @@ def _oof_sentence(b, m, cash: bool = False) -> str:
         f"{best} (return {cell(r['total_return'], 'return')}, Sharpe {r['sharpe']:.2f} ± {r['sharpe_se']:.2f} "
         "(non-normal SE)" + (f", deflated Sharpe {dsr:.2f}{over})" if has_dsr else ")")
     )
-    bh = f"buy-and-hold's return of {cell(b['total_return'], 'return')} (Sharpe {b['sharpe']:.2f})"
+    bh = f"buy-and-hold (return {cell(b['total_return'], 'return')}, Sharpe {b['sharpe']:.2f})"
     if cash:
-        b, bh = dict(sharpe=0.0), "cash's return of 0 (Sharpe 0)"
+        b, bh = dict(sharpe=0.0), "cash (return 0, Sharpe 0)"
     if r["sharpe"] > b["sharpe"] and has_dsr and dsr >= 0.95:
         return f"{best} beat {beat} after costs: {what} against {bh}."
     if r["sharpe"] > b["sharpe"]:
@@ -571,8 +571,7 @@ def _test_sentence(b, m, cash: bool = False) -> str:
         + (
             "against cash's 0."
             if cash
-            else f"against buy-and-hold's return of {cell(b['test_total_return'], 'return')} "
-            f"(Sharpe {b['test_sharpe']:.2f})."
+            else f"against buy-and-hold's {cell(b['test_total_return'], 'return')} (Sharpe {b['test_sharpe']:.2f})."
         )
     )
 
