@@ -108,10 +108,59 @@ def _frac_loop(P, MU, SG, lo, clip, lam, long_only, scale, out):
             f = max(f, 0.0) if up else 0.0
         out[i] = f * scale if abs(p - 0.5) >= lo else 0.0
 
+# %% ../nbs/13_strategy.ipynb #c95fb786
+@njit(cache=True, nogil=True, error_model="numpy")
+def _select_loop(P, lo, code, clip, long_only, scale, out):
+    "`_gate_loop` for the fixed and confidence rules (`code`, a constant): sized everywhere, kept where the gate opens."
+    for i in range(P.size):
+        p = P[i]
+        f = _size(p, 0.0, 1.0, code, clip, 0.5, long_only) * scale
+        out[i] = f if abs(p - 0.5) >= lo else 0.0
+
+# %% ../nbs/13_strategy.ipynb #481b1e93
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _kelly_fast(q, m, sigma):
+    """`_kelly_b(q, m, sigma)` as q m / u, u the upper partial moment computed as `_kelly_b` computes it.
+
+    For 1/2 < q < 1 - 1e-12, 1e-250 < sigma < 1e250 and |m| <= 8 sigma (`_kelly_binary_loop` checks)."""
+    d = m / sigma
+    cdf, _ = _ndtr2(d)
+    return q * m / (m * cdf + sigma * (math.exp(-(d * d) / 2.0) / _NORM_PDF_C))
+
+# %% ../nbs/13_strategy.ipynb #ccbd2df0
+_CHUNK = 2048  # cells `_kelly_binary_loop` gathers before it sizes them
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _kelly_binary_loop(P, MU, SG, lo, clip, lam, long_only, scale, out):
+    "`_gate_loop` for kelly_binary: each chunk's open cells gathered without a branch, then sized (`_kelly_fast`)."
+    idx = np.empty(_CHUNK, np.int64)
+    for s in range(0, P.size, _CHUNK):
+        n = 0
+        for i in range(s, min(s + _CHUNK, P.size)):
+            p = P[i]
+            idx[n] = i
+            n += (abs(p - 0.5) >= lo) & ((p > 0.5) | ((not long_only) & (p < 0.5)))
+        for c in range(n):
+            i = idx[c]
+            p, mu, sg = P[i], MU[i], SG[i]
+            up = p > 0.5
+            q, m = (p, mu) if up else (1.0 - p, -mu)  # a short is the long bet on the other side
+            if not (q < 1.0 - 1e-12 and 1e-250 < sg < 1e250 and abs(m) <= 8.0 * sg):
+                out[i] = _size(p, mu, sg, KELLY_BINARY, clip, lam, long_only) * scale
+                continue
+            k = _kelly_fast(q, m, sg)
+            if k > 0:  # else against the gate's side, or NaN: no trade (out holds 0)
+                f = min(k, clip)
+                f = 0.0 if f != f else min(max(f, -_FMAX), _FMAX)  # np.nan_to_num's rule
+                out[i] = (f if up else -f) * scale
+
 # %% ../nbs/13_strategy.ipynb #5f7beac7
 @njit(cache=True, nogil=True, error_model="numpy")  # NumPy's division: x / 0 is inf or NaN
 def _gate_loop(P, MU, SG, lo, code, clip, lam, long_only, scale, out):
-    "Gate and size flat P into out, times `scale`; MU, SG read by the Kelly rules only."
+    """Gate and size flat P into out, times `scale`, one cell at a time (MU, SG read by the Kelly rules only).
+
+    The plain loop: `_select_loop`, `_kelly_binary_loop` and `_frac_loop` give its values (test_stage2_kernel.py)."""
     kelly = code >= KELLY_BINARY
     for i in range(P.size):
         p = P[i]
@@ -125,11 +174,11 @@ def _sized(P, MU, SG, lo, code, clip, lam, long_only, scale):
     out = np.zeros(P.size)
     args = clip, lam, long_only, scale, out
     if code == FIXED:  # one loop per rule, each compiled with its rule's code a constant
-        _gate_loop(P, MU, SG, lo, FIXED, *args)
+        _select_loop(P, lo, FIXED, clip, long_only, scale, out)
     elif code == CONFIDENCE:
-        _gate_loop(P, MU, SG, lo, CONFIDENCE, *args)
-    elif code == KELLY_BINARY:
-        _gate_loop(P, MU, SG, lo, KELLY_BINARY, *args)
+        _select_loop(P, lo, CONFIDENCE, clip, long_only, scale, out)
+    elif code == KELLY_BINARY:  # the open cells gathered, then sized
+        _kelly_binary_loop(P, MU, SG, lo, *args)
     else:  # kelly_fractional: branch-free, 5x faster where the gate's side is unpredictable
         _frac_loop(P, MU, SG, lo, *args)
     return out

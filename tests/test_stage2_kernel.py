@@ -44,7 +44,8 @@ def ref_signal_weights(p, threshold=0.5, confidence_margin=0.0, sizing="fixed", 
         f = np.clip(2 * p - 1, -kelly_clip, kelly_clip)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            k = (np.where(side > 0, ref_kelly_binary(p, mu, sigma), -ref_kelly_binary(1 - p, -np.asarray(mu, float), sigma))
+            down = -ref_kelly_binary(1 - p, -np.asarray(mu, float), sigma)
+            k = (np.where(side > 0, ref_kelly_binary(p, mu, sigma), down)
                  if sizing == "kelly_binary" else ref_kelly_fractional(mu, sigma, kelly_lambda))
         f = np.where(np.sign(k) == side, np.clip(k, -kelly_clip, kelly_clip), 0.0)
     w = np.where(gate & ~np.isnan(p), np.nan_to_num(f), 0.0)
@@ -77,7 +78,8 @@ def ref_hysteresis(P, F, entry, exit_lo):
 
 
 def ref_target_weights(p, s, mu=None, sigma=None, position_cap=1.0, long_only=True):
-    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=s.kelly_lambda)
+    kw = dict(sizing=s.sizing, kelly_clip=s.kelly_clip, long_only=long_only, mu=mu, sigma=sigma,
+              kelly_lambda=s.kelly_lambda)
     F = ref_signal_weights(p, s.threshold, s.confidence_margin, **kw)
     if s.exit_threshold is not None:
         held = ref_signal_weights(p, 0.5, 0.0, **kw)
@@ -367,7 +369,8 @@ def _kernel(O, H, L, C, W, init, rules, track_weights=True):
 def ref_simulate(market, A, config, stop_loss=0.0, take_profit=0.0, max_hold=0, track_weights=True):
     rules = _rules(config, stop_loss, take_profit, max_hold)
     A = np.ascontiguousarray(A, dtype="float64")
-    return _kernel(market.open, market.high, market.low, market.close, A, float(config.initial_equity), rules, track_weights)
+    O, H, L, C = market.open, market.high, market.low, market.close
+    return _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)
 
 
 # --- inputs ----------------------------------------------------------------------------------------------------------
@@ -403,7 +406,8 @@ def same(a, b, support=True, tol=TOL):
 @pytest.mark.parametrize("seed", [0, 1])
 def test_every_sizing_equals_the_numpy_scipy_rule(sizing, long_only, seed):
     p, mu, sigma = predictions(300, 40, seed)
-    for threshold, margin, clip, lam in [(0.5, 0.0, 1.0, 0.5), (0.56, 0.0, 0.3, 1.0), (0.52, 0.08, 0.75, 0.25), (0.7, 0.0, 0.1, 0.5)]:
+    cases = [(0.5, 0.0, 1.0, 0.5), (0.56, 0.0, 0.3, 1.0), (0.52, 0.08, 0.75, 0.25), (0.7, 0.0, 0.1, 0.5)]
+    for threshold, margin, clip, lam in cases:
         kw = dict(sizing=sizing, kelly_clip=clip, long_only=long_only, mu=mu, sigma=sigma, kelly_lambda=lam)
         new, ref = signal_weights(p, threshold, margin, **kw), ref_signal_weights(p, threshold, margin, **kw)
         same(new, ref, support=not sizing.startswith("kelly"))
@@ -621,3 +625,59 @@ def test_branch_free_kelly_fractional_equals_the_gated_loop(long_only):
         _frac_loop(p, mu, sg, lo, 0.7, 0.5, long_only, 0.05, b)
         assert np.array_equal(a, b, equal_nan=True) and np.array_equal(np.signbit(a), np.signbit(b))
         assert (a != 0).sum() > 100
+
+
+@pytest.mark.parametrize("code_name", ["fixed", "confidence"])
+@pytest.mark.parametrize("long_only", [True, False])
+def test_branch_free_fixed_and_confidence_equal_the_gated_loop(code_name, long_only):
+    "`_select_loop` (sized everywhere, kept where the gate opens) equals `_gate_loop`, signs of zero included."
+    from hnn_trading.strategy import _select_loop, _gate_loop
+
+    code = SIZINGS.index(code_name)
+    rng = np.random.default_rng(11)
+    n = 20_000
+    p = rng.uniform(0, 1, n)
+    p[::97], p[::101], p[::103] = np.nan, 0.5, 1.0
+    for lo in (0.0, 0.1, 0.3):
+        for clip in (1.0, 0.3):
+            a, b = np.zeros(n), np.zeros(n)
+            _gate_loop(p, np.zeros(1), np.ones(1), lo, code, clip, 0.5, long_only, 0.05, a)
+            _select_loop(p, lo, code, clip, long_only, 0.05, b)
+            assert np.array_equal(a, b) and np.array_equal(np.signbit(a), np.signbit(b))
+            assert (a != 0).sum() > 100
+
+
+def kelly_cells(n, seed):
+    "p, mu, sigma spanning both sides of every bound `_kelly_binary_loop` checks before its fast path."
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 1, n)
+    p[::7] = rng.choice([0.5, 1.0, 0.0, 1 - 1e-13, 1 - 1e-12, 1 - 2e-12, 1e-13, 2e-12, 0.5 + 1e-16], len(p[::7]))
+    sigma = 10.0 ** rng.uniform(-4, -1, n)
+    sigma[::11] = 10.0 ** rng.uniform(-300, 300, len(sigma[::11]))
+    mu = sigma * rng.uniform(-12, 12, n)  # d = mu / sigma across |d| = 8
+    mu[::5] = sigma[::5] * rng.choice([8.0, -8.0, 8.000000000000002, 7.999999999999999, 40.0, -40.0], len(mu[::5]))
+    mu[::13], sigma[::17], mu[::19], sigma[::23], mu[::29], p[::31] = 0.0, 0.0, np.nan, np.inf, np.inf, np.nan
+    return p, mu, sigma
+
+
+@pytest.mark.parametrize("long_only", [True, False])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_kelly_binary_fast_path_equals_scipy_norm_and_the_cell_rule(long_only, seed):
+    """`_kelly_binary_loop` (open cells gathered, then p mu / u where the floors cannot bite, `_size` elsewhere) equals
+    the rule evaluated with scipy.stats.norm (`ref_signal_weights`) and the one-cell compiled rule (`_gate_loop`) to
+    1e-12, on p at 1/2, 0, 1 and near 1 - 1e-12, |d| on both sides of 8, sigma from 1e-300 to 1e300, zeros and NaNs."""
+    from hnn_trading.strategy import _gate_loop, KELLY_BINARY
+
+    p, mu, sigma = kelly_cells(60_000, seed)
+    d, q = np.abs(mu / sigma), np.maximum(p, 1 - p)
+    fast = (q < 1 - 1e-12) & (sigma > 1e-250) & (sigma < 1e250) & (d <= 8)
+    assert fast.sum() > 20_000 and (~fast & np.isfinite(p)).sum() > 5_000  # both paths exercised
+    for threshold, clip in [(0.5, 1.0), (0.56, 0.3), (0.8, 0.75)]:
+        kw = dict(sizing="kelly_binary", kelly_clip=clip, long_only=long_only, mu=mu, sigma=sigma)
+        new = signal_weights(p, threshold, 0.0, **kw, scale=0.7)
+        same(new, 0.7 * ref_signal_weights(p, threshold, 0.0, **kw), support=False)
+        cell = np.zeros(p.size)
+        _gate_loop(p, mu, sigma, threshold - 0.5, KELLY_BINARY, clip, 0.5, long_only, 0.7, cell)
+        same(new, cell, support=False)
+        assert np.array_equal(new != 0, cell != 0) or np.abs(new - cell)[(new != 0) != (cell != 0)].max() < 1e-15
+        assert (new != 0).sum() > 1_000
