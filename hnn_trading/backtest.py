@@ -667,11 +667,14 @@ def simulate(
     take_profit: float = 0.0,
     max_hold: int = 0,
     track_weights: bool = True,
+    check: bool = True,
 ) -> Simulation:
     """Run the engine on a (time x symbol) target-weight array.
 
-    Checks costs, exit rules and long-only first; the engine allocates within position_cap, max_positions and
-    leverage. A symbol without a bar is not traded; a position in it is held at its last price seen."""
+    Checks costs, exit rules and long-only first (and with `check` the weights: no NaN, no short while long-only;
+    False only for weights built to hold both, as `strategy.target_weights` builds them); the engine allocates within
+    position_cap, max_positions and leverage. A symbol without a bar is not traded; a position in it is held at its
+    last price seen."""
     if config.commission < 0 or config.slippage_bps < 0:
         raise ValueError(
             f"costs must not be negative: commission {config.commission}, slippage_bps {config.slippage_bps}"
@@ -687,7 +690,9 @@ def simulate(
             f"target weights are {A.shape[0]} x {A.shape[1]}; "
             f"the market is {market.open.shape[0]} x {market.open.shape[1]}"
         )
-    A = check_weights(np.ascontiguousarray(A, dtype="float64"), market, config)
+    A = np.ascontiguousarray(A, dtype="float64")
+    if check:
+        check_weights(A, market, config)
     rules = _rules(config, stop_loss, take_profit, max_hold)
     O, H, L, C = market.open, market.high, market.low, market.close
     eq, expo, paid, Wr, trades, acct = _kernel(O, H, L, C, A, float(config.initial_equity), rules, track_weights)

@@ -88,8 +88,8 @@ def _check_param(k: str, e, base: RunConfig):
         raise ConfigError(f"param {k!r}: needs low <= high, got {e}")
     if e["type"] == "categorical" and not e.get("choices"):
         raise ConfigError(f"param {k!r}: categorical needs choices")
-    probe = e["low"] if e["type"] != "categorical" else e["choices"][0]
-    base.override({k: probe})  # unknown config keys raise here, with the valid keys
+    for probe in e["choices"] if e["type"] == "categorical" else (e["low"], e["high"]):
+        base.override({k: probe})  # unknown keys and values out of the config's bounds raise here
 
 # %% ../nbs/15_hpo.ipynb #66d6172f
 @dataclass
@@ -555,10 +555,11 @@ def stage2_objective(base: RunConfig, panel: pd.DataFrame, predictions: pd.DataF
     def objective(trial):
         first = bool(trial.user_attrs.get(BASELINE))
         ov = dict(stage1) if first else space.sample(trial)
-        cfg = ev.resolve(base.override(ov))  # a relative threshold becomes the absolute one it means here
+        full = ev.absolute(base, ov)  # a relative threshold becomes the absolute one it means here
+        cfg = base.override(full)  # one override: `ev.resolve(base.override(ov))`, built once
         for rel, ab in GATES:  # record the absolute levels the relative gates meant
             if ov.get(f"strategy.{rel}") is not None:
-                ov.update({f"strategy.{ab}": getattr(cfg.strategy, ab), f"strategy.{rel}": None})
+                ov.update({f"strategy.{ab}": full[f"strategy.{ab}"], f"strategy.{rel}": None})
         trial.set_user_attr("overrides", ov)  # the config values this trial ran, derived ones included
         try:
             m = ev.score(cfg)  # the same limits and rules as a run's backtest
@@ -672,31 +673,118 @@ def _tell_batch(mem, study, cur: list, futs: list, best) -> tuple:
 
 # %% ../nbs/15_hpo.ipynb #9c652e3b
 class _CachedTPE(optuna.samplers.TPESampler):
-    """A TPE sampler sharing `sampler`'s settings and random state, converting each finished trial's parameters to
-    TPE's internal values once (keyed by the trial object, which a finished trial keeps): the same samples."""
+    """A TPE sampler sharing `sampler`'s settings and random state that reads each finished trial once (keyed by the
+    trial object, which a finished trial keeps): its internal values, and its infeasibility and value (`_split`).
+    The same samples."""
 
     def __init__(self, sampler: optuna.samplers.TPESampler):
         self.__dict__.update(sampler.__dict__)  # the same settings and the same random state objects
-        self._rows = {}
+        self._rows, self._keys = {}, {}
 
     def _get_internal_repr(self, trials, search_space, study) -> dict:
-        cache, rows = self._rows.setdefault(tuple(search_space.items()), {}), []
+        "Optuna's columns of internal values, gathered from columns of every finished trial seen (converted once)."
+        at, cols, arrays = self._rows.setdefault(tuple(search_space.items()), ({}, [[] for _ in search_space], [None]))
+        pos, extra = [], []  # rows of `cols`, and of running trials (converted each time: they may change)
         for t in trials:
-            hit = cache.get(id(t))
+            hit = at.get(id(t))
             if hit is None or hit[0] is not t:
                 ps = self._get_params(t, study)
-                row = (
-                    tuple(d.to_internal_repr(ps[k]) for k, d in search_space.items())
-                    if search_space.keys() <= ps.keys()
-                    else None
-                )
-                hit = (t, row)
-                if t.state.is_finished():
-                    cache[id(t)] = hit
+                ok = search_space.keys() <= ps.keys()
+                row = [d.to_internal_repr(ps[k]) for k, d in search_space.items()] if ok else None
+                if not t.state.is_finished():
+                    pos += [-1 - len(extra)] if ok else []
+                    extra += [row] if ok else []
+                    continue
+                for c, x in zip(cols, row if ok else ()):
+                    c.append(x)
+                arrays[0] = None if ok else arrays[0]
+                hit = at[id(t)] = (t, len(cols[0]) - 1 if ok else None)
             if hit[1] is not None:
-                rows.append(hit[1])
-        cols = list(zip(*rows)) if rows else [[] for _ in search_space]
-        return {k: np.asarray(c) for k, c in zip(search_space, cols)}
+                pos.append(hit[1])
+        if not pos:
+            return {k: np.asarray([]) for k in search_space}  # what np.asarray gives an empty list
+        if arrays[0] is None:
+            arrays[0] = [np.asarray(c) for c in cols]
+        full = [np.asarray(c + [r[j] for r in extra]) for j, c in enumerate(cols)] if extra else arrays[0]
+        idx = np.asarray([p if p >= 0 else len(cols[0]) - 1 - p for p in pos] if extra else pos)
+        return {k: a[idx] for k, a in zip(search_space, full)}
+
+# %% ../nbs/15_hpo.ipynb #c46e0a1c
+_TPE_SOURCE = "8646b5db627a0853"  # sha256 of the Optuna source `_sample` and `_split` restate (Optuna 5.0)
+
+
+@functools.cache
+def _tpe_source() -> str:
+    "The digest of the installed Optuna's `TPESampler._sample` and the split functions it calls."
+    import hashlib, inspect
+    from optuna.samplers._tpe import sampler as m
+
+    fs = (m.TPESampler._sample, m._split_trials, m._split_complete_trials_single_objective)
+    fs += (m._split_infeasible_trials, m._get_infeasible_trial_score)
+    return hashlib.sha256("".join(inspect.getsource(f) for f in fs).encode()).hexdigest()[:16]
+
+# %% ../nbs/15_hpo.ipynb #29304ab0
+@patch
+def _split(self: _CachedTPE, study, trials, n_below: int) -> tuple:
+    """Optuna's `_split_trials` (below: the `n_below` best feasible, then pruned, then least infeasible; above: the
+    rest and the running trials; both in trial order), each finished trial's infeasibility, value and number read
+    once."""
+    from operator import itemgetter
+    from optuna.samplers._tpe import sampler as m
+
+    TS, keys = optuna.trial.TrialState, self._keys
+    complete, pruned, infeasible, running = [], [], [], []
+    for t in trials:
+        k = keys.get(id(t))
+        if k is None or k[0] is not t:
+            if t.state == TS.RUNNING:  # its constraints are not set yet; it may change: never kept
+                running.append((t, None, None, t.number))
+                continue
+            done = t.state == TS.COMPLETE
+            k = keys[id(t)] = (t, m._get_infeasible_trial_score(t), t.value if done else None, t.number, done)
+        (infeasible if k[1] > 0 else complete if k[4] else pruned).append(k)
+    if len(study.directions) <= 1:
+        ranked = sorted(complete, key=itemgetter(2), reverse=study.direction == optuna.study.StudyDirection.MAXIMIZE)
+        cut = min(n_below, len(ranked))
+        below, above = ranked[:cut], ranked[cut:]
+    else:
+        b, a = m._split_complete_trials([k[0] for k in complete], study, n_below)
+        below, above = [keys[id(t)] for t in b], [keys[id(t)] for t in a]
+    n_below = max(0, n_below - len(below))
+    b, a = m._split_pruned_trials([k[0] for k in pruned], study, n_below)
+    below, above = below + [keys[id(t)] for t in b], above + [keys[id(t)] for t in a]
+    n_below = max(0, n_below - len(b))
+    ranked = sorted(infeasible, key=itemgetter(1))
+    cut = min(n_below, len(ranked))
+    below, above = (
+        sorted(below + ranked[:cut], key=itemgetter(3)),
+        sorted(above + ranked[cut:] + running, key=itemgetter(3)),
+    )
+    return [k[0] for k in below], [k[0] for k in above]
+
+# %% ../nbs/15_hpo.ipynb #75234c76
+@patch
+def _sample(self: _CachedTPE, study, trial, search_space) -> dict:
+    "Optuna's `TPESampler._sample`, splitting the past trials with `_split` (Optuna's own where its source differs)."
+    TPE, TS = optuna.samplers.TPESampler, optuna.trial.TrialState
+    if _tpe_source() != _TPE_SOURCE:
+        return TPE._sample(self, study, trial, search_space)
+    from optuna.samplers._tpe import sampler as m
+
+    liar = self._constant_liar  # running trials count as above, with the values they were asked with
+    states = [TS.COMPLETE, TS.PRUNED, TS.RUNNING] if liar else [TS.COMPLETE, TS.PRUNED]
+    trials = study._get_trials(deepcopy=False, states=states, use_cache=not liar)
+    trials = [t for t in trials if trial.number != t.number] if liar else trials
+    if self._gamma is None:
+        self._gamma = m.default_gamma if len(study.directions) <= 1 else m.default_gamma_multiobjective
+    below, above = self._split(study, trials, self._gamma(sum(t.state != TS.RUNNING for t in trials)))
+    mpe_below = self._build_parzen_estimator(study, search_space, below, handle_below=True)
+    mpe_above = self._build_parzen_estimator(study, search_space, above, handle_below=False)
+    samples_below = mpe_below.sample(self._rng.rng, self._n_ei_candidates)
+    ret = TPE._compare(samples_below, self._compute_acquisition_func(samples_below, mpe_below, mpe_above))
+    for param_name, dist in search_space.items():
+        ret[param_name] = dist.to_external_repr(ret[param_name])
+    return ret
 
 # %% ../nbs/15_hpo.ipynb #52be4491
 def _fast_sampler(sampler):

@@ -681,3 +681,17 @@ def test_kelly_binary_fast_path_equals_scipy_norm_and_the_cell_rule(long_only, s
         same(new, cell, support=False)
         assert np.array_equal(new != 0, cell != 0) or np.abs(new - cell)[(new != 0) != (cell != 0)].max() < 1e-15
         assert (new != 0).sum() > 1_000
+
+
+@pytest.mark.parametrize("k", range(16))
+def test_target_weights_hold_what_the_unchecked_simulation_assumes(k):
+    """`Evaluator.simulate` runs the engine without `check_weights` (check=False): target_weights gives no NaN and,
+    while long-only, no short, on NaN p/mu/sigma, sigma 0, p at 0, 1/2 and 1, at the config's largest scale and cap."""
+    s = strategies()[k].__class__(**{**strategies()[k].__dict__, "scale": 100.0})
+    p, mu, sigma = predictions(300, 20, 50 + k, nan=0.1)
+    p[::17, ::3], p[::19, ::5], p[::23, ::7] = 0.0, 0.5, 1.0
+    m = type("M", (), dict(symbols=pd.Index(range(20)), times=pd.RangeIndex(300)))()
+    for long_only in (True, False):
+        W = target_weights(p, s, mu, sigma, 10.0, long_only)
+        check_weights(W, m, BacktestConfig(long_only=long_only))  # raises on a NaN, or a short while long-only
+        assert (W != 0).any() and (not long_only or (W >= 0).all())

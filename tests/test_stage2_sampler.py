@@ -34,7 +34,8 @@ def test_cached_tpe_samples_what_tpe_samples(multivariate):
     cached.optimize(_objective, 150)
     assert [t.params for t in plain.trials] == [t.params for t in cached.trials]
     assert [t.state for t in plain.trials] == [t.state for t in cached.trials]
-    assert max(len(c) for c in cached.sampler._rows.values()) >= 140  # converted once, kept
+    assert max(len(s[0]) for s in cached.sampler._rows.values()) >= 140  # converted once, kept
+    assert len(cached.sampler._keys) >= 140  # infeasibility and value read once, kept
 
 
 def test_optimize_batched_gives_the_study_plain_tpe_gives():
