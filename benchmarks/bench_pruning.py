@@ -18,6 +18,9 @@ With --stopping, the early-stopping pair of issue 29 instead, both unpruned, on 
 The two run interleaved, set by set, each trial's line printed as it ends; then per rule the epochs trained, wall and CPU
 seconds (this process, all threads), and against the loss rule: the Spearman correlation of the final trial scores, the
 overlap of the top 10 and top 20, and whether the winner is the same. The load average is printed at the start and end.
+With `--noise-floor`, also each rule's mean paired score change against the loss rule (with its standard error) and
+its top 5 and winner re-scored by the independent run (the loss rule on another seed): what a study would get from the
+configurations each rule selects, measured on numbers neither selection saw.
 
 `--signal S` sets the synthetic market's planted signal (default 0.05, the workload's). `--workload demo` swaps the old
 system's workload for a cheaper one with a signal the models can learn: configs/demo.yaml and its stage-1 space
@@ -98,6 +101,21 @@ def compare(res, k):
         print(f"  {n:11s} {r['epochs']:6d} epochs {r['wall']:8.0f} s wall {r['cpu']:8.0f} s CPU  best {max(r['vals'].values()):.4f}")
     for n in [n for n in res if n != "loss rule"]:
         agree(res, n)
+    if "loss seed+1" in res:
+        rescored(res)
+
+def rescored(res, n=5):
+    "Each rule's paired score change, and its top n and winner re-scored by the independent run (the loss rule, seed+1)."
+    ind, ref = res["loss seed+1"]["vals"], res["loss rule"]["vals"]
+    for r in ("loss rule", "default"):
+        v = {i: x for i, x in res[r]["vals"].items() if i in ind and i in ref}
+        if len(v) < n:
+            return
+        top = sorted(v, key=v.get, reverse=True)[:n]
+        d = np.array([v[i] - ref[i] for i in v])
+        print(f"  {r:10s} its top {n} re-scored by loss seed+1: {np.mean([ind[i] for i in top]):.4f}, its winner "
+              f"{ind[top[0]]:.4f} (best there {max(ind[i] for i in v):.4f}); paired change against the loss rule "
+              f"{d.mean():+.4f} +- {d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else float('nan'):.4f} (SE, {len(d)} sets)")
 
 def agree(res, n):
     "How study `n` ranks the sets both it and the loss rule completed, against the loss rule."
