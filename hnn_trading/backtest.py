@@ -179,12 +179,11 @@ def _open_equity(O, t, pos, held, nh, acct):
 
 # %% ../nbs/14_backtest.ipynb #9f106534
 @njit(cache=True, nogil=True)
-def _targets(w, lock, pos, tgt, raw, cap, cand, strength):
+def _targets(w, lock, pos, tgt, raw, cap, cand):
     """The one pass over the symbols: the targets decided at the last close into raw, zeroed for a locked-out symbol
     until its target changes sign or is 0, and clipped to the position cap into tgt.
 
-    The flat symbols with a target go into cand (column order), their -|raw target| into strength; returns their
-    count."""
+    The flat symbols with a target go into cand (column order); returns their count (`_entries` ranks them)."""
     nc = 0
     for j in range(len(w)):
         x = w[j]
@@ -194,11 +193,10 @@ def _targets(w, lock, pos, tgt, raw, cap, cand, strength):
             else:
                 x = 0.0
         raw[j] = x
-        tgt[j] = min(max(x, -cap), cap)
-        if tgt[j] != 0.0 and pos[j].shares == 0.0:
-            cand[nc] = j
-            strength[nc] = -abs(x)
-            nc += 1
+        y = min(max(x, -cap), cap)
+        tgt[j] = y
+        cand[nc] = j  # kept when it is a candidate: no branch the processor mispredicts where half the targets are 0
+        nc += (y != 0.0) & (pos[j].shares == 0.0)
     return nc
 
 # %% ../nbs/14_backtest.ipynb #882f6868
@@ -284,13 +282,12 @@ def _increase(O, t, pos, held, nh, tgt, e_open, budget, rules, acct):
 
 # %% ../nbs/14_backtest.ipynb #c667fb33
 @njit(cache=True, nogil=True)
-def _candidates(pos, tgt, raw, cand, strength):
-    "Symbols to enter (a target, no position) into cand, their -|raw target| into strength; return their count."
+def _candidates(pos, tgt, cand):
+    "Symbols to enter (a target, no position) into cand; return their count."
     nc = 0
     for j in range(len(pos)):
         if pos[j].shares == 0.0 and tgt[j] != 0.0:
             cand[nc] = j
-            strength[nc] = -abs(raw[j])
             nc += 1
     return nc
 
@@ -308,14 +305,17 @@ def _rank(strength, nc, order):
 
 # %% ../nbs/14_backtest.ipynb #32a6f279
 @njit(cache=True, nogil=True)
-def _entries(O, t, pos, held, nh, tgt, cand, strength, order, nc, e_open, budget, rules, acct):
-    """Enter the nc candidates strongest first (ties: column order), within `max_positions` and the budget.
+def _entries(O, t, pos, held, nh, tgt, raw, cand, strength, order, nc, e_open, budget, rules, acct):
+    """Enter the nc candidates strongest first (the largest |raw target|; ties: column order), within `max_positions`
+    and the budget.
 
     A candidate without an open price is skipped (no entry without a price) and considered again at the next bar.
     The entry that meets the end of the budget gets what is left if that is at least `min_entry` of its target.
     Returns the held count."""
     if nc == 0 or nh >= rules.max_positions:
         return nh
+    for i in range(nc):
+        strength[i] = -abs(raw[cand[i]])
     _rank(strength, nc, order)
     for i in range(nc):
         if nh >= rules.max_positions:
@@ -337,15 +337,15 @@ def _entries(O, t, pos, held, nh, tgt, cand, strength, order, nc, e_open, budget
 def _at_open(O, W, t, pos, held, nh, lock, tgt, raw, cand, strength, order, rules, acct, trades, n):
     "Bar t's open: exits, resizes and entries on the targets of bar t-1; return (trades, count, held count)."
     e_open = _open_equity(O, t, pos, held, nh, acct)
-    nc = _targets(W[t - 1], lock, pos, tgt, raw, rules.position_cap, cand, strength)
+    nc = _targets(W[t - 1], lock, pos, tgt, raw, rules.position_cap, cand)
     trades, n, nh, flipped = _exits(O, t, pos, held, nh, lock, tgt, raw, rules, acct, trades, n)
     budget = _budget(O, t, pos, held, nh, e_open, rules)
     held_before = nh
     budget, nh = _reduce(O, t, pos, held, nh, tgt, e_open, budget, rules, acct)
     if flipped or nh < held_before:  # symbols flat since the pass over the targets: look for candidates again
-        nc = _candidates(pos, tgt, raw, cand, strength)
+        nc = _candidates(pos, tgt, cand)
     budget = _increase(O, t, pos, held, nh, tgt, e_open, budget, rules, acct)
-    nh = _entries(O, t, pos, held, nh, tgt, cand, strength, order, nc, e_open, budget, rules, acct)
+    nh = _entries(O, t, pos, held, nh, tgt, raw, cand, strength, order, nc, e_open, budget, rules, acct)
     return trades, n, nh
 
 # %% ../nbs/14_backtest.ipynb #3d51623c
