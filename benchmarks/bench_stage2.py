@@ -3,8 +3,10 @@
 1. The sampler's own cost: each candidate sampler runs N trials (default 2,500) of the real stage-2 space
    (configs/search/stage2.yaml) on a cheap objective with the same constraint, on a journal file (the storage `hnn hpo` uses with
    several workers). Printed: the whole study, and the mean cost of a trial among the last 100 (where TPE is slowest);
-   then univariate TPE as stage 2 runs it, through `hpo.optimize_batched` (which samples with `hpo._CachedTPE`: the same
-   samples, each finished trial's parameters converted to TPE's internal values once, not at every trial), 1 and 2 jobs, with CPU seconds.
+   then TPE as stage 2 runs it (sampler "tpe": Optuna 5's TPESampler defaults, which are multivariate with a constant
+   liar), through `hpo.optimize_batched` (which samples with `hpo._CachedTPE`: the same samples, each finished trial's
+   parameters converted to TPE's internal values once and its infeasibility and value read once, not at every trial),
+   1 and 2 jobs, with CPU seconds.
 2. The trial itself (issue #29): `Evaluator.score` (what stage2_objective calls) for every sizing rule at a wide and a narrow
    gate, interleaved A B C D with the engine alone on the trial's target weights (`backtest.simulate`), the kernel alone (`backtest._kernel`) and a
    bare numba pass over the same target weights (`bare_pass` below: four passes over the symbols a bar, orders where the
@@ -95,7 +97,7 @@ if not ARGS.skip_samplers:
             last = np.diff(stamps[-101:]).mean()
             best = max(t.value for t in st.trials if t.constraints and all(v <= 0 for v in t.constraints.values()))
             print(f"  {name:17s} {dt:7.1f} s in all = {dt / N_TRIALS * 1e3:6.1f} ms per trial; the last 100 trials {last * 1e3:6.1f} ms each; best value {best:.3f}", flush=True)
-        # what stage 2 runs: univariate TPE through optimize_batched, which converts each past trial once (hpo._CachedTPE)
+        # what stage 2 runs: TPE through optimize_batched, which reads each past trial once (hpo._CachedTPE)
         for jobs in (1, 2):
             st = make_study(f"s-b{jobs}", f"journal:///{d}/b{jobs}.log", N_TRIALS, 0, prune=False, sampler="tpe")
             stamps = []
