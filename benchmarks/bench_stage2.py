@@ -8,7 +8,9 @@
    parameters converted to TPE's internal values once and its infeasibility and value read once, not at every trial),
    1 and 2 jobs, with CPU seconds.
 2. The trial itself (issue #29): `Evaluator.score` (what stage2_objective calls; it runs the engine on its own weights
-   without `check_weights`, which `simulate` below runs: 2-3 ms) for every sizing rule at a wide and a narrow gate, interleaved A B C D with the engine alone on the trial's target weights (`backtest.simulate`), the kernel alone (`backtest._kernel`) and a
+   without `check_weights`, which `simulate` below runs: 2-3 ms) for every sizing rule at a wide and a narrow gate,
+   interleaved A B C D with the engine alone on the trial's target weights (`backtest.simulate`), the kernel alone
+   (`backtest._kernel`) and a
    bare numba pass over the same target weights (`bare_pass` below: four passes over the symbols a bar, orders where the
    target changed, a stop, the close; no ranking, caps, K or trade records): medians (min-max) and the ratios against the
    targets (a trial <= 1.5x simulate, the kernel <= 2x the bare pass). `run_backtest` split into its kernel and the rest
