@@ -91,7 +91,8 @@ def stopping(base, panel, space, sets, d, floor=False):
             w, c, t = time.perf_counter() - w0, time.process_time() - c0, st.trials[i]  # enqueued: trial i is set i
             r = res[n]; r["wall"] += w; r["cpu"] += c; r["epochs"] += t.last_step or 0
             if t.value is not None: r["vals"][i] = t.value
-            print(f"  set {i:3d} {n:10s} {t.last_step or 0:4d} epochs {w:6.1f} s wall {c:6.1f} s CPU  score {t.value}", flush=True)
+            sc = "pruned" if t.value is None else f"{t.value:.4f}"
+            print(f"  set {i:3d} {n:10s} {t.last_step or 0:4d} epochs {w:6.1f} s wall {c:6.1f} s CPU  score {sc}", flush=True)
         if i >= 2: compare(res, i + 1)  # so far: a run cut short still says something
 
 def compare(res, k):
@@ -110,6 +111,7 @@ def rescored(res, n=5):
     for r in ("loss rule", "default"):
         v = {i: x for i, x in res[r]["vals"].items() if i in ind and i in ref}
         if len(v) < n:
+            print(f"  (the re-scoring of each rule's top {n} needs {n} sets or more; {len(v)} so far)")
             return
         top = sorted(v, key=v.get, reverse=True)[:n]
         d = np.array([v[i] - ref[i] for i in v])

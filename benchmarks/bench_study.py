@@ -91,6 +91,9 @@ def main():
     print(f"per trial: {whole:.1f} s over the study, {second:.1f} s over its second half")
     print(f"2,500 trials on 2 cores, projected: {proj:.1f} h (target <= {TARGET_H:.0f} h: "
           f"{'met' if proj <= TARGET_H else 'MISSED'}; the old system: 10-12 h on its GPU)")
+    if len(s["trials"]) < 50:
+        print(f"  (from {len(s['trials'])} trials only: Hyperband prunes nothing until 5 trials are complete and little "
+              "before dozens, so this projects an unpruned study; measure 100 trials for the figure docs/speed.md quotes)")
     if not a.keep:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -899,6 +899,23 @@ def _stage1_study(ns, base, space, storage, d):
     save_context(st, base, space, d)
     return st
 
+# %% ../nbs/19_cli.ipynb #f9717a79
+def _threads_note(workers: int) -> str:
+    "Threads per local worker, and a warning when a thread count the user set oversubscribes the cores."
+    from hnn_trading.hpo import worker_env
+
+    if workers < 1:
+        return ""
+    n = int(worker_env(dict(os.environ), workers).get("OMP_NUM_THREADS", "1"))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    note = f" of {n} thread{'s' * (n > 1)} each"
+    if n * workers > cores:
+        note += (
+            f" (warning: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} gives {n * workers} threads on {cores} "
+            f"cores: the workers will fight over them; unset it and each worker gets cores // workers)"
+        )
+    return note
+
 # %% ../nbs/19_cli.ipynb #6171e8f5
 @subcommand(
     "hpo stage1",
@@ -942,7 +959,7 @@ def cmd_hpo_stage1(ns):
     left = max(ns.trials - finished_trials(st), 0)
     print(
         f"study {ns.study} on {redact(storage)} ({space.objective} objective): {ns.trials - left} of {ns.trials} "
-        f"trials finished, {left} to run on {ns.workers} worker(s); artefacts in {rel}"
+        f"trials finished, {left} to run on {ns.workers} worker(s){_threads_note(ns.workers)}; artefacts in {rel}"
     )
     if ns.workers == 0:
         print(

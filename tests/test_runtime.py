@@ -48,3 +48,17 @@ def test_denormals_are_flushed_on_every_worker_thread():
     r = _run(DENORMALS)
     assert r["alone"] is False, "torch.set_flush_denormal now reaches the worker threads by itself: flush_denormals is not needed"
     assert r["product"] is True
+
+def test_hpo_stage1_says_the_threads_per_worker_and_warns_when_a_set_count_oversubscribes(hnn, tmp_path):
+    "Each local worker gets cores // workers threads; an OMP_NUM_THREADS that gives more threads than cores is named."
+    cores = len(os.sched_getaffinity(0))
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    run = lambda env: subprocess.run([hnn, "hpo", "stage1", "--quick", "--workers", "2", "--trials", "0"], cwd=tmp_path,
+                                     capture_output=True, text=True, env={**base, **env}, timeout=300)
+    r = run({})
+    assert r.returncode == 0, r.stderr[-2000:]
+    n = max(1, cores // 2)
+    assert f"2 worker(s) of {n} thread{'s' * (n > 1)} each;" in r.stdout and "warning" not in r.stdout, r.stdout
+    r = run({"OMP_NUM_THREADS": str(cores)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"warning: OMP_NUM_THREADS={cores} gives {2 * cores} threads on {cores} cores" in r.stdout, r.stdout
