@@ -779,11 +779,11 @@ def plot_equity(
             fig = plt.figure(figsize=(10, 6))
         ax = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     fig = ax[0].figure
-    for name, r in [("strategy", result), ("buy and hold", benchmark)]:
+    for name, r, c in [("strategy", result, "C0"), ("buy and hold", benchmark, "black")]:  # as on the run's page
         if r is None:
             continue
-        ax[0].plot(r.equity.index, r.equity / r.equity.iloc[0], label=name, lw=1.1)
-        ax[1].fill_between(r.equity.index, drawdown_series(r.returns.values), 0, alpha=0.4, label=name)
+        ax[0].plot(r.equity.index, r.equity / r.equity.iloc[0], label=name, lw=1.1, color=c)
+        ax[1].fill_between(r.equity.index, drawdown_series(r.returns.values), 0, alpha=0.4, label=name, color=c)
     ax[0].set_ylabel("growth of 1")
     ax[0].set_title(title)
     ax[0].legend()

@@ -672,9 +672,7 @@ def _index_links(d: Path, f: dict) -> list:
     if f["failed"]:
         body += _ul("Failed reports", [a(p, p.name) + " (open in Jupyter to read the error)" for p in f["failed"]])
     body += ["<h2>Figures</h2>"] + [
-        f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%">'
-        f"<figcaption>{e(rel(p))}</figcaption></figure>"
-        for p in f["pngs"]
+        f'<figure><img src="{e(rel(p))}" alt="{e(rel(p))}" style="max-width:100%"></figure>' for p in f["pngs"]
     ]
     return body + _ul("Artefacts", [a(p, rel(p)) + f" ({p.stat().st_size:,} bytes)" for p in f["others"]])
 
