@@ -745,8 +745,9 @@ class HPOConfig(Section):
         "tpe",
         choices=["tpe_multivariate", "tpe", "qmc", "random"],
         help=(
-            "sampler of stage-2 (strategy) studies: univariate TPE by default; multivariate TPE costs 190 ms a "
-            "trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)"
+            "sampler of stage-2 (strategy) studies: 'tpe' (default) is Optuna's TPESampler at its own defaults "
+            "(in Optuna 5: multivariate, with a constant liar); 'tpe_multivariate', stage 1's with 64 EI candidates, "
+            "costs 190 ms a trial by trial 2,500, more than the backtest it chooses (benchmarks/bench_stage2.py)"
         ),
     )
     stage2_jobs: int = setting(

@@ -231,8 +231,8 @@ SAMPLERS = ("tpe_multivariate", "tpe", "qmc", "random")
 # %% ../nbs/15a_studies.ipynb #9a2e52a4
 def make_sampler(kind: str = "tpe_multivariate", n_trials: int = 100, seed: int = 0):
     """An Optuna sampler by name: multivariate TPE (the project's stage-1 sampler: 10% random start-up, 64 EI
-    candidates), univariate TPE (stage 2's: its cost per trial grows far more slowly), scrambled Sobol QMC, or
-    random; seeded.
+    candidates), TPE at Optuna's own defaults (stage 2's; in Optuna 5 multivariate with a constant liar and fewer
+    candidates: cheaper per trial), scrambled Sobol QMC, or random; seeded.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
