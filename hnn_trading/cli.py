@@ -902,17 +902,21 @@ def _stage1_study(ns, base, space, storage, d):
 # %% ../nbs/19_cli.ipynb #f9717a79
 def _threads_note(workers: int) -> str:
     "Threads per local worker, and a warning when a thread count the user set oversubscribes the cores."
-    from hnn_trading.hpo import worker_env
+    from hnn_trading.hpo import usable_cores, worker_env
 
     if workers < 1:
         return ""
-    n = int(worker_env(dict(os.environ), workers).get("OMP_NUM_THREADS", "1"))
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores, v = usable_cores(), worker_env(dict(os.environ), workers).get("OMP_NUM_THREADS")
+    try:  # without OMP_NUM_THREADS (another thread variable set instead) torch takes a thread per core
+        n = int(v.split(",")[0]) if v else cores  # OpenMP's nested form "2,1": the outer count
+    except ValueError:
+        return f" (OMP_NUM_THREADS={v!r} is not a thread count: torch ignores it)"
     note = f" of {n} thread{'s' * (n > 1)} each"
     if n * workers > cores:
+        set_by = f"OMP_NUM_THREADS={v}" if v else "a thread variable set without OMP_NUM_THREADS"
         note += (
-            f" (warning: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')} gives {n * workers} threads on {cores} "
-            f"cores: the workers will fight over them; unset it and each worker gets cores // workers)"
+            f" (warning: {set_by} gives {n * workers} threads on {cores} cores: the workers will fight over them; "
+            "unset it and each worker gets cores // workers)"
         )
     return note
 

@@ -45,8 +45,8 @@ __all__ = ['OBJECTIVES', 'FOLD_METRICS', 'SKILL', 'STOP_SIGNALS', 'PENALTY', 'GA
            'stage1_score', 'fold_means', 'pruning_callbacks', 'stage1_objective', 'HeldSignals', 'stage2_objective',
            'base_strategy', 'containing', 'enqueue_baseline', 'optimize_batched', 'deflated_best', 'stage1_strategy',
            'stage2_sentence', 'stage2_search', 'hybrid_objective', 'export_study', 'quick_config', 'make_objective',
-           'optimize_held', 'optimize_surviving', 'run_worker', 'finished_trials', 'worker_env', 'stop_workers',
-           'start_workers']
+           'optimize_held', 'optimize_surviving', 'run_worker', 'finished_trials', 'usable_cores', 'worker_env',
+           'stop_workers', 'start_workers']
 
 # %% ../nbs/15_hpo.ipynb #ab7a2c64
 _ENTRY = {
@@ -1345,6 +1345,11 @@ def finished_trials(st) -> int:
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
+def usable_cores() -> int:
+    "The cores this process may run on (its CPU affinity where the platform has one)."
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def worker_env(
     env: dict,  # the environment the workers inherit
     workers: int,  # local worker processes sharing this machine
@@ -1353,9 +1358,7 @@ def worker_env(
     "The workers' environment: each gets cores // workers threads (at least 1), unless a thread count is set."
     if any(v in env for v in THREAD_VARS):
         return env
-    if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    n = str(max(1, cores // max(1, workers)))
+    n = str(max(1, (usable_cores() if cores is None else cores) // max(1, workers)))
     return {**env, **{v: n for v in THREAD_VARS}}
 
 # %% ../nbs/15_hpo.ipynb #6a0ceaf5

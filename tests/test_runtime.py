@@ -62,3 +62,16 @@ def test_hpo_stage1_says_the_threads_per_worker_and_warns_when_a_set_count_overs
     r = run({"OMP_NUM_THREADS": str(cores)})
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"warning: OMP_NUM_THREADS={cores} gives {2 * cores} threads on {cores} cores" in r.stdout, r.stdout
+
+def test_the_threads_note_reads_openmps_nested_form_and_refuses_nothing_it_cannot_read(hnn, tmp_path):
+    "OMP_NUM_THREADS='N,1' (OpenMP's nested form) counts N; a value that is no count is named, and the study still starts."
+    cores = len(os.sched_getaffinity(0))
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    run = lambda env: subprocess.run([hnn, "hpo", "stage1", "--quick", "--workers", "2", "--trials", "0"], cwd=tmp_path,
+                                     capture_output=True, text=True, env={**base, **env}, timeout=300)
+    r = run({"OMP_NUM_THREADS": f"{cores},1"})
+    assert r.returncode == 0 and f"2 worker(s) of {cores} thread" in r.stdout and "warning" in r.stdout, r.stdout + r.stderr[-2000:]
+    r = run({"OMP_NUM_THREADS": "many"})
+    assert r.returncode == 0 and "OMP_NUM_THREADS='many' is not a thread count" in r.stdout, r.stdout + r.stderr[-2000:]
+    r = run({"MKL_NUM_THREADS": "1"})  # the product leaves the threads to the user; torch takes one per core
+    assert r.returncode == 0 and f"2 worker(s) of {cores} thread" in r.stdout, r.stdout + r.stderr[-2000:]
