@@ -140,6 +140,10 @@ def main():
     ap.add_argument("--workload", choices=("seed", "demo"), default="seed", help="the old system's (default) or the demo's")
     ap.add_argument("--noise-floor", action="store_true", help="with --stopping: the loss rule again on another seed")
     a = ap.parse_args()
+    if a.data and a.signal is not None:
+        ap.error("--signal sets the synthetic market's planted signal; with --data FILE there is none to set")
+    if a.noise_floor and not a.stopping:
+        ap.error("--noise-floor is a third study for --stopping; add --stopping")
     torch.set_num_threads(a.threads)
     if a.workload == "demo":
         space = SearchSpace.from_yaml(ROOT/"configs/search/demo_stage1.yaml")
